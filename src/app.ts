@@ -1,0 +1,115 @@
+// buildApp: the Fastify instance with every plugin and route, in a fixed, visible order.
+// It never listens; server.ts does that, tests inject.
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config.js'
+import { AppError } from './errors.js'
+import { sharedSchemas } from './schema.js'
+import { flagSchemas } from './flags/schema.js'
+import { auditSchemas } from './audit/schema.js'
+import { tokenSchemas } from './auth/schema.js'
+import { installValidation, validationController } from './plugins/validation.js'
+import { installErrorHandler } from './plugins/error-handler.js'
+import { installSecurity } from './plugins/security.js'
+import { installSwagger } from './plugins/swagger.js'
+import { installAuth } from './auth/authenticate.js'
+import { TokenRegistry } from './auth/tokens.js'
+import { FlagRegistry } from './flags/registry.js'
+import { StoreSync } from './store/sync.js'
+import { createStore } from './store/create.js'
+import type { Store } from './store/store.js'
+import { healthRoutes } from './health/routes.js'
+import { flagRoutes } from './flags/routes.js'
+import { evaluateRoutes } from './flags/evaluate-routes.js'
+import { tokenRoutes } from './auth/routes.js'
+import { auditRoutes } from './audit/routes.js'
+
+export interface AppDeps {
+  /** Defaults to the store the config selects (file, or Redis with REDIS_URL). */
+  store?: Store
+  /** Where log lines go; defaults to stdout. Tests capture them here. */
+  logStream?: DestinationStream
+}
+
+export interface Switchyard {
+  config: Config
+  store: Store
+  flags: FlagRegistry
+  tokens: TokenRegistry
+  sync: StoreSync
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    switchyard: Switchyard
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger: FastifyServerOptions['logger'] = {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token', 'secret', 'adminToken'], censor: '[redacted]' },
+    ...(deps.logStream ? { stream: deps.logStream } : {}),
+  }
+  const app = Fastify({
+    logger,
+    bodyLimit: config.bodyLimit,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    schemaController: validationController() as FastifyServerOptions['schemaController'],
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const store = deps.store ?? (await createStore(config))
+  const flags = new FlagRegistry(store)
+  const tokens = new TokenRegistry(store)
+  if (config.adminToken) tokens.setBootstrap(config.adminToken)
+  const sync = new StoreSync(store, flags, tokens, app.log)
+  app.decorate('switchyard', { config, store, flags, tokens, sync })
+
+  for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas]) app.addSchema(schema)
+  installValidation(app)
+  installErrorHandler(app)
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    if (!sync.ready && request.routeOptions.config.scope !== 'public' && !request.routeOptions.url?.startsWith('/docs')) {
+      throw new AppError('NOT_READY', 'the service is still loading its state; retry shortly')
+    }
+  })
+  installAuth(app, tokens)
+  // Request logging lives here rather than in Fastify so POST /evaluate, the hot path, logs at debug only.
+  const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
+  app.addHook('onResponse', async (request, reply) => {
+    const level = request.routeOptions.config.scope === 'evaluate' ? 'debug' : 'info'
+    if (levels.isLevelEnabled(level)) {
+      request.log[level]({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
+    }
+  })
+
+  await installSecurity(app)
+  await installSwagger(app)
+
+  await app.register(healthRoutes, { store, sync })
+  await app.register(evaluateRoutes, { flags })
+  await app.register(flagRoutes, { flags })
+  await app.register(tokenRoutes, { tokens })
+  await app.register(auditRoutes, { store })
+
+  app.addHook('onClose', async () => {
+    sync.stop()
+    await store.close()
+  })
+  return app
+}

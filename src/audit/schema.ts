@@ -1,0 +1,51 @@
+// Audit events: what changed, who changed it, and the version it produced.
+import { Type, type Static } from 'typebox'
+import { StringEnum } from '../schema.js'
+
+export const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'token.created', 'token.revoked'] as const
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+const FieldChange = Type.Object(
+  {
+    before: Type.Optional(Type.Unknown()),
+    after: Type.Optional(Type.Unknown()),
+    added: Type.Optional(Type.Array(Type.String(), { description: 'Id lists record what was added…' })),
+    removed: Type.Optional(Type.Array(Type.String(), { description: '…and what was removed, not both whole lists' })),
+  },
+  { additionalProperties: false },
+)
+export type FieldChange = Static<typeof FieldChange>
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    seq: Type.Integer({ description: 'Position in the store-wide change order; the pagination cursor' }),
+    type: Type.Literal('audit'),
+    action: StringEnum(AUDIT_ACTIONS),
+    flag: Type.Optional(Type.String()),
+    tokenId: Type.Optional(Type.String()),
+    actor: Type.String({ description: 'Name of the token that made the change' }),
+    requestId: Type.String(),
+    timestamp: Type.String({ format: 'date-time' }),
+    changes: Type.Record(Type.String(), FieldChange),
+    version: Type.Optional(Type.Integer({ description: 'The flag version the change produced' })),
+  },
+  { $id: 'AuditEvent', additionalProperties: false },
+)
+export type AuditEvent = Static<typeof AuditEvent>
+export type AuditDraft = Omit<AuditEvent, 'seq'>
+
+export interface AuditQuery {
+  flag?: string
+  actor?: string
+  /** Only events older than this seq (exclusive); newest first. */
+  before?: number
+  limit: number
+}
+
+export interface AuditPage {
+  events: AuditEvent[]
+  nextCursor?: string
+}
+
+export const auditSchemas = [AuditEvent]

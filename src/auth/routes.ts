@@ -1,0 +1,61 @@
+// Token administration: create (the secret is shown once), list, revoke.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errors, ref } from '../schema.js'
+import { actorOf } from './authenticate.js'
+import { Token, TokenCreate, TokenCreated, type TokenRecord } from './schema.js'
+import type { TokenRegistry } from './tokens.js'
+
+const publicView = ({ hash: _hash, ...rest }: TokenRecord) => rest
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> = async (app, { tokens }) => {
+  app.post(
+    '/tokens',
+    {
+      schema: {
+        operationId: 'createToken',
+        summary: 'Create a named token; its secret is in this response only',
+        tags: ['tokens'],
+        body: ref(TokenCreate),
+        response: { 201: ref(TokenCreated), ...errors(400, 401, 403, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      const { record, secret } = await tokens.create(request.body.name, request.body.scope, actorOf(request))
+      return reply.code(201).header('cache-control', 'no-store').send({ ...publicView(record), token: secret })
+    },
+  )
+
+  app.get(
+    '/tokens',
+    {
+      schema: {
+        operationId: 'listTokens',
+        summary: 'List tokens (never their secrets)',
+        tags: ['tokens'],
+        response: { 200: Type.Object({ tokens: Type.Array(ref(Token)) }), ...errors(401, 403) },
+      },
+      config: { scope: 'admin' },
+    },
+    async () => ({ tokens: tokens.list().map(publicView) }),
+  )
+
+  app.delete(
+    '/tokens/:id',
+    {
+      schema: {
+        operationId: 'revokeToken',
+        summary: 'Revoke a token; refused from its next request on',
+        tags: ['tokens'],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_]+$' }) }, { additionalProperties: false }),
+        response: { 204: Type.Null({ description: 'Revoked' }), ...errors(400, 401, 403, 404, 409, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      await tokens.revoke(request.params.id, actorOf(request))
+      return reply.code(204).send(null)
+    },
+  )
+}

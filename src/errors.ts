@@ -1,0 +1,58 @@
+// The error catalogue: every failure the API reports, with its status, in one place.
+import type { Flag } from './flags/schema.js'
+
+export const ErrorCodes = {
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  FLAG_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  FLAG_EXISTS: 409,
+  TOKEN_PROTECTED: 409,
+  VERSION_MISMATCH: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  STORE_UNAVAILABLE: 503,
+  NOT_READY: 503,
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+export class AppError extends Error {
+  readonly statusCode: number
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message)
+    this.name = 'AppError'
+    this.statusCode = ErrorCodes[code]
+  }
+}
+
+export const flagNotFound = (key: string) => new AppError('FLAG_NOT_FOUND', `flag '${key}' does not exist`)
+export const validationFailed = (field: string, rule: string) =>
+  new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
+
+/**
+ * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.
+ * Carries what the store holds now (null when absent) so the caller can re-merge or refuse.
+ */
+export class ConflictError extends Error {
+  constructor(readonly current: Flag | null) {
+    super(`store holds version ${current?.version ?? 0}`)
+    this.name = 'ConflictError'
+  }
+}
+
+/** Thrown by a store when it could not commit a write; nothing was changed. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}

@@ -1,0 +1,79 @@
+// Percentage bucketing: a stable hash of (flag key, stickiness value) into 100,000 buckets.
+//
+// The algorithm is part of the public contract (test/vectors/bucketing.json): every replica,
+// every version of the service and every SDK must put a given id in the same bucket, or
+// users flicker in and out of a rollout. Do not change it.
+//
+//   bytes  = UTF-8 of `${flagKey}:${value}`
+//   h      = FNV-1a 32-bit over bytes (offset 0x811c9dc5, prime 0x01000193)
+//   h      = murmur3 fmix32(h)            (FNV alone mixes the last bytes poorly)
+//   bucket = h mod 100000
+//
+// FNV is byte-streaming, so the state after `${flagKey}:` is computed once per flag and
+// each evaluation hashes only the value, allocation-free.
+
+export const BUCKETS = 100_000
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+function fnvByte(h: number, byte: number): number {
+  return Math.imul(h ^ byte, FNV_PRIME)
+}
+
+/** Feeds the UTF-8 encoding of `s` into an FNV-1a state, without allocating. */
+export function fnvString(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (c < 0x80) {
+      h = fnvByte(h, c)
+    } else if (c < 0x800) {
+      h = fnvByte(fnvByte(h, 0xc0 | (c >> 6)), 0x80 | (c & 0x3f))
+    } else {
+      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+        const next = s.charCodeAt(i + 1)
+        if (next >= 0xdc00 && next < 0xe000) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+          i++
+          h = fnvByte(h, 0xf0 | (c >> 18))
+          h = fnvByte(h, 0x80 | ((c >> 12) & 0x3f))
+          h = fnvByte(h, 0x80 | ((c >> 6) & 0x3f))
+          h = fnvByte(h, 0x80 | (c & 0x3f))
+          continue
+        }
+      }
+      // A lone surrogate encodes as U+FFFD, as TextEncoder does.
+      if (c >= 0xd800 && c < 0xe000) c = 0xfffd
+      h = fnvByte(h, 0xe0 | (c >> 12))
+      h = fnvByte(h, 0x80 | ((c >> 6) & 0x3f))
+      h = fnvByte(h, 0x80 | (c & 0x3f))
+    }
+  }
+  return h
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** The hash state after `${flagKey}:`, computed once when a flag is compiled. */
+export function bucketSeed(flagKey: string): number {
+  return fnvString(FNV_OFFSET, flagKey + ':')
+}
+
+export function bucketFromSeed(seed: number, value: string): number {
+  return fmix32(fnvString(seed, value)) % BUCKETS
+}
+
+export function bucket(flagKey: string, value: string): number {
+  return bucketFromSeed(bucketSeed(flagKey), value)
+}
+
+/** Buckets below the threshold are in the rollout; percentage has at most three decimals. */
+export function percentageThreshold(percentage: number): number {
+  return Math.round(percentage * 1000)
+}

@@ -1,0 +1,53 @@
+// POST /evaluate: the hot path. Memory only, no I/O, no allocation beyond the response.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { flagNotFound, validationFailed } from '../errors.js'
+import { errors } from '../schema.js'
+import { Decisions, evaluate, type Context } from './evaluate.js'
+import type { FlagRegistry } from './registry.js'
+import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from './schema.js'
+
+const EMPTY_CONTEXT: Context = Object.freeze({})
+
+export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
+  // Evaluations are logged one by one only at debug level; decided once, not per request.
+  const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
+
+  function evaluateOne(key: string, context: Context): EvaluationResult {
+    const compiled = flags.get(key)
+    if (!compiled) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
+    const decision = evaluate(compiled, context)
+    return { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
+  }
+
+  app.post(
+    '/evaluate',
+    {
+      schema: {
+        operationId: 'evaluate',
+        summary: 'Evaluate one flag, a list of flags, or every flag for a context',
+        description:
+          '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
+        tags: ['evaluation'],
+        body: EvaluateRequest,
+        response: { 200: EvaluateResponse, ...errors(400, 401, 404, 413, 503) },
+      },
+      config: { scope: 'evaluate' },
+    },
+    (request, reply) => {
+      const { flag, flags: keys, context = EMPTY_CONTEXT } = request.body
+      if (flag !== undefined) {
+        if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
+        const result = evaluateOne(flag, context)
+        if (result.version === undefined) throw flagNotFound(flag)
+        if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
+        reply.send(result)
+        return
+      }
+      const results: EvaluationResult[] = []
+      if (keys !== undefined) for (const key of keys) results.push(evaluateOne(key, context))
+      else for (const compiled of flags.all()) results.push(evaluateOne(compiled.flag.key, context))
+      if (debug) request.log.debug({ count: results.length }, 'flags.evaluated')
+      reply.send({ results })
+    },
+  )
+}

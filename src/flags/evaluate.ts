@@ -1,0 +1,75 @@
+// The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
+import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
+import type { Flag, FlagState, Reason, Stickiness } from './schema.js'
+
+export interface Context {
+  userId?: string
+  tenantId?: string
+  attributes?: Record<string, string | number | boolean>
+}
+
+export interface Decision {
+  readonly enabled: boolean
+  readonly reason: Reason
+}
+
+/** A flag prepared for evaluation: built once per change so each evaluation is O(1). */
+export interface CompiledFlag {
+  readonly flag: Flag
+  readonly state: FlagState
+  readonly threshold: number
+  readonly seed: number
+  readonly stickiness: Stickiness
+  readonly betaUsers: ReadonlySet<string>
+  readonly betaTenants: ReadonlySet<string>
+}
+
+// Shared, frozen decisions: evaluation allocates nothing.
+const decide = (enabled: boolean, reason: Reason): Decision => Object.freeze({ enabled, reason })
+export const Decisions = {
+  enabled: decide(true, 'enabled'),
+  disabled: decide(false, 'disabled'),
+  betaUser: decide(true, 'beta_user'),
+  betaTenant: decide(true, 'beta_tenant'),
+  notTargeted: decide(false, 'not_targeted'),
+  percentageIn: decide(true, 'percentage_in'),
+  percentageOut: decide(false, 'percentage_out'),
+  missingContext: decide(false, 'missing_context'),
+  notFound: decide(false, 'flag_not_found'),
+} as const
+
+export function compileFlag(flag: Flag): CompiledFlag {
+  return {
+    flag,
+    state: flag.state,
+    threshold: percentageThreshold(flag.percentage),
+    seed: bucketSeed(flag.key),
+    stickiness: flag.stickiness,
+    betaUsers: new Set(flag.betaUsers),
+    betaTenants: new Set(flag.betaTenants),
+  }
+}
+
+function betaDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
+  if (ctx.userId !== undefined && f.betaUsers.has(ctx.userId)) return Decisions.betaUser
+  if (ctx.tenantId !== undefined && f.betaTenants.has(ctx.tenantId)) return Decisions.betaTenant
+  return undefined
+}
+
+export function evaluate(f: CompiledFlag, ctx: Context): Decision {
+  switch (f.state) {
+    case 'enabled':
+      return Decisions.enabled
+    case 'disabled':
+      return Decisions.disabled
+    case 'beta_users':
+      return betaDecision(f, ctx) ?? Decisions.notTargeted
+    case 'percentage': {
+      const beta = betaDecision(f, ctx)
+      if (beta) return beta
+      const value = f.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+      if (value === undefined || value === '') return Decisions.missingContext
+      return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
+    }
+  }
+}

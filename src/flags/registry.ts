@@ -1,0 +1,189 @@
+// The flag registry: the one owner of flag state on this replica. Reads are memory-only;
+// writes commit to the store first (write-through) and then swap in the compiled flag.
+import { AppError, ConflictError, flagNotFound } from '../errors.js'
+import { draftEvent, diff, logAudit, type Actor } from '../audit/audit.js'
+import type { Store } from '../store/store.js'
+import { VersionedMap } from '../store/versioned-map.js'
+import { compileFlag, type CompiledFlag } from './evaluate.js'
+import { MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from './schema.js'
+
+export interface FlagListQuery {
+  tag?: string
+  state?: FlagState
+  /** Keys sort ascending; the page starts after this key. */
+  after?: string
+  limit: number
+}
+
+/** A flag created, updated or deleted (`flag` null), or the whole registry replaced by a resync. */
+export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; seq: number } | { type: 'reset'; seq: number }
+export type FlagChangeListener = (event: FlagEvent) => void
+
+// Retries of a write that lost a race to another writer; each retry re-merges onto the winner.
+const MAX_ATTEMPTS = 50
+
+export class FlagRegistry {
+  private readonly flags = new VersionedMap<CompiledFlag>()
+  private sorted: string[] | null = null
+  private readonly listeners = new Set<FlagChangeListener>()
+
+  constructor(private readonly store: Store) {}
+
+  get(key: string): CompiledFlag | undefined {
+    return this.flags.get(key)
+  }
+
+  get size(): number {
+    return this.flags.size
+  }
+
+  all(): IterableIterator<CompiledFlag> {
+    return this.flags.valuesIterator()
+  }
+
+  list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
+    this.sorted ??= [...this.flags.valuesIterator()].map((f) => f.flag.key).sort()
+    const keys = this.sorted
+    let i = 0
+    if (query.after !== undefined) {
+      // Binary search: the first key strictly after the cursor.
+      let lo = 0
+      let hi = keys.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (keys[mid]! <= query.after) lo = mid + 1
+        else hi = mid
+      }
+      i = lo
+    }
+    const out: Flag[] = []
+    for (; i < keys.length && out.length < query.limit; i++) {
+      const flag = this.flags.get(keys[i]!)!.flag
+      if (query.state !== undefined && flag.state !== query.state) continue
+      if (query.tag !== undefined && !flag.tags.includes(query.tag)) continue
+      out.push(flag)
+    }
+    const more = i < keys.length && out.length === query.limit
+    return { flags: out, nextCursor: more ? out[out.length - 1]!.key : undefined }
+  }
+
+  async create(input: FlagCreate, actor: Actor): Promise<Flag> {
+    if (this.flags.get(input.key)) throw flagExists(input.key)
+    const now = new Date().toISOString()
+    const flag: Flag = normalize({
+      key: input.key,
+      description: input.description ?? '',
+      tags: input.tags ?? [],
+      state: input.state ?? 'disabled',
+      percentage: input.percentage ?? 0,
+      betaUsers: input.betaUsers ?? [],
+      betaTenants: input.betaTenants ?? [],
+      stickiness: input.stickiness ?? 'userId',
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      updatedBy: actor.name,
+    })
+    const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: 1 }, diff(null, flag, MUTABLE_FIELDS))
+    try {
+      const change = await this.store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit })
+      this.apply(flag.key, flag, change.seq)
+      logAudit(actor, { ...audit, seq: change.seq })
+      return flag
+    } catch (err) {
+      if (err instanceof ConflictError) throw flagExists(input.key)
+      throw err
+    }
+  }
+
+  /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
+  async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
+    let base = await this.base(key, ifMatch)
+    for (let attempt = 1; ; attempt++) {
+      if (!base) throw flagNotFound(key)
+      if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
+      const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
+      const changes = diff(base, next, MUTABLE_FIELDS)
+      if (Object.keys(changes).length === 0) return base
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
+      try {
+        const change = await this.store.commit({ kind: 'flag', key, expectedVersion: base.version, next, audit })
+        this.apply(key, next, change.seq)
+        logAudit(actor, { ...audit, seq: change.seq })
+        return next
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err
+        base = err.current
+      }
+    }
+  }
+
+  async remove(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
+    let base = await this.base(key, ifMatch)
+    for (let attempt = 1; ; attempt++) {
+      if (!base) throw flagNotFound(key)
+      if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
+      const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
+      try {
+        const change = await this.store.commit({ kind: 'flag', key, expectedVersion: base.version, next: null, audit })
+        this.apply(key, null, change.seq)
+        logAudit(actor, { ...audit, seq: change.seq })
+        return
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err
+        base = err.current
+      }
+    }
+  }
+
+  /**
+   * The flag a write starts from. A client may have read a newer version on another replica
+   * than this one holds yet; then the store, not this replica, is asked.
+   */
+  private async base(key: string, ifMatch: number | undefined): Promise<Flag | null> {
+    const local = this.flags.get(key)?.flag ?? null
+    if (ifMatch !== undefined && (local === null || local.version < ifMatch)) return this.store.readFlag(key)
+    return local
+  }
+
+  /** Applies a committed change if it is newer than what this replica holds. */
+  apply(key: string, flag: Flag | null, seq: number): boolean {
+    const applied = this.flags.apply(key, seq, flag ? compileFlag(flag) : null)
+    if (applied) {
+      this.sorted = null
+      this.emit({ type: 'change', key, flag, seq })
+    }
+    return applied
+  }
+
+  reset(flags: readonly Flag[], seq: number): void {
+    this.flags.reset(
+      flags.map((f) => [f.key, compileFlag(f)]),
+      seq,
+    )
+    this.sorted = null
+    this.emit({ type: 'reset', seq })
+  }
+
+  private emit(event: FlagEvent): void {
+    for (const listener of this.listeners) listener(event)
+  }
+
+  onChange(listener: FlagChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
+
+function normalize(flag: Flag): Flag {
+  return {
+    ...flag,
+    tags: [...new Set(flag.tags)],
+    betaUsers: [...new Set(flag.betaUsers)],
+    betaTenants: [...new Set(flag.betaTenants)],
+  }
+}
+
+const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)
+const versionMismatch = (key: string, current: number) =>
+  new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)

@@ -1,0 +1,149 @@
+// The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
+import { Type, type Static } from 'typebox'
+import { StringEnum, ref } from '../schema.js'
+
+export const FLAG_STATES = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
+export type FlagState = (typeof FLAG_STATES)[number]
+export const STICKINESS = ['userId', 'tenantId'] as const
+export type Stickiness = (typeof STICKINESS)[number]
+
+export const REASONS = [
+  'enabled',
+  'disabled',
+  'beta_user',
+  'beta_tenant',
+  'not_targeted',
+  'percentage_in',
+  'percentage_out',
+  'missing_context',
+  'flag_not_found',
+] as const
+export type Reason = (typeof REASONS)[number]
+
+export const MAX_BETA_IDS = 10_000
+export const MAX_BATCH_FLAGS = 1_000
+
+export const FlagKey = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[a-z][a-z0-9_]*$',
+  description: 'snake_case, immutable',
+  examples: ['copilot_v2'],
+})
+const Tag = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_]*$' })
+const Id = Type.String({ minLength: 1, maxLength: 200 })
+const IdList = Type.Array(Id, { maxItems: MAX_BETA_IDS, description: 'Duplicates are removed' })
+
+const mutable = {
+  description: Type.String({ maxLength: 1000 }),
+  tags: Type.Array(Tag, { maxItems: 20 }),
+  state: StringEnum(FLAG_STATES),
+  percentage: Type.Number({ minimum: 0, maximum: 100, multipleOf: 0.001, description: 'Rollout share, at most three decimals' }),
+  betaUsers: IdList,
+  betaTenants: IdList,
+  stickiness: StringEnum(STICKINESS, { description: 'Context value hashed for percentage bucketing' }),
+}
+
+export const Flag = Type.Object(
+  {
+    key: FlagKey,
+    ...mutable,
+    version: Type.Integer({ minimum: 1, description: '+1 on every change' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    updatedBy: Type.String({ description: 'Name of the token that made the last change' }),
+  },
+  { $id: 'Flag', additionalProperties: false },
+)
+export type Flag = Static<typeof Flag>
+
+export const FlagCreate = Type.Object(
+  {
+    key: FlagKey,
+    description: Type.Optional(mutable.description),
+    tags: Type.Optional(mutable.tags),
+    state: Type.Optional(StringEnum(FLAG_STATES, { default: 'disabled' })),
+    percentage: Type.Optional(mutable.percentage),
+    betaUsers: Type.Optional(mutable.betaUsers),
+    betaTenants: Type.Optional(mutable.betaTenants),
+    stickiness: Type.Optional(mutable.stickiness),
+  },
+  { $id: 'FlagCreate', additionalProperties: false, examples: [{ key: 'copilot_v2', state: 'disabled' }] },
+)
+export type FlagCreate = Static<typeof FlagCreate>
+
+export const FlagPatch = Type.Object(
+  {
+    description: Type.Optional(mutable.description),
+    tags: Type.Optional(mutable.tags),
+    state: Type.Optional(mutable.state),
+    percentage: Type.Optional(mutable.percentage),
+    betaUsers: Type.Optional(mutable.betaUsers),
+    betaTenants: Type.Optional(mutable.betaTenants),
+    stickiness: Type.Optional(mutable.stickiness),
+  },
+  {
+    $id: 'FlagPatch',
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }],
+  },
+)
+export type FlagPatch = Static<typeof FlagPatch>
+
+export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]
+
+export const EvaluationContext = Type.Object(
+  {
+    userId: Type.Optional(Id),
+    tenantId: Type.Optional(Id),
+    attributes: Type.Optional(
+      Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
+        maxProperties: 100,
+        description: 'Flat map kept for targeting rules',
+      }),
+    ),
+  },
+  { $id: 'EvaluationContext', additionalProperties: false },
+)
+export type EvaluationContext = Static<typeof EvaluationContext>
+
+export const EvaluationResult = Type.Object(
+  {
+    flag: Type.String(),
+    enabled: Type.Boolean(),
+    reason: StringEnum(REASONS),
+    version: Type.Optional(Type.Integer({ description: 'Version of the flag that answered; absent when the flag does not exist' })),
+  },
+  { $id: 'EvaluationResult', additionalProperties: false },
+)
+export type EvaluationResult = Static<typeof EvaluationResult>
+
+export const EvaluateRequest = Type.Object(
+  {
+    flag: Type.Optional(FlagKey),
+    flags: Type.Optional(Type.Array(FlagKey, { maxItems: MAX_BATCH_FLAGS, description: 'Batch; every flag when both flag and flags are omitted' })),
+    context: Type.Optional(ref(EvaluationContext)),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ flag: 'copilot_v2', context: { userId: 'user-42', tenantId: 'acme' } }],
+  },
+)
+
+/**
+ * One object for both shapes, so the hot single-flag path serializes without an anyOf:
+ * `{flag, enabled, reason, version}` for `flag`, `{results}` for a batch.
+ */
+export const EvaluateResponse = Type.Object(
+  {
+    flag: Type.Optional(Type.String()),
+    enabled: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(StringEnum(REASONS)),
+    version: Type.Optional(Type.Integer()),
+    results: Type.Optional(Type.Array(ref(EvaluationResult))),
+  },
+  { additionalProperties: false },
+)
+
+export const flagSchemas = [Flag, FlagCreate, FlagPatch, EvaluationContext, EvaluationResult]

@@ -1,0 +1,46 @@
+// Every error leaves in the one shape of ErrorResponse; 5xx details stay in the log.
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { AppError, ErrorCodes, StoreUnavailableError, type ErrorCode } from '../errors.js'
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_FAILED',
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let code: ErrorCode
+    let message: string
+    let field: string | undefined
+    if (err instanceof AppError) {
+      code = err.code
+      message = err.message
+      field = err.field
+    } else if (err instanceof StoreUnavailableError) {
+      request.log.error({ err }, 'store unavailable')
+      code = 'STORE_UNAVAILABLE'
+      message = `the store did not commit the change; nothing was changed (${err.message})`
+    } else if (err.code && FASTIFY_CODES[err.code]) {
+      code = FASTIFY_CODES[err.code]!
+      message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `body is larger than the ${app.initialConfig.bodyLimit} byte limit` : `body ${err.message.replace(/^Body /, '').toLowerCase()}`
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      // Fastify's own client errors (bad JSON, prototype poisoning, …): their messages are safe.
+      code = err.statusCode === 429 ? 'RATE_LIMITED' : err.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : err.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED'
+      message = err.message
+      return reply.code(err.statusCode).send({ statusCode: err.statusCode, code, message, requestId: request.id })
+    } else {
+      request.log.error({ err }, 'unhandled error')
+      code = 'INTERNAL'
+      message = 'internal error'
+    }
+    const statusCode = ErrorCodes[code]
+    return reply.code(statusCode).send({ statusCode, code, message, field, requestId: request.id })
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', message: 'no such route', requestId: request.id })
+  })
+}

@@ -1,0 +1,42 @@
+// OpenAPI generation from the route schemas, Swagger UI at /docs and the document at /openapi.json.
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import { VERSION } from '../version.js'
+
+export async function installSwagger(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Switchyard',
+        description: 'Feature flags and progressive rollouts: toggle features for users, tenants or a percentage of traffic without a deploy.',
+        version: VERSION,
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token with scope admin or evaluate' } },
+      },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'flags', description: 'Create, read, update and delete flags (admin)' },
+        { name: 'evaluation', description: 'Is this feature on for this user?' },
+        { name: 'tokens', description: 'Named, scoped API tokens (admin)' },
+        { name: 'audit', description: 'Every change, who made it, before and after (admin)' },
+        { name: 'health', description: 'Liveness and readiness, no token needed' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP:
+      "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'",
+  })
+  app.get(
+    '/openapi.json',
+    { schema: { hide: true }, config: { scope: 'public' } },
+    async () => app.swagger(),
+  )
+}

@@ -1,0 +1,79 @@
+// Request validation: bodies are strict (no coercion, unknown fields rejected), while
+// querystrings and params coerce ("50" → 50) as URLs need. Errors name the field and the rule.
+import { Ajv, type ErrorObject } from 'ajv'
+import addFormats from 'ajv-formats'
+import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify'
+import { AppError } from '../errors.js'
+
+function makeAjv(coerce: boolean, external: Record<string, unknown>): Ajv {
+  const ajv = new Ajv({
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: coerce,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+    // 12.345 / 0.001 is 12344.999999999998 in floating point: compare with a tolerance.
+    multipleOfPrecision: 9,
+  })
+  addFormats.default(ajv)
+  for (const schema of Object.values(external)) ajv.addSchema(schema as object)
+  return ajv
+}
+
+/** Installs the two Ajv instances, fed with every schema registered through addSchema. */
+export function validationController() {
+  return {
+    compilersFactory: {
+      buildValidator(external: Record<string, unknown>): FastifySchemaCompiler<FastifySchema> {
+        const strict = makeAjv(false, external)
+        const coercing = makeAjv(true, external)
+        return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object)
+      },
+    },
+  }
+}
+
+function fieldPath(dataVar: string, instancePath: string): string {
+  return (
+    dataVar +
+    instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+      .join('')
+  )
+}
+
+/** One readable sentence for the first validation error: the field, then the rule it broke. */
+export function describeValidationError(errors: ErrorObject[], dataVar: string): AppError {
+  const e = errors[0]
+  if (!e) return new AppError('VALIDATION_FAILED', `${dataVar} is invalid`, dataVar)
+  let field = fieldPath(dataVar, e.instancePath)
+  let rule: string
+  switch (e.keyword) {
+    case 'additionalProperties':
+      field += `.${(e.params as { additionalProperty: string }).additionalProperty}`
+      rule = 'is not a known field'
+      break
+    case 'required':
+      field += `.${(e.params as { missingProperty: string }).missingProperty}`
+      rule = 'is required'
+      break
+    case 'enum':
+      rule = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
+      break
+    case 'multipleOf':
+      rule = `must have at most three decimals (a multiple of ${(e.params as { multipleOf: number }).multipleOf})`
+      break
+    case 'minProperties':
+      rule = `must have at least ${(e.params as { limit: number }).limit} field(s)`
+      break
+    default:
+      rule = e.message ?? 'is invalid'
+  }
+  return new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
+}
+
+export function installValidation(app: FastifyInstance): void {
+  app.setSchemaErrorFormatter((errors, dataVar) => describeValidationError(errors as ErrorObject[], dataVar))
+}

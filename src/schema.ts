@@ -1,0 +1,34 @@
+// Schema helpers shared by every route module: named references and the common error shape.
+import { Type, type Static, type TSchema } from 'typebox'
+
+/**
+ * A `$ref` to a schema registered with `app.addSchema`, typed as the schema it points to,
+ * so handlers stay typed while the OpenAPI document gets named components.
+ */
+export function ref<T extends TSchema & { $id?: string }>(schema: T) {
+  if (!schema.$id) throw new Error('ref() needs a schema with an $id')
+  return Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` })
+}
+
+/** A closed string enum; validation errors then name the allowed values. */
+export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer({ description: 'HTTP status code, repeated for clients that lose it' }),
+    code: Type.String({ description: 'Stable machine-readable error code', examples: ['VALIDATION_FAILED'] }),
+    message: Type.String({ description: 'What went wrong, naming the field and rule for validation errors' }),
+    field: Type.Optional(Type.String({ description: 'The request field that failed validation', examples: ['body.percentage'] })),
+    requestId: Type.Optional(Type.String()),
+  },
+  { $id: 'Error', description: 'The one error shape every route returns' },
+)
+
+/** The standard error responses a route can return, by status. */
+export function errors(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, ref(ErrorResponse)]))
+}
+
+export const sharedSchemas: TSchema[] = [ErrorResponse]

@@ -1,0 +1,114 @@
+// The memory store: the whole contract held in process. Tests use it directly; the file store
+// extends it with durability.
+import { ConflictError } from '../errors.js'
+import type { AuditDraft, AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
+import type { Flag } from '../flags/schema.js'
+import type { TokenRecord } from '../auth/schema.js'
+import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+
+export interface StoredState {
+  seq: number
+  flags: Flag[]
+  tokens: TokenRecord[]
+  audit: AuditEvent[]
+}
+
+export class MemoryStore implements Store {
+  readonly kind: StoreHealth['kind'] = 'memory'
+  protected seq = 0
+  protected flags = new Map<string, Flag>()
+  protected tokens = new Map<string, TokenRecord>()
+  protected audit: AuditEvent[] = []
+  // Commits run one at a time so the version check and the write see the same state.
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(protected readonly auditMaxEvents = 10_000) {}
+
+  async load(): Promise<Snapshot> {
+    return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
+  }
+
+  async readFlag(key: string): Promise<Flag | null> {
+    return this.flags.get(key) ?? null
+  }
+
+  commit(write: Write): Promise<Change> {
+    const run = this.queue.then(() => this.commitNow(write))
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async commitNow(write: Write): Promise<Change> {
+    if (write.kind === 'flag') {
+      const current = this.flags.get(write.key) ?? null
+      if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current)
+    }
+    const seq = this.seq + 1
+    const event: AuditEvent = { ...write.audit, seq }
+    await this.persist(this.stateAfter(write, seq, event))
+    this.seq = seq
+    if (write.kind === 'flag') setOrDelete(this.flags, write.key, write.next)
+    else setOrDelete(this.tokens, write.id, write.next)
+    this.audit.push(event)
+    if (this.audit.length > this.auditMaxEvents) this.audit.splice(0, this.audit.length - this.auditMaxEvents)
+    return changeOf(write, seq)
+  }
+
+  /** Durability hook: the memory store keeps nothing. Throwing here leaves the state untouched. */
+  protected async persist(_next: () => StoredState): Promise<void> {}
+
+  /** The state as it will be after a write, built lazily so the memory store never pays for it. */
+  private stateAfter(write: Write, seq: number, event: AuditEvent): () => StoredState {
+    return () => {
+      const flags = new Map(this.flags)
+      const tokens = new Map(this.tokens)
+      if (write.kind === 'flag') setOrDelete(flags, write.key, write.next)
+      else setOrDelete(tokens, write.id, write.next)
+      const audit = [...this.audit.slice(-(this.auditMaxEvents - 1)), event]
+      return { seq, flags: [...flags.values()], tokens: [...tokens.values()], audit }
+    }
+  }
+
+  protected restore(state: StoredState): void {
+    this.seq = state.seq
+    this.flags = new Map(state.flags.map((f) => [f.key, f]))
+    this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
+    this.audit = state.audit.slice(-this.auditMaxEvents)
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditPage> {
+    return pageAudit(this.audit, query)
+  }
+
+  subscribe(_listener: (event: StoreEvent) => void): void {}
+
+  health(): StoreHealth {
+    return { kind: this.kind, status: 'up' }
+  }
+
+  async close(): Promise<void> {
+    await this.queue
+  }
+}
+
+function setOrDelete<V>(map: Map<string, V>, key: string, value: V | null): void {
+  if (value === null) map.delete(key)
+  else map.set(key, value)
+}
+
+/** Newest-first page over events held oldest-first. */
+export function pageAudit(events: readonly AuditEvent[], query: AuditQuery): AuditPage {
+  const out: AuditEvent[] = []
+  for (let i = events.length - 1; i >= 0 && out.length <= query.limit; i--) {
+    const e = events[i]!
+    if (query.before !== undefined && e.seq >= query.before) continue
+    if (query.flag !== undefined && e.flag !== query.flag) continue
+    if (query.actor !== undefined && e.actor !== query.actor) continue
+    out.push(e)
+  }
+  const more = out.length > query.limit
+  if (more) out.pop()
+  return { events: out, nextCursor: more ? String(out[out.length - 1]!.seq) : undefined }
+}
+
+export type { AuditDraft }

@@ -1,0 +1,55 @@
+// The store boundary: durable state behind the in-memory registries. Write-through and
+// change notifications are part of the contract so one node (file) and a fleet (Redis)
+// fit the same shape.
+import type { Flag } from '../flags/schema.js'
+import type { AuditDraft, AuditQuery, AuditPage } from '../audit/schema.js'
+import type { TokenRecord } from '../auth/schema.js'
+
+export interface Snapshot {
+  flags: Flag[]
+  tokens: TokenRecord[]
+  /** The store's global change counter when the snapshot was taken. */
+  seq: number
+}
+
+/**
+ * One atomic write: the record change, its audit event and its notification commit together
+ * or not at all. `expectedVersion` is the version the caller based the change on (0 = must
+ * not exist yet); the store refuses with ConflictError when it holds another.
+ */
+export type Write =
+  | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft }
+  | { kind: 'token'; id: string; next: TokenRecord | null; audit: AuditDraft }
+
+/** A committed change, as the registries apply it (locally after a commit, or from another replica). */
+export type Change =
+  | { kind: 'flag'; key: string; seq: number; flag: Flag | null }
+  | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
+
+export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot }
+
+export interface StoreHealth {
+  kind: 'memory' | 'file' | 'redis'
+  status: 'up' | 'down'
+  detail?: string
+}
+
+export interface Store {
+  readonly kind: StoreHealth['kind']
+  load(): Promise<Snapshot>
+  /** The committed flag, bypassing the registry; for a replica that may be behind. */
+  readFlag(key: string): Promise<Flag | null>
+  /** Commits a write; resolves with the change to apply. Rejects with ConflictError or StoreUnavailableError. */
+  commit(write: Write): Promise<Change>
+  readAudit(query: AuditQuery): Promise<AuditPage>
+  /** Changes committed elsewhere, and full resyncs after a gap; a single-node store never emits. */
+  subscribe(listener: (event: StoreEvent) => void): void
+  health(): StoreHealth
+  close(): Promise<void>
+}
+
+export function changeOf(write: Write, seq: number): Change {
+  return write.kind === 'flag'
+    ? { kind: 'flag', key: write.key, seq, flag: write.next }
+    : { kind: 'token', id: write.id, seq, token: write.next }
+}
