@@ -82,20 +82,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   installValidation(app)
   installErrorHandler(app)
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     if (!sync.ready && request.routeOptions.config.scope !== 'public' && !request.routeOptions.url?.startsWith('/docs')) {
-      throw new AppError('NOT_READY', 'the service is still loading its state; retry shortly')
+      return done(new AppError('NOT_READY', 'the service is still loading its state; retry shortly'))
     }
+    done()
   })
   installAuth(app, tokens)
   // Request logging lives here rather than in Fastify so POST /evaluate, the hot path, logs at debug only.
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const level = request.routeOptions.config.scope === 'evaluate' ? 'debug' : 'info'
     if (levels.isLevelEnabled(level)) {
       request.log[level]({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
     }
+    done()
   })
 
   await installSecurity(app)

@@ -29,15 +29,22 @@ export function tokenFromHeader(tokens: TokenRegistry, header: string | undefine
   return secret ? tokens.resolve(secret) : undefined
 }
 
+/** The scope a route requires: the one it declares, public for Swagger UI's own routes, else admin. */
+export function routeScope(url: string | undefined, config: { scope?: RouteScope } | undefined): RouteScope {
+  return config?.scope ?? (url?.startsWith('/docs') ? 'public' : 'admin')
+}
+
 export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
   app.decorateRequest('token', null)
-  app.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config.scope ?? (request.routeOptions.url?.startsWith('/docs') ? 'public' : 'admin')
-    if (scope === 'public') return
+  // Callback style, not async: this runs on every request, including the hot evaluate path.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const scope = routeScope(request.routeOptions.url, request.routeOptions.config)
+    if (scope === 'public') return done()
     const token = tokenFromHeader(tokens, request.headers.authorization)
-    if (!token) throw unauthorized()
-    if (scope === 'admin' && token.scope !== 'admin') throw forbidden()
+    if (!token) return done(unauthorized())
+    if (scope === 'admin' && token.scope !== 'admin') return done(forbidden())
     request.token = token
+    done()
   })
 }
 

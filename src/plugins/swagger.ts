@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { routeScope } from '../auth/authenticate.js'
 import { VERSION } from '../version.js'
 
 export async function installSwagger(app: FastifyInstance): Promise<void> {
@@ -25,6 +26,8 @@ export async function installSwagger(app: FastifyInstance): Promise<void> {
         { name: 'health', description: 'Liveness and readiness, no token needed' },
       ],
     },
+    // Every operation names the token scope it needs, for readers of the docs and for the auth tests.
+    transform: ({ schema, url, route }) => ({ schema: schema && { ...schema, 'x-scope': routeScope(url, route.config) }, url }),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },

@@ -1,0 +1,33 @@
+// A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
+// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, REDIS_URL (+ REDIS_PREFIX).
+import { buildApp } from '../src/app.js'
+import { defaultConfig } from '../src/config.js'
+import { MemoryStore } from '../src/store/memory.js'
+import { createStore } from '../src/store/create.js'
+import { BENCH_TOKEN, makeFlags } from './fixtures.js'
+
+const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
+const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
+const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:' })
+const store = config.redisUrl ? await createStore(config) : new MemoryStore()
+// Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
+if (!config.redisUrl) {
+  for (const flag of makeFlags(flagCount, betaUsers)) {
+    await store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit: { id: flag.key, type: 'audit', action: 'flag.created', flag: flag.key, actor: 'bench', requestId: 'seed', timestamp: flag.createdAt, changes: {} } })
+  }
+}
+const app = await buildApp(config, { store })
+await app.listen({ port: 0, host: '127.0.0.1' })
+const started = performance.now()
+await app.switchyard.sync.start()
+const loadMs = performance.now() - started
+globalThis.gc?.()
+const address = app.server.address()
+process.send?.({ type: 'ready', port: typeof address === 'object' && address ? address.port : 0, loadMs, flags: app.switchyard.flags.size })
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'memory') {
+    globalThis.gc?.()
+    process.send?.({ type: 'memory', ...process.memoryUsage() })
+  }
+  if (msg.type === 'stop') void app.close().then(() => process.exit(0))
+})

@@ -1,0 +1,31 @@
+// Flags and contexts the benchmark cases share, built deterministically.
+import type { Flag } from '../src/flags/schema.js'
+
+export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef'
+
+export function makeFlag(key: string, overrides: Partial<Flag> = {}): Flag {
+  const now = '2026-01-01T00:00:00.000Z'
+  return {
+    key,
+    description: '',
+    tags: [],
+    state: 'percentage',
+    percentage: 50,
+    betaUsers: [],
+    betaTenants: [],
+    stickiness: 'userId',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    updatedBy: 'bench',
+    ...overrides,
+  }
+}
+
+/** `count` flags: bench_flag (percentage 50) first, the rest cycling through every state. */
+export function makeFlags(count: number, betaUsers = 0): Flag[] {
+  const states = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
+  const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`) })]
+  for (let i = 1; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
+  return flags
+}

@@ -1,0 +1,53 @@
+// Starts benchmark servers as child processes, so the load generator never shares their event loop.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export interface ChildServer {
+  port: number
+  info: Record<string, unknown>
+  memory(): Promise<NodeJS.MemoryUsage>
+  stop(): Promise<void>
+}
+
+export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts', env: Record<string, string> = {}): Promise<ChildServer> {
+  const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
+    env: { ...process.env, ...env },
+    // BENCH_NODE_ARGS passes flags to the servers, e.g. --cpu-prof for profiling.
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 120 s`)), 120_000)
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
+    child.on('message', (msg: Record<string, unknown>) => {
+      if (msg.type === 'ready') {
+        clearTimeout(timer)
+        resolve(msg)
+      }
+    })
+  })
+  return {
+    port: ready.port as number,
+    info: ready,
+    memory: () =>
+      new Promise((resolve) => {
+        const onMessage = (msg: Record<string, unknown>) => {
+          if (msg.type !== 'memory') return
+          child.off('message', onMessage)
+          resolve(msg as unknown as NodeJS.MemoryUsage)
+        }
+        child.on('message', onMessage)
+        child.send({ type: 'memory' })
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+        child.once('exit', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        child.send({ type: 'stop' })
+      }),
+  }
+}
