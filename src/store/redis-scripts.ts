@@ -1,0 +1,84 @@
+// The Lua run inside Redis, and the key, record and message formats it shares with redis.ts.
+// A script runs atomically, so a commit is one step whatever the number of replicas.
+
+/** Every key and the channel live under the prefix, so several environments can share one Redis. */
+export function redisKeys(prefix: string) {
+  return {
+    /** The global change counter: the seq of every change and audit event. */
+    seq: `${prefix}seq`,
+    /** Hash: flag key → record. */
+    flags: `${prefix}flags`,
+    /** Hash: token id → record. */
+    tokens: `${prefix}tokens`,
+    /** Stream of audit events, entry id `<seq>-0`, capped near AUDIT_MAX_EVENTS. */
+    audit: `${prefix}audit`,
+    /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id>`. */
+    changes: `${prefix}changes`,
+  }
+}
+export type RedisKeys = ReturnType<typeof redisKeys>
+
+/**
+ * A record is its document wrapped with the seq that wrote it (and, for flags, the version the
+ * script checks): `{"seq":7,"version":3,"doc":{…}}`. The script builds it by concatenation so
+ * it never decodes a document that may hold 20,000 ids.
+ */
+export interface StoredRecord<T> {
+  seq: number
+  version?: number
+  doc: T
+}
+
+export function parseRecord<T>(text: string): StoredRecord<T> {
+  return JSON.parse(text) as StoredRecord<T>
+}
+
+export function parseMessage(message: string): { kind: 'flag' | 'token'; seq: number; id: string } | undefined {
+  const m = /^(flag|token) (\d+) (.+)$/.exec(message)
+  return m ? { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]! } : undefined
+}
+
+/**
+ * KEYS: seq, records hash, audit stream.
+ * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
+ *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
+ *       channel, deadline (ms, Redis clock).
+ * Returns {seq} once committed, {0, current record or nil} when the version check fails, or
+ * {-1} when Redis reached it after the deadline.
+ */
+export const COMMIT_SCRIPT = `
+local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+-- The replica stops waiting after its command timeout and answers 503; a write Redis gets to
+-- later (it was paused, or busy) must then change nothing, or the 503 would be a lie.
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[11]) then return {-1} end
+
+local current = redis.call('HGET', KEYS[2], id)
+if expected ~= '' then
+  local held = 0
+  if current then held = tonumber(string.match(current, '^{"seq":%d+,"version":(%d+),')) end
+  if held ~= tonumber(expected) then return {0, current} end
+end
+
+-- The counter never falls behind the audit trail (say it was deleted by hand): XADD with an
+-- older id would fail after the record was written, and a script is not rolled back.
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+if last then
+  local lastSeq = tonumber(string.match(last[1], '^(%d+)-'))
+  if lastSeq >= seq then seq = lastSeq + 1 end
+end
+redis.call('SET', KEYS[1], seq)
+
+if doc == '' then
+  redis.call('HDEL', KEYS[2], id)
+else
+  local versionField = ''
+  if version ~= '' then versionField = ',"version":' .. version end
+  redis.call('HSET', KEYS[2], id, '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}')
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
+redis.call('PUBLISH', ARGV[10], kind .. ' ' .. seq .. ' ' .. id)
+return {seq}
+`
