@@ -1,0 +1,85 @@
+// Configuration: the environment is validated at startup with a message naming each bad variable
+// (never an ADMIN_TOKEN value), and a run without ADMIN_TOKEN gets a generated admin token.
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { spawnServer, startServer, tempDir } from './helpers.js'
+
+describe('loadConfig', () => {
+  it('defaults every variable for an empty environment', () => {
+    expect(loadConfig({})).toMatchObject({ port: 8080, host: '0.0.0.0', logLevel: 'info', dataDir: './data', adminToken: undefined })
+  })
+
+  it('reads the variables it knows, and treats an empty one as unset', () => {
+    const config = loadConfig({ PORT: '9090', HOST: '127.0.0.1', LOG_LEVEL: 'debug', DATA_DIR: '/var/lib/sy', ADMIN_TOKEN: 'a-long-enough-secret', DATABASE_URL: 'ignored', BODY_LIMIT: '' })
+    expect(config).toMatchObject({ port: 9090, host: '127.0.0.1', logLevel: 'debug', dataDir: '/var/lib/sy', adminToken: 'a-long-enough-secret', bodyLimit: 8 * 1024 * 1024 })
+  })
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT="abc" must be integer'],
+    [{ PORT: '80.5' }, 'PORT="80.5" must be integer'],
+    [{ PORT: '0x50' }, 'PORT="0x50" must be integer'],
+    [{ AUDIT_MAX_EVENTS: '1e4' }, 'AUDIT_MAX_EVENTS="1e4" must be integer'],
+    [{ REDIS_URL: 'http://user:secret@redis:6379' }, 'REDIS_URL=(hidden) must match pattern'],
+    [{ PORT: '65536' }, 'PORT=65536 must be <= 65535'],
+    [{ PORT: '-1' }, 'PORT=-1 must be >= 0'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" must be one of: fatal, error, warn, info, debug, trace, silent'],
+    [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL="INFO" must be one of:'],
+    [{ BODY_LIMIT: '10' }, 'BODY_LIMIT=10 must be >= 1024'],
+  ])('refuses %o with a message naming it', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it.each([
+    ['shorter than 16 characters', 'Zq9-short-tok', 'must NOT have fewer than 16 characters'],
+    ['with a space', 'Zq9 long enough but spaced', 'must match pattern'],
+    ['longer than 512 characters', `Zq9${'x'.repeat(510)}`, 'must NOT have more than 512 characters'],
+  ])('refuses an ADMIN_TOKEN %s without printing it', (_what, token, rule) => {
+    let message = ''
+    try {
+      loadConfig({ ADMIN_TOKEN: token })
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message).toContain('ADMIN_TOKEN=(hidden)')
+    expect(message).toContain(rule)
+    expect(message).not.toContain('Zq9')
+  })
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short' })).toThrow(/PORT=.*; LOG_LEVEL=.*; ADMIN_TOKEN=\(hidden\)/)
+  })
+})
+
+describe('the server process', () => {
+  it('refuses to start on bad configuration: exit 1, the variables named on stderr, no token value anywhere', async () => {
+    const server = await spawnServer({ PORT: 'abc', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'Zq9-short-tok' })
+    onTestFinished(() => server.stop('SIGKILL').then(() => undefined))
+    expect(await server.exited).toBe(1)
+    expect(server.stderr()).toContain('PORT="abc" must be integer')
+    expect(server.stderr()).toContain('LOG_LEVEL="loud" must be one of')
+    expect(server.stderr()).toContain('ADMIN_TOKEN=(hidden)')
+    expect(server.stderr() + server.stdout()).not.toContain('Zq9-short-tok')
+  })
+
+  it('generates an admin token when ADMIN_TOKEN is unset: printed once on stderr, never in the log lines', async () => {
+    const data = tempDir()
+    onTestFinished(() => data.remove())
+    const server = await startServer({ DATA_DIR: data.path, LOG_LEVEL: 'info' })
+    onTestFinished(() => server.stop().then(() => undefined))
+
+    const printed = server.stderr().match(/sy_[A-Za-z0-9_-]{40,}/g) ?? []
+    expect(printed).toHaveLength(1)
+    const token = printed[0]!
+    const tokens = await fetch(`${server.url}/tokens`, { headers: { authorization: `Bearer ${token}` } })
+    expect(tokens.status).toBe(200)
+    expect(((await tokens.json()) as { tokens: { id: string }[] }).tokens.map((t) => t.id)).toEqual(['bootstrap'])
+    expect((await fetch(`${server.url}/tokens`, { headers: { authorization: 'Bearer sy_guess' } })).status).toBe(401)
+
+    await server.stop()
+    const lines = server.stdout().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string })
+    expect(lines.some((l) => l.level === 40 && l.msg.includes('ADMIN_TOKEN is not set'))).toBe(true)
+    expect(server.stdout()).not.toContain(token)
+    expect(server.stderr().split(token)).toHaveLength(2)
+  })
+})
