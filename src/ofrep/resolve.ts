@@ -1,0 +1,71 @@
+// Switchyard decisions in OpenFeature terms (reason, variant, error code), as the OFREP routes
+// and the SDK's provider both report them.
+import type { Decision } from '../flags/evaluate.js'
+import type { Flag, Reason } from '../flags/schema.js'
+
+export const OFREP_REASONS = ['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'DEFAULT'] as const
+export type OfrepReason = (typeof OFREP_REASONS)[number]
+
+/** Error codes of an evaluation failure; FLAG_NOT_FOUND has a response of its own (404). */
+export const OFREP_ERROR_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const
+export type OfrepErrorCode = (typeof OFREP_ERROR_CODES)[number]
+
+export const VARIANTS = ['on', 'off'] as const
+
+export interface OfrepSuccess {
+  key: string
+  value: boolean
+  reason: OfrepReason
+  variant: (typeof VARIANTS)[number]
+  metadata: { version: number; switchyardReason: Reason }
+}
+
+export interface OfrepFailure {
+  key: string
+  errorCode: OfrepErrorCode
+  errorDetails: string
+}
+
+export interface OfrepNotFound {
+  key: string
+  errorCode: 'FLAG_NOT_FOUND'
+  errorDetails: string
+}
+
+export type OfrepResolution = OfrepSuccess | OfrepFailure | OfrepNotFound
+
+// null: the reason is an error in OpenFeature terms, handled below.
+const REASONS: Record<Reason, OfrepReason | null> = {
+  enabled: 'STATIC',
+  disabled: 'DISABLED',
+  beta_user: 'TARGETING_MATCH',
+  beta_tenant: 'TARGETING_MATCH',
+  percentage_in: 'SPLIT',
+  percentage_out: 'SPLIT',
+  not_targeted: 'DEFAULT',
+  missing_context: null,
+  flag_not_found: null,
+}
+
+/** `flag` is the flag that decided, undefined when it does not exist. */
+export function toOfrep(key: string, flag: Flag, decision: Decision): OfrepSuccess | OfrepFailure
+export function toOfrep(key: string, flag: Flag | undefined, decision: Decision): OfrepResolution
+export function toOfrep(key: string, flag: Flag | undefined, decision: Decision): OfrepResolution {
+  if (flag === undefined) return { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag '${key}' does not exist` }
+  const reason = REASONS[decision.reason]
+  if (reason !== null) {
+    return {
+      key,
+      value: decision.enabled,
+      reason,
+      variant: decision.enabled ? 'on' : 'off',
+      metadata: { version: flag.version, switchyardReason: decision.reason },
+    }
+  }
+  // missing_context: a percentage rollout without the value it buckets on.
+  return flag.stickiness === 'userId'
+    ? { key, errorCode: 'TARGETING_KEY_MISSING', errorDetails: `flag '${key}' rolls out to a percentage of users: the context needs a targetingKey` }
+    : { key, errorCode: 'INVALID_CONTEXT', errorDetails: `flag '${key}' rolls out to a percentage of tenants: the context needs a tenantId` }
+}
+
+export const isSuccess = <R extends OfrepResolution>(r: R): r is Extract<R, OfrepSuccess> => !('errorCode' in r)
