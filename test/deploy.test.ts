@@ -125,6 +125,13 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(new RegExp(`^EXPOSE ${defaultConfig().port}$`, 'm'))
   })
 
+  it('installs without lifecycle scripts before the sources are copied (prepare builds, and would find no src/)', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
+    const install = /RUN npm ci[^\n]*/.exec(stages[0]!)![0]
+    if (scripts.prepare || scripts.postinstall) expect(install).toContain('--ignore-scripts')
+    expect(stages[0]!.indexOf(install)).toBeLessThan(stages[0]!.indexOf('COPY src'))
+  })
+
   it('has a HEALTHCHECK on /healthz', () => {
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m)
   })

@@ -23,6 +23,8 @@ export async function installSwagger(app: FastifyInstance): Promise<void> {
         { name: 'evaluation', description: 'Is this feature on for this user?' },
         { name: 'tokens', description: 'Named, scoped API tokens (admin)' },
         { name: 'audit', description: 'Every change, who made it, before and after (admin)' },
+        { name: 'openfeature', description: 'OpenFeature Remote Evaluation Protocol (OFREP) for any OpenFeature SDK (evaluate)' },
+        { name: 'metrics', description: 'Prometheus metrics' },
         { name: 'health', description: 'Liveness and readiness, no token needed' },
       ],
     },
