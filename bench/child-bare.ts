@@ -12,5 +12,6 @@ const address = app.server.address()
 process.send?.({ type: 'ready', port: typeof address === 'object' && address ? address.port : 0 })
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'memory') process.send?.({ type: 'memory', ...process.memoryUsage() })
+  if (msg.type === 'cpu') process.send?.({ type: 'cpu', ...process.cpuUsage() })
   if (msg.type === 'stop') void app.close().then(() => process.exit(0))
 })

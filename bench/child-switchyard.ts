@@ -29,5 +29,6 @@ process.on('message', (msg: { type: string }) => {
     globalThis.gc?.()
     process.send?.({ type: 'memory', ...process.memoryUsage() })
   }
+  if (msg.type === 'cpu') process.send?.({ type: 'cpu', ...process.cpuUsage() })
   if (msg.type === 'stop') void app.close().then(() => process.exit(0))
 })

@@ -1,5 +1,5 @@
 // Flags and contexts the benchmark cases share, built deterministically.
-import type { Flag } from '../src/flags/schema.js'
+import { FLAG_DEFAULTS, type Flag } from '../src/flags/schema.js'
 
 export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef'
 
@@ -7,13 +7,9 @@ export function makeFlag(key: string, overrides: Partial<Flag> = {}): Flag {
   const now = '2026-01-01T00:00:00.000Z'
   return {
     key,
-    description: '',
-    tags: [],
+    ...FLAG_DEFAULTS,
     state: 'percentage',
     percentage: 50,
-    betaUsers: [],
-    betaTenants: [],
-    stickiness: 'userId',
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -6,6 +6,8 @@ export interface ChildServer {
   port: number
   info: Record<string, unknown>
   memory(): Promise<NodeJS.MemoryUsage>
+  /** CPU time the server has used (user + system), in µs: divided by requests, immune to the load generator's noise. */
+  cpuMicros(): Promise<number>
   stop(): Promise<void>
 }
 
@@ -26,19 +28,24 @@ export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts'
       }
     })
   })
+  const ask = <T>(type: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (msg: Record<string, unknown>) => {
+        if (msg.type !== type) return
+        child.off('message', onMessage)
+        resolve(msg as T)
+      }
+      child.on('message', onMessage)
+      child.send({ type })
+    })
   return {
     port: ready.port as number,
     info: ready,
-    memory: () =>
-      new Promise((resolve) => {
-        const onMessage = (msg: Record<string, unknown>) => {
-          if (msg.type !== 'memory') return
-          child.off('message', onMessage)
-          resolve(msg as unknown as NodeJS.MemoryUsage)
-        }
-        child.on('message', onMessage)
-        child.send({ type: 'memory' })
-      }),
+    memory: () => ask<NodeJS.MemoryUsage>('memory'),
+    cpuMicros: async () => {
+      const { user, system } = await ask<NodeJS.CpuUsage>('cpu')
+      return user + system
+    },
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve()

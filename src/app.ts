@@ -11,13 +11,16 @@ import { flagSchemas } from './flags/schema.js'
 import { auditSchemas } from './audit/schema.js'
 import { tokenSchemas } from './auth/schema.js'
 import { installValidation, validationController } from './plugins/validation.js'
-import { installErrorHandler } from './plugins/error-handler.js'
+import { frameworkErrors, installErrorHandler } from './plugins/error-handler.js'
 import { installSecurity } from './plugins/security.js'
+import { installCors } from './plugins/cors.js'
+import { installAuthFailureLimit } from './plugins/rate-limit.js'
 import { installSwagger } from './plugins/swagger.js'
 import { installAuth } from './auth/authenticate.js'
 import { TokenRegistry } from './auth/tokens.js'
 import { FlagRegistry } from './flags/registry.js'
 import { StoreSync } from './store/sync.js'
+import { flagsBootstrap } from './flags/bootstrap.js'
 import { createStore } from './store/create.js'
 import type { Store } from './store/store.js'
 import { healthRoutes } from './health/routes.js'
@@ -25,6 +28,13 @@ import { flagRoutes } from './flags/routes.js'
 import { evaluateRoutes } from './flags/evaluate-routes.js'
 import { tokenRoutes } from './auth/routes.js'
 import { auditRoutes } from './audit/routes.js'
+import { ofrepSchemas } from './ofrep/schema.js'
+import { ofrepRoutes } from './ofrep/routes.js'
+import { ChangeStream } from './stream/hub.js'
+import { streamRoutes } from './stream/routes.js'
+import { Metrics } from './metrics/metrics.js'
+import { installMetrics } from './metrics/hooks.js'
+import { metricsRoutes } from './metrics/routes.js'
 
 export interface AppDeps {
   /** Defaults to the store the config selects (file, or Redis with REDIS_URL). */
@@ -39,6 +49,7 @@ export interface Switchyard {
   flags: FlagRegistry
   tokens: TokenRegistry
   sync: StoreSync
+  stream: ChangeStream
 }
 
 declare module 'fastify' {
@@ -67,7 +78,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     schemaController: validationController() as FastifyServerOptions['schemaController'],
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Above the longest flag key (200), so a longer one reaches schema validation and its message.
+    routerOptions: { maxParamLength: 1000 },
+    frameworkErrors,
     return503OnClosing: true,
+    trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -75,12 +90,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const flags = new FlagRegistry(store)
   const tokens = new TokenRegistry(store)
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
-  const sync = new StoreSync(store, flags, tokens, app.log)
-  app.decorate('switchyard', { config, store, flags, tokens, sync })
+  const metrics = new Metrics({ store, flags })
+  const sync = new StoreSync(store, flags, tokens, app.log, metrics.sync)
+  if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, app.log)
+  const stream = new ChangeStream(flags, { heartbeatMs: config.streamHeartbeatMs, maxBufferBytes: config.streamMaxBuffer }, app.log)
+  app.decorate('switchyard', { config, store, flags, tokens, sync, stream })
 
-  for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas]) app.addSchema(schema)
+  for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
   installErrorHandler(app)
+  // Before any route (it hooks each one as it is added) and before any hook that can refuse a
+  // request (so refusals carry the security headers too).
+  installMetrics(app, metrics)
+  await installSecurity(app)
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -89,6 +111,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     }
     done()
   })
+  await installCors(app, config.corsOrigins)
+  await installAuthFailureLimit(app, tokens, { maxFailures: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds })
   installAuth(app, tokens)
   // Request logging lives here rather than in Fastify so POST /evaluate, the hot path, logs at debug only.
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
@@ -100,7 +124,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     done()
   })
 
-  await installSecurity(app)
   await installSwagger(app)
 
   await app.register(healthRoutes, { store, sync })
@@ -108,7 +131,20 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(flagRoutes, { flags })
   await app.register(tokenRoutes, { tokens })
   await app.register(auditRoutes, { store })
+  await app.register(ofrepRoutes, { flags })
+  await app.register(streamRoutes, { stream })
+  await app.register(metricsRoutes, { metrics })
 
+  // A keep-alive connection whose request was in flight when closing began would sit idle until
+  // keepAliveTimeout once answered, holding the shutdown open: reap it as soon as it is idle.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onResponse', (_request, _reply, done) => {
+    if (closing) app.server.closeIdleConnections()
+    done()
+  })
   app.addHook('onClose', async () => {
     sync.stop()
     await store.close()

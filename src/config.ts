@@ -14,6 +14,15 @@ const EnvSchema = Type.Object({
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
   AUDIT_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10_000 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 8 * 1024 * 1024 }),
+  FLAGS_BOOTSTRAP_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 300_000, default: 15_000 }),
+  STREAM_MAX_BUFFER: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024, default: 16 * 1024 * 1024 }),
+  // Exact browser origins (scheme://host[:port]), comma-separated; '*' is refused on purpose.
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,/*]+(\\s*,\\s*https?://[^\\s,/*]+)*$' })),
+  AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
+  AUTH_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  // 'true', or comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed.
+  TRUST_PROXY: Type.String({ pattern: '^(true|false|[0-9A-Fa-f.:/]+(\\s*,\\s*[0-9A-Fa-f.:/]+)*)$', default: 'false' }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -28,6 +37,19 @@ export interface Config {
   redisPrefix: string
   auditMaxEvents: number
   bodyLimit: number
+  /** A flags file (YAML or JSON) whose flags seed a store that has never been written. */
+  flagsBootstrapFile?: string
+  /** Interval of the comment lines that keep idle GET /stream connections open through proxies. */
+  streamHeartbeatMs: number
+  /** Bytes a GET /stream consumer may fall behind (beyond its catch-up payload) before it is dropped. */
+  streamMaxBuffer: number
+  /** Browser origins allowed by CORS; empty: CORS off. */
+  corsOrigins: string[]
+  /** Failed authentications per client address and window before 429; 0: no limit. */
+  authFailureLimit: number
+  authFailureWindowSeconds: number
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For decides the client address. */
+  trustProxy: boolean | string
 }
 
 export class ConfigError extends Error {
@@ -44,12 +66,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name]
     if (value !== undefined && value !== '') input[name] = value
   }
-  if (!validateEnv(input)) {
-    const problems = (validateEnv.errors ?? []).map((e) => {
+  // Ajv's coercion would read "0x50" or "1e3" as numbers: integers here are written in digits.
+  const problems: string[] = []
+  for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+    if ((schema as { type?: string }).type === 'integer' && input[name] !== undefined && !/^-?\d+$/.test(String(input[name]))) {
+      problems.push(`${name}=${JSON.stringify(input[name])} must be integer`)
+      delete input[name]
+    }
+  }
+  if (!validateEnv(input) || problems.length) {
+    for (const e of validateEnv.errors ?? []) {
       const name = e.instancePath.replace(/^\//, '')
-      const shown = name === 'ADMIN_TOKEN' ? '(hidden)' : JSON.stringify(input[name])
-      return `${name}=${shown} ${e.message}`
-    })
+      // Both may carry credentials (REDIS_URL can hold a password).
+      const shown = name === 'ADMIN_TOKEN' || name === 'REDIS_URL' ? '(hidden)' : JSON.stringify((input as Record<string, unknown>)[name])
+      const rule = e.keyword === 'enum' ? `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message
+      problems.push(`${name}=${shown} ${rule}`)
+    }
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
   const e = input as Env
@@ -63,6 +95,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     auditMaxEvents: e.AUDIT_MAX_EVENTS,
     bodyLimit: e.BODY_LIMIT,
+    flagsBootstrapFile: e.FLAGS_BOOTSTRAP_FILE,
+    streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
+    streamMaxBuffer: e.STREAM_MAX_BUFFER,
+    corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    authFailureLimit: e.AUTH_FAILURE_LIMIT,
+    authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
+    trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY,
   }
 }
 

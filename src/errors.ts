@@ -49,7 +49,7 @@ export class ConflictError extends Error {
   }
 }
 
-/** Thrown by a store when it could not commit a write; nothing was changed. */
+/** Thrown by a store that could not be reached or could not commit; its message says whether anything changed. */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)

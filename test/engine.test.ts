@@ -5,19 +5,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { BUCKETS, bucket, bucketFromSeed, bucketSeed, percentageThreshold } from '../src/flags/bucket.js'
 import { compileFlag, evaluate, type Context } from '../src/flags/evaluate.js'
-import type { Flag } from '../src/flags/schema.js'
+import { FLAG_DEFAULTS, type Flag } from '../src/flags/schema.js'
 import { generateBucketingVectors, VECTORS_FILE, type BucketingVector } from '../scripts/generate-bucketing-vectors.js'
 
 function flag(overrides: Partial<Flag> = {}): Flag {
   return {
     key: 'checkout',
-    description: '',
-    tags: [],
-    state: 'disabled',
-    percentage: 0,
-    betaUsers: [],
-    betaTenants: [],
-    stickiness: 'userId',
+    ...FLAG_DEFAULTS,
     version: 1,
     createdAt: '2024-01-01T00:00:00.000Z',
     updatedAt: '2024-01-01T00:00:00.000Z',

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml'
-import { FlagCreate, type Flag } from '../flags/schema.js'
+import { FLAG_DEFAULTS, FlagCreate, type Flag } from '../flags/schema.js'
 import { describeValidationError } from '../plugins/validation.js'
 import { CliError, EXIT } from './errors.js'
 
@@ -31,15 +31,7 @@ export type FlagsFile = Static<typeof FlagsFile>
 /** A flag as the file declares it, every field present: defaults filled in, tags and ids as sorted sets. */
 export type FullSpec = Required<FlagSpec>
 
-export const SPEC_DEFAULTS: Omit<FullSpec, 'key'> = {
-  description: '',
-  tags: [],
-  state: 'disabled',
-  percentage: 0,
-  betaUsers: [],
-  betaTenants: [],
-  stickiness: 'userId',
-}
+export const SPEC_DEFAULTS: Omit<FullSpec, 'key'> = FLAG_DEFAULTS
 
 // Tags and beta ids are sets to the service (duplicates dropped, order never consulted); sorting
 // them makes two services holding the same flags export the same bytes, whatever order edits came in.

@@ -5,7 +5,7 @@ import { draftEvent, diff, logAudit, type Actor } from '../audit/audit.js'
 import type { Store } from '../store/store.js'
 import { VersionedMap } from '../store/versioned-map.js'
 import { compileFlag, type CompiledFlag } from './evaluate.js'
-import { MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from './schema.js'
+import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from './schema.js'
 
 export interface FlagListQuery {
   tag?: string
@@ -71,14 +71,8 @@ export class FlagRegistry {
     if (this.flags.get(input.key)) throw flagExists(input.key)
     const now = new Date().toISOString()
     const flag: Flag = normalize({
-      key: input.key,
-      description: input.description ?? '',
-      tags: input.tags ?? [],
-      state: input.state ?? 'disabled',
-      percentage: input.percentage ?? 0,
-      betaUsers: input.betaUsers ?? [],
-      betaTenants: input.betaTenants ?? [],
-      stickiness: input.stickiness ?? 'userId',
+      ...FLAG_DEFAULTS,
+      ...input,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -112,7 +106,8 @@ export class FlagRegistry {
         logAudit(actor, { ...audit, seq: change.seq })
         return next
       } catch (err) {
-        if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err
+        if (!(err instanceof ConflictError)) throw err
+        if (attempt >= MAX_ATTEMPTS) throw contended(key)
         base = err.current
       }
     }
@@ -130,7 +125,8 @@ export class FlagRegistry {
         logAudit(actor, { ...audit, seq: change.seq })
         return
       } catch (err) {
-        if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err
+        if (!(err instanceof ConflictError)) throw err
+        if (attempt >= MAX_ATTEMPTS) throw contended(key)
         base = err.current
       }
     }
@@ -184,6 +180,8 @@ function normalize(flag: Flag): Flag {
   }
 }
 
+const contended = (key: string) =>
+  new AppError('STORE_UNAVAILABLE', `flag '${key}' changed under ${MAX_ATTEMPTS} attempts in a row; nothing was changed, retry`)
 const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)
 const versionMismatch = (key: string, current: number) =>
   new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)

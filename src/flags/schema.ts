@@ -93,6 +93,17 @@ export type FlagPatch = Static<typeof FlagPatch>
 
 export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]
 
+/** What a field left out of a create (or a flags file) means. */
+export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = {
+  description: '',
+  tags: [],
+  state: 'disabled',
+  percentage: 0,
+  betaUsers: [],
+  betaTenants: [],
+  stickiness: 'userId',
+}
+
 export const EvaluationContext = Type.Object(
   {
     userId: Type.Optional(Id),

@@ -1,5 +1,5 @@
 // Every error leaves in the one shape of ErrorResponse; 5xx details stay in the log.
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, ErrorCodes, StoreUnavailableError, type ErrorCode } from '../errors.js'
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -22,7 +22,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     } else if (err instanceof StoreUnavailableError) {
       request.log.error({ err }, 'store unavailable')
       code = 'STORE_UNAVAILABLE'
-      message = `the store did not commit the change; nothing was changed (${err.message})`
+      message = `the store is unavailable: ${err.message}`
     } else if (err.code && FASTIFY_CODES[err.code]) {
       code = FASTIFY_CODES[err.code]!
       message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `body is larger than the ${app.initialConfig.bodyLimit} byte limit` : `body ${err.message.replace(/^Body /, '').toLowerCase()}`
@@ -43,4 +43,12 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', message: 'no such route', requestId: request.id })
   })
+}
+
+/**
+ * Fastify's `frameworkErrors`: a malformed URL or an over-long path segment is refused by the
+ * router before any route or error handler runs; answer it in the same shape all the same.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.code(400).header('x-request-id', request.id).send({ statusCode: 400, code: 'VALIDATION_FAILED', message: err.message, requestId: request.id })
 }

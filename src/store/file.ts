@@ -17,6 +17,8 @@ export class DataFileError extends Error {
 export class FileStore extends MemoryStore {
   override readonly kind: StoreHealth['kind'] = 'file'
   readonly path: string
+  /** Where each write is prepared before it is renamed over `path`. */
+  readonly tempPath: string
   private lastError?: string
 
   constructor(
@@ -25,6 +27,7 @@ export class FileStore extends MemoryStore {
   ) {
     super(auditMaxEvents)
     this.path = join(dir, DATA_FILE)
+    this.tempPath = `${this.path}.${process.pid}.tmp`
   }
 
   override async load(): Promise<Snapshot> {
@@ -42,7 +45,7 @@ export class FileStore extends MemoryStore {
 
   protected override async persist(next: () => StoredState): Promise<void> {
     const state = next()
-    const tmp = `${this.path}.${process.pid}.tmp`
+    const tmp = this.tempPath
     try {
       const file = await open(tmp, 'w', 0o600)
       try {
@@ -62,7 +65,7 @@ export class FileStore extends MemoryStore {
     } catch (err) {
       await unlink(tmp).catch(() => undefined)
       this.lastError = (err as Error).message
-      throw new StoreUnavailableError(`could not write the data file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err })
+      throw new StoreUnavailableError(`could not write the data file (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`, { cause: err })
     }
   }
 

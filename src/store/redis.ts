@@ -205,7 +205,7 @@ export class RedisStore implements Store {
   private async run<T>(what: string, command: (redis: CommandConnection) => Promise<T>): Promise<T> {
     await this.firstConnect
     if (this.cmd.status !== 'ready') {
-      throw new StoreUnavailableError(`${what} failed: Redis is unreachable (${this.lastError ?? 'connection lost'})`)
+      throw new StoreUnavailableError(`${what} failed: Redis is unreachable (${this.lastError ?? 'connection lost'}); nothing was changed`)
     }
     let abort!: (err: Error) => void
     const lost = new Promise<never>((_, reject) => (abort = reject))
@@ -214,7 +214,9 @@ export class RedisStore implements Store {
       return await Promise.race([command(this.cmd), lost])
     } catch (err) {
       const message = (err as Error).message === 'Command timed out' ? `Redis did not answer within ${this.commandTimeoutMs} ms` : (err as Error).message
-      throw new StoreUnavailableError(`${what} failed: ${message}`, { cause: err })
+      // Sent but unanswered: Redis may have run it (the deadline only covers a late start).
+      const outcome = what === 'committing the change' ? '; the change may have been applied: read it back before retrying' : ''
+      throw new StoreUnavailableError(`${what} failed: ${message}${outcome}`, { cause: err })
     } finally {
       this.inflight.delete(abort)
     }

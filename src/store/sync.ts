@@ -6,8 +6,18 @@ import type { FlagRegistry } from '../flags/registry.js'
 import type { TokenRegistry } from '../auth/tokens.js'
 import type { Change, Snapshot, Store } from './store.js'
 
+/** Told what each store notification did; metrics implement it. */
+export interface SyncObserver {
+  /** A change from the store: applied, or skipped as one this replica already held or outran. */
+  changeReceived(change: Change, applied: boolean): void
+  /** A full snapshot replaced the registries after a gap in notifications. */
+  resynced(snapshot: Snapshot): void
+}
+
 export class StoreSync {
   ready = false
+  /** Runs after the first load and before the replica reports ready; FLAGS_BOOTSTRAP_FILE seeds an empty store here. */
+  beforeReady?: (snapshot: Snapshot) => Promise<void>
   private closed = false
 
   constructor(
@@ -15,10 +25,16 @@ export class StoreSync {
     private readonly flags: FlagRegistry,
     private readonly tokens: TokenRegistry,
     private readonly log: FastifyBaseLogger,
+    observer?: SyncObserver,
   ) {
     store.subscribe((event) => {
-      if (event.type === 'change') this.applyChange(event.change)
-      else this.applySnapshot(event.snapshot)
+      if (event.type === 'change') {
+        const applied = this.applyChange(event.change)
+        observer?.changeReceived(event.change, applied)
+      } else {
+        this.applySnapshot(event.snapshot)
+        observer?.resynced(event.snapshot)
+      }
     })
   }
 
@@ -29,7 +45,9 @@ export class StoreSync {
   async start(retryMs = 1000): Promise<void> {
     for (;;) {
       try {
-        this.applySnapshot(await this.store.load())
+        const snapshot = await this.store.load()
+        this.applySnapshot(snapshot)
+        await this.beforeReady?.(snapshot)
         this.ready = true
         this.log.info({ flags: this.flags.size, store: this.store.kind }, 'store loaded')
         return

@@ -1,0 +1,104 @@
+// Every metric GET /metrics exports: the service's own in one registry per app instance (so
+// several apps in one process, as in tests, never share counters), the process's in one shared
+// registry.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { FlagRegistry } from '../flags/registry.js'
+import type { Change, Store } from '../store/store.js'
+import type { SyncObserver } from '../store/sync.js'
+import { EvaluationCounter } from './evaluation-counter.js'
+
+// Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+export interface MetricsSources {
+  store: Store
+  flags: FlagRegistry
+}
+
+// Memory, CPU, event loop and GC describe the process, not an app: collected once per process
+// however many apps it builds (their monitors could never be stopped), and added to each scrape.
+let processRegistry: Registry | undefined
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly contentType = this.registry.contentType
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly evaluations: EvaluationCounter
+  /** Passed to StoreSync: counts what the store's notifications did to this replica. */
+  readonly sync: SyncObserver
+
+  constructor({ store, flags }: MetricsSources) {
+    const registers = [this.registry]
+    processMetrics()
+
+    this.httpDuration = new Histogram({
+      name: 'switchyard_http_request_duration_seconds',
+      help: 'Time from request received to response sent, by route template and status code (requests that match no route are not included)',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    })
+    this.evaluations = new EvaluationCounter(this.registry, (key) => flags.get(key) !== undefined)
+
+    new Gauge({
+      name: 'switchyard_store_up',
+      help: 'Whether the store (file or Redis) is reachable and its last write succeeded: 1 up, 0 down',
+      labelNames: ['store'] as const,
+      registers,
+      collect() {
+        const health = store.health()
+        this.set({ store: health.kind }, health.status === 'up' ? 1 : 0)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_flags',
+      help: 'Flags held by this replica',
+      registers,
+      collect() {
+        this.set(flags.size)
+      },
+    })
+
+    const changes = new Counter({
+      name: 'switchyard_sync_changes_total',
+      help: 'Change notifications received from the store (Redis pub/sub): applied, or skipped because this replica already held that change or a newer one',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    })
+    const resyncs = new Counter({
+      name: 'switchyard_sync_resyncs_total',
+      help: 'Full reloads of the state from the store after a gap in notifications (reconnect, missed message)',
+      registers,
+    })
+    const lag = new Gauge({
+      name: 'switchyard_sync_propagation_lag_seconds',
+      help: "For the last flag change applied from a notification: now minus the flag's updatedAt, as stamped by the replica that wrote it (includes clock skew between hosts)",
+      registers,
+    })
+    const applied = { flag: changes.labels('flag', 'applied'), token: changes.labels('token', 'applied') }
+    const skipped = { flag: changes.labels('flag', 'skipped'), token: changes.labels('token', 'skipped') }
+    this.sync = {
+      changeReceived(change: Change, wasApplied: boolean) {
+        ;(wasApplied ? applied : skipped)[change.kind].inc()
+        if (wasApplied && change.kind === 'flag' && change.flag !== null) {
+          lag.set(Math.max(0, Date.now() - Date.parse(change.flag.updatedAt)) / 1000)
+        }
+      },
+      resynced() {
+        resyncs.inc()
+      },
+    }
+  }
+
+  /** The exposition text: this app's metrics, then the process's. */
+  async text(): Promise<string> {
+    return `${await this.registry.metrics()}\n${await processMetrics().metrics()}`
+  }
+}
