@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { engineBench } from './engine.js'
 import { BENCH_TOKEN } from './fixtures.js'
 import { load, type LoadResult } from './load.js'
-import { startChild } from './servers.js'
+import { startChild, type ChildServer } from './servers.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const single = { flag: 'bench_flag', context: { userId: 'user-42-3f2a9c1e-7b4d', tenantId: 'acme' } }
@@ -20,16 +20,26 @@ const results: Record<string, unknown> = {}
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
 
-async function withServer<T>(script: 'child-bare.ts' | 'child-switchyard.ts', env: Record<string, string>, fn: (port: number, stop: () => Promise<NodeJS.MemoryUsage>) => Promise<T>): Promise<T> {
+async function withServer<T>(script: 'child-bare.ts' | 'child-switchyard.ts', env: Record<string, string>, fn: (server: ChildServer) => Promise<T>): Promise<T> {
   const server = await startChild(script, env)
   try {
-    return await fn(server.port, () => server.memory())
+    return await fn(server)
   } finally {
     await server.stop()
   }
 }
 
-const evaluateLoad = (port: number, body: unknown = single) => load({ port, path: '/evaluate', body, token: BENCH_TOKEN, seconds: SECONDS })
+/** A load run after a 3 s warm-up, with the server's own CPU time per request (immune to the load generator sharing the cores). */
+async function measured(server: ChildServer, body: unknown, token: string | undefined): Promise<LoadResult & { cpuMicrosPerRequest: number }> {
+  await load({ port: server.port, path: '/evaluate', body, token, seconds: 3 })
+  const before = await server.cpuMicros()
+  const result = await load({ port: server.port, path: '/evaluate', body, token, seconds: SECONDS })
+  const cpu = (await server.cpuMicros()) - before
+  return { ...result, cpuMicrosPerRequest: Math.round((cpu / (result.reqPerSec * SECONDS)) * 10) / 10 }
+}
+
+const evaluateLoad = (server: ChildServer, body: unknown = single) => measured(server, body, BENCH_TOKEN)
+const line = (r: LoadResult & { cpuMicrosPerRequest: number }) => `${fmt(r.reqPerSec)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuMicrosPerRequest} µs CPU/req`
 
 function report(name: string, r: LoadResult): void {
   results[name] = r
@@ -37,20 +47,27 @@ function report(name: string, r: LoadResult): void {
 }
 
 async function httpCases(): Promise<void> {
-  const ceiling = await withServer('child-bare.ts', {}, (port) => load({ port, path: '/evaluate', body: single, seconds: SECONDS }))
+  const ceiling = await withServer('child-bare.ts', {}, (server) => measured(server, single, undefined))
   report('ceiling', ceiling)
-  const small = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (port) => {
-    const one = await evaluateLoad(port)
-    const fifty = await evaluateLoad(port, batch)
+  const headed = await withServer('child-bare.ts', { BARE_HEADERS: '1' }, (server) => measured(server, single, undefined))
+  report('ceilingWithHeaders', headed)
+  const small = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (server) => {
+    const one = await evaluateLoad(server)
+    const fifty = await evaluateLoad(server, batch)
     return { one, fifty }
   })
   report('evaluate', small.one)
   report('batch50', small.fifty)
-  rows.push({ case: '1. ceiling: bare Fastify', figure: `${fmt(ceiling.reqPerSec)} req/s, p50 ${ceiling.p50} ms, p99 ${ceiling.p99} ms` })
+  rows.push({ case: '1. ceiling: bare Fastify', figure: line(ceiling) })
+  rows.push({
+    case: '1. ceiling + Switchyard response headers only',
+    figure: line(headed),
+    ratio: `${ratio(headed.reqPerSec, ceiling.reqPerSec)} × req/s, ${ratio(headed.cpuMicrosPerRequest, ceiling.cpuMicrosPerRequest)} × CPU/req`,
+  })
   rows.push({
     case: '1. POST /evaluate, 1 flag (percentage)',
-    figure: `${fmt(small.one.reqPerSec)} req/s, p50 ${small.one.p50} ms, p99 ${small.one.p99} ms`,
-    ratio: `${ratio(small.one.reqPerSec, ceiling.reqPerSec)} × req/s, ${ratio(small.one.p99, ceiling.p99)} × p99`,
+    figure: line(small.one),
+    ratio: `${ratio(small.one.reqPerSec, ceiling.reqPerSec)} × req/s, ${ratio(small.one.p99, ceiling.p99)} × p99, ${ratio(small.one.cpuMicrosPerRequest, ceiling.cpuMicrosPerRequest)} × CPU/req`,
     target: '≥ 0.85 × req/s, ≤ 1.2 × p99',
   })
   rows.push({
@@ -60,15 +77,15 @@ async function httpCases(): Promise<void> {
     target: '≥ 20 ×',
   })
 
-  const many = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10000' }, (port) => evaluateLoad(port))
+  const many = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10000' }, (server) => evaluateLoad(server))
   report('evaluate10kFlags', many)
-  const beta = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10', BENCH_BETA_USERS: '10000' }, (port) => evaluateLoad(port))
+  const beta = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10', BENCH_BETA_USERS: '10000' }, (server) => evaluateLoad(server))
   report('evaluate10kBeta', beta)
-  rows.push({ case: '3. 10,000 flags in the registry', figure: `${fmt(many.reqPerSec)} req/s`, ratio: `${ratio(many.reqPerSec, small.one.reqPerSec)} × small`, target: '≥ 0.95 ×' })
-  rows.push({ case: '3. betaUsers of 10,000 ids', figure: `${fmt(beta.reqPerSec)} req/s`, ratio: `${ratio(beta.reqPerSec, small.one.reqPerSec)} × small`, target: '≥ 0.95 ×' })
+  rows.push({ case: '3. 10,000 flags in the registry', figure: line(many), ratio: `${ratio(many.reqPerSec, small.one.reqPerSec)} × small req/s, ${ratio(small.one.cpuMicrosPerRequest, many.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
+  rows.push({ case: '3. betaUsers of 10,000 ids', figure: line(beta), ratio: `${ratio(beta.reqPerSec, small.one.reqPerSec)} × small req/s, ${ratio(small.one.cpuMicrosPerRequest, beta.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
 
   for (const count of [10_000, 100_000]) {
-    const mem = await withServer('child-switchyard.ts', { BENCH_FLAGS: String(count) }, (_port, memory) => memory())
+    const mem = await withServer('child-switchyard.ts', { BENCH_FLAGS: String(count) }, (server) => server.memory())
     results[`memory${count}`] = mem
     rows.push({
       case: `3. memory, ${fmt(count)} flags`,
@@ -78,8 +95,9 @@ async function httpCases(): Promise<void> {
   }
 
   // Reads under writes: the same replica takes 20 PATCH/s while autocannon evaluates.
-  const rw = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (port) => {
-    const quiet = await evaluateLoad(port)
+  const rw = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (server) => {
+    const port = server.port
+    const quiet = await evaluateLoad(server)
     let patches = 0
     let failures = 0
     const timer = setInterval(() => {
@@ -95,7 +113,7 @@ async function httpCases(): Promise<void> {
         })
         .catch(() => failures++)
     }, 50)
-    const busy = await evaluateLoad(port).finally(() => clearInterval(timer))
+    const busy = await evaluateLoad(server).finally(() => clearInterval(timer))
     return { quiet, busy, patches, failures }
   })
   report('readsQuiet', rw.quiet)

@@ -102,7 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Before any route (it hooks each one as it is added) and before any hook that can refuse a
   // request (so refusals carry the security headers too).
   installMetrics(app, metrics)
-  await installSecurity(app)
+  installSecurity(app)
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)

@@ -80,7 +80,7 @@ export function expectClientError(res: LightMyRequestResponse, context = ''): vo
   expectNoLeak(res, context)
 }
 
-/** The headers @fastify/helmet sets, as this service configures it. */
+/** The headers helmet sets, as this service configures it (src/plugins/security.ts). */
 export const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'SAMEORIGIN',

@@ -15,6 +15,7 @@ import {
   updateFlag,
 } from './helpers.js'
 import { redisClient, startReplica, testPrefix, useSharedRedis } from './redis-helpers.js'
+import { INLINE_RECORD_BYTES } from '../src/store/redis-scripts.js'
 
 const redis = useSharedRedis()
 
@@ -50,6 +51,22 @@ describe('changes made on one replica', () => {
     // Recreated on the other replica: a new life at version 1, seen everywhere.
     await createFlag(b, { key: 'short_lived' })
     await eventually(() => held(a, 'short_lived')?.version === 1, 10_000, 'A to hold the recreated flag')
+  })
+
+  it('a record too large to travel inside the notification (10,000 beta ids) is re-read and propagates', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'big_beta', state: 'beta_users' })
+    await eventually(() => held(b, 'big_beta') !== undefined, 10_000, 'B to hold the flag')
+    const betaUsers = Array.from({ length: 10_000 }, (_, i) => `beta-user-${i}`)
+    expect(JSON.stringify(betaUsers).length).toBeGreaterThan(INLINE_RECORD_BYTES)
+    await updateFlag(a, 'big_beta', { betaUsers })
+    await eventually(() => held(b, 'big_beta')?.version === 2, 10_000, 'B to re-read the large record')
+    expect(held(b, 'big_beta')!.betaUsers).toHaveLength(10_000)
+    expect(await evaluateFlag(b, 'big_beta', { userId: 'beta-user-9999' })).toMatchObject({ enabled: true, reason: 'beta_user' })
+    // And a small change after it travels inline again.
+    await updateFlag(a, 'big_beta', { betaUsers: ['only-one'] })
+    await eventually(() => held(b, 'big_beta')?.version === 3, 10_000, 'B to apply the small record')
+    expect(held(b, 'big_beta')!.betaUsers).toEqual(['only-one'])
   })
 
   it('a token created on A works on B, and once revoked on A is refused by B', async () => {

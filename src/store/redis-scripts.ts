@@ -33,9 +33,26 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
   return JSON.parse(text) as StoredRecord<T>
 }
 
-export function parseMessage(message: string): { kind: 'flag' | 'token'; seq: number; id: string } | undefined {
-  const m = /^(flag|token) (\d+) (.+)$/.exec(message)
-  return m ? { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]! } : undefined
+/** Records up to this size travel inside the notification; larger ones (long id lists) are re-read. */
+export const INLINE_RECORD_BYTES = 65_536
+
+/**
+ * A notification: `<kind> <seq> <id>`, then on a second line the record as stored (`-` when it
+ * was deleted). Without the second line the record was too large to carry and is re-read.
+ */
+export interface ChangeNote {
+  kind: 'flag' | 'token'
+  seq: number
+  id: string
+  /** The stored record, null when deleted, undefined when it must be re-read. */
+  record?: string | null
+}
+
+export function parseMessage(message: string): ChangeNote | undefined {
+  const m = /^(flag|token) (\d+) ([^\n]+)(?:\n([\s\S]*))?$/.exec(message)
+  if (!m) return undefined
+  const body = m[4]
+  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, record: body === undefined ? undefined : body === '-' ? null : body }
 }
 
 /**
@@ -71,14 +88,20 @@ if last then
 end
 redis.call('SET', KEYS[1], seq)
 
+-- Replicas apply the record straight from the notification, saving a round trip, unless it is
+-- too large to send to every replica on every change.
+local note = kind .. ' ' .. seq .. ' ' .. id
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
+  note = note .. '\\n-'
 else
   local versionField = ''
   if version ~= '' then versionField = ',"version":' .. version end
-  redis.call('HSET', KEYS[2], id, '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}')
+  local record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'
+  redis.call('HSET', KEYS[2], id, record)
+  if #record <= ${INLINE_RECORD_BYTES} then note = note .. '\\n' .. record end
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
-redis.call('PUBLISH', ARGV[10], kind .. ' ' .. seq .. ' ' .. id)
+redis.call('PUBLISH', ARGV[10], note)
 return {seq}
 `

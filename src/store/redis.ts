@@ -8,7 +8,7 @@ import type { AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
 import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
-import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type RedisKeys } from './redis-scripts.js'
+import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
   url: string
@@ -241,28 +241,31 @@ export class RedisStore implements Store {
     for (const listener of this.listeners) listener(event)
   }
 
-  /** A notification names the record and seq; the record itself is re-read, with the seq that wrote it. */
+  /** A notification carries the record (or says it was deleted); a large one is re-read, with the seq that wrote it. */
   private onMessage(message: string): void {
     const note = parseMessage(message)
     if (!note || this.closed) return
     this.seenSeq = Math.max(this.seenSeq, note.seq)
+    if (note.record !== undefined) return this.emitChange(note, note.record)
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
     this.run('re-reading a changed record', (redis) => redis.hget(hash, note.id)).then(
-      (text) => {
-        // Absent: deleted at this seq or later; a newer notification will follow any re-creation.
-        const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
-        const seq = record?.seq ?? note.seq
-        const change: Change =
-          note.kind === 'flag'
-            ? { kind: 'flag', key: note.id, seq, flag: (record?.doc as Flag | undefined) ?? null }
-            : { kind: 'token', id: note.id, seq, token: (record?.doc as TokenRecord | undefined) ?? null }
-        this.emit({ type: 'change', change })
-      },
+      // Absent: deleted at this seq or later; a newer notification will follow any re-creation.
+      (text) => this.emitChange(note, text),
       () => {
         // The change is known but not its content: catch up with a full resync when Redis answers.
         this.resyncPending = true
       },
     )
+  }
+
+  private emitChange(note: ChangeNote, text: string | null): void {
+    const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
+    const seq = record?.seq ?? note.seq
+    const change: Change =
+      note.kind === 'flag'
+        ? { kind: 'flag', key: note.id, seq, flag: (record?.doc as Flag | undefined) ?? null }
+        : { kind: 'token', id: note.id, seq, token: (record?.doc as TokenRecord | undefined) ?? null }
+    this.emit({ type: 'change', change })
   }
 
   /** Loads everything and hands it over; concurrent requests share one load and rerun once. */
