@@ -82,6 +82,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     routerOptions: { maxParamLength: 1000 },
     frameworkErrors,
     return503OnClosing: true,
+    // A client must finish sending its request within this; a trickled body cannot hold a connection forever.
+    requestTimeout: 30_000,
     trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -116,8 +118,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   installAuth(app, tokens)
   // Request logging lives here rather than in Fastify so POST /evaluate, the hot path, logs at debug only.
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
+  // Refusals (401, 403, 4xx) are logged at info on every route, so guessing at /evaluate shows too.
   app.addHook('onResponse', (request, reply, done) => {
-    const level = request.routeOptions.config.scope === 'evaluate' ? 'debug' : 'info'
+    const level = reply.statusCode < 400 && request.routeOptions.config.scope === 'evaluate' ? 'debug' : 'info'
     if (levels.isLevelEnabled(level)) {
       request.log[level]({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
     }

@@ -103,7 +103,7 @@ describe('request log lines', () => {
     ])
   })
 
-  it('at the default level, the evaluate-scope routes stay out of the log and every other line has its id', async () => {
+  it('at the default level, evaluate-scope successes stay out of the log, refusals do not, and every line has its id', async () => {
     const logs = captureLogs()
     const app = await startApp({ logLevel: 'info' }, { logStream: logs.stream })
     const before = logs.records().length
@@ -111,8 +111,9 @@ describe('request log lines', () => {
     const during = logs.records().slice(before)
     await app.close()
     for (const line of during) expect(ids).toContain(line.reqId)
-    // Routes with the evaluate scope (POST /evaluate, GET /flags) log at debug only.
-    expect(during.filter((l) => l.url === '/evaluate' || (l.url === '/flags' && l.method === 'GET'))).toEqual([])
-    expect(during.filter((l) => l.msg === 'request completed').map((l) => l.reqId)).toEqual(['req-0', 'req-1', 'req-6', 'req-9', 'req-10', 'req-11'])
+    // Routes with the evaluate scope (POST /evaluate, GET /flags) log their successes at debug only;
+    // a refusal (the unknown flag, the bad and the missing token) is logged at info like any other.
+    expect(during.filter((l) => (l.url === '/evaluate' || (l.url === '/flags' && l.method === 'GET')) && (l.statusCode as number) < 400)).toEqual([])
+    expect(during.filter((l) => l.msg === 'request completed').map((l) => l.reqId)).toEqual(['req-0', 'req-1', 'req-4', 'req-6', 'req-7', 'req-8', 'req-9', 'req-10', 'req-11'])
   })
 })
