@@ -10,6 +10,7 @@ import { load, type LoadResult } from './load.js'
 import { startChild, type ChildServer } from './servers.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const single = { flag: 'bench_flag', context: { userId: 'user-42-3f2a9c1e-7b4d', tenantId: 'acme' } }
 const batchKeys = ['bench_flag', ...Array.from({ length: 49 }, (_, i) => `flag_${i + 1}`)]
 const batch = { flags: batchKeys, context: single.context }
@@ -29,17 +30,52 @@ async function withServer<T>(script: 'child-bare.ts' | 'child-switchyard.ts', en
   }
 }
 
-/** A load run after a 3 s warm-up, with the server's own CPU time per request (immune to the load generator sharing the cores). */
-async function measured(server: ChildServer, body: unknown, token: string | undefined): Promise<LoadResult & { cpuMicrosPerRequest: number }> {
-  await load({ port: server.port, path: '/evaluate', body, token, seconds: 3 })
+type Measured = LoadResult & { cpuMicrosPerRequest: number }
+
+/** One load run, with the server's own CPU time per request (immune to the load generator sharing the cores). */
+async function measured(server: ChildServer, body: unknown, token: string | undefined): Promise<Measured> {
   const before = await server.cpuMicros()
   const result = await load({ port: server.port, path: '/evaluate', body, token, seconds: SECONDS })
   const cpu = (await server.cpuMicros()) - before
   return { ...result, cpuMicrosPerRequest: Math.round((cpu / (result.reqPerSec * SECONDS)) * 10) / 10 }
 }
 
-const evaluateLoad = (server: ChildServer, body: unknown = single) => measured(server, body, BENCH_TOKEN)
-const line = (r: LoadResult & { cpuMicrosPerRequest: number }) => `${fmt(r.reqPerSec)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuMicrosPerRequest} µs CPU/req`
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/**
+ * Servers compared with each other are all started first, warmed up, then loaded in turn for
+ * ROUNDS rounds; each figure is the median of its rounds. Interleaving keeps a burst of noise
+ * from neighbours on this shared machine from landing on one case only.
+ */
+async function compare(cases: { name: string; script: 'child-bare.ts' | 'child-switchyard.ts'; env?: Record<string, string>; body?: unknown; token?: string }[]): Promise<Record<string, Measured>> {
+  const servers = await Promise.all(cases.map((c) => startChild(c.script, c.env ?? {})))
+  try {
+    for (const [i, c] of cases.entries()) await load({ port: servers[i]!.port, path: '/evaluate', body: c.body ?? single, token: c.token, seconds: 3 })
+    const runs: Measured[][] = cases.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, c] of cases.entries()) runs[i]!.push(await measured(servers[i]!, c.body ?? single, c.token))
+    }
+    const out: Record<string, Measured> = {}
+    for (const [i, c] of cases.entries()) {
+      const r = runs[i]!
+      out[c.name] = {
+        reqPerSec: median(r.map((x) => x.reqPerSec)),
+        p50: median(r.map((x) => x.p50)),
+        p99: median(r.map((x) => x.p99)),
+        errors: r.reduce((n, x) => n + x.errors, 0),
+        non2xx: r.reduce((n, x) => n + x.non2xx, 0),
+        cpuMicrosPerRequest: median(r.map((x) => x.cpuMicrosPerRequest)),
+      }
+      report(c.name, out[c.name]!)
+      results[`${c.name}Rounds`] = r
+    }
+    return out
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+}
+
+const line = (r: Measured) => `${fmt(r.reqPerSec)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuMicrosPerRequest} µs CPU/req`
 
 function report(name: string, r: LoadResult): void {
   results[name] = r
@@ -47,42 +83,41 @@ function report(name: string, r: LoadResult): void {
 }
 
 async function httpCases(): Promise<void> {
-  const ceiling = await withServer('child-bare.ts', {}, (server) => measured(server, single, undefined))
-  report('ceiling', ceiling)
-  const headed = await withServer('child-bare.ts', { BARE_HEADERS: '1' }, (server) => measured(server, single, undefined))
-  report('ceilingWithHeaders', headed)
-  const small = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (server) => {
-    const one = await evaluateLoad(server)
-    const fifty = await evaluateLoad(server, batch)
-    return { one, fifty }
-  })
-  report('evaluate', small.one)
-  report('batch50', small.fifty)
-  rows.push({ case: '1. ceiling: bare Fastify', figure: line(ceiling) })
+  const first = await compare([
+    { name: 'ceiling', script: 'child-bare.ts' },
+    { name: 'ceilingWithHeaders', script: 'child-bare.ts', env: { BARE_HEADERS: '1' } },
+    { name: 'evaluate', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50' }, token: BENCH_TOKEN },
+    { name: 'batch50', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50' }, token: BENCH_TOKEN, body: batch },
+  ])
+  const { ceiling, ceilingWithHeaders: headed, evaluate: one, batch50: fifty } = first as Record<string, Measured>
+  rows.push({ case: '1. ceiling: bare Fastify', figure: line(ceiling!) })
   rows.push({
     case: '1. ceiling + Switchyard response headers only',
-    figure: line(headed),
-    ratio: `${ratio(headed.reqPerSec, ceiling.reqPerSec)} × req/s, ${ratio(headed.cpuMicrosPerRequest, ceiling.cpuMicrosPerRequest)} × CPU/req`,
+    figure: line(headed!),
+    ratio: `${ratio(headed!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(headed!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req`,
   })
   rows.push({
     case: '1. POST /evaluate, 1 flag (percentage)',
-    figure: line(small.one),
-    ratio: `${ratio(small.one.reqPerSec, ceiling.reqPerSec)} × req/s, ${ratio(small.one.p99, ceiling.p99)} × p99, ${ratio(small.one.cpuMicrosPerRequest, ceiling.cpuMicrosPerRequest)} × CPU/req`,
+    figure: line(one!),
+    ratio: `${ratio(one!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(one!.p99, ceiling!.p99)} × p99, ${ratio(one!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req`,
     target: '≥ 0.85 × req/s, ≤ 1.2 × p99',
   })
   rows.push({
     case: '2. POST /evaluate, batch of 50',
-    figure: `${fmt(small.fifty.reqPerSec * 50)} evaluations/s (${fmt(small.fifty.reqPerSec)} req/s)`,
-    ratio: `${ratio(small.fifty.reqPerSec * 50, small.one.reqPerSec)} × single`,
+    figure: `${fmt(fifty!.reqPerSec * 50)} evaluations/s (${fmt(fifty!.reqPerSec)} req/s)`,
+    ratio: `${ratio(fifty!.reqPerSec * 50, one!.reqPerSec)} × single`,
     target: '≥ 20 ×',
   })
 
-  const many = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10000' }, (server) => evaluateLoad(server))
-  report('evaluate10kFlags', many)
-  const beta = await withServer('child-switchyard.ts', { BENCH_FLAGS: '10', BENCH_BETA_USERS: '10000' }, (server) => evaluateLoad(server))
-  report('evaluate10kBeta', beta)
-  rows.push({ case: '3. 10,000 flags in the registry', figure: line(many), ratio: `${ratio(many.reqPerSec, small.one.reqPerSec)} × small req/s, ${ratio(small.one.cpuMicrosPerRequest, many.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
-  rows.push({ case: '3. betaUsers of 10,000 ids', figure: line(beta), ratio: `${ratio(beta.reqPerSec, small.one.reqPerSec)} × small req/s, ${ratio(small.one.cpuMicrosPerRequest, beta.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
+  const scale = await compare([
+    { name: 'evaluate50Flags', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50' }, token: BENCH_TOKEN },
+    { name: 'evaluate10kFlags', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '10000' }, token: BENCH_TOKEN },
+    { name: 'evaluate10kBeta', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50', BENCH_BETA_USERS: '10000' }, token: BENCH_TOKEN },
+  ])
+  const { evaluate50Flags: small, evaluate10kFlags: many, evaluate10kBeta: beta } = scale as Record<string, Measured>
+  rows.push({ case: '3. 50 flags (the small case)', figure: line(small!) })
+  rows.push({ case: '3. 10,000 flags in the registry', figure: line(many!), ratio: `${ratio(many!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, many!.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
+  rows.push({ case: '3. betaUsers of 10,000 ids', figure: line(beta!), ratio: `${ratio(beta!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, beta!.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
 
   for (const count of [10_000, 100_000]) {
     const mem = await withServer('child-switchyard.ts', { BENCH_FLAGS: String(count) }, (server) => server.memory())
@@ -97,7 +132,8 @@ async function httpCases(): Promise<void> {
   // Reads under writes: the same replica takes 20 PATCH/s while autocannon evaluates.
   const rw = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (server) => {
     const port = server.port
-    const quiet = await evaluateLoad(server)
+    await load({ port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 3 })
+    const quiet = await measured(server, single, BENCH_TOKEN)
     let patches = 0
     let failures = 0
     const timer = setInterval(() => {
@@ -113,7 +149,7 @@ async function httpCases(): Promise<void> {
         })
         .catch(() => failures++)
     }, 50)
-    const busy = await evaluateLoad(server).finally(() => clearInterval(timer))
+    const busy = await measured(server, single, BENCH_TOKEN).finally(() => clearInterval(timer))
     return { quiet, busy, patches, failures }
   })
   report('readsQuiet', rw.quiet)

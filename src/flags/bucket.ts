@@ -22,7 +22,18 @@ function fnvByte(h: number, byte: number): number {
 
 /** Feeds the UTF-8 encoding of `s` into an FNV-1a state, without allocating. */
 export function fnvString(h: number, s: string): number {
+  // ASCII is every id in practice: a loop this small is one the JIT compiles tightly.
   for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return fnvUtf8(h, s, i)
+    h = Math.imul(h ^ c, FNV_PRIME)
+  }
+  return h
+}
+
+/** The rest of `s` from index `i`, which holds a non-ASCII character. */
+function fnvUtf8(h: number, s: string, i: number): number {
+  for (; i < s.length; i++) {
     let c = s.charCodeAt(i)
     if (c < 0x80) {
       h = fnvByte(h, c)
