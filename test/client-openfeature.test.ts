@@ -3,7 +3,7 @@ import { OpenFeature, ProviderEvents, type Client, type EvaluationContext, type 
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SwitchyardProvider } from '../src/client/index.js'
-import { ADMIN, createFlag, eventually, startApp, updateFlag } from './helpers.js'
+import { ADMIN, createFlagPerState, eventually, startApp, updateFlag } from './helpers.js'
 
 let app: FastifyInstance
 let local: Client
@@ -11,11 +11,7 @@ let remote: Client
 
 beforeAll(async () => {
   app = await startApp()
-  await createFlag(app, { key: 'on', state: 'enabled' })
-  await createFlag(app, { key: 'off', state: 'disabled' })
-  await createFlag(app, { key: 'beta', state: 'beta_users', betaUsers: ['alice'], betaTenants: ['acme'] })
-  await createFlag(app, { key: 'rollout', state: 'percentage', percentage: 50 })
-  await createFlag(app, { key: 'by_tenant', state: 'percentage', percentage: 50, stickiness: 'tenantId' })
+  await createFlagPerState(app)
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   await OpenFeature.setProviderAndWait('local', new SwitchyardProvider({ url, token: ADMIN, reconnect: { minDelayMs: 20, maxDelayMs: 200 } }))
   await OpenFeature.setProviderAndWait('remote', new OFREPProvider({ baseUrl: url, headers: [['authorization', `Bearer ${ADMIN}`]] }))

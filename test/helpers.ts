@@ -207,3 +207,12 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
   }
   return server
 }
+
+/** One flag in each state, as the OpenFeature suites compare them: on, off, beta, rollout (by user) and by_tenant. */
+export async function createFlagPerState(app: FastifyInstance): Promise<void> {
+  await createFlag(app, { key: 'on', state: 'enabled' })
+  await createFlag(app, { key: 'off', state: 'disabled' })
+  await createFlag(app, { key: 'beta', state: 'beta_users', betaUsers: ['alice'], betaTenants: ['acme'] })
+  await createFlag(app, { key: 'rollout', state: 'percentage', percentage: 50 })
+  await createFlag(app, { key: 'by_tenant', state: 'percentage', percentage: 50, stickiness: 'tenantId' })
+}

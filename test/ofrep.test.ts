@@ -4,7 +4,7 @@ import { OpenFeature, type Client } from '@openfeature/server-sdk'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bucket } from '../src/flags/bucket.js'
-import { ADMIN, createFlag, createToken, evaluateFlag, startApp, updateFlag } from './helpers.js'
+import { ADMIN, createFlag, createFlagPerState, createToken, evaluateFlag, startApp, updateFlag } from './helpers.js'
 
 const DOMAIN = 'ofrep-test'
 
@@ -30,11 +30,7 @@ async function ofrep(path: string, body: unknown, headers: Record<string, string
 
 beforeAll(async () => {
   app = await startApp()
-  await createFlag(app, { key: 'on', state: 'enabled' })
-  await createFlag(app, { key: 'off', state: 'disabled' })
-  await createFlag(app, { key: 'beta', state: 'beta_users', betaUsers: ['alice'], betaTenants: ['acme'] })
-  await createFlag(app, { key: 'rollout', state: 'percentage', percentage: 50 })
-  await createFlag(app, { key: 'by_tenant', state: 'percentage', percentage: 50, stickiness: 'tenantId' })
+  await createFlagPerState(app)
   base = await app.listen({ port: 0, host: '127.0.0.1' })
   // An evaluate-scoped token is all OFREP needs.
   token = (await createToken(app, 'ofrep-client', 'evaluate')).token

@@ -19,7 +19,7 @@ export async function installSwagger(app: FastifyInstance): Promise<void> {
       },
       security: [{ bearer: [] }],
       tags: [
-        { name: 'flags', description: 'Create, read, update and delete flags (admin)' },
+        { name: 'flags', description: 'Create, read, update and delete flags (reads: evaluate scope; writes: admin)' },
         { name: 'evaluation', description: 'Is this feature on for this user?' },
         { name: 'tokens', description: 'Named, scoped API tokens (admin)' },
         { name: 'audit', description: 'Every change, who made it, before and after (admin)' },
