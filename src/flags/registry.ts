@@ -56,14 +56,15 @@ export class FlagRegistry {
       }
       i = lo
     }
+    const matches = (flag: Flag) => (query.state === undefined || flag.state === query.state) && (query.tag === undefined || flag.tags.includes(query.tag))
     const out: Flag[] = []
     for (; i < keys.length && out.length < query.limit; i++) {
       const flag = this.flags.get(keys[i]!)!.flag
-      if (query.state !== undefined && flag.state !== query.state) continue
-      if (query.tag !== undefined && !flag.tags.includes(query.tag)) continue
-      out.push(flag)
+      if (matches(flag)) out.push(flag)
     }
-    const more = i < keys.length && out.length === query.limit
+    // A cursor only when another match follows, so a filtered listing never ends on an empty page.
+    let more = false
+    for (; i < keys.length && !more; i++) more = matches(this.flags.get(keys[i]!)!.flag)
     return { flags: out, nextCursor: more ? out[out.length - 1]!.key : undefined }
   }
 
