@@ -121,7 +121,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    if (!sync.ready && request.routeOptions.config.scope !== 'public' && !request.routeOptions.url?.startsWith('/docs')) {
+    // Scopes are settled per route by installAuth (Swagger UI's routes are public).
+    if (!sync.ready && request.routeOptions.config.scope !== 'public') {
       return done(new AppError('NOT_READY', 'the service is still loading its state; retry shortly'))
     }
     done()
@@ -133,9 +134,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
   // Refusals (401, 403, 4xx) are logged at info on every route, so guessing at /evaluate shows too.
   app.addHook('onResponse', (request, reply, done) => {
-    const level = reply.statusCode < 400 && request.routeOptions.config.scope === 'evaluate' ? 'debug' : 'info'
+    const route = request.routeOptions
+    const level = reply.statusCode < 400 && route.config.scope === 'evaluate' ? 'debug' : 'info'
     if (levels.isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
+      request.log[level]({ method: request.method, url: route.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
     }
     done()
   })

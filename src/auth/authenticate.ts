@@ -36,9 +36,14 @@ export function routeScope(url: string | undefined, config: { scope?: RouteScope
 
 export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
   app.decorateRequest('token', null)
+  // Each route's scope is settled once, when it is added, so no hook works it out per request.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, scope: routeScope(route.url, route.config) }
+  })
   // Callback style, not async: this runs on every request, including the hot evaluate path.
+  // A request no route matched has no scope: it needs an admin token, so 404s reveal nothing.
   app.addHook('onRequest', (request, _reply, done) => {
-    const scope = routeScope(request.routeOptions.url, request.routeOptions.config)
+    const scope = request.routeOptions.config.scope ?? 'admin'
     if (scope === 'public') return done()
     const token = tokenFromHeader(tokens, request.headers.authorization)
     if (!token) return done(unauthorized())

@@ -7,7 +7,7 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
-import { routeScope, tokenFromHeader } from '../auth/authenticate.js'
+import { tokenFromHeader } from '../auth/authenticate.js'
 import type { TokenRegistry } from '../auth/tokens.js'
 
 export interface AuthFailureLimitOptions {
@@ -59,7 +59,7 @@ export async function installAuthFailureLimit(app: FastifyInstance, tokens: Toke
     forgetExpired(now)
     const suspect = suspects.get(clientKey(request))
     // Routes that need no token (probes, docs) stay open: there is nothing to guess there.
-    if (suspect === undefined || !suspect.locked || routeScope(request.routeOptions.url, request.routeOptions.config) === 'public') return done()
+    if (suspect === undefined || !suspect.locked || request.routeOptions.config.scope === 'public') return done()
     const token = tokenFromHeader(tokens, request.headers.authorization)
     if (token !== undefined && suspect.trusted.has(token.id)) return done()
     reply.header('retry-after', Math.max(1, Math.ceil((suspect.until - now) / 1000)))

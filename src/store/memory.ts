@@ -110,5 +110,3 @@ export function pageAudit(events: readonly AuditEvent[], query: AuditQuery): Aud
   if (more) out.pop()
   return { events: out, nextCursor: more ? String(out[out.length - 1]!.seq) : undefined }
 }
-
-export type { AuditDraft }
