@@ -37,29 +37,31 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
 export const INLINE_RECORD_BYTES = 65_536
 
 /**
- * A notification: `<kind> <seq> <id>`, then on a second line the record as stored (`-` when it
- * was deleted). Without the second line the record was too large to carry and is re-read.
+ * A notification: `<kind> <seq> <id> <origin>`, then on a second line the record as stored (`-`
+ * when it was deleted). Without the second line the record was too large to carry and is re-read.
+ * `origin` is the committing replica's instance id, so it can skip its own notifications.
  */
 export interface ChangeNote {
   kind: 'flag' | 'token'
   seq: number
   id: string
+  origin: string
   /** The stored record, null when deleted, undefined when it must be re-read. */
   record?: string | null
 }
 
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^(flag|token) (\d+) ([^\n]+)(?:\n([\s\S]*))?$/.exec(message)
+  const m = /^(flag|token) (\d+) ([^\s]+) ([^\s]+)(?:\n([\s\S]*))?$/.exec(message)
   if (!m) return undefined
-  const body = m[4]
-  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, record: body === undefined ? undefined : body === '-' ? null : body }
+  const body = m[5]
+  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]!, record: body === undefined ? undefined : body === '-' ? null : body }
 }
 
 /**
  * KEYS: seq, records hash, audit stream.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
- *       channel, deadline (ms, Redis clock).
+ *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id).
  * Returns {seq} once committed, {0, current record or nil} when the version check fails, or
  * {-1} when Redis reached it after the deadline.
  */
@@ -90,7 +92,7 @@ redis.call('SET', KEYS[1], seq)
 
 -- Replicas apply the record straight from the notification, saving a round trip, unless it is
 -- too large to send to every replica on every change.
-local note = kind .. ' ' .. seq .. ' ' .. id
+local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12]
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
   note = note .. '\\n-'

@@ -28,7 +28,7 @@ type CommandConnection = Redis & { switchyardCommit(...args: (string | number)[]
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
   /** Names this replica's connections in CLIENT LIST: switchyard-cmd-<id>, switchyard-sub-<id>. */
-  readonly instanceId = randomBytes(4).toString('hex')
+  readonly instanceId = randomBytes(8).toString('hex')
   private readonly keys: RedisKeys
   private readonly cmd: CommandConnection
   private readonly sub: Redis
@@ -144,10 +144,12 @@ export class RedisStore implements Store {
         this.keys.changes,
         // Half the timeout: a reply still has the other half to arrive before the replica gives up.
         Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
+        this.instanceId,
       ),
     )
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
     if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc)
+    this.seenSeq = Math.max(this.seenSeq, seq)
     return changeOf(write, seq)
   }
 
@@ -244,7 +246,9 @@ export class RedisStore implements Store {
   /** A notification carries the record (or says it was deleted); a large one is re-read, with the seq that wrote it. */
   private onMessage(message: string): void {
     const note = parseMessage(message)
-    if (!note || this.closed) return
+    // This replica's own commit is applied when commit() resolves; should its reply be lost, the
+    // change counter check finds the seq unseen and resyncs.
+    if (!note || this.closed || note.origin === this.instanceId) return
     this.seenSeq = Math.max(this.seenSeq, note.seq)
     if (note.record !== undefined) return this.emitChange(note, note.record)
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
