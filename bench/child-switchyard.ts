@@ -4,7 +4,7 @@ import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { createStore } from '../src/store/create.js'
-import { BENCH_TOKEN, makeFlags } from './fixtures.js'
+import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
 
 const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
 const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
@@ -13,7 +13,7 @@ const store = config.redisUrl ? await createStore(config) : new MemoryStore()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
 if (!config.redisUrl) {
   for (const flag of makeFlags(flagCount, betaUsers)) {
-    await store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit: { id: flag.key, type: 'audit', action: 'flag.created', flag: flag.key, actor: 'bench', requestId: 'seed', timestamp: flag.createdAt, changes: {} } })
+    await store.commit(seedWrite(flag))
   }
 }
 const app = await buildApp(config, { store })

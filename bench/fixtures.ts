@@ -1,5 +1,6 @@
 // Flags and contexts the benchmark cases share, built deterministically.
 import { FLAG_DEFAULTS, type Flag } from '../src/flags/schema.js'
+import type { Write } from '../src/store/store.js'
 
 export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef'
 
@@ -24,4 +25,9 @@ export function makeFlags(count: number, betaUsers = 0): Flag[] {
   const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`) })]
   for (let i = 1; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
   return flags
+}
+
+/** The store write that seeds a flag directly, as a deployment that already holds it would. */
+export function seedWrite(flag: Flag): Write {
+  return { kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit: { id: flag.key, type: 'audit', action: 'flag.created', flag: flag.key, actor: 'bench', requestId: 'seed', timestamp: flag.createdAt, changes: {} } }
 }

@@ -8,7 +8,7 @@ import { defaultConfig } from '../src/config.js'
 import { RedisStore } from '../src/store/redis.js'
 import { redisKeys } from '../src/store/redis-scripts.js'
 import type { FlagEvent } from '../src/flags/registry.js'
-import { BENCH_TOKEN, makeFlags } from './fixtures.js'
+import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
 import { benchRedis } from './redis.js'
 import { startChild } from './servers.js'
 
@@ -102,7 +102,7 @@ async function loadTime(url: string, prefix: string): Promise<{ loadMs: number; 
   await store.load()
   await Promise.all(
     makeFlags(10_000).map((flag) =>
-      store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit: { id: flag.key, type: 'audit', action: 'flag.created', flag: flag.key, actor: 'bench', requestId: 'seed', timestamp: flag.createdAt, changes: {} } }),
+      store.commit(seedWrite(flag)),
     ),
   )
   await store.close()
