@@ -11,12 +11,12 @@ import { flagSchemas } from './flags/schema.js'
 import { auditSchemas } from './audit/schema.js'
 import { tokenSchemas } from './auth/schema.js'
 import { installValidation, validationController } from './plugins/validation.js'
-import { frameworkErrors, installErrorHandler } from './plugins/error-handler.js'
-import { installSecurity } from './plugins/security.js'
+import { frameworkErrors, installErrorHandler, notFound } from './plugins/error-handler.js'
+import { installResponseHeaders } from './plugins/security.js'
 import { installCors } from './plugins/cors.js'
 import { installAuthFailureLimit } from './plugins/rate-limit.js'
 import { installSwagger } from './plugins/swagger.js'
-import { installAuth } from './auth/authenticate.js'
+import { installAuth, requireToken } from './auth/authenticate.js'
 import { TokenRegistry } from './auth/tokens.js'
 import { FlagRegistry } from './flags/registry.js'
 import { StoreSync } from './store/sync.js'
@@ -114,13 +114,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
   installErrorHandler(app)
+  app.setNotFoundHandler({ preHandler: requireToken(tokens, 'admin') }, notFound)
   // Before any route (it hooks each one as it is added) and before any hook that can refuse a
   // request (so refusals carry the security headers too).
   installMetrics(app, metrics)
-  installSecurity(app)
+  installResponseHeaders(app)
 
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
+  app.addHook('onRequest', (request, _reply, done) => {
     // Scopes are settled per route by installAuth (Swagger UI's routes are public).
     if (!sync.ready && request.routeOptions.config.scope !== 'public') {
       return done(new AppError('NOT_READY', 'the service is still loading its state; retry shortly'))
@@ -134,10 +134,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
   // Refusals (401, 403, 4xx) are logged at info on every route, so guessing at /evaluate shows too.
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions
-    const level = reply.statusCode < 400 && route.config.scope === 'evaluate' ? 'debug' : 'info'
+    const level = reply.statusCode < 400 && request.scope === 'evaluate' ? 'debug' : 'info'
     if (levels.isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, url: route.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
+      const url = request.routeOptions.url ?? request.url.split('?')[0]
+      request.log[level]({ method: request.method, url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
     }
     done()
   })

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore } from '../src/store/file.js'
-import { call, startApp, tempDir } from './helpers.js'
+import { call, createToken, startApp, tempDir } from './helpers.js'
 
 let app: FastifyInstance
 afterEach(async () => {
@@ -88,5 +88,16 @@ describe('every response', () => {
   it('answers an unknown route with 404 in the error shape', async () => {
     app = await startApp()
     expect((await call(app, 'GET', '/no/such/route', { expected: 404 })).json()).toMatchObject({ code: 'NOT_FOUND', message: 'no such route' })
+  })
+
+  it.each([
+    [null, 401],
+    ['evaluate', 403],
+  ] as const)('refuses an unknown route to a caller without an admin token (%s → %i), so a 404 reveals nothing', async (who, status) => {
+    app = await startApp()
+    const token = who === 'evaluate' ? (await createToken(app, 'svc', 'evaluate')).token : null
+    for (const method of ['GET', 'POST', 'DELETE'] as const) {
+      expect((await call(app, method, '/no/such/route', { token, expected: status })).json()).toMatchObject({ statusCode: status })
+    }
   })
 })

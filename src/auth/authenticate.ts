@@ -1,6 +1,7 @@
 // Authentication and scope checks for every route. A route is admin-only unless its config
 // says otherwise, so a route that forgets to declare a scope fails closed.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { prependHook } from '../plugins/route-hooks.js'
 import { AppError } from '../errors.js'
 import type { Actor } from '../audit/audit.js'
 import type { TokenRecord } from './schema.js'
@@ -14,6 +15,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     token: TokenRecord | null
+    /** The scope the request was admitted under; null on public routes and before authentication. */
+    scope: 'evaluate' | 'admin' | null
   }
 }
 
@@ -34,22 +37,29 @@ export function routeScope(url: string | undefined, config: { scope?: RouteScope
   return config?.scope ?? (url?.startsWith('/docs') ? 'public' : 'admin')
 }
 
-export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
-  app.decorateRequest('token', null)
-  // Each route's scope is settled once, when it is added, so no hook works it out per request.
-  app.addHook('onRoute', (route) => {
-    route.config = { ...route.config, scope: routeScope(route.url, route.config) }
-  })
+/** The onRequest hook that admits a request to a route of `scope` only with a fitting token. */
+export function requireToken(tokens: TokenRegistry, scope: 'evaluate' | 'admin'): onRequestHookHandler {
   // Callback style, not async: this runs on every request, including the hot evaluate path.
-  // A request no route matched has no scope: it needs an admin token, so 404s reveal nothing.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const scope = request.routeOptions.config.scope ?? 'admin'
-    if (scope === 'public') return done()
+  return (request, _reply, done) => {
     const token = tokenFromHeader(tokens, request.headers.authorization)
     if (!token) return done(unauthorized())
     if (scope === 'admin' && token.scope !== 'admin') return done(forbidden())
     request.token = token
+    request.scope = scope
     done()
+  }
+}
+
+export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
+  app.decorateRequest('token', null)
+  app.decorateRequest('scope', null)
+  // Each route's scope is settled once, when it is added, and only routes that need a token get
+  // a hook: nothing on the hot path works out or looks up the route's scope per request. Unknown
+  // routes need an admin token too (see app.ts), so a 404 reveals nothing to a guesser.
+  app.addHook('onRoute', (route) => {
+    const scope = routeScope(route.url, route.config)
+    route.config = { ...route.config, scope }
+    if (scope !== 'public') route.onRequest = prependHook(route.onRequest, requireToken(tokens, scope))
   })
 }
 

@@ -5,6 +5,7 @@ import type { FastifyInstance, onResponseHookHandler, preSerializationHookHandle
 import type { Reason } from '../flags/schema.js'
 import type { EvaluationCounter } from './evaluation-counter.js'
 import type { Metrics } from './metrics.js'
+import { appendHook } from '../plugins/route-hooks.js'
 
 type Observe = (seconds: number) => void
 
@@ -41,10 +42,6 @@ function countOfrep(counter: EvaluationCounter, r: OfrepResult): void {
   else if (r.errorCode === 'FLAG_NOT_FOUND') counter.count(r.key, 'flag_not_found', false)
 }
 
-function append<T>(hooks: T | T[] | undefined, hook: T): T[] {
-  return hooks === undefined ? [hook] : Array.isArray(hooks) ? [...hooks, hook] : [hooks, hook]
-}
-
 /** Must run before any route is registered. */
 export function installMetrics(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -63,7 +60,7 @@ export function installMetrics(app: FastifyInstance, metrics: Metrics): void {
       observe(reply.elapsedTime / 1000)
       done()
     }
-    route.onResponse = append(route.onResponse, observeDuration)
+    route.onResponse = appendHook(route.onResponse, observeDuration)
 
     const countEvaluations = EVALUATION_COUNTERS[route.schema?.operationId ?? '']
     if (countEvaluations !== undefined) {
@@ -72,7 +69,7 @@ export function installMetrics(app: FastifyInstance, metrics: Metrics): void {
         if (payload !== null && typeof payload === 'object') countEvaluations(counter, payload as never)
         done(null, payload)
       }
-      route.preSerialization = append(route.preSerialization, onPayload)
+      route.preSerialization = appendHook(route.preSerialization, onPayload)
     }
   })
 }

@@ -40,10 +40,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     const statusCode = ErrorCodes[code]
     return reply.code(statusCode).send({ statusCode, code, message, field, requestId: request.id })
   })
+}
 
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', message: 'no such route', requestId: request.id })
-  })
+/** The answer for a route that does not exist. */
+export function notFound(request: FastifyRequest, reply: FastifyReply): void {
+  reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', message: 'no such route', requestId: request.id })
 }
 
 const SECURITY_HEADERS = securityHeaders()

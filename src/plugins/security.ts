@@ -30,10 +30,11 @@ export function securityHeaders(options: HelmetOptions = OPTIONS): Record<string
   return headers
 }
 
-export function installSecurity(app: FastifyInstance): void {
+/** The headers on every response: helmet's, and the request id (given in X-Request-Id or generated). */
+export function installResponseHeaders(app: FastifyInstance): void {
   const headers = securityHeaders()
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers).header('x-request-id', request.id)
     done()
   })
 }
