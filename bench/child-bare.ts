@@ -1,20 +1,46 @@
-// The ceiling: a bare Fastify route taking and returning the same JSON as POST /evaluate,
-// with no validation, auth, hooks or response schema. BARE_HEADERS=1 adds only the response
-// headers Switchyard sends (helmet's security headers and x-request-id), to price them alone.
-import { randomUUID } from 'node:crypto'
+// The ceiling: a bare Fastify route taking and returning the same JSON as POST /evaluate, with
+// no validation, auth, hooks or response schema.
+//
+// BARE_REQUIRED=1 adds, in the plainest Fastify way and with none of Switchyard's code, the
+// per-request work the issues require of every evaluation: helmet's security headers and an
+// x-request-id on the response, a per-request child logger carrying the request id, a bearer
+// token looked up by its SHA-256, a strict body schema and a response schema. It is the floor
+// any implementation of the requirements on this stack stands on.
+import { hash } from 'node:crypto'
 import Fastify from 'fastify'
 import { securityHeaders } from '../src/plugins/security.js'
+import { BENCH_TOKEN } from './fixtures.js'
 
-const app = Fastify({ logger: false })
-if (process.env.BARE_HEADERS === '1') {
+const required = process.env.BARE_REQUIRED === '1'
+let requests = 0
+const app = Fastify({
+  logger: required ? { level: 'warn' } : false,
+  genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}`,
+})
+if (required) {
   const headers = securityHeaders()
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers)
-    reply.header('x-request-id', randomUUID())
+  const tokens = new Map([[hash('sha256', BENCH_TOKEN, 'hex'), { name: 'bench' }]])
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers).header('x-request-id', request.id)
+    const auth = request.headers.authorization
+    const token = auth?.startsWith('Bearer ') ? tokens.get(hash('sha256', auth.slice(7), 'hex')) : undefined
+    if (token === undefined) return done(Object.assign(new Error('a valid bearer token is required'), { statusCode: 401 }))
     done()
   })
 }
-app.post('/evaluate', (request, reply) => {
+const id = { type: 'string', minLength: 1, maxLength: 200 }
+const schema = required
+  ? {
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['flag'],
+        properties: { flag: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[a-z][a-z0-9_]*$' }, context: { type: 'object', additionalProperties: false, properties: { userId: id, tenantId: id } } },
+      },
+      response: { 200: { type: 'object', properties: { flag: { type: 'string' }, enabled: { type: 'boolean' }, reason: { type: 'string' }, version: { type: 'integer' } } } },
+    }
+  : undefined
+app.post('/evaluate', { schema }, (request, reply) => {
   const body = request.body as { flag: string }
   reply.send({ flag: body.flag, enabled: true, reason: 'percentage_in', version: 1 })
 })

@@ -24,7 +24,15 @@ const loadMs = performance.now() - started
 globalThis.gc?.()
 const address = app.server.address()
 process.send?.({ type: 'ready', port: typeof address === 'object' && address ? address.port : 0, loadMs, flags: app.switchyard.flags.size })
-process.on('message', (msg: { type: string }) => {
+// The propagation case asks to be told when a flag changes here, stamped with the monotonic clock
+// (shared by every process on the machine) at the moment this replica's registry applied it: the
+// IPC message may arrive late without skewing the figure.
+let watching: string | undefined
+app.switchyard.flags.onChange((event) => {
+  if (watching && event.type === 'change' && event.key === watching) process.send?.({ type: 'changed', key: event.key, version: event.flag?.version ?? 0, at: String(process.hrtime.bigint()) })
+})
+process.on('message', (msg: { type: string; key?: string }) => {
+  if (msg.type === 'watch') watching = msg.key
   if (msg.type === 'memory') {
     globalThis.gc?.()
     process.send?.({ type: 'memory', ...process.memoryUsage() })

@@ -1,13 +1,10 @@
 // Redis cases: loading 10,000 flags at startup, and toggle propagation between two replicas
 // beside the raw pub/sub round trip (the physical floor), measured by the same script.
 import { randomBytes } from 'node:crypto'
+import { Agent, request as httpRequest } from 'node:http'
 import { Redis } from 'ioredis'
-import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
-import { defaultConfig } from '../src/config.js'
 import { RedisStore } from '../src/store/redis.js'
 import { redisKeys } from '../src/store/redis-scripts.js'
-import type { FlagEvent } from '../src/flags/registry.js'
 import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
 import { benchRedis } from './redis.js'
 import { startChild } from './servers.js'
@@ -28,14 +25,6 @@ export function percentiles(samples: number[]): { p50: number; p99: number; max:
   return { p50: fmt(at(0.5)), p99: fmt(at(0.99)), max: fmt(sorted[sorted.length - 1]!) }
 }
 
-async function replica(url: string, prefix: string): Promise<FastifyInstance> {
-  const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisUrl: url, redisPrefix: prefix })
-  const app = await buildApp(config, { store: new RedisStore({ url, prefix, auditMaxEvents: 10_000 }) })
-  await app.ready()
-  await app.switchyard.sync.start()
-  return app
-}
-
 async function cleanup(url: string, prefix: string): Promise<void> {
   const client = new Redis(url)
   const keys = redisKeys(prefix)
@@ -44,57 +33,103 @@ async function cleanup(url: string, prefix: string): Promise<void> {
 }
 
 /** PUBLISH on one connection until the message arrives on another: the floor for any propagation. */
-async function pubsubFloor(url: string, channel: string): Promise<number[]> {
+async function pubsubFloor(url: string, channel: string): Promise<{ sample(): Promise<number>; close(): void }> {
   const pub = new Redis(url)
   const sub = new Redis(url)
   await sub.subscribe(channel)
   let resolveMessage: (() => void) | undefined
   sub.on('message', () => resolveMessage?.())
-  const samples: number[] = []
-  for (let i = 0; i < TOGGLES + 100; i++) {
-    const arrived = new Promise<void>((resolve) => (resolveMessage = resolve))
-    const t0 = performance.now()
-    await pub.publish(channel, `{"key":"prop_flag","seq":${i}}`)
-    await arrived
-    if (i >= 100) samples.push(performance.now() - t0)
+  let seq = 0
+  return {
+    async sample() {
+      const arrived = new Promise<void>((resolve) => (resolveMessage = resolve))
+      const t0 = performance.now()
+      await pub.publish(channel, `{"key":"prop_flag","seq":${seq++}}`)
+      await arrived
+      return performance.now() - t0
+    },
+    close() {
+      pub.disconnect()
+      sub.disconnect()
+    },
   }
-  pub.disconnect()
-  sub.disconnect()
-  return samples
 }
 
-/** PATCH on replica A, until replica B's registry (what its evaluations read) holds the new version. */
-async function propagation(url: string, prefix: string): Promise<{ samples: number[]; missed: number }> {
-  const a = await replica(url, prefix)
-  const b = await replica(url, prefix)
-  const auth = { authorization: `Bearer ${BENCH_TOKEN}` }
-  await a.inject({ method: 'POST', url: '/flags', headers: auth, payload: { key: 'prop_flag', state: 'disabled' } })
-  // B must have subscribed before the first toggle counts.
-  while (!b.switchyard.flags.get('prop_flag')) await new Promise((r) => setTimeout(r, 5))
-  let waiting: { version: number; resolve: () => void } | undefined
-  b.switchyard.flags.onChange((event: FlagEvent) => {
-    if (event.type === 'change' && event.key === 'prop_flag' && waiting && (event.flag?.version ?? 0) >= waiting.version) waiting.resolve()
+/** A JSON request over a kept-alive connection, as a service calling the API would make it. */
+function request(agent: Agent, port: number, method: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body)
+    const req = httpRequest(
+      { agent, host: '127.0.0.1', port, method, path, headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
   })
-  const samples: number[] = []
-  let missed = 0
-  for (let i = 0; i < TOGGLES + 100; i++) {
-    const version = b.switchyard.flags.get('prop_flag')!.flag.version + 1
-    let timer: NodeJS.Timeout | undefined
-    const seen = new Promise<boolean>((resolve) => {
-      waiting = { version, resolve: () => resolve(true) }
-      timer = setTimeout(() => resolve(false), 2000)
+}
+
+/**
+ * PATCH over HTTP on replica A, until replica B's registry (what its evaluations read) holds the
+ * new version. A and B are separate processes, as in a fleet; B stamps the moment it applied each
+ * change with the machine's monotonic clock, which this process reads too. One floor sample is
+ * taken before each toggle, so both series meet the same bursts of noise on this shared machine
+ * (measured one after the other, the short floor run's p99 swung 0.15–1.4 ms between runs).
+ */
+async function propagation(url: string, prefix: string): Promise<{ samples: number[]; floor: number[]; missed: number }> {
+  const env = { REDIS_URL: url, REDIS_PREFIX: prefix }
+  const [a, b] = await Promise.all([startChild('child-switchyard.ts', env), startChild('child-switchyard.ts', env)])
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const probe = await pubsubFloor(url, `switchyard-bench-floor:${randomBytes(4).toString('hex')}`)
+  try {
+    const applied = new Map<number, bigint>()
+    let notify: (() => void) | undefined
+    b.on('changed', (msg) => {
+      applied.set(msg.version as number, BigInt(msg.at as string))
+      notify?.()
     })
-    const t0 = performance.now()
-    const res = await a.inject({ method: 'PATCH', url: '/flags/prop_flag', headers: auth, payload: { state: i % 2 ? 'disabled' : 'enabled' } })
-    if (res.statusCode !== 200) throw new Error(`PATCH failed: ${res.statusCode} ${res.body}`)
-    const ok = await seen
-    clearTimeout(timer)
-    if (!ok) missed++
-    else if (i >= 100) samples.push(performance.now() - t0)
+    b.send({ type: 'watch', key: 'prop_flag' })
+    const created = await request(agent, a.port, 'POST', '/flags', { key: 'prop_flag', state: 'disabled' })
+    if (created.status !== 201) throw new Error(`creating the flag failed: ${created.status} ${created.body}`)
+    const appliedOnB = async (version: number, timeoutMs: number) => {
+      const deadline = performance.now() + timeoutMs
+      while (!applied.has(version) && performance.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined
+        await new Promise<void>((resolve) => {
+          notify = resolve
+          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))
+        })
+        clearTimeout(timer)
+      }
+      return applied.get(version)
+    }
+    // B must have subscribed before the first toggle counts.
+    if ((await appliedOnB(1, 10_000)) === undefined) throw new Error('replica B never saw the flag created on A')
+    const samples: number[] = []
+    const floor: number[] = []
+    let missed = 0
+    for (let i = 0; i < TOGGLES + 100; i++) {
+      const floorMs = await probe.sample()
+      if (i >= 100) floor.push(floorMs)
+      const t0 = process.hrtime.bigint()
+      const res = await request(agent, a.port, 'PATCH', '/flags/prop_flag', { state: i % 2 ? 'disabled' : 'enabled' })
+      if (res.status !== 200) throw new Error(`PATCH failed: ${res.status} ${res.body}`)
+      const { version } = JSON.parse(res.body) as { version: number }
+      const at = await appliedOnB(version, 2000)
+      if (at === undefined) missed++
+      else if (i >= 100) samples.push(Number(at - t0) / 1e6)
+      applied.delete(version)
+    }
+    return { samples, floor, missed }
+  } finally {
+    probe.close()
+    agent.destroy()
+    await Promise.all([a.stop(), b.stop()])
   }
-  await a.close()
-  await b.close()
-  return { samples, missed }
 }
 
 async function loadTime(url: string, prefix: string): Promise<{ loadMs: number; flags: number }> {
@@ -120,10 +155,10 @@ export async function redisCases({ rows, results, want }: Ctx): Promise<void> {
       results.redisLoad10k = loaded
       rows.push({ case: '3. load 10,000 flags from Redis at startup', figure: `${fmt(loaded.loadMs)} ms (${loaded.flags} flags)`, target: '< 1000 ms' })
 
-      const floor = percentiles(await pubsubFloor(redis.url, `switchyard-bench-floor:${randomBytes(4).toString('hex')}`))
       const propPrefix = `switchyard-bench:${randomBytes(4).toString('hex')}:`
       const prop = await propagation(redis.url, propPrefix).finally(() => cleanup(redis.url, propPrefix))
       const p = percentiles(prop.samples)
+      const floor = percentiles(prop.floor)
       results.pubsubFloor = floor
       results.propagation = { ...p, missed: prop.missed, toggles: TOGGLES }
       rows.push({ case: '5. raw Redis pub/sub round trip (floor)', figure: `p50 ${floor.p50} ms, p99 ${floor.p99} ms, max ${floor.max} ms` })

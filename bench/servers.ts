@@ -8,6 +8,9 @@ export interface ChildServer {
   memory(): Promise<NodeJS.MemoryUsage>
   /** CPU time the server has used (user + system), in µs: divided by requests, immune to the load generator's noise. */
   cpuMicros(): Promise<number>
+  /** Sends `msg` to the server and calls `listener` with each message of `type` it sends back. */
+  send(msg: Record<string, unknown>): void
+  on(type: string, listener: (msg: Record<string, unknown>) => void): void
   stop(): Promise<void>
 }
 
@@ -46,6 +49,8 @@ export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts'
       const { user, system } = await ask<NodeJS.CpuUsage>('cpu')
       return user + system
     },
+    send: (msg) => child.send(msg),
+    on: (type, listener) => child.on('message', (msg: Record<string, unknown>) => msg.type === type && listener(msg)),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve()
