@@ -42,6 +42,16 @@ async function measured(server: ChildServer, body: unknown, token: string | unde
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+/** Each figure the median of its rounds; errors summed. */
+const medianOf = (runs: Measured[]): Measured => ({
+  reqPerSec: median(runs.map((x) => x.reqPerSec)),
+  p50: median(runs.map((x) => x.p50)),
+  p99: median(runs.map((x) => x.p99)),
+  errors: runs.reduce((n, x) => n + x.errors, 0),
+  non2xx: runs.reduce((n, x) => n + x.non2xx, 0),
+  cpuMicrosPerRequest: median(runs.map((x) => x.cpuMicrosPerRequest)),
+})
+
 /**
  * Servers compared with each other are all started first, warmed up, then loaded in turn for
  * ROUNDS rounds; each figure is the median of its rounds. Interleaving keeps a burst of noise
@@ -58,14 +68,7 @@ async function compare(cases: { name: string; script: 'child-bare.ts' | 'child-s
     const out: Record<string, Measured> = {}
     for (const [i, c] of cases.entries()) {
       const r = runs[i]!
-      out[c.name] = {
-        reqPerSec: median(r.map((x) => x.reqPerSec)),
-        p50: median(r.map((x) => x.p50)),
-        p99: median(r.map((x) => x.p99)),
-        errors: r.reduce((n, x) => n + x.errors, 0),
-        non2xx: r.reduce((n, x) => n + x.non2xx, 0),
-        cpuMicrosPerRequest: median(r.map((x) => x.cpuMicrosPerRequest)),
-      }
+      out[c.name] = medianOf(r)
       report(c.name, out[c.name]!)
       results[`${c.name}Rounds`] = r
     }
@@ -129,28 +132,34 @@ async function httpCases(): Promise<void> {
     })
   }
 
-  // Reads under writes: the same replica takes 20 PATCH/s while autocannon evaluates.
+  // Reads under writes: the same replica takes 20 PATCH/s (from a process of their own) while
+  // autocannon evaluates; quiet and busy runs alternate for ROUNDS rounds, medians compared.
   const rw = await withServer('child-switchyard.ts', { BENCH_FLAGS: '50' }, async (server) => {
-    const port = server.port
-    await load({ port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 3 })
-    const quiet = await measured(server, single, BENCH_TOKEN)
-    let patches = 0
-    let failures = 0
-    const timer = setInterval(() => {
-      const percentage = 40 + (patches++ % 20)
-      fetch(`http://127.0.0.1:${port}/flags/flag_2`, {
-        method: 'PATCH',
-        headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ percentage }),
-      })
-        .then((r) => {
-          if (!r.ok) failures++
-          return r.arrayBuffer()
-        })
-        .catch(() => failures++)
-    }, 50)
-    const busy = await measured(server, single, BENCH_TOKEN).finally(() => clearInterval(timer))
-    return { quiet, busy, patches, failures }
+    const writer = await startChild('child-writer.ts', { WRITER_PORT: String(server.port), WRITER_RATE: '20' })
+    try {
+      await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 3 })
+      const quiet: Measured[] = []
+      const busy: Measured[] = []
+      let patches = 0
+      let failures = 0
+      let countsArrived: ((msg: Record<string, unknown>) => void) | undefined
+      writer.on('counts', (msg) => countsArrived?.(msg))
+      for (let round = 0; round < ROUNDS; round++) {
+        quiet.push(await measured(server, single, BENCH_TOKEN))
+        const counts = new Promise<Record<string, unknown>>((resolve) => (countsArrived = resolve))
+        writer.send({ type: 'start' })
+        busy.push(await measured(server, single, BENCH_TOKEN))
+        writer.send({ type: 'pause' })
+        const done = await counts
+        patches += done.patches as number
+        failures += done.failures as number
+      }
+      results.readsQuietRounds = quiet
+      results.readsUnderWritesRounds = busy
+      return { quiet: medianOf(quiet), busy: medianOf(busy), patches, failures }
+    } finally {
+      await writer.stop()
+    }
   })
   report('readsQuiet', rw.quiet)
   report('readsUnderWrites', rw.busy)

@@ -1,0 +1,43 @@
+// Writes to a Switchyard server at a steady rate from its own process, so the writer's work
+// never lands in the load generator's event loop (where it would delay reading responses and
+// inflate the very latencies being compared). Started and paused by the parent over IPC.
+import { Agent, request } from 'node:http'
+import { BENCH_TOKEN } from './fixtures.js'
+
+const port = Number(process.env.WRITER_PORT)
+const perSecond = Number(process.env.WRITER_RATE ?? 20)
+const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+let patches = 0
+let failures = 0
+let timer: NodeJS.Timeout | undefined
+
+function patch(): void {
+  const body = JSON.stringify({ percentage: 40 + (patches++ % 20) })
+  const req = request(
+    { agent, host: '127.0.0.1', port, method: 'PATCH', path: '/flags/flag_2', headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+    (res) => {
+      if (res.statusCode !== 200) failures++
+      res.resume()
+    },
+  )
+  req.on('error', () => failures++)
+  req.end(body)
+}
+
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'start') {
+    patches = 0
+    failures = 0
+    timer = setInterval(patch, 1000 / perSecond)
+  }
+  if (msg.type === 'pause') {
+    clearInterval(timer)
+    process.send?.({ type: 'counts', patches, failures })
+  }
+  if (msg.type === 'stop') {
+    clearInterval(timer)
+    agent.destroy()
+    process.exit(0)
+  }
+})
+process.send?.({ type: 'ready', port: 0 })
