@@ -1,11 +1,14 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
 // Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, REDIS_URL (+ REDIS_PREFIX).
 import { buildApp } from '../src/app.js'
+import { tuneHeap } from '../src/heap-tuning.js'
 import { defaultConfig } from '../src/config.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { createStore } from '../src/store/create.js'
 import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
 
+// As src/server.ts does, so the figures are those of the service as it runs.
+tuneHeap()
 const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
 const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
 const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:' })

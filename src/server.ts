@@ -4,8 +4,10 @@ import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
 import { generateSecret } from './auth/tokens.js'
+import { tuneHeap } from './heap-tuning.js'
 
 async function main(): Promise<void> {
+  tuneHeap()
   let config
   try {
     config = loadConfig()
