@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8'
  * until a full mark-compact, the young objects it points to survive scavenges with it, and the
  * process stays in that state for its whole life: twice the CPU per request and a p99 three times
  * higher (heap sawing 25 → 110 MB with a mark-compact every half second). Under the benchmark's
- * load that happened to 5 of 33 Switchyard processes, and to none of 34 with pretenuring off
+ * load that happened to 5 of 33 Switchyard processes, and to none of 32 with pretenuring off
  * (bench/RESULTS.md). Short-lived request objects are what this server allocates most; they
  * are better off in the young generation. Call before serving; flags set later apply from then on.
  */
