@@ -13,10 +13,11 @@ import { BENCH_TOKEN } from './fixtures.js'
 
 const required = process.env.BARE_REQUIRED === '1'
 let requests = 0
-const app = Fastify({
-  logger: required ? { level: 'warn' } : false,
-  genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}`,
-})
+const app = Fastify(
+  required
+    ? { logger: { level: 'warn' }, genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}` }
+    : { logger: false },
+)
 if (required) {
   const headers = securityHeaders()
   const tokens = new Map([[hash('sha256', BENCH_TOKEN, 'hex'), { name: 'bench' }]])

@@ -1,8 +1,8 @@
 // Writes to a Switchyard server at a steady rate from its own process, so the writer's work
 // never lands in the load generator's event loop (where it would delay reading responses and
 // inflate the very latencies being compared). Started and paused by the parent over IPC.
-import { Agent, request } from 'node:http'
-import { BENCH_TOKEN } from './fixtures.js'
+import { Agent } from 'node:http'
+import { jsonRequest } from './http.js'
 
 const port = Number(process.env.WRITER_PORT)
 const perSecond = Number(process.env.WRITER_RATE ?? 20)
@@ -12,16 +12,10 @@ let failures = 0
 let timer: NodeJS.Timeout | undefined
 
 function patch(): void {
-  const body = JSON.stringify({ percentage: 40 + (patches++ % 20) })
-  const req = request(
-    { agent, host: '127.0.0.1', port, method: 'PATCH', path: '/flags/flag_2', headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-    (res) => {
-      if (res.statusCode !== 200) failures++
-      res.resume()
-    },
+  jsonRequest(agent, port, 'PATCH', '/flags/flag_2', { percentage: 40 + (patches++ % 20) }).then(
+    (res) => res.status === 200 || failures++,
+    () => failures++,
   )
-  req.on('error', () => failures++)
-  req.end(body)
 }
 
 process.on('message', (msg: { type: string }) => {

@@ -1,11 +1,12 @@
 // Redis cases: loading 10,000 flags at startup, and toggle propagation between two replicas
 // beside the raw pub/sub round trip (the physical floor), measured by the same script.
 import { randomBytes } from 'node:crypto'
-import { Agent, request as httpRequest } from 'node:http'
+import { Agent } from 'node:http'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../src/store/redis.js'
 import { redisKeys } from '../src/store/redis-scripts.js'
-import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
+import { makeFlags, seedWrite } from './fixtures.js'
+import { jsonRequest } from './http.js'
 import { benchRedis } from './redis.js'
 import { startChild } from './servers.js'
 
@@ -55,24 +56,6 @@ async function pubsubFloor(url: string, channel: string): Promise<{ sample(): Pr
   }
 }
 
-/** A JSON request over a kept-alive connection, as a service calling the API would make it. */
-function request(agent: Agent, port: number, method: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body)
-    const req = httpRequest(
-      { agent, host: '127.0.0.1', port, method, path, headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => (text += chunk))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-      },
-    )
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
-
 /**
  * PATCH over HTTP on replica A, until replica B's registry (what its evaluations read) holds the
  * new version. A and B are separate processes, as in a fleet; B stamps the moment it applied each
@@ -93,7 +76,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
       notify?.()
     })
     b.send({ type: 'watch', key: 'prop_flag' })
-    const created = await request(agent, a.port, 'POST', '/flags', { key: 'prop_flag', state: 'disabled' })
+    const created = await jsonRequest(agent, a.port, 'POST', '/flags', { key: 'prop_flag', state: 'disabled' })
     if (created.status !== 201) throw new Error(`creating the flag failed: ${created.status} ${created.body}`)
     const appliedOnB = async (version: number, timeoutMs: number) => {
       const deadline = performance.now() + timeoutMs
@@ -116,7 +99,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
       const floorMs = await probe.sample()
       if (i >= 100) floor.push(floorMs)
       const t0 = process.hrtime.bigint()
-      const res = await request(agent, a.port, 'PATCH', '/flags/prop_flag', { state: i % 2 ? 'disabled' : 'enabled' })
+      const res = await jsonRequest(agent, a.port, 'PATCH', '/flags/prop_flag', { state: i % 2 ? 'disabled' : 'enabled' })
       if (res.status !== 200) throw new Error(`PATCH failed: ${res.status} ${res.body}`)
       const { version } = JSON.parse(res.body) as { version: number }
       const at = await appliedOnB(version, 2000)

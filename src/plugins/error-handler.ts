@@ -1,6 +1,6 @@
 // Every error leaves in the one shape of ErrorResponse; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { securityHeaders } from './security.js'
+import { setResponseHeaders } from './security.js'
 import { AppError, ErrorCodes, StoreUnavailableError, type ErrorCode } from '../errors.js'
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -47,13 +47,11 @@ export function notFound(request: FastifyRequest, reply: FastifyReply): void {
   reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', message: 'no such route', requestId: request.id })
 }
 
-const SECURITY_HEADERS = securityHeaders()
-
 /**
  * Fastify's `frameworkErrors`: a malformed URL or an over-long path segment is refused by the
  * router before any route or error handler runs; answer it in the same shape all the same.
  */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  // No hook has run, so the security headers are set here.
-  reply.code(400).headers(SECURITY_HEADERS).header('x-request-id', request.id).send({ statusCode: 400, code: 'VALIDATION_FAILED', message: err.message, requestId: request.id })
+  // No hook has run, so the response headers are set here.
+  setResponseHeaders(reply.code(400), request.id).send({ statusCode: 400, code: 'VALIDATION_FAILED', message: err.message, requestId: request.id })
 }

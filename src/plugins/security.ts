@@ -5,7 +5,7 @@
 // never vary per request here (no CSP nonces), so helmet runs once at startup and the hook
 // only copies its output. Swagger UI replaces the CSP on /docs with one its page can run under.
 import helmet, { type HelmetOptions } from 'helmet'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 const OPTIONS: HelmetOptions = {
@@ -30,11 +30,16 @@ export function securityHeaders(options: HelmetOptions = OPTIONS): Record<string
   return headers
 }
 
-/** The headers on every response: helmet's, and the request id (given in X-Request-Id or generated). */
+const SECURITY_HEADERS = securityHeaders()
+
+/** Sets the headers every response carries: helmet's, and the request id (given in X-Request-Id or generated). */
+export function setResponseHeaders(reply: FastifyReply, requestId: string): FastifyReply {
+  return reply.headers(SECURITY_HEADERS).header('x-request-id', requestId)
+}
+
 export function installResponseHeaders(app: FastifyInstance): void {
-  const headers = securityHeaders()
   app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(headers).header('x-request-id', request.id)
+    setResponseHeaders(reply, request.id)
     done()
   })
 }
