@@ -1,5 +1,5 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
-// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, REDIS_URL (+ REDIS_PREFIX).
+// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_AUDIT_EVENTS, REDIS_URL (+ REDIS_PREFIX).
 import { buildApp } from '../src/app.js'
 import { tuneHeap } from '../src/heap-tuning.js'
 import { defaultConfig } from '../src/config.js'
@@ -15,8 +15,15 @@ const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisU
 const store = config.redisUrl ? await createStore(config) : new MemoryStore()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
 if (!config.redisUrl) {
-  for (const flag of makeFlags(flagCount, betaUsers)) {
+  const flags = makeFlags(flagCount, betaUsers)
+  for (const flag of flags) {
     await store.commit(seedWrite(flag))
+  }
+  // A replica that has run for a while holds a full audit trail, so every write also trims it:
+  // BENCH_AUDIT_EVENTS earlier updates of flag_1 put it there.
+  const history = Number(process.env.BENCH_AUDIT_EVENTS ?? 0)
+  for (let version = 1; version < history; version++) {
+    await store.commit(seedWrite({ ...flags[1]!, version: version + 1 }, version))
   }
 }
 const app = await buildApp(config, { store })
