@@ -45,7 +45,7 @@ async function measured(server: ChildServer, body: unknown, token: string | unde
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b)
   const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  return sorted.length % 2 === 1 ? sorted[mid]! : Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 1000) / 1000
 }
 
 /** Each figure the median of its rounds; errors summed. */
