@@ -1,11 +1,10 @@
 // Faults on the embedded store, with the real server in a child process: SIGTERM in the middle
 // of load (in-flight requests finish, nothing half-written, exit 0), and kill -9 in the middle of
-// a burst of writes (the data file is the state after some prefix of the writes, never corrupt).
-import { readFileSync } from 'node:fs'
+// a burst of writes (what is stored is the state after some prefix of the writes, never corrupt).
+import { readdirSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DATA_FILE } from '../src/store/file.js'
+import { DATA_FILE, FileStore } from '../src/store/file.js'
 import { eventually, startServer, tempDir, type ServerProcess } from './helpers.js'
 import { Client, runLoad, type Outcome } from './soak-helpers.js'
 
@@ -17,7 +16,13 @@ interface DataFile {
   audit: { seq: number; action: string; flag?: string; version?: number; changes: Record<string, { before?: unknown; after?: unknown }> }[]
 }
 
-const readDataFile = (dir: string): DataFile => JSON.parse(readFileSync(join(dir, DATA_FILE), 'utf8')) as DataFile
+/** What a restart loads from the data directory: the data file with its journal replayed. */
+async function readStored(dir: string): Promise<DataFile> {
+  const store = new FileStore(dir)
+  const { seq, flags } = await store.load()
+  const { events } = await store.readAudit({ limit: Number.MAX_SAFE_INTEGER })
+  return { seq, flags, audit: events.reverse() } as DataFile
+}
 
 /** The data file tells one consistent story: each flag's version is its audit events' count. */
 function expectConsistent(data: DataFile): void {
@@ -122,8 +127,10 @@ describe('SIGTERM during load (embedded store)', () => {
     expect(outcomes.filter((o) => o.status !== undefined && ![200, 503].includes(o.status))).toEqual([])
     expect(outcomes.filter((o) => o.error !== undefined && o.startedAt < terminated - 1000)).toEqual([])
 
-    // Every PATCH answered 200 is in the file exactly once; nothing is there that was not answered 200.
-    const data = readDataFile(dir.path)
+    // A clean shutdown folds the journal into the data file.
+    expect(readdirSync(dir.path)).toEqual([DATA_FILE])
+    // Every PATCH answered 200 is stored exactly once; nothing is there that was not answered 200.
+    const data = await readStored(dir.path)
     expectConsistent(data)
     const stored = [...descriptionsOf(data, 'checkout'), ...descriptionsOf(data, 'search')]
     const acknowledged = outcomes.filter((o) => o.kind === 'patch' && o.status === 200).map((o) => o.mark!)
@@ -134,7 +141,7 @@ describe('SIGTERM during load (embedded store)', () => {
 })
 
 describe('kill -9 during a burst of writes (embedded store)', () => {
-  it('leaves the data file at the state after some prefix of the writes, every time', async () => {
+  it('leaves the stored state at the state after some prefix of the writes, every time', async () => {
     const dir = tempDir()
     dirs.push(dir)
     const acknowledged: string[] = []
@@ -143,7 +150,7 @@ describe('kill -9 during a burst of writes (embedded store)', () => {
       // Each start after the first is also the proof that the last kill left a loadable file.
       const { server, client } = await start(dir.path)
       if (round === 0) await client.json('POST', '/flags', { key: 'burst' }, 201)
-      const before = readDataFile(dir.path)
+      const before = await readStored(dir.path)
       expect((await client.json<{ version: number }>('GET', '/flags/burst')).version).toBe(before.flags[0]!.version)
 
       let acked = 0
@@ -165,7 +172,7 @@ describe('kill -9 during a burst of writes (embedded store)', () => {
       await Promise.all(burst)
       await server.exited
 
-      const data = readDataFile(dir.path)
+      const data = await readStored(dir.path)
       expectConsistent(data)
       const stored = descriptionsOf(data, 'burst')
       // Durable: every acknowledged write is there (it was fsynced before the answer) ...
@@ -177,7 +184,7 @@ describe('kill -9 during a burst of writes (embedded store)', () => {
       expect(stored.length - acknowledged.length).toBeLessThanOrEqual(8)
     }
     const { client } = await start(dir.path)
-    const data = readDataFile(dir.path)
+    const data = await readStored(dir.path)
     expect(await client.json('GET', '/flags/burst')).toMatchObject({ version: data.flags[0]!.version, description: data.flags[0]!.description })
     expect((await client.json<{ enabled: boolean }>('POST', '/evaluate', { flag: 'burst' })).enabled).toBe(false)
   })

@@ -1,7 +1,7 @@
 // Test helpers: build an app on a memory store, name the API actions tests perform, capture
 // log lines, and run the real server as a child process.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { expect } from 'vitest'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
 import { defaultConfig, type Config } from '../src/config.js'
+import type { FileStore } from '../src/store/file.js'
 import { MemoryStore } from '../src/store/memory.js'
 
 export const ADMIN = 'test-admin-token-0123456789'
@@ -124,6 +125,11 @@ export function captureLogs() {
 }
 
 /** A fresh temporary directory, removed by the returned function. */
+/** Everything the embedded store holds on disk: its data file and its journal ('' for one that is absent). */
+export function embeddedStoreText(store: FileStore): string {
+  return [store.path, store.journalPath].map((path) => (existsSync(path) ? readFileSync(path, 'utf8') : '')).join('\n')
+}
+
 export function tempDir(prefix = 'switchyard-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }

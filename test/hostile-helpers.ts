@@ -1,9 +1,9 @@
 // Helpers for the suites that attack the service: every documented route, a full dump of the
 // stored state to compare before and after, and the checks every refusal must pass.
-import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { FileStore } from '../src/store/file.js'
+import { embeddedStoreText } from './helpers.js'
 
 export interface DocumentedRoute {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -43,13 +43,13 @@ export function documentedRoutes(app: FastifyInstance): DocumentedRoute[] {
 
 /**
  * Everything the service holds, as text: the store's snapshot and audit trail, the registries'
- * views, and for the embedded store the data file's bytes. Equal text, equal state.
+ * views, and for the embedded store its files' bytes. Equal text, equal state.
  */
 export async function stateDump(app: FastifyInstance): Promise<string> {
   const { store, flags, tokens } = app.switchyard
   const snapshot = await store.load()
   const audit = await store.readAudit({ limit: Number.MAX_SAFE_INTEGER })
-  const file = store instanceof FileStore ? readFileSync(store.path, 'utf8') : null
+  const file = store instanceof FileStore ? embeddedStoreText(store) : null
   return JSON.stringify({
     snapshot,
     audit,

@@ -1,13 +1,13 @@
 // The embedded store: state survives a real restart of the process, a corrupt data file stops
 // startup and is left untouched, and a write that cannot be saved changes nothing anywhere.
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
 import { DATA_FILE, DataFileError, FileStore } from '../src/store/file.js'
-import { ADMIN, call, createFlag, createToken, listAudit, listFlags, listTokens, spawnServer, startApp, startServer, tempDir, type ServerProcess } from './helpers.js'
+import { ADMIN, call, createFlag, createToken, embeddedStoreText, listAudit, listFlags, listTokens, spawnServer, startApp, startServer, tempDir, type ServerProcess } from './helpers.js'
 
 /** A small client for a running server process. */
 function client(server: ServerProcess, token = ADMIN) {
@@ -123,40 +123,34 @@ describe('a write that cannot be saved', () => {
   let data: ReturnType<typeof tempDir>
   let store: FileStore
   let app: FastifyInstance
-  beforeEach(async () => {
-    data = tempDir()
-    store = new FileStore(data.path)
-    app = await startApp({}, { store })
-    await createFlag(app, { key: 'copilot_v2', state: 'beta_users', betaUsers: ['alice'] })
-    await createToken(app, 'checkout-service', 'evaluate')
-  })
-  afterEach(async () => {
-    await app.close()
-    data.remove()
-  })
 
-  // Both fail for root too: writes to /dev/full always end in ENOSPC, and no rename can put a
-  // file over a directory.
-  const failures: [string, () => () => void][] = [
+  /** Puts something else where `path` is (or is not), and gives back what puts the original back. */
+  function replaceWith(path: string, put: () => void): () => void {
+    const aside = `${path}.aside`
+    const had = existsSync(path)
+    if (had) renameSync(path, aside)
+    put()
+    return () => {
+      rmSync(path, { recursive: true, force: true })
+      if (had) renameSync(aside, path)
+    }
+  }
+
+  // Each fails for root too: writes to /dev/full always end in ENOSPC, and no file can be
+  // opened for appending, or renamed, where a directory stands. The store is set up with two
+  // writes in its journal: with `compactEvery` 2, the next write first folds them into the data file.
+  const failures: [string, number, () => () => void][] = [
+    ['the disk is full', 1000, () => replaceWith(store.journalPath, () => symlinkSync('/dev/full', store.journalPath))],
+    ['the journal path is a directory', 1000, () => replaceWith(store.journalPath, () => mkdirSync(store.journalPath))],
     [
-      'the disk is full',
+      'the disk is full as the journal is folded into the data file',
+      2,
       () => {
         symlinkSync('/dev/full', store.tempPath)
         return () => undefined
       },
     ],
-    [
-      'the data file path is a directory',
-      () => {
-        const saved = readFileSync(store.path)
-        unlinkSync(store.path)
-        mkdirSync(store.path)
-        return () => {
-          rmdirSync(store.path)
-          writeFileSync(store.path, saved)
-        }
-      },
-    ],
+    ['the data file path is a directory as the journal is folded into it', 2, () => replaceWith(store.path, () => mkdirSync(store.path))],
   ]
 
   const writes: [string, (app: FastifyInstance) => Promise<{ statusCode: number }>][] = [
@@ -176,10 +170,22 @@ describe('a write that cannot be saved', () => {
     }
   }
 
-  describe.each(failures)('when %s', (_failure, inject) => {
+  describe.each(failures)('when %s', (_failure, compactEvery, inject) => {
+    beforeEach(async () => {
+      data = tempDir()
+      store = new FileStore(data.path, { compactEvery })
+      app = await startApp({}, { store })
+      await createFlag(app, { key: 'copilot_v2', state: 'beta_users', betaUsers: ['alice'] })
+      await createToken(app, 'checkout-service', 'evaluate')
+    })
+    afterEach(async () => {
+      await app.close()
+      data.remove()
+    })
+
     it.each(writes)('%s answers 503 and changes neither memory nor disk', async (_write, write) => {
       const before = await state()
-      const onDisk = readFileSync(store.path)
+      const onDisk = embeddedStoreText(store)
       const restore = inject()
       const listing = readdirSync(data.path).sort()
 
@@ -192,7 +198,7 @@ describe('a write that cannot be saved', () => {
       expect(readdirSync(data.path).sort()).toEqual(listing.filter((name) => !name.endsWith('.tmp')))
 
       restore()
-      expect(readFileSync(store.path).equals(onDisk)).toBe(true)
+      expect(embeddedStoreText(store)).toBe(onDisk)
       // The store recovers with the next write, and what is on disk is what is in memory.
       expect((await write(app)).statusCode).toBeLessThan(300)
       expect((await call(app, 'GET', '/healthz', { token: null })).json().store.status).toBe('up')

@@ -1,12 +1,10 @@
 // Token administration: create (secret shown once), list (never secrets), revoke (effective on
 // the next request), and secrets kept out of the store and the logs.
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FileStore, DATA_FILE } from '../src/store/file.js'
-import { ADMIN, call, captureLogs, createFlag, createToken, evaluateFlag, listTokens, revokeToken, startApp, tempDir } from './helpers.js'
+import { FileStore } from '../src/store/file.js'
+import { ADMIN, call, captureLogs, createFlag, createToken, embeddedStoreText, evaluateFlag, listTokens, revokeToken, startApp, tempDir } from './helpers.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
@@ -134,10 +132,11 @@ describe('DELETE /tokens/:id', () => {
 describe('token secrets', () => {
   it('are stored only as sha256 hashes', async () => {
     const dir = tempDir()
-    const fileApp = await startApp({}, { store: new FileStore(dir.path) })
+    const store = new FileStore(dir.path)
+    const fileApp = await startApp({}, { store })
     try {
       const service = await createToken(fileApp, 'checkout-service', 'evaluate')
-      const text = readFileSync(join(dir.path, DATA_FILE), 'utf8')
+      const text = embeddedStoreText(store)
       expect(text).toContain(sha256(service.token))
       expect(text).not.toContain(service.token)
       expect(text).not.toContain(ADMIN)

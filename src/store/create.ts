@@ -8,5 +8,5 @@ export async function createStore(config: Config): Promise<Store> {
     const { RedisStore } = await import('./redis.js')
     return new RedisStore({ url: config.redisUrl, prefix: config.redisPrefix, auditMaxEvents: config.auditMaxEvents })
   }
-  return new FileStore(config.dataDir, config.auditMaxEvents)
+  return new FileStore(config.dataDir, { auditMaxEvents: config.auditMaxEvents })
 }

@@ -1,7 +1,7 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
 import { ConflictError } from '../errors.js'
-import type { AuditDraft, AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
+import type { AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
@@ -44,31 +44,30 @@ export class MemoryStore implements Store {
       if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current)
     }
     const seq = this.seq + 1
+    const change = changeOf(write, seq)
     const event: AuditEvent = { ...write.audit, seq }
-    await this.persist(this.stateAfter(write, seq, event))
-    this.seq = seq
-    if (write.kind === 'flag') setOrDelete(this.flags, write.key, write.next)
-    else setOrDelete(this.tokens, write.id, write.next)
+    await this.persist(change, event)
+    this.applyCommitted(change, event)
+    return change
+  }
+
+  /** Durability hook, run before a commit takes effect: the memory store keeps nothing. Throwing leaves the state untouched. */
+  protected async persist(_change: Change, _event: AuditEvent): Promise<void> {}
+
+  /** Takes a committed change into the state: after persist, or replayed from a durable log. */
+  protected applyCommitted(change: Change, event: AuditEvent): void {
+    this.seq = change.seq
+    if (change.kind === 'flag') setOrDelete(this.flags, change.key, change.flag)
+    else setOrDelete(this.tokens, change.id, change.token)
     this.audit.push(event)
     // shift(), not splice(0, 1): V8 drops an array's head in place, where splice copies the
     // whole array (36 µs per write at the default 10,000 events, against under 0.5 µs).
     while (this.audit.length > this.auditMaxEvents) this.audit.shift()
-    return changeOf(write, seq)
   }
 
-  /** Durability hook: the memory store keeps nothing. Throwing here leaves the state untouched. */
-  protected async persist(_next: () => StoredState): Promise<void> {}
-
-  /** The state as it will be after a write, built lazily so the memory store never pays for it. */
-  private stateAfter(write: Write, seq: number, event: AuditEvent): () => StoredState {
-    return () => {
-      const flags = new Map(this.flags)
-      const tokens = new Map(this.tokens)
-      if (write.kind === 'flag') setOrDelete(flags, write.key, write.next)
-      else setOrDelete(tokens, write.id, write.next)
-      const audit = [...this.audit.slice(-(this.auditMaxEvents - 1)), event]
-      return { seq, flags: [...flags.values()], tokens: [...tokens.values()], audit }
-    }
+  /** The whole state, as a durable store saves it. */
+  protected state(): StoredState {
+    return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
   }
 
   protected restore(state: StoredState): void {
