@@ -1,8 +1,12 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
-// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_AUDIT_EVENTS, REDIS_URL (+ REDIS_PREFIX).
+// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { buildApp } from '../src/app.js'
 import { tuneHeap } from '../src/heap-tuning.js'
 import { defaultConfig } from '../src/config.js'
+import { FileStore } from '../src/store/file.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { createStore } from '../src/store/create.js'
 import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
@@ -12,7 +16,10 @@ tuneHeap()
 const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
 const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
 const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:' })
-const store = config.redisUrl ? await createStore(config) : new MemoryStore()
+// BENCH_STORE=file: the embedded store, as `npm start` runs, in a folder of its own removed at stop.
+const dataDir = process.env.BENCH_STORE === 'file' ? mkdtempSync(join(tmpdir(), 'switchyard-bench-')) : undefined
+const store = config.redisUrl ? await createStore(config) : dataDir ? new FileStore(dataDir) : new MemoryStore()
+if (store instanceof FileStore) await store.load()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
 if (!config.redisUrl) {
   const flags = makeFlags(flagCount, betaUsers)
@@ -48,5 +55,10 @@ process.on('message', (msg: { type: string; key?: string }) => {
     process.send?.({ type: 'memory', ...process.memoryUsage() })
   }
   if (msg.type === 'cpu') process.send?.({ type: 'cpu', ...process.cpuUsage() })
-  if (msg.type === 'stop') void app.close().then(() => process.exit(0))
+  if (msg.type === 'stop') {
+    void app.close().then(() => {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+      process.exit(0)
+    })
+  }
 })
