@@ -103,12 +103,13 @@ describe('a write to the embedded store', () => {
     expect((await (await open(dir)).load()).tokens).toEqual([token])
   })
 
-  it('leaves a single data file after close', async () => {
+  it('leaves a single data file after close, with a write still in flight when close was called', async () => {
     const dir = newDir()
     const model = new Model(await open(dir))
     await model.write('a', { description: 'one' })
-    await model.write('a', { description: 'two' })
+    const inFlight = model.write('a', { description: 'two' })
     await model.store.close()
+    await inFlight
     expect(existsSync(model.store.journalPath)).toBe(false)
     await expectHolds(await open(dir), model)
   })

@@ -62,7 +62,12 @@ export class FileStore extends MemoryStore {
     this.tempPath = `${this.path}.${process.pid}.tmp`
   }
 
-  override async load(): Promise<Snapshot> {
+  // In line with commits, so a load never replays a line whose commit has yet to apply it.
+  override load(): Promise<Snapshot> {
+    return this.serialized(() => this.loadNow())
+  }
+
+  private async loadNow(): Promise<Snapshot> {
     await mkdir(this.dir, { recursive: true })
     const snapshot = await readIfPresent(this.path, 'data file')
     if (snapshot !== null) this.restore(parseDataFile(snapshot.toString('utf8'), this.path))
@@ -165,8 +170,9 @@ export class FileStore extends MemoryStore {
 
   /** Leaves one data file behind after a clean shutdown; if that fails, the journal still holds every write. */
   override async close(): Promise<void> {
-    await super.close()
-    if (this.journalLines > 0 || this.journalTail) await this.compact().catch(() => undefined)
+    await this.serialized(async () => {
+      if (this.journalLines > 0 || this.journalTail) await this.compact().catch(() => undefined)
+    })
   }
 }
 

@@ -33,7 +33,12 @@ export class MemoryStore implements Store {
   }
 
   commit(write: Write): Promise<Change> {
-    const run = this.queue.then(() => this.commitNow(write))
+    return this.serialized(() => this.commitNow(write))
+  }
+
+  /** Runs `task` after every commit before it, and before any after it. */
+  protected serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task)
     this.queue = run.catch(() => undefined)
     return run
   }
