@@ -205,8 +205,10 @@ async function writesCase(): Promise<void> {
 }
 
 /**
- * What one PATCH and one evaluation cost the server when they come one at a time: the time a
- * write can hold the event loop, which is what delays the evaluations queued behind it.
+ * What one PATCH and one evaluation cost the server's CPU when they come one at a time. On the
+ * memory store the difference is about how long a write holds the event loop (and so delays the
+ * evaluations queued behind it); on the embedded store it also counts the append and its fsync,
+ * which run on libuv's thread pool.
  */
 async function oneAtATime(server: ChildServer): Promise<{ patchMicros: number; evaluateMicros: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })

@@ -124,12 +124,12 @@ export function captureLogs() {
   }
 }
 
-/** A fresh temporary directory, removed by the returned function. */
 /** Everything the embedded store holds on disk: its data file and its journal ('' for one that is absent). */
 export function embeddedStoreText(store: FileStore): string {
   return [store.path, store.journalPath].map((path) => (existsSync(path) ? readFileSync(path, 'utf8') : '')).join('\n')
 }
 
+/** A fresh temporary directory, removed by the returned function. */
 export function tempDir(prefix = 'switchyard-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
