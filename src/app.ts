@@ -101,7 +101,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const store = deps.store ?? (await createStore(config))
+  const store = deps.store ?? (await createStore(config, app.log))
   const flags = new FlagRegistry(store)
   const tokens = new TokenRegistry(store)
   if (config.adminToken) tokens.setBootstrap(config.adminToken)

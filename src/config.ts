@@ -9,10 +9,12 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATA_DIR_FORCE_UNLOCK: Type.Enum(['0', '1', 'false', 'true'], { default: '0' }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
   AUDIT_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10_000 }),
+  AUDIT_MAX_BYTES: Type.Integer({ minimum: 1024 * 1024, maximum: 16 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 8 * 1024 * 1024 }),
   FLAGS_BOOTSTRAP_FILE: Type.Optional(Type.String({ minLength: 1 })),
   STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 300_000, default: 15_000 }),
@@ -32,10 +34,14 @@ export interface Config {
   host: string
   logLevel: string
   dataDir: string
+  /** Take over a data directory whose lock names another host (that host is known to be gone). */
+  dataDirForceUnlock: boolean
   adminToken?: string
   redisUrl?: string
   redisPrefix: string
   auditMaxEvents: number
+  /** Bytes of JSON the audit trail may hold; the oldest events are dropped first. */
+  auditMaxBytes: number
   bodyLimit: number
   /** A flags file (YAML or JSON) whose flags seed a store that has never been written. */
   flagsBootstrapFile?: string
@@ -90,10 +96,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL as string,
     dataDir: e.DATA_DIR,
+    dataDirForceUnlock: e.DATA_DIR_FORCE_UNLOCK === '1' || e.DATA_DIR_FORCE_UNLOCK === 'true',
     adminToken: e.ADMIN_TOKEN,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     auditMaxEvents: e.AUDIT_MAX_EVENTS,
+    auditMaxBytes: e.AUDIT_MAX_BYTES,
     bodyLimit: e.BODY_LIMIT,
     flagsBootstrapFile: e.FLAGS_BOOTSTRAP_FILE,
     streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,

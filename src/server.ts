@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   let config
   try {
     config = loadConfig()
+    if (process.argv.includes('--force-unlock')) config = { ...config, dataDirForceUnlock: true }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`switchyard: ${err.message}\n`)
@@ -25,11 +26,6 @@ async function main(): Promise<void> {
   }
 
   const app = await buildApp(config)
-  if (generated) {
-    // Printed once, to the terminal only: secrets never go through the logger.
-    app.log.warn('ADMIN_TOKEN is not set: generated an admin token for this run (printed on stderr); set ADMIN_TOKEN to keep one across restarts')
-    process.stderr.write(`\n  Switchyard admin token for this run (named "bootstrap"):\n\n    ${config.adminToken}\n\n`)
-  }
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
@@ -41,10 +37,16 @@ async function main(): Promise<void> {
   try {
     await app.switchyard.sync.start()
   } catch (err) {
+    // One line on stderr says why (a full, read-only or locked DATA_DIR, a corrupt file).
     app.log.fatal({ err: (err as Error).message }, 'could not load the store; refusing to start')
     process.stderr.write(`switchyard: ${(err as Error).message}\n`)
     await app.close()
     process.exit(1)
+  }
+  if (generated) {
+    // Printed once, to the terminal only: secrets never go through the logger.
+    app.log.warn('ADMIN_TOKEN is not set: generated an admin token for this run (printed on stderr); set ADMIN_TOKEN to keep one across restarts')
+    process.stderr.write(`\n  Switchyard admin token for this run (named "bootstrap"):\n\n    ${config.adminToken}\n\n`)
   }
 }
 

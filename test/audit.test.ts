@@ -193,7 +193,7 @@ describe('GET /audit', () => {
 
 describe('the audit trail size', () => {
   it('keeps the newest AUDIT_MAX_EVENTS events, dropping the oldest', async () => {
-    const small = await startApp({}, { store: new MemoryStore(100) })
+    const small = await startApp({}, { store: new MemoryStore({ auditMaxEvents: 100 }) })
     try {
       for (let i = 0; i < 105; i++) await createFlag(small, { key: `flag_${i}` })
       const { events } = await listAudit(small, { limit: 1000 })

@@ -18,7 +18,7 @@ interface DataFile {
 
 /** What a restart loads from the data directory: the data file with its journal replayed. */
 async function readStored(dir: string): Promise<DataFile> {
-  const store = new FileStore(dir)
+  const store = new FileStore(dir, { readOnly: true })
   const { seq, flags } = await store.load()
   const { events } = await store.readAudit({ limit: Number.MAX_SAFE_INTEGER })
   return { seq, flags, audit: events.reverse() } as DataFile

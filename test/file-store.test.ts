@@ -81,11 +81,12 @@ describe('a write to the embedded store', () => {
     expect(lines(model.store.journalPath)).toBe(1)
 
     await model.write('b', { description: 'two' })
+    expect(lines(model.store.journalPath)).toBe(2)
+    // The third write reaches compactEvery: the fold runs after it and before the fourth, which
+    // starts a new journal.
     await model.write('a', { description: 'three' })
-    expect(lines(model.store.journalPath)).toBe(3)
-    // The fourth write first folds the three into the data file, then starts a new journal.
     await model.write('b', 'delete')
-    expect(JSON.parse(readFileSync(model.store.path, 'utf8')).seq).toBe(3)
+    expect(JSON.parse(readFileSync(model.store.path, 'utf8').split('\n')[0]!).seq).toBe(3)
     expect(lines(model.store.journalPath)).toBe(1)
     const dataFile = readFileSync(model.store.path, 'utf8')
     await model.write('c', { description: 'five' })

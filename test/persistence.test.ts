@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vit
 import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
 import { DATA_FILE, DataFileError, FileStore } from '../src/store/file.js'
-import { ADMIN, call, createFlag, createToken, embeddedStoreText, listAudit, listFlags, listTokens, spawnServer, startApp, startServer, tempDir, type ServerProcess } from './helpers.js'
+import { LOCK_FILE } from '../src/store/data-dir-lock.js'
+import { ADMIN, call, createFlag, createToken, embeddedStoreText, eventually, listAudit, listFlags, listTokens, spawnServer, startApp, startServer, tempDir, type ServerProcess } from './helpers.js'
 
 /** A small client for a running server process. */
 function client(server: ServerProcess, token = ADMIN) {
@@ -95,9 +96,9 @@ describe('a corrupt data file', () => {
   it.each<[string, string | null, RegExp]>([
     ['truncated JSON', '{"format":"switchyard/v1","seq":1,', /is corrupt/],
     ['an empty file', '', /is corrupt/],
-    ['another format', JSON.stringify({ format: 'other/v9', seq: 1, flags: [], tokens: [], audit: [] }), /is not a switchyard\/v1 file/],
-    ['a JSON array', '[]', /is not a switchyard\/v1 file/],
-    ['a missing list', JSON.stringify({ format: 'switchyard/v1', seq: 1, flags: [], tokens: [] }), /is not a switchyard\/v1 file/],
+    ['another format', JSON.stringify({ format: 'other/v9', seq: 1, flags: [], tokens: [], audit: [] }), /is not a switchyard\/v2 or switchyard\/v1 file/],
+    ['a JSON array', '[]', /is not a switchyard\/v2 or switchyard\/v1 file/],
+    ['a missing list', JSON.stringify({ format: 'switchyard/v1', seq: 1, flags: [], tokens: [] }), /is not a switchyard\/v2 or switchyard\/v1 file/],
     ['a directory in its place', null, /cannot read data file/],
   ])('refuses %s, naming the file and leaving it as it was', async (_what, content, message) => {
     const data = tempDir()
@@ -115,7 +116,8 @@ describe('a corrupt data file', () => {
     expect(app.switchyard.sync.ready).toBe(false)
     expect((await call(app, 'GET', '/readyz', { token: null })).statusCode).toBe(503)
     if (content !== null) expect(readFileSync(path, 'utf8')).toBe(content)
-    expect(readdirSync(data.path)).toEqual([DATA_FILE])
+    // The store holds the directory's lock until it is closed.
+    expect(readdirSync(data.path).sort()).toEqual([DATA_FILE, LOCK_FILE])
   })
 })
 
@@ -137,20 +139,22 @@ describe('a write that cannot be saved', () => {
   }
 
   // Each fails for root too: writes to /dev/full always end in ENOSPC, and no file can be
-  // opened for appending, or renamed, where a directory stands. The store is set up with two
-  // writes in its journal: with `compactEvery` 2, the next write first folds them into the data file.
-  const failures: [string, number, () => () => void][] = [
-    ['the disk is full', 1000, () => replaceWith(store.journalPath, () => symlinkSync('/dev/full', store.journalPath))],
-    ['the journal path is a directory', 1000, () => replaceWith(store.journalPath, () => mkdirSync(store.journalPath))],
+  // opened for appending where a directory stands.
+  const failures: [string, () => () => void][] = [
+    ['the disk is full', () => replaceWith(store.journalPath, () => symlinkSync('/dev/full', store.journalPath))],
+    ['the journal path is a directory', () => replaceWith(store.journalPath, () => mkdirSync(store.journalPath))],
+  ]
+
+  // The fold runs after a write is acknowledged: when it fails, the write stands in the journal.
+  const foldFailures: [string, () => () => void][] = [
     [
       'the disk is full as the journal is folded into the data file',
-      2,
       () => {
         symlinkSync('/dev/full', store.tempPath)
-        return () => undefined
+        return () => rmSync(store.tempPath, { force: true })
       },
     ],
-    ['the data file path is a directory as the journal is folded into it', 2, () => replaceWith(store.path, () => mkdirSync(store.path))],
+    ['the data file path is a directory as the journal is folded into it', () => replaceWith(store.path, () => mkdirSync(store.path))],
   ]
 
   const writes: [string, (app: FastifyInstance) => Promise<{ statusCode: number }>][] = [
@@ -170,10 +174,10 @@ describe('a write that cannot be saved', () => {
     }
   }
 
-  describe.each(failures)('when %s', (_failure, compactEvery, inject) => {
+  describe.each(failures)('when %s', (_failure, inject) => {
     beforeEach(async () => {
       data = tempDir()
-      store = new FileStore(data.path, { compactEvery })
+      store = new FileStore(data.path)
       app = await startApp({}, { store })
       await createFlag(app, { key: 'copilot_v2', state: 'beta_users', betaUsers: ['alice'] })
       await createToken(app, 'checkout-service', 'evaluate')
@@ -202,9 +206,47 @@ describe('a write that cannot be saved', () => {
       // The store recovers with the next write, and what is on disk is what is in memory.
       expect((await write(app)).statusCode).toBeLessThan(300)
       expect((await call(app, 'GET', '/healthz', { token: null })).json().store.status).toBe('up')
-      const reloaded = await new FileStore(data.path).load()
-      expect(reloaded.flags).toEqual((await listFlags(app)).flags)
-      expect(reloaded.tokens.map((t) => t.id)).toEqual((await listTokens(app)).tokens.slice(1).map((t: { id: string }) => t.id))
+      await expectOnDisk()
+    })
+  })
+
+  /** What a restart would load is what the app serves. */
+  async function expectOnDisk(): Promise<void> {
+    const reloaded = await new FileStore(data.path, { readOnly: true }).load()
+    expect(reloaded.flags).toEqual((await listFlags(app)).flags)
+    expect(reloaded.tokens.map((t) => t.id)).toEqual((await listTokens(app)).tokens.slice(1).map((t: { id: string }) => t.id))
+  }
+
+  describe.each(foldFailures)('when %s', (_failure, inject) => {
+    beforeEach(async () => {
+      data = tempDir()
+      // Every write is followed by a fold.
+      store = new FileStore(data.path, { compactEvery: 1 })
+      app = await startApp({}, { store })
+      await createFlag(app, { key: 'copilot_v2', state: 'beta_users', betaUsers: ['alice'] })
+      await createToken(app, 'checkout-service', 'evaluate')
+      await eventually(() => !existsSync(store.journalPath), 5000, 'the fold after the setup writes')
+    })
+    afterEach(async () => {
+      await app.close()
+      data.remove()
+    })
+
+    it.each(writes)('%s is acknowledged and kept in the journal; health says degraded until a retry folds it', async (_write, write) => {
+      const restore = inject()
+      expect((await write(app)).statusCode).toBeLessThan(300)
+      await eventually(() => store.foldStats().failures > 0, 5000, 'the fold to fail')
+      const health = (await call(app, 'GET', '/healthz', { token: null })).json().store
+      expect(health).toMatchObject({ kind: 'file', status: 'degraded', detail: expect.stringContaining('folding the journal') })
+      // The write is in the journal, whole.
+      expect(readFileSync(store.journalPath, 'utf8')).toMatch(/^\{"seq":\d+,.*\}\n$/)
+
+      restore()
+      // Retried by itself (after a second), with no further write.
+      await eventually(() => !existsSync(store.journalPath), 10_000, 'the retried fold')
+      expect((await call(app, 'GET', '/healthz', { token: null })).json().store.status).toBe('up')
+      expect(readdirSync(data.path).filter((name) => name.endsWith('.tmp'))).toEqual([])
+      await expectOnDisk()
     })
   })
 })

@@ -91,7 +91,7 @@ describe('RedisStore.commit', () => {
     expect(messages[0]!.split('\n')[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId}`)
     expect(JSON.parse(messages[0]!.split('\n')[1]!)).toMatchObject({ seq: 1, version: 1, doc: { key: 'alpha' } })
     const client = redisClient(redis.url())
-    expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}flags`, `${prefix}seq`])
+    expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}audit-bytes`, `${prefix}flags`, `${prefix}seq`])
     expect(await neighbour.readFlag('alpha')).toBeNull()
     expect(await neighbour.load()).toEqual({ seq: 0, flags: [], tokens: [] })
   })

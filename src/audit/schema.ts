@@ -10,7 +10,9 @@ const FieldChange = Type.Object(
     before: Type.Optional(Type.Unknown()),
     after: Type.Optional(Type.Unknown()),
     added: Type.Optional(Type.Array(Type.String(), { description: 'Id lists record what was added…' })),
-    removed: Type.Optional(Type.Array(Type.String(), { description: '…and what was removed, not both whole lists' })),
+    removed: Type.Optional(Type.Array(Type.String(), { description: '…and what was removed, not both whole lists (at most 1,000 ids each)' })),
+    addedCount: Type.Optional(Type.Integer({ description: 'How many ids were added, when more than the 1,000 that `added` names' })),
+    removedCount: Type.Optional(Type.Integer({ description: 'How many ids were removed, when more than the 1,000 that `removed` names' })),
   },
   { additionalProperties: false },
 )
@@ -42,6 +44,9 @@ export interface AuditQuery {
   before?: number
   limit: number
 }
+
+/** A page of GET /audit ends early, with a cursor, once its events reach this many bytes of JSON. */
+export const AUDIT_PAGE_MAX_BYTES = 4 * 1024 * 1024
 
 export interface AuditPage {
   events: AuditEvent[]

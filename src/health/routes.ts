@@ -8,7 +8,7 @@ import type { StoreSync } from '../store/sync.js'
 
 const StoreHealth = Type.Object({
   kind: StringEnum(['memory', 'file', 'redis']),
-  status: StringEnum(['up', 'down']),
+  status: StringEnum(['up', 'degraded', 'down']),
   detail: Type.Optional(Type.String()),
 })
 

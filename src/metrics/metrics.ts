@@ -3,7 +3,7 @@
 // registry.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FlagRegistry } from '../flags/registry.js'
-import type { Change, Store } from '../store/store.js'
+import { isFoldingStore, type Change, type Store } from '../store/store.js'
 import type { SyncObserver } from '../store/sync.js'
 import { EvaluationCounter } from './evaluation-counter.js'
 
@@ -49,14 +49,33 @@ export class Metrics {
 
     new Gauge({
       name: 'switchyard_store_up',
-      help: 'Whether the store (file or Redis) is reachable and its last write succeeded: 1 up, 0 down',
+      help: 'Whether the store (file or Redis) is reachable and its last write succeeded: 1 up (or degraded: writes succeed, upkeep fails), 0 down',
       labelNames: ['store'] as const,
       registers,
       collect() {
         const health = store.health()
-        this.set({ store: health.kind }, health.status === 'up' ? 1 : 0)
+        this.set({ store: health.kind }, health.status === 'down' ? 0 : 1)
       },
     })
+    if (isFoldingStore(store)) {
+      new Counter({
+        name: 'switchyard_store_fold_failures_total',
+        help: 'Times folding the embedded store journal into its data file failed (each is retried; the journal keeps every write meanwhile)',
+        registers,
+        collect() {
+          this.reset()
+          this.inc(store.foldStats().failures)
+        },
+      })
+      new Gauge({
+        name: 'switchyard_store_journal_bytes',
+        help: 'Bytes in the embedded store journal, not yet folded into its data file',
+        registers,
+        collect() {
+          this.set(store.foldStats().journalBytes)
+        },
+      })
+    }
     new Gauge({
       name: 'switchyard_flags',
       help: 'Flags held by this replica',

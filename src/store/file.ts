@@ -1,62 +1,76 @@
-// The embedded store: the memory store made durable under DATA_DIR in two files.
+// The embedded store: the memory store made durable under DATA_DIR, which it owns alone (a lock
+// file) for the life of the process.
 //
-// switchyard.json is a snapshot of the whole state, replaced atomically (temp file, fsync,
-// rename, fsync of the folder). switchyard.journal holds the writes committed since, one JSON
-// line each. A write appends its line and fsyncs it before it is acknowledged, so what a write
-// costs does not grow with the number of flags or the audit trail: rewriting the whole file on
-// every write cost 10 ms of blocked event loop per write once the trail held 10,000 events.
-// Every `compactEvery` writes, and at close, the snapshot takes in the journal.
-//
-// A crash at any instant leaves the state before or after each write: a torn last line is a
-// write that was never acknowledged, and is cut off before the next append.
-import { mkdir, open, readFile, rename, truncate, unlink } from 'node:fs/promises'
+// switchyard.journal gets one line per write, the change as a patch (change-patch.ts), appended in
+// full and synced before the write is acknowledged; a short or failed append is cut back to the
+// last whole line before the write answers 503. switchyard.json is the snapshot the journal
+// is folded into (file-format.ts), when the journal reaches `compactEvery` lines or `foldBytes`
+// bytes and at close: written as a stream to a temp file, synced, renamed into place. A fold that
+// fails is logged, shown in health, counted, and retried; the journal keeps every write meanwhile.
+// Why a journal at all: docs/decisions/embedded-store-journal.md.
+import { mkdir, open, rename, stat, statfs, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
 import type { AuditEvent } from '../audit/schema.js'
+import type { TokenRecord } from '../auth/schema.js'
 import { StoreUnavailableError } from '../errors.js'
-import { MemoryStore, type StoredState } from './memory.js'
-import type { Change, Snapshot, StoreHealth } from './store.js'
+import type { Flag } from '../flags/schema.js'
+import { applyPatch, diffRecord, PatchError } from './change-patch.js'
+import { DataDirLock, DataDirLockedError } from './data-dir-lock.js'
+import { DataFileError, journalLine, parseJournalLine, readLines, readState, writeAll, writeState, type StoredState } from './file-format.js'
+import { MemoryStore, type AuditLimits } from './memory.js'
+import type { Change, FoldingStore, Snapshot, StoreHealth } from './store.js'
 
-const FORMAT = 'switchyard/v1'
+export { DataFileError } from './file-format.js'
 export const DATA_FILE = 'switchyard.json'
 export const JOURNAL_FILE = 'switchyard.journal'
-const NEWLINE = 0x0a
 
-export class DataFileError extends Error {
-  override name = 'DataFileError'
-}
+/** Below this much free space the directory counts as full, and the service does not start. */
+export const MIN_FREE_BYTES = 1024 * 1024
 
-/** One line of the journal. */
-interface JournalEntry {
-  change: Change
-  event: AuditEvent
-}
-
-export interface FileStoreOptions {
-  auditMaxEvents?: number
-  /** Journal lines after which the next write first folds them into the snapshot. */
+export interface FileStoreOptions extends AuditLimits {
+  /** Journal lines after which the journal is folded into the data file. */
   compactEvery?: number
+  /** Journal bytes after which it is folded (or the data file's own size, if that is larger). */
+  foldBytes?: number
+  /** Take over a lock held from another host (DATA_DIR_FORCE_UNLOCK). */
+  forceUnlock?: boolean
+  /** Reads a directory another process may own, for inspection: no lock, no writes, no folds. */
+  readOnly?: boolean
+  /** Where a failed fold is reported. */
+  log?: Pick<FastifyBaseLogger, 'error' | 'info'>
 }
 
-export class FileStore extends MemoryStore {
+const EMPTY: StoredState = { seq: 0, flags: [], tokens: [], audit: [] }
+
+export class FileStore extends MemoryStore implements FoldingStore {
   override readonly kind: StoreHealth['kind'] = 'file'
   readonly path: string
   readonly journalPath: string
   /** Where each snapshot is prepared before it is renamed over `path`. */
   readonly tempPath: string
   private readonly compactEvery: number
-  private lastError?: string
-  /** Bytes of whole lines in the journal, and how many lines. */
+  private readonly foldBytes: number
+  private lock?: DataDirLock
+  private closed = false
+  /** Bytes of whole lines in the journal (verified after every cut), and how many lines. */
   private journalBytes = 0
   private journalLines = 0
   /** The journal may end in bytes that are not a whole line (a torn or failed append). */
   private journalTail = false
+  private dataFileBytes = 0
+  private writeError?: string
+  private foldError?: string
+  private foldFailures = 0
+  private foldRetry?: NodeJS.Timeout
 
   constructor(
     private readonly dir: string,
-    options: FileStoreOptions = {},
+    private readonly options: FileStoreOptions = {},
   ) {
-    super(options.auditMaxEvents)
+    super(options)
     this.compactEvery = options.compactEvery ?? 1000
+    this.foldBytes = options.foldBytes ?? 64 * 1024 * 1024
     this.path = join(dir, DATA_FILE)
     this.journalPath = join(dir, JOURNAL_FILE)
     this.tempPath = `${this.path}.${process.pid}.tmp`
@@ -68,96 +82,161 @@ export class FileStore extends MemoryStore {
   }
 
   private async loadNow(): Promise<Snapshot> {
-    await mkdir(this.dir, { recursive: true })
-    const snapshot = await readIfPresent(this.path, 'data file')
-    if (snapshot !== null) this.restore(parseDataFile(snapshot.toString('utf8'), this.path))
-    const journal = await readIfPresent(this.journalPath, 'journal')
-    if (journal !== null) this.replay(journal)
+    if (!this.options.readOnly) await this.claimDirectory()
+    const state = await readState(this.path)
+    this.dataFileBytes = state ? (await stat(this.path)).size : 0
+    this.restore(state ?? EMPTY)
+    await this.replay()
     return super.load()
   }
 
-  /** Applies the journal's whole lines newer than the snapshot; a line cut short at the end is dropped. */
-  private replay(journal: Buffer): void {
-    let offset = 0
-    let lines = 0
-    for (let end = journal.indexOf(NEWLINE); end !== -1; offset = end + 1, end = journal.indexOf(NEWLINE, offset)) {
-      const entry = parseJournalLine(journal.toString('utf8', offset, end))
-      if (!entry) throw new DataFileError(`journal ${this.journalPath} is corrupt at byte ${offset}; it was left untouched — restore it from a backup or move it away`)
-      lines++
-      // A crash between writing a snapshot and removing the journal leaves lines the snapshot holds.
-      if (entry.change.seq <= this.seq) continue
-      if (entry.change.seq !== this.seq + 1) {
-        throw new DataFileError(`journal ${this.journalPath} skips from change ${this.seq} to ${entry.change.seq} at byte ${offset}; it was left untouched`)
-      }
-      this.applyCommitted(entry.change, entry.event)
-    }
-    this.journalBytes = offset
-    this.journalLines = lines
-    this.journalTail = offset < journal.length
-  }
-
-  protected override async persist(change: Change, event: AuditEvent): Promise<void> {
+  /** Checked before anything is read: the directory exists, has room, and is this process's alone. */
+  private async claimDirectory(): Promise<void> {
+    const dir = this.dir
     try {
-      if (this.journalLines >= this.compactEvery) await this.compact()
-      await this.append(Buffer.from(`${JSON.stringify({ change, event } satisfies JournalEntry)}\n`))
-      this.lastError = undefined
+      await mkdir(dir, { recursive: true })
+      const fs = await statfs(dir)
+      const free = fs.bavail * fs.bsize
+      if (free < MIN_FREE_BYTES) throw new DataFileError(`data directory ${dir} is full: ${free} bytes free, at least ${MIN_FREE_BYTES} needed`)
+      this.lock ??= await DataDirLock.acquire(dir, { force: this.options.forceUnlock })
     } catch (err) {
-      this.lastError = (err as Error).message
-      throw new StoreUnavailableError(`could not write the data file (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`, { cause: err })
+      if (err instanceof DataFileError) throw err
+      if (err instanceof DataDirLockedError) throw new DataFileError(err.message)
+      const code = (err as NodeJS.ErrnoException).code ?? 'error'
+      const why = code === 'ENOSPC' ? 'is full' : 'is not writable'
+      throw new DataFileError(`data directory ${dir} ${why} (${code}: ${(err as Error).message})`)
     }
   }
 
-  private async append(line: Buffer): Promise<void> {
-    if (this.journalTail) {
-      await truncate(this.journalPath, this.journalBytes)
-      this.journalTail = false
+  /**
+   * Applies the journal's whole lines newer than the snapshot. Lines the snapshot already holds may
+   * only come first (a crash between writing a snapshot and removing the journal); after that each
+   * line must be the next change, or the journal is refused untouched. A last line cut short is
+   * a write never acknowledged: dropped, and cut off before the next append.
+   */
+  private async replay(): Promise<void> {
+    const path = this.journalPath
+    let lines = 0
+    let applied = false
+    const refuse = (what: string, start: number) => new DataFileError(`journal ${path} ${what} at byte ${start}; it was left untouched — restore it from a backup or move it away`)
+    const read = await readLines(path, (line, start) => {
+      const entry = parseJournalLine(line)
+      if (!entry) throw refuse('is corrupt', start)
+      lines++
+      if (entry.seq <= this.seq && !applied) return
+      if (entry.seq !== this.seq + 1) {
+        throw refuse(entry.seq <= this.seq ? `repeats change ${entry.seq} (two processes wrote to it?)` : `skips from change ${this.seq} to ${entry.seq}`, start)
+      }
+      let change: Change
+      try {
+        change =
+          entry.kind === 'flag'
+            ? { kind: 'flag', key: entry.id, seq: entry.seq, flag: applyPatch<Flag>(this.flags.get(entry.id) ?? null, entry.patch) }
+            : { kind: 'token', id: entry.id, seq: entry.seq, token: applyPatch<TokenRecord>(this.tokens.get(entry.id) ?? null, entry.patch) }
+      } catch (err) {
+        if (err instanceof PatchError) throw refuse(`cannot apply change ${entry.seq} (${err.message})`, start)
+        throw err
+      }
+      this.applyCommitted(change, entry.event, Buffer.byteLength(JSON.stringify(entry.event)))
+      applied = true
+    }).catch((err: unknown) => {
+      if (err instanceof DataFileError) throw err
+      throw new DataFileError(`cannot read journal ${path}: ${(err as Error).message}`)
+    })
+    this.journalBytes = read?.whole ?? 0
+    this.journalLines = lines
+    this.journalTail = read !== null && read.whole < read.size
+  }
+
+  protected override async persist(change: Change, _event: AuditEvent, eventJson: string): Promise<void> {
+    if (this.options.readOnly || this.closed) {
+      throw new StoreUnavailableError(`the data directory is ${this.closed ? 'closed' : 'open read-only'}; nothing was changed`)
     }
-    const created = this.journalBytes === 0
+    const patch =
+      change.kind === 'flag' ? diffRecord(this.flags.get(change.key) ?? null, change.flag) : diffRecord(this.tokens.get(change.id) ?? null, change.token)
+    const line = journalLine({ seq: change.seq, kind: change.kind, id: change.kind === 'flag' ? change.key : change.id, patch }, eventJson)
+    try {
+      await this.append(line)
+      this.writeError = undefined
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error'
+      this.writeError = `${code}: ${(err as Error).message}`
+      throw new StoreUnavailableError(`could not write the journal (${code}); nothing was changed`, { cause: err })
+    }
+    if (this.journalLines >= this.compactEvery || this.journalBytes >= Math.max(this.foldBytes, this.dataFileBytes)) {
+      // After this commit, before the next: the write is acknowledged without waiting for it.
+      void this.serialized(() => this.fold())
+    }
+  }
+
+  /** Appends one whole line and syncs it, or leaves the journal as it was and throws. */
+  private async append(line: Buffer): Promise<void> {
+    if (this.journalTail) await this.cutTail()
     const file = await open(this.journalPath, 'a', 0o600)
     try {
-      await file.write(line)
+      await writeAll(file, line)
       await file.datasync()
+      // A new journal's directory entry must be durable too, or a crash could lose the file.
+      if (this.journalBytes === 0) await syncDir(this.dir)
     } catch (err) {
       // Part of the line may be on disk: cut it now, or before the next append if that fails too.
       this.journalTail = true
-      await truncate(this.journalPath, this.journalBytes).then(
-        () => (this.journalTail = false),
-        () => undefined,
-      )
+      await this.cutTail().catch(() => undefined)
       throw err
     } finally {
       await file.close()
     }
-    // A new journal's directory entry must be durable too, or a crash could lose the file.
-    if (created) await syncDir(this.dir)
     this.journalBytes += line.length
     this.journalLines++
   }
 
-  /** Folds the journal into a new snapshot, then removes it. */
-  private async compact(): Promise<void> {
-    await this.writeSnapshot(this.state())
-    await unlink(this.journalPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err
-    })
-    await syncDir(this.dir)
-    this.journalBytes = 0
-    this.journalLines = 0
+  /** Truncates the journal back to its whole lines and checks that it now has exactly that length. */
+  private async cutTail(): Promise<void> {
+    await truncate(this.journalPath, this.journalBytes)
+    const { size } = await stat(this.journalPath)
+    if (size !== this.journalBytes) throw new Error(`the journal is ${size} bytes after truncating it to ${this.journalBytes}`)
     this.journalTail = false
   }
 
-  private async writeSnapshot(state: StoredState): Promise<void> {
+  /** Folds the journal into a new data file, then removes it; a failure is reported and retried, never thrown. */
+  private async fold(): Promise<void> {
+    if (this.journalLines === 0 && !this.journalTail) return
+    clearTimeout(this.foldRetry)
+    try {
+      await this.writeDataFile(this.state())
+      await unlink(this.journalPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+      })
+      await syncDir(this.dir)
+      this.journalBytes = 0
+      this.journalLines = 0
+      this.journalTail = false
+      this.foldError = undefined
+    } catch (err) {
+      this.foldFailures++
+      this.foldError = `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${(err as Error).message}`
+      this.options.log?.error({ err: this.foldError, journalBytes: this.journalBytes, failures: this.foldFailures }, 'store.fold_failed')
+      if (!this.closed) {
+        const delay = Math.min(1000 * 2 ** Math.min(this.foldFailures - 1, 6), 60_000)
+        this.foldRetry = setTimeout(() => void this.serialized(() => this.fold()), delay).unref()
+      }
+    }
+  }
+
+  private async writeDataFile(state: StoredState): Promise<void> {
     const tmp = this.tempPath
     try {
       const file = await open(tmp, 'w', 0o600)
       try {
-        await file.writeFile(JSON.stringify({ format: FORMAT, ...state }))
+        await writeState(file, state)
         await file.sync()
       } finally {
         await file.close()
       }
+      const { size } = await stat(tmp)
       await rename(tmp, this.path)
       await syncDir(this.dir)
+      this.dataFileBytes = size
     } catch (err) {
       await unlink(tmp).catch(() => undefined)
       throw err
@@ -165,23 +244,30 @@ export class FileStore extends MemoryStore {
   }
 
   override health(): StoreHealth {
-    return this.lastError ? { kind: this.kind, status: 'down', detail: 'last write failed' } : { kind: this.kind, status: 'up' }
+    if (this.writeError) return { kind: this.kind, status: 'down', detail: `the last write failed (${this.writeError}); writes answer 503 until one succeeds` }
+    if (this.foldError) {
+      return {
+        kind: this.kind,
+        status: 'degraded',
+        detail: `folding the journal into the data file failed (${this.foldError}); every write is kept in the journal; retrying`,
+      }
+    }
+    return { kind: this.kind, status: 'up' }
   }
 
-  /** Leaves one data file behind after a clean shutdown; if that fails, the journal still holds every write. */
+  foldStats(): { failures: number; journalBytes: number } {
+    return { failures: this.foldFailures, journalBytes: this.journalBytes }
+  }
+
+  /** Leaves one data file behind after a clean shutdown (the journal keeps every write if that fails), then unlocks. */
   override async close(): Promise<void> {
     await this.serialized(async () => {
-      if (this.journalLines > 0 || this.journalTail) await this.compact().catch(() => undefined)
+      if (this.closed) return
+      this.closed = true
+      clearTimeout(this.foldRetry)
+      if (!this.options.readOnly) await this.fold()
+      await this.lock?.release()
     })
-  }
-}
-
-async function readIfPresent(path: string, what: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw new DataFileError(`cannot read ${what} ${path}: ${(err as Error).message}`)
   }
 }
 
@@ -192,46 +278,4 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
-}
-
-function parseDataFile(text: string, path: string): StoredState {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch (err) {
-    throw new DataFileError(`data file ${path} is corrupt (${(err as Error).message}); it was left untouched — restore it from a backup or move it away`)
-  }
-  const d = data as Partial<StoredState> & { format?: unknown }
-  if (
-    typeof d !== 'object' ||
-    d === null ||
-    d.format !== FORMAT ||
-    !Number.isInteger(d.seq) ||
-    !Array.isArray(d.flags) ||
-    !Array.isArray(d.tokens) ||
-    !Array.isArray(d.audit)
-  ) {
-    throw new DataFileError(`data file ${path} is not a ${FORMAT} file; it was left untouched — restore it from a backup or move it away`)
-  }
-  return d as StoredState
-}
-
-function parseJournalLine(line: string): JournalEntry | null {
-  let entry: Partial<JournalEntry>
-  try {
-    entry = JSON.parse(line) as Partial<JournalEntry>
-  } catch {
-    return null
-  }
-  const change = entry?.change
-  const valid =
-    typeof entry === 'object' &&
-    entry !== null &&
-    typeof entry.event === 'object' &&
-    entry.event !== null &&
-    typeof change === 'object' &&
-    change !== null &&
-    Number.isInteger(change.seq) &&
-    ((change.kind === 'flag' && typeof change.key === 'string') || (change.kind === 'token' && typeof change.id === 'string'))
-  return valid ? (entry as JournalEntry) : null
 }

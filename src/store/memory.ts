@@ -1,7 +1,7 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
 import { ConflictError } from '../errors.js'
-import type { AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
+import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
@@ -13,16 +13,31 @@ export interface StoredState {
   audit: AuditEvent[]
 }
 
+export interface AuditLimits {
+  /** Events kept; the oldest are dropped first. */
+  auditMaxEvents?: number
+  /** Bytes of JSON the kept events may add up to; the oldest are dropped first (the newest is always kept). */
+  auditMaxBytes?: number
+}
+
 export class MemoryStore implements Store {
   readonly kind: StoreHealth['kind'] = 'memory'
   protected seq = 0
   protected flags = new Map<string, Flag>()
   protected tokens = new Map<string, TokenRecord>()
+  /** The audit trail oldest first, each event beside the bytes of its JSON. */
   protected audit: AuditEvent[] = []
+  private auditSizes: number[] = []
+  private auditBytes = 0
+  protected readonly auditMaxEvents: number
+  private readonly auditMaxBytes: number
   // Commits run one at a time so the version check and the write see the same state.
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(protected readonly auditMaxEvents = 10_000) {}
+  constructor(limits: AuditLimits = {}) {
+    this.auditMaxEvents = limits.auditMaxEvents ?? 10_000
+    this.auditMaxBytes = limits.auditMaxBytes ?? 64 * 1024 * 1024
+  }
 
   async load(): Promise<Snapshot> {
     return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
@@ -51,26 +66,39 @@ export class MemoryStore implements Store {
     const seq = this.seq + 1
     const change = changeOf(write, seq)
     const event: AuditEvent = { ...write.audit, seq }
-    await this.persist(change, event)
-    this.applyCommitted(change, event)
+    const eventJson = JSON.stringify(event)
+    await this.persist(change, event, eventJson)
+    this.applyCommitted(change, event, Buffer.byteLength(eventJson))
     return change
   }
 
-  /** Durability hook, run before a commit takes effect: the memory store keeps nothing. Throwing leaves the state untouched. */
-  protected async persist(_change: Change, _event: AuditEvent): Promise<void> {}
+  /**
+   * Durability hook, run before a commit takes effect: the memory store keeps nothing. Throwing
+   * leaves the state untouched. `eventJson` is the event already encoded.
+   */
+  protected async persist(_change: Change, _event: AuditEvent, _eventJson: string): Promise<void> {}
 
   /** Takes a committed change into the state: after persist, or replayed from a durable log. */
-  protected applyCommitted(change: Change, event: AuditEvent): void {
+  protected applyCommitted(change: Change, event: AuditEvent, eventBytes: number): void {
     this.seq = change.seq
     if (change.kind === 'flag') setOrDelete(this.flags, change.key, change.flag)
     else setOrDelete(this.tokens, change.id, change.token)
-    this.audit.push(event)
-    // shift(), not splice(0, 1): V8 drops an array's head in place, where splice copies the
-    // whole array (36 µs per write at the default 10,000 events, against under 0.5 µs).
-    while (this.audit.length > this.auditMaxEvents) this.audit.shift()
+    this.remember(event, eventBytes)
   }
 
-  /** The whole state, as a durable store saves it. */
+  private remember(event: AuditEvent, bytes: number): void {
+    this.audit.push(event)
+    this.auditSizes.push(bytes)
+    this.auditBytes += bytes
+    // shift(), not splice(0, 1): V8 drops an array's head in place, where splice copies the
+    // whole array (36 µs per write at the default 10,000 events, against under 0.5 µs).
+    while (this.audit.length > this.auditMaxEvents || (this.auditBytes > this.auditMaxBytes && this.audit.length > 1)) {
+      this.audit.shift()
+      this.auditBytes -= this.auditSizes.shift()!
+    }
+  }
+
+  /** The whole state, as a durable store saves it: copies of the lists, sharing the (immutable) records. */
   protected state(): StoredState {
     return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
   }
@@ -79,11 +107,14 @@ export class MemoryStore implements Store {
     this.seq = state.seq
     this.flags = new Map(state.flags.map((f) => [f.key, f]))
     this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
-    this.audit = state.audit.slice(-this.auditMaxEvents)
+    this.audit = []
+    this.auditSizes = []
+    this.auditBytes = 0
+    for (const event of state.audit) this.remember(event, Buffer.byteLength(JSON.stringify(event)))
   }
 
   async readAudit(query: AuditQuery): Promise<AuditPage> {
-    return pageAudit(this.audit, query)
+    return pageAudit(this.audit, query, this.auditSizes)
   }
 
   subscribe(_listener: (event: StoreEvent) => void): void {}
@@ -102,17 +133,25 @@ function setOrDelete<V>(map: Map<string, V>, key: string, value: V | null): void
   else map.set(key, value)
 }
 
-/** Newest-first page over events held oldest-first. */
-export function pageAudit(events: readonly AuditEvent[], query: AuditQuery): AuditPage {
+/**
+ * Newest-first page over events held oldest-first, beside the bytes of each one's JSON. A page
+ * ends early, with a cursor, once it holds AUDIT_PAGE_MAX_BYTES (always at least one event).
+ */
+function pageAudit(events: readonly AuditEvent[], query: AuditQuery, sizes: readonly number[]): AuditPage {
   const out: AuditEvent[] = []
-  for (let i = events.length - 1; i >= 0 && out.length <= query.limit; i--) {
+  let bytes = 0
+  let more = false
+  for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!
     if (query.before !== undefined && e.seq >= query.before) continue
     if (query.flag !== undefined && e.flag !== query.flag) continue
     if (query.actor !== undefined && e.actor !== query.actor) continue
+    if (out.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
+      more = true
+      break
+    }
     out.push(e)
+    bytes += sizes[i]!
   }
-  const more = out.length > query.limit
-  if (more) out.pop()
   return { events: out, nextCursor: more ? String(out[out.length - 1]!.seq) : undefined }
 }

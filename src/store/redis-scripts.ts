@@ -10,8 +10,10 @@ export function redisKeys(prefix: string) {
     flags: `${prefix}flags`,
     /** Hash: token id → record. */
     tokens: `${prefix}tokens`,
-    /** Stream of audit events, entry id `<seq>-0`, capped near AUDIT_MAX_EVENTS. */
+    /** Stream of audit events, entry id `<seq>-0`, capped at AUDIT_MAX_EVENTS and AUDIT_MAX_BYTES. */
     audit: `${prefix}audit`,
+    /** Bytes of the audit events the stream holds (their JSON), for the byte cap. */
+    auditBytes: `${prefix}audit-bytes`,
     /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id>`. */
     changes: `${prefix}changes`,
   }
@@ -58,10 +60,11 @@ export function parseMessage(message: string): ChangeNote | undefined {
 }
 
 /**
- * KEYS: seq, records hash, audit stream.
+ * KEYS: seq, records hash, audit stream, audit bytes.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
- *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id).
+ *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
+ *       audit byte cap.
  * Returns {seq} once committed, {0, current record or nil} when the version check fails, or
  * {-1} when Redis reached it after the deadline.
  */
@@ -103,7 +106,22 @@ else
   redis.call('HSET', KEYS[2], id, record)
   if #record <= ${INLINE_RECORD_BYTES} then note = note .. '\\n' .. record end
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
+redis.call('XADD', KEYS[3], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
+-- Oldest first, until the trail is within both caps; the newest event always stays.
+local bytes = redis.call('INCRBY', KEYS[4], #ARGV[6])
+local maxEvents, maxBytes = tonumber(ARGV[9]), tonumber(ARGV[13])
+local length = redis.call('XLEN', KEYS[3])
+while length > 1 and (length > maxEvents or bytes > maxBytes) do
+  local oldest = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+  local size = 0
+  for i = 1, #oldest[2], 2 do
+    if oldest[2][i] == 'event' then size = #oldest[2][i + 1] end
+  end
+  redis.call('XDEL', KEYS[3], oldest[1])
+  bytes = redis.call('DECRBY', KEYS[4], size)
+  length = length - 1
+end
+if bytes < 0 then redis.call('SET', KEYS[4], 0) end
 redis.call('PUBLISH', ARGV[10], note)
 return {seq}
 `

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConflictError, StoreUnavailableError } from '../errors.js'
-import type { AuditEvent, AuditPage, AuditQuery } from '../audit/schema.js'
+import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
 import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
@@ -14,6 +14,8 @@ export interface RedisStoreOptions {
   url: string
   prefix: string
   auditMaxEvents: number
+  /** Bytes of JSON the audit trail may hold (default 64 MiB). */
+  auditMaxBytes?: number
   /** A command that takes longer fails; a write then answers 503 instead of hanging. */
   commandTimeoutMs?: number
   /** Interval of the change-counter check that catches missed notifications; 0 turns it off. */
@@ -71,7 +73,7 @@ export class RedisStore implements Store {
       retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
     }
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
-    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 3, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 4, lua: COMMIT_SCRIPT })
     this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
@@ -132,6 +134,7 @@ export class RedisStore implements Store {
         this.keys.seq,
         isFlag ? this.keys.flags : this.keys.tokens,
         this.keys.audit,
+        this.keys.auditBytes,
         write.kind,
         isFlag ? write.key : write.id,
         isFlag ? String(write.expectedVersion) : '',
@@ -145,6 +148,7 @@ export class RedisStore implements Store {
         // Half the timeout: a reply still has the other half to arrive before the replica gives up.
         Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
         this.instanceId,
+        this.options.auditMaxBytes ?? 64 * 1024 * 1024,
       ),
     )
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
@@ -157,9 +161,11 @@ export class RedisStore implements Store {
     const filtered = query.flag !== undefined || query.actor !== undefined
     const batch = filtered ? Math.max(query.limit + 1, 1000) : query.limit + 1
     const events: AuditEvent[] = []
+    let bytes = 0
+    let more = false
     // Entry ids are `<seq>-0`, so the cursor (a seq, exclusive) maps straight onto the range end.
     let below = query.before ?? Infinity
-    while (events.length <= query.limit && below > 1) {
+    scan: while (below > 1) {
       const end = below === Infinity ? '+' : String(below - 1)
       const entries = await this.run('reading the audit trail', (redis) => redis.xrevrange(this.keys.audit, end, '-', 'COUNT', batch))
       for (const [id, fields] of entries) {
@@ -168,13 +174,17 @@ export class RedisStore implements Store {
         const field = fieldsOf(fields)
         if (query.flag !== undefined && field.flag !== query.flag) continue
         if (query.actor !== undefined && field.actor !== query.actor) continue
-        events.push({ ...(JSON.parse(field.event ?? '{}') as Omit<AuditEvent, 'seq'>), seq })
-        if (events.length > query.limit) break
+        // A page ends at its limit, or once it holds AUDIT_PAGE_MAX_BYTES (always one event at least).
+        if (events.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
+          more = true
+          break scan
+        }
+        const text = field.event ?? '{}'
+        bytes += text.length
+        events.push({ ...(JSON.parse(text) as Omit<AuditEvent, 'seq'>), seq })
       }
       if (entries.length < batch) break
     }
-    const more = events.length > query.limit
-    if (more) events.pop()
     return { events, nextCursor: more ? String(events[events.length - 1]!.seq) : undefined }
   }
 

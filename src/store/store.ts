@@ -30,8 +30,18 @@ export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; 
 
 export interface StoreHealth {
   kind: 'memory' | 'file' | 'redis'
-  status: 'up' | 'down'
+  /** degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing. */
+  status: 'up' | 'degraded' | 'down'
   detail?: string
+}
+
+/** A store that folds a log of writes into a snapshot (the embedded store) says how that is going. */
+export interface FoldingStore {
+  foldStats(): { failures: number; journalBytes: number }
+}
+
+export function isFoldingStore(store: Store): store is Store & FoldingStore {
+  return typeof (store as Partial<FoldingStore>).foldStats === 'function'
 }
 
 export interface Store {
