@@ -135,9 +135,18 @@ export class DataDirLock {
     throw new DataDirLockedError(`data directory ${dir}: could not take its lock file ${path}; another process keeps taking it`)
   }
 
+  /** Whether the lock file is still this acquisition's (nobody removed it by hand, nobody took it over). */
+  async held(): Promise<boolean> {
+    return (await readFile(this.path, 'utf8').catch(() => '')) === this.text
+  }
+
   /** Removes the lock file if it is still this acquisition's. */
   async release(): Promise<void> {
-    await removeIf(this.path, `${JSON.stringify(this.owner)}\n`).catch(() => undefined)
+    await removeIf(this.path, this.text).catch(() => undefined)
+  }
+
+  private get text(): string {
+    return `${JSON.stringify(this.owner)}\n`
   }
 }
 

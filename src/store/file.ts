@@ -8,6 +8,7 @@
 // bytes and at close: written as a stream to a temp file, synced, renamed into place. A fold that
 // fails is logged, shown in health, counted, and retried; the journal keeps every write meanwhile.
 // Why a journal at all: docs/decisions/embedded-store-journal.md.
+import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, stat, statfs, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
@@ -26,7 +27,7 @@ export const DATA_FILE = 'switchyard.json'
 export const JOURNAL_FILE = 'switchyard.journal'
 
 /** Below this much free space the directory counts as full, and the service does not start. */
-export const MIN_FREE_BYTES = 1024 * 1024
+export const MIN_FREE_BYTES = 256 * 1024
 
 export interface FileStoreOptions extends AuditLimits {
   /** Journal lines after which the journal is folded into the data file. */
@@ -73,7 +74,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
     this.foldBytes = options.foldBytes ?? 64 * 1024 * 1024
     this.path = join(dir, DATA_FILE)
     this.journalPath = join(dir, JOURNAL_FILE)
-    this.tempPath = `${this.path}.${process.pid}.tmp`
+    this.tempPath = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   }
 
   // In line with commits, so a load never replays a line whose commit has yet to apply it.
@@ -82,7 +83,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
   }
 
   private async loadNow(): Promise<Snapshot> {
-    if (!this.options.readOnly) await this.claimDirectory()
+    if (!this.options.readOnly && !this.lock) await this.claimDirectory()
     const state = await readState(this.path)
     this.dataFileBytes = state ? (await stat(this.path)).size : 0
     this.restore(state ?? EMPTY)
@@ -98,7 +99,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
       const fs = await statfs(dir)
       const free = fs.bavail * fs.bsize
       if (free < MIN_FREE_BYTES) throw new DataFileError(`data directory ${dir} is full: ${free} bytes free, at least ${MIN_FREE_BYTES} needed`)
-      this.lock ??= await DataDirLock.acquire(dir, { force: this.options.forceUnlock })
+      this.lock = await DataDirLock.acquire(dir, { force: this.options.forceUnlock })
     } catch (err) {
       if (err instanceof DataFileError) throw err
       if (err instanceof DataDirLockedError) throw new DataFileError(err.message)
@@ -152,6 +153,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
     if (this.options.readOnly || this.closed) {
       throw new StoreUnavailableError(`the data directory is ${this.closed ? 'closed' : 'open read-only'}; nothing was changed`)
     }
+    await this.checkLock()
     const patch =
       change.kind === 'flag' ? diffRecord(this.flags.get(change.key) ?? null, change.flag) : diffRecord(this.tokens.get(change.id) ?? null, change.token)
     const line = journalLine({ seq: change.seq, kind: change.kind, id: change.kind === 'flag' ? change.key : change.id, patch }, eventJson)
@@ -167,6 +169,13 @@ export class FileStore extends MemoryStore implements FoldingStore {
       // After this commit, before the next: the write is acknowledged without waiting for it.
       void this.serialized(() => this.fold())
     }
+  }
+
+  /** Refuses to write once another process has taken the directory (its lock file was removed by hand, say). */
+  private async checkLock(): Promise<void> {
+    if (!this.lock || (await this.lock.held())) return
+    this.writeError = `the lock file ${this.lock.path} no longer names this process`
+    throw new StoreUnavailableError(`another process has taken over data directory ${this.dir}; nothing was changed; restart this replica`)
   }
 
   /** Appends one whole line and syncs it, or leaves the journal as it was and throws. */
@@ -202,6 +211,10 @@ export class FileStore extends MemoryStore implements FoldingStore {
   private async fold(): Promise<void> {
     if (this.journalLines === 0 && !this.journalTail) return
     clearTimeout(this.foldRetry)
+    if (this.lock && !(await this.lock.held())) {
+      this.foldError = `the lock file ${this.lock.path} no longer names this process; not folding`
+      return
+    }
     try {
       await this.writeDataFile(this.state())
       await unlink(this.journalPath).catch((err: NodeJS.ErrnoException) => {

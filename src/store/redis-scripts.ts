@@ -121,7 +121,10 @@ while length > 1 and (length > maxEvents or bytes > maxBytes) do
   bytes = redis.call('DECRBY', KEYS[4], size)
   length = length - 1
 end
-if bytes < 0 then redis.call('SET', KEYS[4], 0) end
+-- With the newest event alone left the count is its size, whatever the counter said: a stream
+-- deleted by hand leaves a count behind that would otherwise trim every later trail to one event.
+if length == 1 then redis.call('SET', KEYS[4], #ARGV[6])
+elseif bytes < 0 then redis.call('SET', KEYS[4], 0) end
 redis.call('PUBLISH', ARGV[10], note)
 return {seq}
 `

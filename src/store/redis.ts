@@ -180,7 +180,7 @@ export class RedisStore implements Store {
           break scan
         }
         const text = field.event ?? '{}'
-        bytes += text.length
+        bytes += Buffer.byteLength(text)
         events.push({ ...(JSON.parse(text) as Omit<AuditEvent, 'seq'>), seq })
       }
       if (entries.length < batch) break

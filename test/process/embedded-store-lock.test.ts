@@ -1,0 +1,133 @@
+// One process per DATA_DIR: a second server on the same directory exits 1 with one line naming
+// the directory and the owner, and the lock is taken over only when its owner is provably gone
+// (or, for another host's lock, when told to).
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DataDirLock, LOCK_FILE, processStartTime, type LockOwner } from '../../src/store/data-dir-lock.js'
+import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../helpers.js'
+import { Client } from '../soak-helpers.js'
+
+const ADMIN_TOKEN = 'lock-admin-token-0123456789'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function dataDir(): string {
+  const dir = tempDir()
+  cleanups.push(() => dir.remove())
+  return dir.path
+}
+
+function track(server: ServerProcess): ServerProcess {
+  cleanups.push(() => server.stop('SIGKILL').then(() => undefined))
+  return server
+}
+
+async function start(dir: string, env: Record<string, string> = {}): Promise<{ server: ServerProcess; client: Client }> {
+  const server = track(await startServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'warn', ...env }))
+  const client = new Client(server.url, ADMIN_TOKEN)
+  cleanups.push(() => client.close())
+  return { server, client }
+}
+
+/** Starts a server that must refuse the directory; returns its one line of stderr. */
+async function refused(dir: string, env: Record<string, string> = {}): Promise<string> {
+  const server = track(await spawnServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'silent', ...env }))
+  expect(await server.exited).toBe(1)
+  const lines = server.stderr().trimEnd().split('\n')
+  expect(lines).toHaveLength(1)
+  return lines[0]!
+}
+
+function writeLock(dir: string, owner: Partial<LockOwner>): void {
+  const full: LockOwner = { pid: 1, host: hostname(), startTime: null, bootId: null, acquiredAt: '2026-01-01T00:00:00.000Z', nonce: 'planted', ...owner }
+  writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify(full)}\n`)
+}
+
+describe('two server processes on one DATA_DIR', () => {
+  it('the second exits 1 naming the directory and the owner; the first keeps serving, and its writes survive it', async () => {
+    const dir = dataDir()
+    const first = await start(dir)
+    await first.client.json('POST', '/flags', { key: 'kept', state: 'enabled' }, 201)
+    const token = await first.client.json<{ id: string }>('POST', '/tokens', { name: 'checkout', scope: 'evaluate' }, 201)
+
+    const line = await refused(dir)
+    expect(line).toContain(dir)
+    expect(line).toContain(`pid ${first.server.child.pid} on host ${hostname()}`)
+
+    // The first is unaffected, and its data stays its own.
+    await first.client.json('PATCH', '/flags/kept', { description: 'after the refusal' })
+    first.server.child.kill('SIGKILL')
+    await first.server.exited
+
+    // Its owner is gone: the next start takes the lock over and finds every write.
+    const next = await start(dir)
+    expect(await next.client.json('GET', '/flags/kept')).toMatchObject({ state: 'enabled', description: 'after the refusal', version: 2 })
+    const tokens = await next.client.json<{ tokens: { id: string }[] }>('GET', '/tokens')
+    expect(tokens.tokens.map((t) => t.id)).toContain(token.id)
+  })
+
+  it('a clean shutdown removes the lock file', async () => {
+    const dir = dataDir()
+    const { server } = await start(dir)
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(true)
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: server.child.pid, host: hostname() })
+    expect(await server.stop('SIGTERM')).toBe(0)
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false)
+  })
+})
+
+describe('a lock left behind', () => {
+  it('is taken over when its process is no longer running', async () => {
+    const dir = dataDir()
+    const gone = spawn('true')
+    await new Promise((resolve) => gone.on('exit', resolve))
+    writeLock(dir, { pid: gone.pid! })
+    const { server } = await start(dir)
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(server.child.pid)
+  })
+
+  it('is taken over when its pid now belongs to another process (another start time)', async () => {
+    const dir = dataDir()
+    writeLock(dir, { pid: process.pid, startTime: 'not-this-process-start-time' })
+    await start(dir)
+  })
+
+  it('stops startup while its process runs with the same start time', async () => {
+    const dir = dataDir()
+    const sleeper = spawn('sleep', ['30'])
+    cleanups.push(() => void sleeper.kill('SIGKILL'))
+    await eventually(() => processStartTime(sleeper.pid!) !== null, 5000, 'the sleeper to start')
+    writeLock(dir, { pid: sleeper.pid!, startTime: processStartTime(sleeper.pid!) })
+    expect(await refused(dir)).toContain(`pid ${sleeper.pid} on host ${hostname()}`)
+  })
+
+  it('from another host is never taken over without DATA_DIR_FORCE_UNLOCK=1 or --force-unlock', async () => {
+    const dir = dataDir()
+    writeLock(dir, { host: 'another-host.example', pid: 4242 })
+    const line = await refused(dir)
+    expect(line).toContain('pid 4242 on host another-host.example')
+    expect(line).toContain('DATA_DIR_FORCE_UNLOCK=1')
+
+    await start(dir, { DATA_DIR_FORCE_UNLOCK: '1' }).then(({ server }) => server.stop('SIGTERM'))
+    writeLock(dir, { host: 'another-host.example', pid: 4242 })
+    const forced = track(await spawnServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'warn' }, ['--force-unlock']))
+    await eventually(async () => (await fetch(`${forced.url}/readyz`).catch(() => undefined))?.status === 200, 20_000, 'the forced start')
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(forced.child.pid)
+  })
+
+  it('in this process (a restarted container keeps its pid) is taken over, and releasing an old acquisition leaves the new one', async () => {
+    const dir = dataDir()
+    const old = await DataDirLock.acquire(dir)
+    const current = await DataDirLock.acquire(dir)
+    await old.release()
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).nonce).toBe(current.owner.nonce)
+    await current.release()
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false)
+  })
+})
