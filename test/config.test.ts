@@ -25,9 +25,29 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" must be one of: fatal, error, warn, info, debug, trace, silent'],
     [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL="INFO" must be one of:'],
     [{ BODY_LIMIT: '10' }, 'BODY_LIMIT=10 must be >= 1024'],
+    [{ AUDIT_MAX_BYTES: '1048575' }, 'AUDIT_MAX_BYTES=1048575 must be >= 1048576'],
+    [{ AUDIT_MAX_BYTES: '64MiB' }, 'AUDIT_MAX_BYTES="64MiB" must be integer'],
+    [{ DATA_DIR_FORCE_UNLOCK: 'yes' }, 'DATA_DIR_FORCE_UNLOCK="yes" must be one of: 0, 1, false, true'],
   ])('refuses %o with a message naming it', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('reads AUDIT_MAX_BYTES, 64 MiB by default and 1 MiB at least', () => {
+    expect(loadConfig({}).auditMaxBytes).toBe(64 * 1024 * 1024)
+    expect(loadConfig({ AUDIT_MAX_BYTES: '1048576' }).auditMaxBytes).toBe(1024 * 1024)
+    expect(loadConfig({ AUDIT_MAX_BYTES: '268435456' }).auditMaxBytes).toBe(256 * 1024 * 1024)
+  })
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['0', false],
+    ['false', false],
+    ['', false],
+    [undefined, false],
+  ])('reads DATA_DIR_FORCE_UNLOCK=%o as dataDirForceUnlock %s', (value, expected) => {
+    expect(loadConfig(value === undefined ? {} : { DATA_DIR_FORCE_UNLOCK: value }).dataDirForceUnlock).toBe(expected)
   })
 
   it.each([

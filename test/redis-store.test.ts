@@ -1,18 +1,20 @@
 // The Redis store's contract against a real redis-server: atomic commits with the version
 // check in Redis, keys and channel under the prefix, the capped audit stream, notifications.
 import { describe, expect, it, onTestFinished } from 'vitest'
-import type { AuditDraft } from '../src/audit/schema.js'
+import type { Redis } from 'ioredis'
+import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type FieldChange } from '../src/audit/schema.js'
 import { ConflictError } from '../src/errors.js'
 import type { Flag } from '../src/flags/schema.js'
 import { RedisStore } from '../src/store/redis.js'
+import { redisKeys } from '../src/store/redis-scripts.js'
 import type { Write } from '../src/store/store.js'
 import { eventually } from './helpers.js'
 import { redisClient, testPrefix, useSharedRedis } from './redis-helpers.js'
 
 const redis = useSharedRedis()
 
-function openStore(prefix: string, auditMaxEvents = 10_000): RedisStore {
-  const store = new RedisStore({ url: redis.url(), prefix, auditMaxEvents })
+function openStore(prefix: string, auditMaxEvents = 10_000, auditMaxBytes?: number): RedisStore {
+  const store = new RedisStore({ url: redis.url(), prefix, auditMaxEvents, auditMaxBytes })
   onTestFinished(() => store.close())
   return store
 }
@@ -148,5 +150,165 @@ describe('RedisStore.readAudit', () => {
     const newest = await store.readAudit({ limit: 1000 })
     expect(newest.events[0]!.seq).toBe(400)
     expect(newest.events).toHaveLength(length)
+  })
+})
+
+/** `n` distinct ids of `length` characters, padded with `unit` (multi-byte units make UTF-8 longer than the text). */
+function bigIds(prefix: string, n: number, length: number, unit = 'x'): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const head = `${prefix}-${i}-`
+    return head + unit.repeat(Math.max(0, length - head.length))
+  })
+}
+
+/** A flag write whose audit event records `changes` for betaUsers: as large as its ids make it. */
+function listWrite(key: string, expectedVersion: number, change: FieldChange, actor = 'tester'): Write {
+  return { ...putFlag(key, expectedVersion, '', actor), audit: { ...audit(key, actor), changes: { betaUsers: change } } }
+}
+
+/** The bytes the script counts for a write's event: its JSON as sent, in UTF-8. */
+const eventBytes = (write: Write) => Buffer.byteLength(JSON.stringify(write.audit))
+
+/** The events the audit stream holds under `prefix`, and the UTF-8 bytes of their `event` fields. */
+async function heldBytes(client: Redis, prefix: string) {
+  const entries = await client.xrange(redisKeys(prefix).audit, '-', '+')
+  let total = 0
+  for (const [, fields] of entries) total += Buffer.byteLength(fields[fields.indexOf('event') + 1]!)
+  return { total, length: entries.length }
+}
+
+describe('RedisStore audit byte cap', () => {
+  const CAP = 300_000
+
+  it('trims the oldest events past AUDIT_MAX_BYTES, keeping the newest even when it alone is larger', async () => {
+    const prefix = testPrefix(redis.url())
+    const store = openStore(prefix, 10_000, CAP)
+    const client = redisClient(redis.url())
+    const sizes = new Map<number, number>()
+    /** The newest events whose bytes fit under the cap: at least the newest one. */
+    const fitting = () => {
+      const kept: number[] = []
+      let total = 0
+      for (const seq of [...sizes.keys()].sort((a, b) => b - a)) {
+        total += sizes.get(seq)!
+        if (kept.length && total > CAP) break
+        kept.push(seq)
+      }
+      return kept
+    }
+    const commit = async (write: Write) => sizes.set((await store.commit(write)).seq, eventBytes(write))
+    const held = async () => (await store.readAudit({ limit: 1000 })).events.map((e) => e.seq)
+
+    // 30 to 100 KB an event: three or four fit under the cap.
+    const counts = [300, 500, 200, 700, 100, 400, 600, 250, 900, 350]
+    for (const [version, n] of counts.entries()) {
+      await commit(listWrite('big', version, { added: bigIds(`v${version}`, n, 100), removed: [] }))
+      expect(await held()).toEqual(fitting())
+      expect(await client.xlen(`${prefix}audit`)).toBe(fitting().length)
+    }
+    expect(fitting().length).toBeGreaterThan(1)
+    expect(fitting().length).toBeLessThan(counts.length)
+    const kept = await store.readAudit({ limit: 1000 })
+    expect(kept.events.reduce((sum, e) => sum + sizes.get(e.seq)!, 0)).toBeLessThanOrEqual(CAP)
+
+    // About 400 KB: over the cap on its own, and still kept, alone.
+    const huge = listWrite('big', counts.length, { added: bigIds('a', 1000, 200), removed: bigIds('r', 1000, 200) })
+    expect(eventBytes(huge)).toBeGreaterThan(CAP)
+    await commit(huge)
+    expect(await held()).toEqual([counts.length + 1])
+    await commit(putFlag('big', counts.length + 1, 'small'))
+    expect(await held()).toEqual([counts.length + 2])
+  })
+
+  it('keeps the audit-bytes counter equal to the UTF-8 bytes of the events the stream holds, through both trims', async () => {
+    const prefix = testPrefix(redis.url())
+    const keys = redisKeys(prefix)
+    const store = openStore(prefix, 5, 50_000)
+    const client = redisClient(redis.url())
+    // Small events trimmed by count, large ones (some multi-byte) by bytes, in turns.
+    const units = ['x', 'é', '€', '🚀']
+    for (let i = 0; i < 24; i++) {
+      const n = i % 3 === 0 ? 40 : 2
+      await store.commit(listWrite('busy', i, { added: bigIds(`i${i}`, n, 200, units[i % units.length]), removed: [] }, `actor-${units[i % 4]}`))
+      const { total, length } = await heldBytes(client, prefix)
+      expect(Number(await client.get(keys.auditBytes)), `after commit ${i + 1}`).toBe(total)
+      expect(length).toBeLessThanOrEqual(5)
+      if (length > 1) expect(total).toBeLessThanOrEqual(50_000)
+    }
+  })
+
+  it('counts afresh from the newest event when the stream was deleted by hand, instead of trimming every later trail to one event', async () => {
+    const prefix = testPrefix(redis.url())
+    const keys = redisKeys(prefix)
+    const store = openStore(prefix, 10_000, 100_000)
+    const client = redisClient(redis.url())
+    // About 10 KB an event: nine fit under the cap.
+    const write = (version: number) => listWrite('busy', version, { added: bigIds(`v${version}`, 50, 200), removed: [] })
+    let version = 0
+    for (; version < 9; version++) await store.commit(write(version))
+    expect(Number(await client.get(keys.auditBytes))).toBeGreaterThan(80_000)
+    await client.del(keys.audit)
+
+    for (; version < 30; version++) await store.commit(write(version))
+    const { total, length } = await heldBytes(client, prefix)
+    expect(Number(await client.get(keys.auditBytes))).toBe(total)
+    expect(length).toBe(9)
+    expect((await store.readAudit({ limit: 1000 })).events.map((e) => e.seq)).toEqual([30, 29, 28, 27, 26, 25, 24, 23, 22])
+  })
+  it('counts a trail written before the byte cap (no audit-bytes key yet) once, on the next commit', async () => {
+    const prefix = testPrefix(redis.url())
+    const keys = redisKeys(prefix)
+    const store = openStore(prefix, 10_000, 100_000)
+    const client = redisClient(redis.url())
+    const write = (version: number) => listWrite('busy', version, { added: bigIds(`v${version}`, 50, 200), removed: [] })
+    let version = 0
+    for (; version < 5; version++) await store.commit(write(version))
+    // As a trail left by a version without the counter.
+    await client.del(keys.auditBytes)
+    for (; version < 30; version++) await store.commit(write(version))
+    const { total, length } = await heldBytes(client, prefix)
+    expect(Number(await client.get(keys.auditBytes))).toBe(total)
+    expect(length).toBe(9)
+  })
+})
+
+describe('RedisStore.readAudit pages of large events', () => {
+  it.each<[string, { flag?: string; unit?: string }]>([
+    ['every event', {}],
+    ['the events of one flag', { flag: 'big' }],
+    // 3 bytes of UTF-8 a character: a page counted in characters would hold three times 4 MiB.
+    ['every event, with ids of multi-byte characters', { unit: '€' }],
+  ])('end once they hold 4 MiB, with a cursor: the cursors walk %s exactly once, newest first', async (_what, options) => {
+    const store = openStore(testPrefix(redis.url()))
+    const unit = options.unit ?? 'x'
+    // About 400 KB an event (1,000 ids each side), or 60 KB of UTF-8 in 20,000 characters (100 ids of '€').
+    const n = unit === 'x' ? 1000 : 100
+    const sizes = new Map<number, number>()
+    const token = { id: 'tok_1', name: 'svc', scope: 'evaluate' as const, hash: 'ab', createdAt: new Date(0).toISOString(), createdBy: 'tester' }
+    const first: Write = { kind: 'token', id: token.id, next: token, audit: { ...audit('x'), flag: undefined, tokenId: token.id, action: 'token.created' } }
+    sizes.set((await store.commit(first)).seq, eventBytes(first))
+    const count = unit === 'x' ? 25 : 150
+    for (let version = 0; version < count; version++) {
+      const write = listWrite('big', version, { added: bigIds(`a${version}`, n, 200, unit), removed: bigIds(`r${version}`, n, 200, unit) })
+      sizes.set((await store.commit(write)).seq, eventBytes(write))
+    }
+
+    const seen: number[] = []
+    const pages: { bytes: number; cursor?: string }[] = []
+    let before: number | undefined
+    do {
+      const page = await store.readAudit({ flag: options.flag, limit: 1000, before })
+      expect(page.events.length).toBeGreaterThan(0)
+      pages.push({ bytes: page.events.reduce((sum, e) => sum + sizes.get(e.seq)!, 0), cursor: page.nextCursor })
+      seen.push(...page.events.map((e) => e.seq))
+      before = page.nextCursor === undefined ? undefined : Number(page.nextCursor)
+    } while (before !== undefined && pages.length < 100)
+
+    expect(pages.length).toBeGreaterThanOrEqual(2)
+    for (const page of pages) expect(page.bytes).toBeLessThan(4.5 * 1024 * 1024)
+    for (const page of pages.slice(0, -1)) expect(page.bytes).toBeGreaterThanOrEqual(AUDIT_PAGE_MAX_BYTES)
+    expect(pages.at(-1)!.cursor).toBeUndefined()
+    // The token's event (seq 1) has no flag.
+    expect(seen).toEqual([...sizes.keys()].filter((seq) => !options.flag || seq !== 1).sort((a, b) => b - a))
   })
 })

@@ -27,10 +27,11 @@ export function diffRecord(before: object | null, after: object | null): RecordP
   if (before === null) return { op: 'put', value: after as Record<string, unknown> }
   const b = before as Record<string, unknown>
   const a = after as Record<string, unknown>
-  const set: Record<string, unknown> = {}
+  // No prototype: a field named __proto__ is a field like any other.
+  const set: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   const unset: string[] = []
-  const lists: Record<string, ListPatch> = {}
-  for (const field of Object.keys(b)) if (!(field in a)) unset.push(field)
+  const lists: Record<string, ListPatch> = Object.create(null) as Record<string, ListPatch>
+  for (const field of Object.keys(b)) if (!Object.hasOwn(a, field)) unset.push(field)
   for (const [field, next] of Object.entries(a)) {
     const previous = b[field]
     if (previous === next) continue

@@ -105,7 +105,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
       if (err instanceof DataDirLockedError) throw new DataFileError(err.message)
       const code = (err as NodeJS.ErrnoException).code ?? 'error'
       const why = code === 'ENOSPC' ? 'is full' : 'is not writable'
-      throw new DataFileError(`data directory ${dir} ${why} (${code}: ${(err as Error).message})`)
+      throw new DataFileError(`data directory ${dir} ${why} (${(err as Error).message})`)
     }
   }
 

@@ -106,6 +106,20 @@ else
   redis.call('HSET', KEYS[2], id, record)
   if #record <= ${INLINE_RECORD_BYTES} then note = note .. '\\n' .. record end
 end
+-- The first commit under the byte cap on a trail written before it counts what is there, once.
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  local total, from = 0, '-'
+  repeat
+    local entries = redis.call('XRANGE', KEYS[3], from, '+', 'COUNT', 100)
+    for _, entry in ipairs(entries) do
+      for i = 1, #entry[2], 2 do
+        if entry[2][i] == 'event' then total = total + #entry[2][i + 1] end
+      end
+      from = '(' .. entry[1]
+    end
+  until #entries < 100
+  redis.call('SET', KEYS[4], total)
+end
 redis.call('XADD', KEYS[3], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
 -- Oldest first, until the trail is within both caps; the newest event always stays.
 local bytes = redis.call('INCRBY', KEYS[4], #ARGV[6])

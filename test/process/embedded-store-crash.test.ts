@@ -37,10 +37,12 @@ function flagWrite(key: string, current: Flag | null, bytes: number, mark: numbe
   }
 }
 
-type Step = { op: 'write'; key: string; bytes: number } | { op: 'crash' } | { op: 'torn'; bytes: number } | { op: 'grow' }
+type Step = { op: 'write'; key: string; bytes: number } | { op: 'fill'; key: string } | { op: 'crash' } | { op: 'torn'; bytes: number } | { op: 'grow' }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), key: fc.constantFrom('a', 'b', 'c'), bytes: fc.integer({ min: 100, max: 200_000 }) }) },
+  // Writes of 200 KB until one is refused: the next steps meet a full disk.
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('fill' as const), key: fc.constantFrom('a', 'b', 'c') }) },
   { weight: 2, arbitrary: fc.constant({ op: 'crash' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('torn' as const), bytes: fc.integer({ min: 1, max: 100_000 }) }) },
   { weight: 1, arbitrary: fc.constant({ op: 'grow' as const }) },
@@ -72,18 +74,46 @@ describe('the embedded store on a small real disk, stopped at any point', () => 
             expect(snapshot.seq).toBe(seq)
           }
 
+          /** Stops `old` as a crash between two steps would find it, and starts again on the directory. */
+          const restart = async (old: FileStore) => {
+            // Let work already queued (a fold) finish first.
+            await old.load()
+            // What a restart would load, read without taking the directory.
+            await expectHolds(new FileStore(dir, { readOnly: true }))
+            let next: FileStore
+            try {
+              next = await open()
+            } catch (err) {
+              // A restart on a full disk is refused; with room it goes ahead.
+              expect((err as Error).message).toMatch(/is full/)
+              disk.resize('64m')
+              next = await open()
+            }
+            await expectHolds(next)
+            return next
+          }
+
+          /** Commits a write of `bytes`; false when the store refused it for want of room. */
+          const write = async (key: string, bytes: number) => {
+            const w = flagWrite(key, acked.get(key) ?? null, bytes, ++mark)
+            try {
+              await store.commit(w)
+              acked.set(key, (w as { next: Flag }).next)
+              seq++
+              return true
+            } catch (err) {
+              expect(err).toBeInstanceOf(StoreUnavailableError)
+              expect((err as Error).message).toMatch(/ENOSPC/)
+              refusals++
+              return false
+            }
+          }
+
           for (const s of steps) {
             if (s.op === 'write') {
-              const write = flagWrite(s.key, acked.get(s.key) ?? null, s.bytes, ++mark)
-              try {
-                await store.commit(write)
-                acked.set(s.key, (write as { next: Flag }).next)
-                seq++
-              } catch (err) {
-                expect(err).toBeInstanceOf(StoreUnavailableError)
-                expect((err as Error).message).toMatch(/ENOSPC/)
-                refusals++
-              }
+              await write(s.key, s.bytes)
+            } else if (s.op === 'fill') {
+              for (let i = 0; i < 12 && (await write(s.key, 200_000)); i++);
             } else if (s.op === 'grow') {
               disk.resize('64m')
             } else {
@@ -95,23 +125,10 @@ describe('the embedded store on a small real disk, stopped at any point', () => 
                   // ENOSPC: whatever reached the disk is the torn tail
                 }
               }
-              // Let work already queued (a fold) finish, as a crash between two steps would find it.
-              await store.load()
-              // What a restart would load, read without taking the directory.
-              await expectHolds(new FileStore(dir, { readOnly: true }))
-              try {
-                store = await open()
-              } catch (err) {
-                // A restart on a full disk is refused; with room it goes ahead.
-                expect((err as Error).message).toMatch(/is full/)
-                disk.resize('64m')
-                store = await open()
-              }
-              await expectHolds(store)
+              store = await restart(store)
             }
           }
-          store = await open()
-          await expectHolds(store)
+          store = await restart(store)
           // With room, every key takes a write again, and the result survives another restart.
           disk.resize('64m')
           for (const key of ['a', 'b', 'c']) {
