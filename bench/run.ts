@@ -231,6 +231,20 @@ async function oneAtATime(server: ChildServer): Promise<{ patchMicros: number; e
   }
 }
 
+async function limitsCase(): Promise<void> {
+  const { storeLimits } = await import('./store-limits.js')
+  const r = await storeLimits()
+  results.storeLimits = r
+  rows.push({
+    case: `8. embedded store at its limits (${fmt(r.smallFlags)} flags + a 10,000-id list swapped ${r.swaps} ×): PATCH one at a time, server CPU and journal bytes`,
+    figure: `state toggle of the large flag ${fmt(r.toggleLargeFlag.cpuMicros)} µs, ${fmt(r.toggleLargeFlag.journalBytes)} B; percentage of a small flag ${fmt(r.percentageSmallFlag.cpuMicros)} µs, ${fmt(r.percentageSmallFlag.journalBytes)} B`,
+  })
+  rows.push({
+    case: '8. embedded store at its limits: RSS, data directory, restart to ready',
+    figure: `RSS ${r.rssAtLimitsMB} MB (${r.restartCleanRssMB} MB after restart), ${r.dataDirMB} MB on disk; restart ${fmt(r.restartCleanMs)} ms after SIGTERM, ${fmt(r.restartAfterKillMs)} ms after kill -9 with 100 journal lines to replay`,
+  })
+}
+
 function engineCase(): void {
   const ns = engineBench()
   results.engine = ns
@@ -245,6 +259,7 @@ export async function main(): Promise<void> {
   if (want('engine')) engineCase()
   if (want('http')) await httpCases()
   if (want('writes')) await writesCase()
+  if (want('limits')) await limitsCase()
   if (want('redis') || want('sdk')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })

@@ -2,11 +2,14 @@
 // the directory and the owner, and the lock is taken over only when its owner is provably gone
 // (or, for another host's lock, when told to).
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DataDirLock, LOCK_FILE, processStartTime, type LockOwner } from '../../src/store/data-dir-lock.js'
+import { StoreUnavailableError } from '../../src/errors.js'
+import { FLAG_DEFAULTS } from '../../src/flags/schema.js'
+import { FileStore } from '../../src/store/file.js'
 import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../helpers.js'
 import { Client } from '../soak-helpers.js'
 
@@ -129,5 +132,31 @@ describe('a lock left behind', () => {
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).nonce).toBe(current.owner.nonce)
     await current.release()
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false)
+  })
+
+  it('once replaced behind a running store (removed by hand, another process started), stops that store writing', async () => {
+    const dir = dataDir()
+    const store = new FileStore(dir)
+    cleanups.push(() => store.close())
+    await store.load()
+    const write = (key: string) => {
+      const flag = { ...FLAG_DEFAULTS, key, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 't' }
+      const audit = { id: key, type: 'audit' as const, action: 'flag.created' as const, flag: key, actor: 't', requestId: 'r', timestamp: flag.createdAt, changes: {} }
+      return store.commit({ kind: 'flag', key, expectedVersion: 0, next: flag, audit })
+    }
+    await write('before')
+    const journal = readFileSync(store.journalPath, 'utf8')
+    rmSync(join(dir, LOCK_FILE))
+    writeLock(dir, { pid: 4242, nonce: 'someone-else' })
+
+    const refused = write('after')
+    await expect(refused).rejects.toThrow(StoreUnavailableError)
+    await expect(refused).rejects.toThrow(/another process has taken over data directory/)
+    expect(store.health()).toMatchObject({ status: 'down' })
+    expect(readFileSync(store.journalPath, 'utf8')).toBe(journal)
+    // Nor does it fold over the other process's files, or remove its lock, when it closes.
+    await store.close()
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).nonce).toBe('someone-else')
+    expect(readFileSync(store.journalPath, 'utf8')).toBe(journal)
   })
 })
