@@ -1,6 +1,7 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
 // Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
 import { mkdtempSync, rmSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../src/app.js'
@@ -55,6 +56,8 @@ process.on('message', (msg: { type: string; key?: string }) => {
     process.send?.({ type: 'memory', ...process.memoryUsage() })
   }
   if (msg.type === 'cpu') process.send?.({ type: 'cpu', ...process.cpuUsage() })
+  // Event-loop time so far (ms the loop was busy): a window's difference is what it cost the loop.
+  if (msg.type === 'elu') process.send?.({ type: 'elu', ...performance.eventLoopUtilization(), streams: app.switchyard.stream.size })
   if (msg.type === 'stop') {
     void app.close().then(() => {
       if (dataDir) rmSync(dataDir, { recursive: true, force: true })

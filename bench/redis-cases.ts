@@ -29,7 +29,7 @@ export function percentiles(samples: number[]): { p50: number; p99: number; max:
 async function cleanup(url: string, prefix: string): Promise<void> {
   const client = new Redis(url)
   const keys = redisKeys(prefix)
-  await client.del(keys.seq, keys.flags, keys.tokens, keys.audit)
+  await client.del(keys.seq, keys.flags, keys.tokens, keys.audit, keys.auditBytes, keys.flagTombstones, keys.flagVersionFloor)
   client.disconnect()
 }
 

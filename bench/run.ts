@@ -231,6 +231,29 @@ async function oneAtATime(server: ChildServer): Promise<{ patchMicros: number; e
   }
 }
 
+async function streamsCase(): Promise<void> {
+  const { streamCases } = await import('./stream-cases.js')
+  const r = await streamCases()
+  results.streams = r
+  rows.push({ case: '9. GET /stream open with 1,000 flags: server CPU per open', figure: `${fmt(r.openCpuMicros)} µs`, target: 'well under 1 ms' })
+  rows.push({
+    case: '9. 1,000 consumers (format=patch), a flag with a 1 MB list: event-loop time of one change, PATCH included',
+    figure: `state toggle ${r.toggleLoopMs} ms; whole-list swap ${r.swapLoopMs} ms (no target); toggle to 1,000 consumers of whole flags ${r.legacyToggleLoopMs} ms (no target)`,
+    target: 'toggle ≤ 50 ms',
+  })
+  rows.push({
+    case: '9. evaluate p99 while that flag toggles twice a second, 1,000 consumers open',
+    figure: `p99 ${r.busy.p99} ms vs ${r.quiet.p99} ms quiet`,
+    ratio: `${ratio(r.busy.p99, r.quiet.p99)} ×`,
+    target: '≤ 2 ×',
+  })
+  rows.push({
+    case: '9. 1,000 client streams (POST /stream/evaluations, a context each): one change of that flag, event-loop time; evaluate p99 while it toggles twice a second',
+    figure: `${r.clientToggleLoopMs} ms per change; p99 ${r.clientBusy.p99} ms vs ${r.quiet.p99} ms quiet`,
+    ratio: `${ratio(r.clientBusy.p99, r.quiet.p99)} ×`,
+  })
+}
+
 async function limitsCase(): Promise<void> {
   const { storeLimits } = await import('./store-limits.js')
   const r = await storeLimits()
@@ -260,6 +283,7 @@ export async function main(): Promise<void> {
   if (want('http')) await httpCases()
   if (want('writes')) await writesCase()
   if (want('limits')) await limitsCase()
+  if (want('streams')) await streamsCase()
   if (want('redis') || want('sdk')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })

@@ -8,6 +8,8 @@ export interface ChildServer {
   memory(): Promise<NodeJS.MemoryUsage>
   /** CPU time the server has used (user + system), in µs: divided by requests, immune to the load generator's noise. */
   cpuMicros(): Promise<number>
+  /** Milliseconds the server's event loop has been busy since it started, and its open streams. */
+  loopBusyMs(): Promise<{ active: number; streams: number }>
   /** Sends `msg` to the server and calls `listener` with each message of `type` it sends back. */
   send(msg: Record<string, unknown>): void
   on(type: string, listener: (msg: Record<string, unknown>) => void): void
@@ -48,6 +50,10 @@ export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts'
     cpuMicros: async () => {
       const { user, system } = await ask<NodeJS.CpuUsage>('cpu')
       return user + system
+    },
+    loopBusyMs: async () => {
+      const { active, streams } = await ask<{ active: number; streams: number }>('elu')
+      return { active, streams }
     },
     send: (msg) => child.send(msg),
     on: (type, listener) => child.on('message', (msg: Record<string, unknown>) => msg.type === type && listener(msg)),

@@ -11,6 +11,7 @@ import { flagSchemas } from './flags/schema.js'
 import { auditSchemas } from './audit/schema.js'
 import { tokenSchemas } from './auth/schema.js'
 import { installValidation, validationController } from './plugins/validation.js'
+import { installJsonParser } from './plugins/json-body.js'
 import { frameworkErrors, installErrorHandler, notFound } from './plugins/error-handler.js'
 import { installResponseHeaders } from './plugins/security.js'
 import { installCors } from './plugins/cors.js'
@@ -32,6 +33,7 @@ import { ofrepSchemas } from './ofrep/schema.js'
 import { ofrepRoutes } from './ofrep/routes.js'
 import { ChangeStream } from './stream/hub.js'
 import { streamRoutes } from './stream/routes.js'
+import { defaultStreamLimits } from './stream/limits.js'
 import { Metrics } from './metrics/metrics.js'
 import { installMetrics } from './metrics/hooks.js'
 import { metricsRoutes } from './metrics/routes.js'
@@ -95,24 +97,42 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     routerOptions: { maxParamLength: 1000 },
     frameworkErrors,
     return503OnClosing: true,
-    // A client must finish sending its request within this; a trickled body cannot hold a connection forever.
-    requestTimeout: 30_000,
+    // A client must finish sending its request within this, else 408: a trickled body cannot hold a
+    // connection. Node 20 enforces it only when createServer is given it (set afterwards, a trickled
+    // body was cut at headersTimeout's 60 s), and checks every connectionsCheckingInterval (30 s).
+    requestTimeout: config.requestTimeoutMs,
+    http: { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.floor(config.requestTimeoutMs / 4)) },
     trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const store = deps.store ?? (await createStore(config, app.log))
   const flags = new FlagRegistry(store)
-  const tokens = new TokenRegistry(store)
+  const tokens = new TokenRegistry(store, { max: config.tokensMax })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
   const metrics = new Metrics({ store, flags })
   const sync = new StoreSync(store, flags, tokens, app.log, metrics.sync)
   if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, app.log)
-  const stream = new ChangeStream(flags, { heartbeatMs: config.streamHeartbeatMs, maxBufferBytes: config.streamMaxBuffer }, app.log)
+  const streamLimits = defaultStreamLimits()
+  const stream = new ChangeStream(
+    flags,
+    {
+      heartbeatMs: config.streamHeartbeatMs,
+      maxBufferBytes: config.streamMaxBuffer,
+      maxStreams: config.streamMaxTotal ?? streamLimits.total,
+      maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(streamLimits.perToken, config.streamMaxTotal ?? Infinity),
+    },
+    app.log,
+    (id) => {
+      const token = tokens.find(id)
+      return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
+    },
+  )
   app.decorate('switchyard', { config, store, flags, tokens, sync, stream })
 
   for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
+  installJsonParser(app, config.jsonMaxDepth)
   installErrorHandler(app)
   app.setNotFoundHandler({ preHandler: requireToken(tokens, 'admin') }, notFound)
   // Before any route (it hooks each one as it is added) and before any hook that can refuse a
@@ -134,7 +154,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
   // Refusals (401, 403, 4xx) are logged at info on every route, so guessing at /evaluate shows too.
   app.addHook('onResponse', (request, reply, done) => {
-    const level = reply.statusCode < 400 && request.scope === 'evaluate' ? 'debug' : 'info'
+    const level = reply.statusCode < 400 && (request.scope === 'evaluate' || request.scope === 'client') ? 'debug' : 'info'
     if (levels.isLevelEnabled(level)) {
       const url = request.routeOptions.url ?? request.url.split('?')[0]
       request.log[level]({ method: request.method, url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
@@ -145,12 +165,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await installSwagger(app)
 
   await app.register(healthRoutes, { store, sync })
-  await app.register(evaluateRoutes, { flags })
+  await app.register(evaluateRoutes, { flags, bodyLimit: config.evaluateBodyLimit })
   await app.register(flagRoutes, { flags })
   await app.register(tokenRoutes, { tokens })
   await app.register(auditRoutes, { store })
-  await app.register(ofrepRoutes, { flags })
-  await app.register(streamRoutes, { stream })
+  await app.register(ofrepRoutes, { flags, bodyLimit: config.evaluateBodyLimit })
+  await app.register(streamRoutes, { stream, bodyLimit: config.evaluateBodyLimit })
   await app.register(metricsRoutes, { metrics })
 
   // A keep-alive connection whose request was in flight when closing began would sit idle until

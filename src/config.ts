@@ -1,4 +1,5 @@
 // The service configuration: one schema for the environment, and the only reader of process.env.
+import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Ajv } from 'ajv'
 
@@ -13,12 +14,18 @@ const EnvSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
+  TOKENS_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   AUDIT_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10_000 }),
   AUDIT_MAX_BYTES: Type.Integer({ minimum: 1024 * 1024, maximum: 16 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 8 * 1024 * 1024 }),
+  EVALUATE_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 256 * 1024 }),
+  JSON_MAX_DEPTH: Type.Integer({ minimum: 4, maximum: 1000, default: 32 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
   FLAGS_BOOTSTRAP_FILE: Type.Optional(Type.String({ minLength: 1 })),
   STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 300_000, default: 15_000 }),
   STREAM_MAX_BUFFER: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024, default: 16 * 1024 * 1024 }),
+  STREAM_MAX_TOTAL: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  STREAM_MAX_PER_TOKEN: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   // Exact browser origins (scheme://host[:port]), comma-separated; '*' is refused on purpose.
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,/*]+(\\s*,\\s*https?://[^\\s,/*]+)*$' })),
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
@@ -39,16 +46,27 @@ export interface Config {
   adminToken?: string
   redisUrl?: string
   redisPrefix: string
+  /** Named tokens the store may hold (expired ones included); creating one more is refused. */
+  tokensMax: number
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold; the oldest events are dropped first. */
   auditMaxBytes: number
   bodyLimit: number
+  /** Largest body of POST /evaluate and the OFREP routes; admin routes keep bodyLimit. */
+  evaluateBodyLimit: number
+  /** Arrays and objects a JSON body may nest; deeper is refused before it is parsed. */
+  jsonMaxDepth: number
+  /** A request (headers and body) must have arrived within this, else 408. */
+  requestTimeoutMs: number
   /** A flags file (YAML or JSON) whose flags seed a store that has never been written. */
   flagsBootstrapFile?: string
   /** Interval of the comment lines that keep idle GET /stream connections open through proxies. */
   streamHeartbeatMs: number
   /** Bytes a GET /stream consumer may fall behind (beyond its catch-up payload) before it is dropped. */
   streamMaxBuffer: number
+  /** Open streams on this replica, in all and per token, past which a new one gets 429; unset: from the open-files limit. */
+  streamMaxTotal?: number
+  streamMaxPerToken?: number
   /** Browser origins allowed by CORS; empty: CORS off. */
   corsOrigins: string[]
   /** Failed authentications per client address and window before 429; 0: no limit. */
@@ -62,6 +80,39 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** Variables that carry credentials: never shown in a message, and each may be read from a file named by <NAME>_FILE. */
+const SECRETS = ['ADMIN_TOKEN', 'REDIS_URL'] as const
+
+/**
+ * Takes each secret given as <NAME>_FILE from its file (less one trailing newline) into `input`.
+ * A problem names the variable and the path, never the content.
+ */
+function readSecretFiles(env: NodeJS.ProcessEnv, input: Record<string, unknown>, problems: string[]): Map<string, string> {
+  const fromFile = new Map<string, string>()
+  for (const name of SECRETS) {
+    const path = env[`${name}_FILE`]
+    if (path === undefined || path === '') continue
+    if (input[name] !== undefined) {
+      problems.push(`${name} and ${name}_FILE are both set: set one of them`)
+      continue
+    }
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      problems.push(`${name}_FILE=${JSON.stringify(path)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      continue
+    }
+    const value = text.replace(/\r?\n$/, '')
+    if (value === '') problems.push(`${name}_FILE=${JSON.stringify(path)} is empty`)
+    else {
+      input[name] = value
+      fromFile.set(name, path)
+    }
+  }
+  return fromFile
+}
+
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true })
 const validateEnv = ajv.compile<Env>(EnvSchema)
 
@@ -72,8 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name]
     if (value !== undefined && value !== '') input[name] = value
   }
-  // Ajv's coercion would read "0x50" or "1e3" as numbers: integers here are written in digits.
   const problems: string[] = []
+  const fromFile = readSecretFiles(env, input, problems)
+  // Ajv's coercion would read "0x50" or "1e3" as numbers: integers here are written in digits.
   for (const [name, schema] of Object.entries(EnvSchema.properties)) {
     if ((schema as { type?: string }).type === 'integer' && input[name] !== undefined && !/^-?\d+$/.test(String(input[name]))) {
       problems.push(`${name}=${JSON.stringify(input[name])} must be integer`)
@@ -83,8 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!validateEnv(input) || problems.length) {
     for (const e of validateEnv.errors ?? []) {
       const name = e.instancePath.replace(/^\//, '')
-      // Both may carry credentials (REDIS_URL can hold a password).
-      const shown = name === 'ADMIN_TOKEN' || name === 'REDIS_URL' ? '(hidden)' : JSON.stringify((input as Record<string, unknown>)[name])
+      // Secrets are never shown (REDIS_URL can hold a password), only the file they came from.
+      const file = fromFile.get(name)
+      const shown = (SECRETS as readonly string[]).includes(name) ? `(hidden${file === undefined ? '' : `, from ${name}_FILE=${JSON.stringify(file)}`})` : JSON.stringify((input as Record<string, unknown>)[name])
       const rule = e.keyword === 'enum' ? `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message
       problems.push(`${name}=${shown} ${rule}`)
     }
@@ -100,12 +153,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    tokensMax: e.TOKENS_MAX,
     auditMaxEvents: e.AUDIT_MAX_EVENTS,
     auditMaxBytes: e.AUDIT_MAX_BYTES,
     bodyLimit: e.BODY_LIMIT,
+    evaluateBodyLimit: e.EVALUATE_BODY_LIMIT,
+    jsonMaxDepth: e.JSON_MAX_DEPTH,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     flagsBootstrapFile: e.FLAGS_BOOTSTRAP_FILE,
     streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
     streamMaxBuffer: e.STREAM_MAX_BUFFER,
+    streamMaxTotal: e.STREAM_MAX_TOTAL,
+    streamMaxPerToken: e.STREAM_MAX_PER_TOKEN,
     corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,

@@ -10,10 +10,13 @@ export const ErrorCodes = {
   NOT_FOUND: 404,
   FLAG_EXISTS: 409,
   TOKEN_PROTECTED: 409,
+  TOKEN_EXISTS: 409,
+  TOKEN_LIMIT_REACHED: 409,
   VERSION_MISMATCH: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  TOO_MANY_STREAMS: 429,
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,
   NOT_READY: 503,
@@ -40,11 +43,16 @@ export const validationFailed = (field: string, rule: string) =>
 
 /**
  * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.
- * Carries what the store holds now (null when absent) so the caller can re-merge or refuse.
+ * Carries what the store holds now (null when absent) so the caller can re-merge or refuse, and,
+ * when it holds no flag, `lastVersion`: the version a create must continue from (the last version
+ * of the flag deleted under that key; 0 for a key never used).
  */
 export class ConflictError extends Error {
-  constructor(readonly current: Flag | null) {
-    super(`store holds version ${current?.version ?? 0}`)
+  constructor(
+    readonly current: Flag | null,
+    readonly lastVersion = 0,
+  ) {
+    super(current ? `store holds version ${current.version}` : `store holds no flag; a create continues from version ${lastVersion}`)
     this.name = 'ConflictError'
   }
 }

@@ -15,6 +15,15 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
 }
 
+/**
+ * What a stored identifier may not hold: control characters (C0, DEL, C1) and unpaired surrogates,
+ * which JSON tools refuse (jq cannot parse "\ud800"). Ajv compiles patterns with the `u` flag,
+ * under which a class of surrogates matches only unpaired ones, so emoji stay allowed.
+ */
+export const IDENTIFIER_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$'
+/** Free text (descriptions) may hold newlines and tabs, but no unpaired surrogate either. */
+export const TEXT_PATTERN = '^[^\\ud800-\\udfff]*$'
+
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({ description: 'HTTP status code, repeated for clients that lose it' }),

@@ -35,6 +35,7 @@ describe('audit events', () => {
       action: 'flag.created',
       flag: 'copilot_v2',
       actor: 'ops-admin',
+      actorId: ops.id,
       requestId: res.headers['x-request-id'],
       timestamp: expect.stringMatching(ISO),
       version: 1,
@@ -92,6 +93,8 @@ describe('audit events', () => {
       actor: 'ops-admin',
       changes: { name: { before: null, after: 'checkout-service' }, scope: { before: null, after: 'evaluate' } },
     })
+    const expiring = await call(app, 'POST', '/tokens', { token: ops.token, body: { name: 'ci', scope: 'evaluate', expiresAt: '2099-01-01T00:00:00Z' }, expected: 201 })
+    expect((await newestEvent(expiring)).changes).toMatchObject({ expiresAt: { before: null, after: '2099-01-01T00:00:00.000Z' } })
     const revoked = await call(app, 'DELETE', `/tokens/${id}`, { token: ops.token, expected: 204 })
     expect(await newestEvent(revoked)).toMatchObject({
       action: 'token.revoked',
@@ -100,6 +103,16 @@ describe('audit events', () => {
       changes: { name: { before: 'checkout-service', after: null }, scope: { before: 'evaluate', after: null } },
     })
     expect(JSON.stringify(await listAudit(app))).not.toContain(token)
+  })
+
+  it("records the token's id beside its name: the bootstrap token, and two tokens that had one name, stay apart", async () => {
+    const byBootstrap = await call(app, 'POST', '/flags', { body: { key: 'by_bootstrap' }, expected: 201 })
+    expect(await newestEvent(byBootstrap)).toMatchObject({ actor: 'bootstrap', actorId: 'bootstrap' })
+    await call(app, 'DELETE', `/tokens/${ops.id}`, { expected: 204 })
+    const successor = await createToken(app, 'ops-admin', 'admin')
+    const bySuccessor = await call(app, 'POST', '/flags', { token: successor.token, body: { key: 'by_successor' }, expected: 201 })
+    expect(await newestEvent(bySuccessor)).toMatchObject({ actor: 'ops-admin', actorId: successor.id })
+    expect(successor.id).not.toBe(ops.id)
   })
 
   it('keeps a well-formed X-Request-Id and replaces a malformed one', async () => {

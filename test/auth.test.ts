@@ -50,6 +50,7 @@ function statusFor(route: Route, token: string): Promise<number> {
 const protectedRoutes = routes.filter((r) => r.scope !== 'public')
 const adminRoutes = routes.filter((r) => r.scope === 'admin')
 const evaluateRoutes = routes.filter((r) => r.scope === 'evaluate')
+const clientRoutes = routes.filter((r) => r.scope === 'client')
 
 /** Every method and path the router serves, read from printRoutes (which includes hidden routes). */
 function routerRoutes(): string[] {
@@ -70,6 +71,14 @@ function routerRoutes(): string[] {
 const revoked = await createToken(app, 'revoked-admin', 'admin')
 await revokeToken(app, revoked.id)
 const evaluator = await createToken(app, 'evaluator', 'evaluate')
+const browser = await createToken(app, 'browser', 'client')
+// An admin token as a replica holds it once the store has told it of the token and it has expired since.
+const expired = await createToken(app, 'expired-admin', 'admin', 201, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() })
+{
+  const { tokens, seq } = await app.switchyard.store.load()
+  const record = tokens.find((t) => t.id === expired.id)!
+  app.switchyard.sync.applyChange({ kind: 'token', id: record.id, seq: seq + 1, token: { ...record, expiresAt: '2000-01-01T00:00:00.000Z' } })
+}
 
 describe('the route list', () => {
   it('holds every route the router serves, apart from Swagger UI and the OpenAPI document', () => {
@@ -83,7 +92,7 @@ describe('the route list', () => {
 
   it('declares a scope on every route, public exactly where no token is documented', () => {
     for (const r of routes) {
-      expect(['public', 'evaluate', 'admin'], name(r)).toContain(r.scope)
+      expect(['public', 'client', 'evaluate', 'admin'], name(r)).toContain(r.scope)
       expect(r.public, name(r)).toBe(r.scope === 'public')
     }
   })
@@ -94,7 +103,12 @@ describe('the route list', () => {
     ['GET /flags/{key}', 'evaluate'],
     ['PATCH /flags/{key}', 'admin'],
     ['DELETE /flags/{key}', 'admin'],
-    ['POST /evaluate', 'evaluate'],
+    ['POST /evaluate', 'client'],
+    ['POST /ofrep/v1/evaluate/flags', 'client'],
+    ['POST /ofrep/v1/evaluate/flags/{key}', 'client'],
+    ['POST /stream/evaluations', 'client'],
+    ['GET /stream', 'evaluate'],
+    ['GET /metrics', 'evaluate'],
     ['POST /tokens', 'admin'],
     ['GET /tokens', 'admin'],
     ['DELETE /tokens/{id}', 'admin'],
@@ -111,6 +125,7 @@ describe.each(protectedRoutes.map((r) => [name(r), r] as const))('%s', (_name, r
     ['no token', null],
     ['an unknown token', 'sy_not-a-token-anyone-issued'],
     ['a revoked token', revoked.token],
+    ['an expired token', expired.token],
   ])('answers 401 to %s', async (_what, token) => {
     const res = await call(app, route.method, urlOf(route), { token, expected: 401 })
     expect(res.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED', requestId: res.headers['x-request-id'] })
@@ -122,8 +137,11 @@ describe.each(protectedRoutes.map((r) => [name(r), r] as const))('%s', (_name, r
 })
 
 describe.each(adminRoutes.map((r) => [name(r), r] as const))('%s (admin)', (_name, route) => {
-  it('answers 403 to an evaluate token', async () => {
-    const res = await call(app, route.method, urlOf(route), { token: evaluator.token, expected: 403 })
+  it.each([
+    ['an evaluate token', evaluator.token],
+    ['a client token', browser.token],
+  ])('answers 403 to %s', async (_what, token) => {
+    const res = await call(app, route.method, urlOf(route), { token, expected: 403 })
     expect(res.json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' })
   })
 })
@@ -131,6 +149,20 @@ describe.each(adminRoutes.map((r) => [name(r), r] as const))('%s (admin)', (_nam
 describe.each(evaluateRoutes.map((r) => [name(r), r] as const))('%s (evaluate)', (_name, route) => {
   it('lets an evaluate token through', async () => {
     expect([401, 403]).not.toContain(await statusFor(route, evaluator.token))
+  })
+
+  it('answers 403 to a client token: it never sees flag definitions', async () => {
+    const res = await call(app, route.method, urlOf(route), { token: browser.token, expected: 403 })
+    expect(res.json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' })
+  })
+})
+
+describe.each(clientRoutes.map((r) => [name(r), r] as const))('%s (client)', (_name, route) => {
+  it.each([
+    ['a client token', browser.token],
+    ['an evaluate token', evaluator.token],
+  ])('lets %s through', async (_what, token) => {
+    expect([401, 403]).not.toContain(await statusFor(route, token))
   })
 })
 

@@ -50,7 +50,9 @@ describe('FLAGS_BOOTSTRAP_FILE', () => {
     expect(await keys(app)).toEqual(EXAMPLE_KEYS)
     expect(await getFlag(app, 'copilot_v2')).toMatchObject({ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'], version: 1, updatedBy: BOOTSTRAP_ACTOR })
     const { events } = await listAudit(app)
-    expect(events.map((e: { action: string; actor: string }) => `${e.action} ${e.actor}`)).toEqual(EXAMPLE_KEYS.map(() => `flag.created ${BOOTSTRAP_ACTOR}`))
+    expect(events.map((e: { action: string; actor: string; actorId: string }) => `${e.action} ${e.actor} ${e.actorId}`)).toEqual(
+      EXAMPLE_KEYS.map(() => `flag.created ${BOOTSTRAP_ACTOR} ${BOOTSTRAP_ACTOR}`),
+    )
   })
 
   it('never loads over existing state', async () => {

@@ -118,5 +118,5 @@ export async function serve(overrides: Partial<Config> = {}): Promise<Service> {
 
 /** A write made behind the CLI's back, as another operator would make it. */
 export async function concurrentEdit(app: FastifyInstance, key: string, patch: Record<string, unknown>): Promise<void> {
-  await app.switchyard.flags.update(key, patch, undefined, { name: 'other-operator', requestId: 'concurrent', log: app.log })
+  await app.switchyard.flags.update(key, patch, undefined, { id: 'tok_other_operator', name: 'other-operator', requestId: 'concurrent', log: app.log })
 }

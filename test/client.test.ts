@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, SwitchyardClientError, type Context, type FlagChange, type SwitchyardClient } from '../src/client/index.js'
+import { compileFlag } from '../src/flags/evaluate.js'
 import { FileStore } from '../src/store/file.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { ADMIN, call, createFlag, createToken, eventually, startApp, tempDir, updateFlag } from './helpers.js'
@@ -97,6 +98,71 @@ describe('createClient', () => {
     expect(changes).toEqual([])
     expect(flags.isEnabled('copilot_v2', { userId: 'alice' })).toBe(true)
     await eventually(() => resources() <= before, 5000, 'timers and sockets to be released')
+  })
+})
+
+describe('createClient on a stream of change patches', () => {
+  it('applies patches to large lists and follows a toggle with a patch of a few hundred bytes', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      const betaUsers = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
+      await createFlag(app, { key: 'big', state: 'beta_users', betaUsers })
+      const flags = await connect(url)
+      expect(flags.isEnabled('big', { userId: 'user-9999' })).toBe(true)
+      await updateFlag(app, 'big', { betaUsers: [...betaUsers.slice(1), 'newcomer'] })
+      await eventually(() => flags.isEnabled('big', { userId: 'newcomer' }))
+      expect(flags.isEnabled('big', { userId: 'user-0' })).toBe(false)
+      await updateFlag(app, 'big', { state: 'disabled' })
+      await eventually(() => !flags.isEnabled('big', { userId: 'newcomer' }))
+      expect(flags.flag('big')).toEqual((await call(app, 'GET', '/flags/big', { expected: 200 })).json())
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('reloads the whole state when a patch names a version it does not hold', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      await createFlag(app, { key: 'drifted', state: 'disabled' })
+      const errors: Error[] = []
+      const flags = await createClient({ url, token: ADMIN, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e) })
+      clients.push(flags)
+      // As if this client had missed a change: the next patch is made from a version it lacks.
+      const held = flags.flag('drifted')!
+      const seq = Number((await call(app, 'GET', '/audit?limit=1', { expected: 200 })).json().events[0].seq)
+      ;(flags as unknown as { flags: { apply(k: string, s: number, v: unknown): boolean } }).flags.apply('drifted', seq + 0.5, compileFlag({ ...held, version: 99 }))
+      expect(flags.flag('drifted')!.version).toBe(99)
+      await updateFlag(app, 'drifted', { state: 'enabled' })
+      await eventually(() => flags.isEnabled('drifted') && flags.flag('drifted')!.version === 2, 5000, 'the client to reload and hold the flag again')
+      expect(errors.some((e) => /reloading the state/.test(e.message))).toBe(true)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('stops, says why and keeps its last state when its token is revoked', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      await createFlag(app, { key: 'kept', state: 'enabled' })
+      const { id, token } = await createToken(app, 'doomed-sdk', 'evaluate')
+      const errors: SwitchyardClientError[] = []
+      const flags = await createClient({ url, token, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e as SwitchyardClientError) })
+      clients.push(flags)
+      await call(app, 'DELETE', `/tokens/${id}`, { expected: 204 })
+      await eventually(() => errors.some((e) => e.status === 401 && /revoked/.test(e.message)), 5000, 'the revocation to reach the client')
+      await eventually(() => !flags.connected)
+      expect(flags.isEnabled('kept')).toBe(true)
+      // It does not keep knocking with a dead token.
+      const attempts = errors.length
+      await updateFlag(app, 'kept', { state: 'disabled' })
+      expect(app.switchyard.stream.size).toBe(0)
+      expect(errors.length).toBe(attempts)
+    } finally {
+      await app.close()
+    }
   })
 })
 

@@ -1,5 +1,7 @@
 // Configuration: the environment is validated at startup with a message naming each bad variable
 // (never an ADMIN_TOKEN value), and a run without ADMIN_TOKEN gets a generated admin token.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { spawnServer, startServer, tempDir } from './helpers.js'
@@ -39,6 +41,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUDIT_MAX_BYTES: '268435456' }).auditMaxBytes).toBe(256 * 1024 * 1024)
   })
 
+  it('reads EVALUATE_BODY_LIMIT, JSON_MAX_DEPTH and REQUEST_TIMEOUT_MS, with their defaults and bounds', () => {
+    expect(loadConfig({})).toMatchObject({ evaluateBodyLimit: 262144, jsonMaxDepth: 32, requestTimeoutMs: 30000 })
+    expect(loadConfig({ EVALUATE_BODY_LIMIT: '65536', JSON_MAX_DEPTH: '8', REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({ evaluateBodyLimit: 65536, jsonMaxDepth: 8, requestTimeoutMs: 5000 })
+    expect(() => loadConfig({ EVALUATE_BODY_LIMIT: '100' })).toThrow('EVALUATE_BODY_LIMIT=100 must be >= 1024')
+    expect(() => loadConfig({ JSON_MAX_DEPTH: '1001' })).toThrow('JSON_MAX_DEPTH=1001 must be <= 1000')
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' })).toThrow('REQUEST_TIMEOUT_MS=0 must be >= 1000')
+  })
+
   it.each([
     ['1', true],
     ['true', true],
@@ -71,6 +81,69 @@ describe('loadConfig', () => {
   })
 })
 
+describe('TOKENS_MAX', () => {
+  it('is 10,000 by default, and at least 1', () => {
+    expect(loadConfig({}).tokensMax).toBe(10_000)
+    expect(loadConfig({ TOKENS_MAX: '25' }).tokensMax).toBe(25)
+    expect(() => loadConfig({ TOKENS_MAX: '0' })).toThrow('TOKENS_MAX=0 must be >= 1')
+  })
+})
+
+describe('secrets from files (<NAME>_FILE)', () => {
+  /** A temporary directory holding `files`; returns each one's path. */
+  function secretFiles(files: Record<string, string>): Record<string, string> {
+    const dir = tempDir()
+    onTestFinished(() => dir.remove())
+    return Object.fromEntries(
+      Object.entries(files).map(([name, content]) => {
+        writeFileSync(join(dir.path, name), content)
+        return [name, join(dir.path, name)]
+      }),
+    )
+  }
+  const messageOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env)
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      return (err as Error).message
+    }
+    throw new Error('loadConfig accepted it')
+  }
+
+  it('reads ADMIN_TOKEN_FILE and REDIS_URL_FILE, less one trailing newline', () => {
+    const paths = secretFiles({ admin: 'a-long-enough-secret\n', redis: 'redis://:pw@redis:6379/2\r\n' })
+    expect(loadConfig({ ADMIN_TOKEN_FILE: paths.admin!, REDIS_URL_FILE: paths.redis! })).toMatchObject({
+      adminToken: 'a-long-enough-secret',
+      redisUrl: 'redis://:pw@redis:6379/2',
+    })
+  })
+
+  it.each(['ADMIN_TOKEN', 'REDIS_URL'])('refuses %s set beside its _FILE variant, naming both', (name) => {
+    const { secret } = secretFiles({ secret: 'redis://a-long-enough-secret' })
+    expect(messageOf({ [name]: 'redis://a-long-enough-secret', [`${name}_FILE`]: secret! })).toContain(`${name} and ${name}_FILE are both set`)
+  })
+
+  it('refuses a missing, unreadable or empty file, naming the variable and the path', () => {
+    const { empty } = secretFiles({ empty: '\n' })
+    const dir = tempDir()
+    onTestFinished(() => dir.remove())
+    mkdirSync(join(dir.path, 'a-directory'))
+    const missing = join(dir.path, 'missing')
+    expect(messageOf({ ADMIN_TOKEN_FILE: missing })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(missing)} cannot be read (ENOENT)`)
+    expect(messageOf({ REDIS_URL_FILE: join(dir.path, 'a-directory') })).toContain(`REDIS_URL_FILE=${JSON.stringify(join(dir.path, 'a-directory'))} cannot be read (EISDIR)`)
+    expect(messageOf({ ADMIN_TOKEN_FILE: empty! })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(empty)} is empty`)
+  })
+
+  it('never shows what the file holds, even when it is invalid', () => {
+    const paths = secretFiles({ admin: 'Zq9 spaced secret\n', redis: 'http://user:Zq9-password@redis' })
+    const message = messageOf({ ADMIN_TOKEN_FILE: paths.admin!, REDIS_URL_FILE: paths.redis! })
+    expect(message).toContain(`ADMIN_TOKEN=(hidden, from ADMIN_TOKEN_FILE=${JSON.stringify(paths.admin)}) must match pattern`)
+    expect(message).toContain(`REDIS_URL=(hidden, from REDIS_URL_FILE=${JSON.stringify(paths.redis)}) must match pattern`)
+    expect(message).not.toContain('Zq9')
+  })
+})
+
 describe('the server process', () => {
   it('refuses to start on bad configuration: exit 1, the variables named on stderr, no token value anywhere', async () => {
     const server = await spawnServer({ PORT: 'abc', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'Zq9-short-tok' })
@@ -80,6 +153,18 @@ describe('the server process', () => {
     expect(server.stderr()).toContain('LOG_LEVEL="loud" must be one of')
     expect(server.stderr()).toContain('ADMIN_TOKEN=(hidden)')
     expect(server.stderr() + server.stdout()).not.toContain('Zq9-short-tok')
+  })
+
+  it('takes its admin token from ADMIN_TOKEN_FILE, and generates none', async () => {
+    const data = tempDir()
+    onTestFinished(() => data.remove())
+    const secret = 'Zq9-admin-token-from-a-file'
+    writeFileSync(join(data.path, 'admin-token'), `${secret}\n`)
+    const server = await startServer({ DATA_DIR: data.path, ADMIN_TOKEN_FILE: join(data.path, 'admin-token') })
+    onTestFinished(() => server.stop().then(() => undefined))
+    expect((await fetch(`${server.url}/tokens`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200)
+    expect(server.stderr()).not.toMatch(/sy_[A-Za-z0-9_-]{40,}/)
+    expect(server.stderr() + server.stdout()).not.toContain('Zq9')
   })
 
   it('generates an admin token when ADMIN_TOKEN is unset: printed once on stderr, never in the log lines', async () => {

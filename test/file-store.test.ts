@@ -29,9 +29,12 @@ async function open(dir: string, compactEvery = 1000): Promise<FileStore> {
 
 const NOW = '2026-01-01T00:00:00.000Z'
 
-/** The write that moves `key` from `current` to a version with `description`, or deletes it. */
-function flagWrite(key: string, current: Flag | null, change: { description: string } | 'delete'): Write {
-  const version = (current?.version ?? 0) + 1
+/**
+ * The write that moves `key` from `current` to a version with `description`, or deletes it; a
+ * create continues from `lastVersion`, the version the key's deleted flag had.
+ */
+function flagWrite(key: string, current: Flag | null, change: { description: string } | 'delete', lastVersion = 0): Write {
+  const version = (current?.version ?? lastVersion) + 1
   const next: Flag | null = change === 'delete' ? null : { ...FLAG_DEFAULTS, ...current, key, description: change.description, version, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' }
   const action = change === 'delete' ? 'flag.deleted' : current ? 'flag.updated' : 'flag.created'
   return {
@@ -46,6 +49,8 @@ function flagWrite(key: string, current: Flag | null, change: { description: str
 /** A store and the state it should hold, kept side by side. */
 class Model {
   readonly flags = new Map<string, Flag>()
+  /** The last version of each deleted flag: a re-created one continues from it. */
+  readonly tombstones = new Map<string, number>()
   readonly events: string[] = []
 
   constructor(public store: FileStore) {}
@@ -53,10 +58,13 @@ class Model {
   async write(key: string, change: { description: string } | 'delete'): Promise<void> {
     const current = this.flags.get(key) ?? null
     if (change === 'delete' && !current) return
-    const write = flagWrite(key, current, change)
+    const write = flagWrite(key, current, change, this.tombstones.get(key))
     await this.store.commit(write)
     if (write.kind === 'flag' && write.next) this.flags.set(key, write.next)
-    else this.flags.delete(key)
+    else {
+      this.flags.delete(key)
+      this.tombstones.set(key, current!.version)
+    }
     this.events.push(write.audit.id)
   }
 }

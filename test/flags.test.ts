@@ -78,11 +78,14 @@ describe('POST /flags', () => {
     expect(await getFlag(app, 'raced')).toEqual(results.find((r) => r.statusCode === 201)!.json())
   })
 
-  it('accepts a key re-created after a delete, starting again at version 1', async () => {
+  it('accepts a key re-created after a delete, continuing its versions so no ETag is used twice', async () => {
     await createFlag(app, { key: 'copilot_v2' })
     await updateFlag(app, 'copilot_v2', { state: 'enabled' })
     await deleteFlag(app, 'copilot_v2')
-    expect((await createFlag(app, { key: 'copilot_v2' })).version).toBe(1)
+    const res = await call(app, 'POST', '/flags', { body: { key: 'copilot_v2' }, expected: 201 })
+    expect(res.json()).toMatchObject({ version: 3, state: 'disabled' })
+    expect(res.headers.etag).toBe('"3"')
+    expect((await listAudit(app, { flag: 'copilot_v2', limit: 1 })).events[0]).toMatchObject({ action: 'flag.created', version: 3 })
   })
 })
 
@@ -222,7 +225,7 @@ describe('PATCH /flags/:key', () => {
     expect((await call(app, 'PATCH', '/flags/nope', { body: { state: 'enabled' }, expected: 404 })).json()).toMatchObject({ code: 'FLAG_NOT_FOUND' })
   })
 
-  it.each([['"1"'], ['W/"1"'], ['1'], ['*']])('applies the change with If-Match: %s', async (ifMatch) => {
+  it.each([['"1"'], ['1'], ['*']])('applies the change with If-Match: %s', async (ifMatch) => {
     const flag = await updateFlag(app, 'copilot_v2', { state: 'enabled' }, 200, { 'if-match': ifMatch })
     expect(flag.version).toBe(2)
   })
@@ -233,6 +236,13 @@ describe('PATCH /flags/:key', () => {
     expect(res.json()).toMatchObject({ statusCode: 412, code: 'VERSION_MISMATCH', message: expect.stringContaining('version 2') })
     expect(await getFlag(app, 'copilot_v2')).toMatchObject({ state: 'enabled', version: 2 })
     expect((await updateFlag(app, 'copilot_v2', { state: 'disabled' }, 200, { 'if-match': '"2"' })).version).toBe(3)
+  })
+
+  it('answers 412 for a weak ETag, which never matches (If-Match compares strongly)', async () => {
+    const res = await call(app, 'PATCH', '/flags/copilot_v2', { body: { state: 'enabled' }, headers: { 'if-match': 'W/"1"' }, expected: 412 })
+    expect(res.json()).toMatchObject({ code: 'VERSION_MISMATCH' })
+    await deleteFlag(app, 'copilot_v2', 412, { 'if-match': 'W/"1"' })
+    expect(await getFlag(app, 'copilot_v2')).toMatchObject({ state: 'disabled', version: 1 })
   })
 
   it('answers 412 for a version the flag never reached', async () => {

@@ -10,6 +10,7 @@ import { expect } from 'vitest'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
 import { defaultConfig, type Config } from '../src/config.js'
+import type { Scope } from '../src/auth/schema.js'
 import type { FileStore } from '../src/store/file.js'
 import { MemoryStore } from '../src/store/memory.js'
 
@@ -88,12 +89,20 @@ export async function evaluateFlags(app: FastifyInstance, flags: string[] | unde
   return (await call(app, 'POST', '/evaluate', { body: { ...(flags ? { flags } : {}), context }, expected, token })).json()
 }
 
-export async function createToken(app: FastifyInstance, name: string, scope: 'admin' | 'evaluate', expected = 201): Promise<{ id: string; token: string }> {
-  return (await call(app, 'POST', '/tokens', { body: { name, scope }, expected })).json()
+/** `expiresAt` goes into the body; `token` is the caller's (the admin token by default). */
+export async function createToken(
+  app: FastifyInstance,
+  name: string,
+  scope: Scope,
+  expected = 201,
+  opts: { expiresAt?: string; token?: string } = {},
+): Promise<{ id: string; token: string; expiresAt?: string }> {
+  const body = { name, scope, ...(opts.expiresAt === undefined ? {} : { expiresAt: opts.expiresAt }) }
+  return (await call(app, 'POST', '/tokens', { body, expected, token: opts.token })).json()
 }
 
-export async function listTokens(app: FastifyInstance, expected = 200) {
-  return (await call(app, 'GET', '/tokens', { expected })).json()
+export async function listTokens(app: FastifyInstance, params: { cursor?: string; limit?: number } = {}, expected = 200) {
+  return (await call(app, 'GET', `/tokens${query(params)}`, { expected })).json()
 }
 
 export async function revokeToken(app: FastifyInstance, id: string, expected = 204) {

@@ -2,9 +2,9 @@ import { OFREPApi } from '@openfeature/ofrep-core'
 import { OFREPProvider } from '@openfeature/ofrep-provider'
 import { OpenFeature, type Client } from '@openfeature/server-sdk'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { bucket } from '../src/flags/bucket.js'
-import { ADMIN, createFlag, createFlagPerState, createToken, evaluateFlag, startApp, updateFlag } from './helpers.js'
+import { ADMIN, createFlag, createFlagPerState, createToken, deleteFlag, evaluateFlag, startApp, updateFlag } from './helpers.js'
 
 const DOMAIN = 'ofrep-test'
 
@@ -217,15 +217,57 @@ describe('POST /ofrep/v1/evaluate/flags', () => {
     expect((await ofrep('flags', { context: { targetingKey: 'alice' } }, { 'if-none-match': '"other"' })).status).toBe(200)
   })
 
-  it('changes the ETag when an answer changes, and only then', async () => {
+  const etagOf = async (context: Record<string, unknown>) => (await ofrep('flags', { context })).headers.get('etag')!
+
+  it('answers 304 on the ETag of the last 200 without reading a single flag', async () => {
+    const { flags } = app.switchyard
+    const first = await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } })
+    expect(first.status).toBe(200)
+    const etag = first.headers.get('etag')!
+    const reads = [vi.spyOn(flags, 'list'), vi.spyOn(flags, 'all'), vi.spyOn(flags, 'get')]
+    try {
+      const again = await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } }, { 'if-none-match': etag })
+      expect(again.status).toBe(304)
+      expect(again.headers.get('etag')).toBe(etag)
+      for (const read of reads) expect(read).not.toHaveBeenCalled()
+      // The spies do see a request that evaluates.
+      expect((await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } }, { 'if-none-match': '"other"' })).status).toBe(200)
+      expect(reads[0]).toHaveBeenCalled()
+    } finally {
+      for (const read of reads) read.mockRestore()
+    }
+  })
+
+  it('changes the ETag with every flag change, whether or not it alters an answer', async () => {
+    const alice = { targetingKey: 'alice' }
+    const tags = [await etagOf(alice)]
     await createFlag(app, { key: 'etag_probe', state: 'disabled' })
-    const before = (await ofrep('flags', { context: { targetingKey: 'alice' } })).headers.get('etag')
-    const otherContext = (await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } })).headers.get('etag')
-    expect(otherContext).toBe(before)
+    tags.push(await etagOf(alice))
+    await updateFlag(app, 'etag_probe', { description: 'answers stay the same' })
+    tags.push(await etagOf(alice))
     await updateFlag(app, 'etag_probe', { state: 'enabled' })
-    const after = await ofrep('flags', { context: { targetingKey: 'alice' } }, { 'if-none-match': before! })
-    expect(after.status).toBe(200)
-    expect(after.headers.get('etag')).not.toBe(before)
+    tags.push(await etagOf(alice))
+    const stale = await ofrep('flags', { context: alice }, { 'if-none-match': tags[2]! })
+    expect(stale.status).toBe(200)
+    expect(stale.body.flags).toContainEqual(expect.objectContaining({ key: 'etag_probe', value: true }))
+    await deleteFlag(app, 'etag_probe')
+    tags.push(await etagOf(alice))
+    expect(new Set(tags).size).toBe(tags.length)
+    expect(await etagOf(alice)).toBe(tags.at(-1))
+  })
+
+  it('gives each context its own ETag, whatever the order of its attributes', async () => {
+    const tag = await etagOf({ targetingKey: 'alice', plan: 'pro', region: 'eu' })
+    expect(await etagOf({ region: 'eu', plan: 'pro', targetingKey: 'alice' })).toBe(tag)
+    const others = [
+      { targetingKey: 'bob', plan: 'pro', region: 'eu' },
+      { targetingKey: 'alice', plan: 'pro', region: 'us' },
+      { targetingKey: 'alice', plan: 'pro' },
+      { targetingKey: 'alice', plan: 'pro', region: 'eu', tenantId: 'acme' },
+    ]
+    for (const other of others) expect(await etagOf(other), JSON.stringify(other)).not.toBe(tag)
+    expect(await etagOf({ targetingKey: 'alice', seats: 1 })).not.toBe(await etagOf({ targetingKey: 'alice', seats: '1' }))
+    expect((await ofrep('flags', { context: others[0] }, { 'if-none-match': tag })).status).toBe(200)
   })
 
   it('answers 400 INVALID_CONTEXT without a key for a bad context', async () => {

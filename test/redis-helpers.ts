@@ -143,7 +143,7 @@ export function testPrefix(url: string): string {
     client.on('error', () => undefined)
     try {
       const keys = redisKeys(prefix)
-      await client.del(keys.seq, keys.flags, keys.tokens, keys.audit, keys.auditBytes)
+      await client.del(keys.seq, keys.flags, keys.tokens, keys.audit, keys.auditBytes, keys.flagTombstones, keys.flagVersionFloor)
     } catch {
       // A fault test may have stopped its server already: nothing is left to clean.
     } finally {

@@ -1,6 +1,6 @@
 // Several replicas on one Redis: every committed change reaches every replica, concurrent
 // writers never lose an update, and a restarted fleet gets its state back from Redis.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import {
   call,
@@ -48,9 +48,24 @@ describe('changes made on one replica', () => {
     await eventually(() => held(b, 'short_lived') === undefined, 10_000, 'B to drop the deleted flag')
     await evaluateFlag(b, 'short_lived', {}, 404)
     await getFlag(a, 'short_lived', 404)
-    // Recreated on the other replica: a new life at version 1, seen everywhere.
+    // Recreated on the other replica: a new life that continues the versions (the tombstone is in Redis), seen everywhere.
     await createFlag(b, { key: 'short_lived' })
-    await eventually(() => held(a, 'short_lived')?.version === 1, 10_000, 'A to hold the recreated flag')
+    await eventually(() => held(a, 'short_lived')?.version === 2, 10_000, 'A to hold the recreated flag')
+  })
+
+  it('a flag deleted on A and re-created on B continues its versions: an If-Match of its first life gets 412 on both', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'phoenix' })
+    await updateFlag(a, 'phoenix', { state: 'enabled' }, 200, { 'if-match': '"1"' })
+    await deleteFlag(a, 'phoenix', 204, { 'if-match': '"2"' })
+    await eventually(() => held(b, 'phoenix') === undefined, 10_000, 'B to drop the deleted flag')
+    const reborn = await call(b, 'POST', '/flags', { body: { key: 'phoenix' }, expected: 201 })
+    expect(reborn.headers.etag).toBe('"3"')
+    for (const replica of [a, b]) {
+      await call(replica, 'PATCH', '/flags/phoenix', { body: { state: 'enabled' }, headers: { 'if-match': '"2"' }, expected: 412 })
+      await deleteFlag(replica, 'phoenix', 412, { 'if-match': '"1"' })
+    }
+    expect((await updateFlag(a, 'phoenix', { description: 'second life' }, 200, { 'if-match': '"3"' })).version).toBe(4)
   })
 
   it('a record too large to travel inside the notification (10,000 beta ids) is re-read and propagates', async () => {
@@ -78,6 +93,20 @@ describe('changes made on one replica', () => {
     await revokeToken(a, id)
     await eventually(async () => (await call(b, 'POST', '/evaluate', { token, body: { flag: 'guarded' } })).statusCode === 401, 10_000, 'B to refuse the token')
     expect(b.switchyard.tokens.list().map((t) => t.id)).not.toContain(id)
+  })
+
+  it('a token created on A with expiresAt is refused by B from then on, on B\'s own clock', async () => {
+    const [a, b] = await twoReplicas()
+    const expiresAt = new Date(Date.now() + 60_000).toISOString()
+    const { token } = await createToken(a, 'short-lived', 'evaluate', 201, { expiresAt })
+    await eventually(async () => (await call(b, 'GET', '/flags', { token })).statusCode === 200, 10_000, 'B to accept the token')
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(expiresAt) })
+    try {
+      await call(b, 'GET', '/flags', { token, expected: 401 })
+      await call(a, 'GET', '/flags', { token, expected: 401 })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('the audit trail is one stream, readable from every replica', async () => {

@@ -15,9 +15,9 @@ interface OpenStream {
 }
 
 /** A GET /stream consumer that reads everything, parsed with the SDK's own parser. */
-async function openStream(base: string, headers: Record<string, string> = {}): Promise<OpenStream> {
+async function openStream(base: string, headers: Record<string, string> = {}, query = ''): Promise<OpenStream> {
   const abort = new AbortController()
-  const res = await fetch(`${base}/stream`, { headers: { ...bearer(ADMIN), ...headers }, signal: abort.signal })
+  const res = await fetch(`${base}/stream${query}`, { headers: { ...bearer(ADMIN), ...headers }, signal: abort.signal })
   const events: SseEvent[] = []
   let raw = ''
   let ended = false
@@ -63,8 +63,8 @@ describe('GET /stream', () => {
   let app: FastifyInstance
   let base: string
   const streams: OpenStream[] = []
-  const open = async (headers?: Record<string, string>) => {
-    const s = await openStream(base, headers)
+  const open = async (headers?: Record<string, string>, query?: string) => {
+    const s = await openStream(base, headers, query)
     streams.push(s)
     return s
   }
@@ -119,23 +119,42 @@ describe('GET /stream', () => {
     expect(s.events).toHaveLength(1)
   })
 
-  it('resumes from Last-Event-ID with exactly the changes missed', async () => {
-    const first = await open()
+  it('with format=patch, sends each change as a patch on the version it was made from', async () => {
+    const s = await open(undefined, '?format=patch')
+    await eventually(() => s.events.length >= 1)
+    const created = await createFlag(app, { key: 'epsilon', betaUsers: ['u1', 'u2'] })
+    await updateFlag(app, 'epsilon', { state: 'enabled', betaUsers: ['u1', 'u2', 'u3'] })
+    await call(app, 'DELETE', '/flags/epsilon', { expected: 204 })
+    await eventually(() => s.events.length >= 4, 5000, 'three patch events')
+    const [put, patch, deleted] = s.events.slice(1).map((e) => ({ event: e.event, ...data(e) }))
+    expect(put).toMatchObject({ event: 'patch', key: 'epsilon', from: 0, patch: { op: 'put', value: created } })
+    expect(patch).toMatchObject({ event: 'patch', key: 'epsilon', from: 1, patch: { op: 'patch', set: { state: 'enabled', version: 2 } } })
+    expect(patch.patch.set.betaUsers ?? patch.patch.lists.betaUsers).toBeDefined()
+    expect(deleted).toMatchObject({ event: 'patch', key: 'epsilon', from: 2, patch: { op: 'delete' } })
+  })
+
+  it('resumes from Last-Event-ID (format=patch) with exactly the changes missed', async () => {
+    const first = await open(undefined, '?format=patch')
     await eventually(() => first.events.length >= 1)
     await first.close()
     const lastId = first.events[0]!.id!
     await createFlag(app, { key: 'delta' })
     await updateFlag(app, 'delta', { description: 'missed' })
-    const resumed = await open({ 'last-event-id': lastId })
+    const resumed = await open({ 'last-event-id': lastId }, '?format=patch')
     await eventually(() => resumed.events.length >= 2)
-    expect(resumed.events.map((e) => [e.event, data(e).key, data(e).flag.version])).toEqual([
-      ['change', 'delta', 1],
-      ['change', 'delta', 2],
+    expect(resumed.events.map((e) => [e.event, data(e).key, data(e).from, data(e).patch.op])).toEqual([
+      ['patch', 'delta', 0, 'put'],
+      ['patch', 'delta', 1, 'patch'],
     ])
     // A resumption that missed nothing gets nothing but heartbeats.
-    const upToDate = await open({ 'last-event-id': resumed.events[1]!.id! })
+    const upToDate = await open({ 'last-event-id': resumed.events[1]!.id! }, '?format=patch')
     await eventually(() => upToDate.raw().includes(': heartbeat'))
     expect(upToDate.events).toEqual([])
+    // A consumer of whole flags resumes from a full state: the replay ring holds patches only.
+    const legacy = await open({ 'last-event-id': lastId })
+    await eventually(() => legacy.events.length >= 1)
+    expect(legacy.events[0]!.event).toBe('state')
+    expect(data(legacy.events[0]!).flags.find((f: Flag) => f.key === 'delta').version).toBe(2)
   })
 
   it('falls back to a full state for an unknown, malformed or too old Last-Event-ID', async () => {
@@ -154,9 +173,9 @@ describe('GET /stream', () => {
       await again.close()
     }
     // A recent id is still held: replay, not state.
-    const recent = await open({ 'last-event-id': s.events[s.events.length - 3]!.id! })
+    const recent = await open({ 'last-event-id': s.events[s.events.length - 3]!.id! }, '?format=patch')
     await eventually(() => recent.events.length >= 2)
-    expect(recent.events.map((e) => e.event)).toEqual(['change', 'change'])
+    expect(recent.events.map((e) => e.event)).toEqual(['patch', 'patch'])
   })
 
   it('sends a new state event to open streams when the registry is resynced from the store', async () => {

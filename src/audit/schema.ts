@@ -27,6 +27,9 @@ export const AuditEvent = Type.Object(
     flag: Type.Optional(Type.String()),
     tokenId: Type.Optional(Type.String()),
     actor: Type.String({ description: 'Name of the token that made the change' }),
+    actorId: Type.Optional(
+      Type.String({ description: "Id of the token that made the change (`tok_…`), or a built-in actor's name (`bootstrap`, `flags-bootstrap-file`); absent on events recorded before it was kept" }),
+    ),
     requestId: Type.String(),
     timestamp: Type.String({ format: 'date-time' }),
     changes: Type.Record(Type.String(), FieldChange),

@@ -3,11 +3,19 @@
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { prependHook } from '../plugins/route-hooks.js'
 import { AppError } from '../errors.js'
-import type { Actor } from '../audit/audit.js'
+import { builtInActor, type Actor } from '../audit/audit.js'
 import type { TokenRecord } from './schema.js'
 import type { TokenRegistry } from './tokens.js'
 
-export type RouteScope = 'public' | 'evaluate' | 'admin'
+/**
+ * `client`: routes a browser or mobile app may call (answers for its own context, never a flag's
+ * lists or rules); `evaluate`: also the flags themselves (backends, SDKs); `admin`: everything.
+ */
+export type RouteScope = 'public' | 'client' | 'evaluate' | 'admin'
+type TokenScope = Exclude<RouteScope, 'public'>
+
+/** A token of scope S passes a route of scope R when S ranks at least as high. */
+const RANK: Record<TokenScope, number> = { client: 1, evaluate: 2, admin: 3 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,7 +24,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     token: TokenRecord | null
     /** The scope the request was admitted under; null on public routes and before authentication. */
-    scope: 'evaluate' | 'admin' | null
+    scope: TokenScope | null
   }
 }
 
@@ -38,12 +46,13 @@ export function routeScope(url: string | undefined, config: { scope?: RouteScope
 }
 
 /** The onRequest hook that admits a request to a route of `scope` only with a fitting token. */
-export function requireToken(tokens: TokenRegistry, scope: 'evaluate' | 'admin'): onRequestHookHandler {
+export function requireToken(tokens: TokenRegistry, scope: TokenScope): onRequestHookHandler {
+  const needed = RANK[scope]
   // Callback style, not async: this runs on every request, including the hot evaluate path.
   return (request, _reply, done) => {
     const token = tokenFromHeader(tokens, request.headers.authorization)
     if (!token) return done(unauthorized())
-    if (scope === 'admin' && token.scope !== 'admin') return done(forbidden())
+    if (RANK[token.scope] < needed) return done(forbidden())
     request.token = token
     request.scope = scope
     done()
@@ -63,7 +72,8 @@ export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
   })
 }
 
-/** The actor of a write: the authenticated token's name, this request's id and logger. */
+/** The actor of a write: the authenticated token's id and name, this request's id and logger. */
 export function actorOf(request: FastifyRequest): Actor {
-  return { name: request.token?.name ?? 'anonymous', requestId: request.id, log: request.log }
+  const token = request.token
+  return token ? { id: token.id, name: token.name, requestId: request.id, log: request.log } : builtInActor('anonymous', request.id, request.log)
 }

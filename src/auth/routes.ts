@@ -1,4 +1,4 @@
-// Token administration: create (the secret is shown once), list, revoke.
+// Token administration: create (the secret is shown once), list (paged), revoke.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errors, ref } from '../schema.js'
@@ -6,7 +6,7 @@ import { actorOf } from './authenticate.js'
 import { Token, TokenCreate, TokenCreated, type TokenRecord } from './schema.js'
 import type { TokenRegistry } from './tokens.js'
 
-const publicView = ({ hash: _hash, ...rest }: TokenRecord) => rest
+const publicView = <T extends TokenRecord>({ hash: _hash, ...rest }: T) => rest
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> = async (app, { tokens }) => {
   app.post(
@@ -17,12 +17,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
         summary: 'Create a named token; its secret is in this response only',
         tags: ['tokens'],
         body: ref(TokenCreate),
-        response: { 201: ref(TokenCreated), ...errors(400, 401, 403, 503) },
+        response: { 201: ref(TokenCreated), ...errors(400, 401, 403, 409, 503) },
       },
       config: { scope: 'admin' },
     },
     async (request, reply) => {
-      const { record, secret } = await tokens.create(request.body.name, request.body.scope, actorOf(request))
+      const { record, secret } = await tokens.create(request.body, actorOf(request))
       return reply.code(201).header('cache-control', 'no-store').send({ ...publicView(record), token: secret })
     },
   )
@@ -32,13 +32,26 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
     {
       schema: {
         operationId: 'listTokens',
-        summary: 'List tokens (never their secrets)',
+        summary: 'List tokens by id, expired ones included (never their secrets)',
         tags: ['tokens'],
-        response: { 200: Type.Object({ tokens: Type.Array(ref(Token)) }), ...errors(401, 403) },
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(Type.String({ maxLength: 100, pattern: '^[A-Za-z0-9_]+$', description: 'nextCursor of the previous page' })),
+            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ tokens: Type.Array(ref(Token)), nextCursor: Type.Optional(Type.String({ description: 'Present only when another token follows' })) }),
+          ...errors(400, 401, 403),
+        },
       },
       config: { scope: 'admin' },
     },
-    async () => ({ tokens: tokens.list().map(publicView) }),
+    async (request) => {
+      const page = tokens.page({ after: request.query.cursor, limit: request.query.limit })
+      return { tokens: page.tokens.map(publicView), nextCursor: page.nextCursor }
+    },
   )
 
   app.delete(

@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { StringEnum } from '../schema.js'
 
-export const SCOPES = ['admin', 'evaluate'] as const
+export const SCOPES = ['admin', 'evaluate', 'client'] as const
 export type Scope = (typeof SCOPES)[number]
 
 export interface TokenRecord {
@@ -13,7 +13,11 @@ export interface TokenRecord {
   hash: string
   createdAt: string
   createdBy: string
+  /** ISO date-time from which the token is refused (401) on every replica; absent: never. */
+  expiresAt?: string
 }
+
+const ExpiresAt = Type.String({ format: 'date-time', description: 'When the token stops working: from then on it is refused (401) on every replica. Absent: never' })
 
 export const Token = Type.Object(
   {
@@ -22,6 +26,13 @@ export const Token = Type.Object(
     scope: StringEnum(SCOPES),
     createdAt: Type.String({ format: 'date-time' }),
     createdBy: Type.String(),
+    expiresAt: Type.Optional(ExpiresAt),
+    lastUsedAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'When the replica that answers last accepted the token. Kept in that replica\'s memory only: absent when it has not seen the token since it started',
+      }),
+    ),
   },
   { $id: 'Token', additionalProperties: false },
 )
@@ -30,8 +41,14 @@ export const TokenCreate = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
     scope: StringEnum(SCOPES),
+    expiresAt: Type.Optional(ExpiresAt),
   },
-  { $id: 'TokenCreate', additionalProperties: false, examples: [{ name: 'checkout-service', scope: 'evaluate' }] },
+  {
+    $id: 'TokenCreate',
+    additionalProperties: false,
+    description: 'An active (unrevoked, unexpired) token must not have the name already, nor may a built-in actor (`bootstrap`, `flags-bootstrap-file`, …)',
+    examples: [{ name: 'checkout-service', scope: 'evaluate' }, { name: 'ci-reader', scope: 'evaluate', expiresAt: '2030-01-01T00:00:00Z' }],
+  },
 )
 export type TokenCreate = Static<typeof TokenCreate>
 
@@ -42,6 +59,7 @@ export const TokenCreated = Type.Object(
     scope: StringEnum(SCOPES),
     createdAt: Type.String({ format: 'date-time' }),
     createdBy: Type.String(),
+    expiresAt: Type.Optional(ExpiresAt),
     token: Type.String({ description: 'The secret: shown once, never again' }),
   },
   { $id: 'TokenCreated', additionalProperties: false },

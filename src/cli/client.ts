@@ -90,7 +90,15 @@ export class Api {
   }
 
   async listTokens(): Promise<Static<typeof Token>[]> {
-    return (await this.send<{ tokens: Static<typeof Token>[] }>('GET', 'tokens')).tokens
+    const tokens: Static<typeof Token>[] = []
+    let cursor: string | undefined
+    do {
+      const page = await this.send<{ tokens: Static<typeof Token>[]; nextCursor?: string }>('GET', 'tokens', { query: { limit: PAGE, cursor } })
+      tokens.push(...page.tokens)
+      cursor = page.nextCursor
+    } while (cursor !== undefined)
+    // The service pages by id; people read credentials oldest first, the bootstrap token on top.
+    return tokens.sort((a, b) => Number(b.id === 'bootstrap') - Number(a.id === 'bootstrap') || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
   }
 
   createToken(name: string, scope: Scope): Promise<Static<typeof TokenCreated>> {

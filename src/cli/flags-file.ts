@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml'
+import { toNfc } from '../flags/identity.js'
 import { FLAG_DEFAULTS, FlagCreate, type Flag } from '../flags/schema.js'
 import { describeValidationError } from '../plugins/validation.js'
 import { CliError, EXIT } from './errors.js'
@@ -36,6 +37,8 @@ export const SPEC_DEFAULTS: Omit<FullSpec, 'key'> = FLAG_DEFAULTS
 // Tags and beta ids are sets to the service (duplicates dropped, order never consulted); sorting
 // them makes two services holding the same flags export the same bytes, whatever order edits came in.
 const sortedSet = (list: readonly string[]) => [...new Set(list)].sort()
+// Ids as the service stores them (NFC), so a file written in another normal form plans no change.
+const idSet = (list: readonly string[]) => sortedSet(list.map(toNfc))
 
 /** Also drops what the server manages (version, timestamps), so a live flag and a declared one compare field by field. */
 export function fullSpec(flag: FlagSpec | Flag): FullSpec {
@@ -46,8 +49,8 @@ export function fullSpec(flag: FlagSpec | Flag): FullSpec {
     tags: sortedSet(flag.tags ?? d.tags),
     state: flag.state ?? d.state,
     percentage: flag.percentage ?? d.percentage,
-    betaUsers: sortedSet(flag.betaUsers ?? d.betaUsers),
-    betaTenants: sortedSet(flag.betaTenants ?? d.betaTenants),
+    betaUsers: idSet(flag.betaUsers ?? d.betaUsers),
+    betaTenants: idSet(flag.betaTenants ?? d.betaTenants),
     stickiness: flag.stickiness ?? d.stickiness,
   }
 }
@@ -75,7 +78,7 @@ const MAX_PROBLEMS = 20
 let validator: ReturnType<Ajv['compile']> | undefined
 function validateFile(data: unknown): ErrorObject[] {
   // The options the API validates bodies with: no coercion, and a float-tolerant multipleOf.
-  validator ??= new Ajv({ allErrors: true, strict: false, coerceTypes: false, multipleOfPrecision: 9 }).compile(FlagsFile)
+  validator ??= new Ajv({ allErrors: true, strict: false, coerceTypes: false, multipleOfPrecision: 9, unicodeRegExp: true }).compile(FlagsFile)
   return validator(data) ? [] : (validator.errors ?? [])
 }
 

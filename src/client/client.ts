@@ -4,6 +4,7 @@ import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { Decisions, compileFlag, evaluate, type CompiledFlag, type Context } from '../flags/evaluate.js'
 import type { EvaluationResult, Flag } from '../flags/schema.js'
+import { applyPatch, type RecordPatch } from '../store/change-patch.js'
 import { VersionedMap } from '../store/versioned-map.js'
 import { SseParser, type SseEvent } from './sse.js'
 
@@ -94,7 +95,8 @@ class StreamingClient implements SwitchyardClient {
   private settle!: { resolve(): void; reject(err: Error): void }
 
   constructor(private readonly options: ClientOptions) {
-    this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream`
+    // Changes as patches: a toggle of a flag with a long list is a few hundred bytes.
+    this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
     if (options.onChange) this.listeners.add(options.onChange)
@@ -214,7 +216,35 @@ class StreamingClient implements SwitchyardClient {
   private apply(event: SseEvent): void {
     if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; heartbeatMs?: number; flags: Flag[] })
     else if (event.event === 'change') this.applyChange(JSON.parse(event.data) as { seq: number; key: string; flag: Flag | null })
+    else if (event.event === 'patch') {
+      if (!this.applyPatchEvent(JSON.parse(event.data) as { seq: number; key: string; from: number; patch: RecordPatch })) return
+    } else if (event.event === 'revoked') return this.revoked(JSON.parse(event.data) as { message?: string })
     this.lastEventId = event.id
+  }
+
+  /**
+   * Applies a change patch to the version it was made from. A patch for a version this client does
+   * not hold means it missed something: it drops the connection and reloads the whole state.
+   */
+  private applyPatchEvent(change: { seq: number; key: string; from: number; patch: RecordPatch }): boolean {
+    if (!this.flags.isNewer(change.key, change.seq)) return true
+    const held = this.flags.get(change.key)?.flag ?? null
+    if ((held?.version ?? 0) !== change.from) {
+      this.lastEventId = undefined
+      this.request?.destroy(new SwitchyardClientError(`a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`))
+      return false
+    }
+    this.applyChange({ seq: change.seq, key: change.key, flag: applyPatch(held, change.patch) })
+    return true
+  }
+
+  /** The token was revoked or expired: retrying cannot help, so the client stops and says why. */
+  private revoked(event: { message?: string }): void {
+    this.report(new SwitchyardClientError(`the stream ended: ${event.message ?? 'the token was revoked'}; the client serves its last state and no longer updates`, 401))
+    this.closed = true
+    this.settle.reject(new SwitchyardClientError('the token was revoked before the client was ready', 401))
+    this.request?.destroy()
+    this.wake?.()
   }
 
   /**

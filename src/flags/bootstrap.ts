@@ -2,6 +2,7 @@
 // file, so a fresh deployment starts with its defaults. Existing state is never touched.
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
+import { builtInActor, type BuiltInActor } from '../audit/audit.js'
 import { FlagsFileError, readFlagsFile } from '../cli/flags-file.js'
 import type { Snapshot } from '../store/store.js'
 import type { FlagRegistry } from './registry.js'
@@ -12,7 +13,7 @@ export class BootstrapError extends Error {
 }
 
 /** The name the audit trail and `updatedBy` record for flags the file created. */
-export const BOOTSTRAP_ACTOR = 'flags-bootstrap-file'
+export const BOOTSTRAP_ACTOR: BuiltInActor = 'flags-bootstrap-file'
 
 /**
  * The StoreSync hook that runs after the first load. The file is read and validated on every
@@ -33,7 +34,7 @@ export function flagsBootstrap(path: string, flags: FlagRegistry, log: FastifyBa
       log.info({ file: path }, 'the store already holds state: FLAGS_BOOTSTRAP_FILE not loaded')
       return
     }
-    const actor = { name: BOOTSTRAP_ACTOR, requestId: 'startup', log }
+    const actor = builtInActor(BOOTSTRAP_ACTOR, 'startup', log)
     let created = 0
     for (const spec of file.flags) {
       try {

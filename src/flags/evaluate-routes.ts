@@ -8,7 +8,8 @@ import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from './sche
 
 const EMPTY_CONTEXT: Context = Object.freeze({})
 
-export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
+/** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
+export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
   // Evaluations are logged one by one only at debug level; decided once, not per request.
   const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
 
@@ -31,7 +32,8 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> 
         body: EvaluateRequest,
         response: { 200: EvaluateResponse, ...errors(400, 401, 404, 413, 503) },
       },
-      config: { scope: 'evaluate' },
+      config: { scope: 'client' },
+      bodyLimit,
     },
     (request, reply) => {
       const { flag, flags: keys, context = EMPTY_CONTEXT } = request.body

@@ -1,5 +1,6 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
+import { hasId, hasOtherForms, toNfc } from './identity.js'
 import type { Flag, FlagState, Reason, Stickiness } from './schema.js'
 
 export interface Context {
@@ -20,8 +21,12 @@ export interface CompiledFlag {
   readonly threshold: number
   readonly seed: number
   readonly stickiness: Stickiness
+  /** In NFC, whatever form the flag lists them in (flags stored before ids were normalised). */
   readonly betaUsers: ReadonlySet<string>
   readonly betaTenants: ReadonlySet<string>
+  /** Whether a context id that misses a list must be looked up again in NFC (identity.ts); false for plain ASCII lists. */
+  readonly betaUsersNfc: boolean
+  readonly betaTenantsNfc: boolean
 }
 
 // Shared, frozen decisions: evaluation allocates nothing.
@@ -39,20 +44,25 @@ export const Decisions = {
 } as const
 
 export function compileFlag(flag: Flag): CompiledFlag {
+  const betaUsers = flag.betaUsers.map(toNfc)
+  const betaTenants = flag.betaTenants.map(toNfc)
   return {
     flag,
     state: flag.state,
     threshold: percentageThreshold(flag.percentage),
     seed: bucketSeed(flag.key),
     stickiness: flag.stickiness,
-    betaUsers: new Set(flag.betaUsers),
-    betaTenants: new Set(flag.betaTenants),
+    betaUsers: new Set(betaUsers),
+    betaTenants: new Set(betaTenants),
+    betaUsersNfc: betaUsers.some(hasOtherForms),
+    betaTenantsNfc: betaTenants.some(hasOtherForms),
   }
 }
 
+// Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given.
 function betaDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
-  if (ctx.userId !== undefined && f.betaUsers.has(ctx.userId)) return Decisions.betaUser
-  if (ctx.tenantId !== undefined && f.betaTenants.has(ctx.tenantId)) return Decisions.betaTenant
+  if (ctx.userId !== undefined && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc)) return Decisions.betaUser
+  if (ctx.tenantId !== undefined && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc)) return Decisions.betaTenant
   return undefined
 }
 

@@ -5,6 +5,7 @@ import { draftEvent, diff, logAudit, type Actor } from '../audit/audit.js'
 import type { Store } from '../store/store.js'
 import { VersionedMap } from '../store/versioned-map.js'
 import { compileFlag, type CompiledFlag } from './evaluate.js'
+import { toNfc } from './identity.js'
 import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from './schema.js'
 
 export interface FlagListQuery {
@@ -16,7 +17,8 @@ export interface FlagListQuery {
 }
 
 /** A flag created, updated or deleted (`flag` null), or the whole registry replaced by a resync. */
-export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; seq: number } | { type: 'reset'; seq: number }
+/** `previous` is the flag this replica held before the change (null: none), so a listener can send a patch. */
+export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previous: Flag | null; seq: number } | { type: 'reset'; seq: number }
 export type FlagChangeListener = (event: FlagEvent) => void
 
 // Retries of a write that lost a race to another writer; each retry re-merges onto the winner.
@@ -35,6 +37,11 @@ export class FlagRegistry {
 
   get size(): number {
     return this.flags.size
+  }
+
+  /** Changes whenever any flag does; equal on replicas that hold the same changes (VersionedMap.revision). */
+  get revision(): string {
+    return this.flags.revision
   }
 
   all(): IterableIterator<CompiledFlag> {
@@ -68,10 +75,11 @@ export class FlagRegistry {
     return { flags: out, nextCursor: more ? out[out.length - 1]!.key : undefined }
   }
 
+  /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
   async create(input: FlagCreate, actor: Actor): Promise<Flag> {
     if (this.flags.get(input.key)) throw flagExists(input.key)
     const now = new Date().toISOString()
-    const flag: Flag = normalize({
+    let flag: Flag = normalize({
       ...FLAG_DEFAULTS,
       ...input,
       version: 1,
@@ -79,15 +87,21 @@ export class FlagRegistry {
       updatedAt: now,
       updatedBy: actor.name,
     })
-    const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: 1 }, diff(null, flag, MUTABLE_FIELDS))
-    try {
-      const change = await this.store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit })
-      this.apply(flag.key, flag, change.seq)
-      logAudit(actor, { ...audit, seq: change.seq })
-      return flag
-    } catch (err) {
-      if (err instanceof ConflictError) throw flagExists(input.key)
-      throw err
+    const changes = diff(null, flag, MUTABLE_FIELDS)
+    for (let attempt = 1; ; attempt++) {
+      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
+      try {
+        const change = await this.store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit })
+        this.apply(flag.key, flag, change.seq)
+        logAudit(actor, { ...audit, seq: change.seq })
+        return flag
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err
+        if (err.current) throw flagExists(input.key)
+        if (attempt >= MAX_ATTEMPTS) throw contended(input.key)
+        // The store holds a tombstone for the key: start where the deleted flag stopped.
+        flag = { ...flag, version: err.lastVersion + 1 }
+      }
     }
   }
 
@@ -145,10 +159,11 @@ export class FlagRegistry {
 
   /** Applies a committed change if it is newer than what this replica holds. */
   apply(key: string, flag: Flag | null, seq: number): boolean {
+    const previous = this.flags.get(key)?.flag ?? null
     const applied = this.flags.apply(key, seq, flag ? compileFlag(flag) : null)
     if (applied) {
       this.sorted = null
-      this.emit({ type: 'change', key, flag, seq })
+      this.emit({ type: 'change', key, flag, previous, seq })
     }
     return applied
   }
@@ -172,12 +187,13 @@ export class FlagRegistry {
   }
 }
 
+/** Lists as sets, ids in NFC (so café is one user however it was typed; identity.ts). */
 function normalize(flag: Flag): Flag {
   return {
     ...flag,
     tags: [...new Set(flag.tags)],
-    betaUsers: [...new Set(flag.betaUsers)],
-    betaTenants: [...new Set(flag.betaTenants)],
+    betaUsers: [...new Set(flag.betaUsers.map(toNfc))],
+    betaTenants: [...new Set(flag.betaTenants.map(toNfc))],
   }
 }
 

@@ -9,15 +9,21 @@ import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch } from './schema.js'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
 const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ maxLength: 64, description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on' })),
+  'if-match': Type.Optional(Type.String({ maxLength: 64, description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches' })),
 })
 
-/** If-Match carries the version as an ETag ("3", W/"3" or a bare 3); `*` means "any version". */
+/** A version no flag has: what a weak ETag in If-Match stands for, so the write answers 412. */
+export const NO_VERSION = -1
+
+/**
+ * If-Match carries the version as an ETag ("3", or a bare 3); `*` means "any version". If-Match
+ * compares strongly (RFC 9110 §13.1.1), so a weak ETag (W/"3") never matches.
+ */
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === '*') return undefined
-  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header)
+  const m = /^\s*(W\/)?"?(\d{1,15})"?\s*$/.exec(header)
   if (!m) throw validationFailed('headers.if-match', 'must be a flag version as sent in ETag, e.g. "3"')
-  return Number(m[1])
+  return m[1] ? NO_VERSION : Number(m[2])
 }
 
 export const etagOf = (version: number) => `"${version}"`

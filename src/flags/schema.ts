@@ -1,6 +1,6 @@
 // The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
 import { Type, type Static } from 'typebox'
-import { StringEnum, ref } from '../schema.js'
+import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
 
 export const FLAG_STATES = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
 export type FlagState = (typeof FLAG_STATES)[number]
@@ -31,11 +31,14 @@ export const FlagKey = Type.String({
   examples: ['copilot_v2'],
 })
 const Tag = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_]*$' })
-const Id = Type.String({ minLength: 1, maxLength: 200 })
-const IdList = Type.Array(Id, { maxItems: MAX_BETA_IDS, description: 'Duplicates are removed' })
+// A stored id refuses control characters and unpaired surrogates; an id in a context is never
+// refused for them (it only has to match), so the two are different types.
+const Id = Type.String({ minLength: 1, maxLength: 200, pattern: IDENTIFIER_PATTERN, description: 'No control characters; compared in Unicode NFC' })
+const ContextId = Type.String({ minLength: 1, maxLength: 200 })
+const IdList = Type.Array(Id, { maxItems: MAX_BETA_IDS, description: 'Duplicates are removed; stored in Unicode NFC' })
 
 const mutable = {
-  description: Type.String({ maxLength: 1000 }),
+  description: Type.String({ maxLength: 1000, pattern: TEXT_PATTERN }),
   tags: Type.Array(Tag, { maxItems: 20 }),
   state: StringEnum(FLAG_STATES),
   percentage: Type.Number({ minimum: 0, maximum: 100, multipleOf: 0.001, description: 'Rollout share, at most three decimals' }),
@@ -106,8 +109,8 @@ export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = {
 
 export const EvaluationContext = Type.Object(
   {
-    userId: Type.Optional(Id),
-    tenantId: Type.Optional(Id),
+    userId: Type.Optional(ContextId),
+    tenantId: Type.Optional(ContextId),
     attributes: Type.Optional(
       Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
         maxProperties: 100,

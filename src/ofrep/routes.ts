@@ -6,10 +6,11 @@ import type { FastifyError } from 'fastify'
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { AppError } from '../errors.js'
-import { Decisions, evaluate } from '../flags/evaluate.js'
+import { Decisions, evaluate, type Context } from '../flags/evaluate.js'
 import type { FlagRegistry } from '../flags/registry.js'
 import { EvaluationContext } from '../flags/schema.js'
 import { errors, ref } from '../schema.js'
+import { VERSION } from '../version.js'
 import { fromOpenFeatureContext, type ContextMapping } from './context.js'
 import { isSuccess, toOfrep, type OfrepFailure, type OfrepSuccess } from './resolve.js'
 import {
@@ -43,9 +44,22 @@ function matchesAny(ifNoneMatch: string | undefined, etag: string): boolean {
   })
 }
 
+/**
+ * The ETag of the bulk answers, known before any flag is evaluated: the registry's revision (it
+ * moves with every flag change, and replicas holding the same changes share it), the context with
+ * its attributes sorted, and the release (another one may answer differently). Schedules, when
+ * they exist, will add their next transition to it, so a tag lapses when a scheduled change does.
+ */
+function bulkEtag(revision: string, context: Context): string {
+  const attributes = context.attributes === undefined ? [] : Object.keys(context.attributes).sort().map((name) => [name, context.attributes![name]])
+  const key = JSON.stringify([VERSION, revision, context.userId ?? null, context.tenantId ?? null, attributes])
+  return `"${createHash('sha256').update(key).digest('base64url')}"`
+}
+
 const FLAG_PATH = '/ofrep/v1/evaluate/flags/:key'
 
-export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
+/** `bodyLimit`: EVALUATE_BODY_LIMIT, as for POST /evaluate. */
+export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
   // OFREP clients read errors from OFREP bodies: a bad body is PARSE_ERROR, a bad context
   // INVALID_CONTEXT. Everything else (401, 403, 413, 503) keeps the service's one error shape,
   // by handing the error on to the application's handler.
@@ -79,7 +93,8 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = a
         body: OfrepEvaluationRequest,
         response: { 200: ref(OfrepEvaluationSuccess), 400: ref(OfrepEvaluationFailure), 404: ref(OfrepFlagNotFound), 500: ref(OfrepEvaluationFailure), ...errors(401, 403, 413, 503) },
       },
-      config: { scope: 'evaluate' },
+      config: { scope: 'client' },
+      bodyLimit,
     },
     async (request, reply) => {
       const { key } = request.params
@@ -100,7 +115,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = a
         operationId: 'ofrepEvaluateFlags',
         summary: 'OFREP: evaluate every flag',
         description:
-          'The OpenFeature Remote Evaluation Protocol bulk evaluation: every flag for one context, sorted by key; a flag that cannot be evaluated for this context is reported in the list with its error code. The ETag identifies the answers; send it back in If-None-Match to get 304 while they stay the same.',
+          'The OpenFeature Remote Evaluation Protocol bulk evaluation: every flag for one context, sorted by key; a flag that cannot be evaluated for this context is reported in the list with its error code. The ETag names the revision of the flags and the context; send it back in If-None-Match to get 304, answered without evaluating anything, until a flag changes.',
         tags: ['openfeature'],
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024, description: 'ETag of answers already held' })) }),
         body: OfrepEvaluationRequest,
@@ -112,27 +127,20 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = a
           ...errors(401, 403, 413, 503),
         },
       },
-      config: { scope: 'evaluate' },
+      config: { scope: 'client' },
+      bodyLimit,
     },
     async (request, reply) => {
       const mapped = mapContext(request.body?.context)
       if (mapped.error !== undefined) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
-      const results: (OfrepSuccess | OfrepFailure)[] = []
-      // The ETag hashes the answers themselves: equal answers share a tag on every replica,
-      // and any change that alters one (state, version, existence) changes it.
-      const hash = createHash('sha1')
-      for (const flag of flags.list({ limit: Number.MAX_SAFE_INTEGER }).flags) {
-        const result = toOfrep(flag.key, flag, evaluate(flags.get(flag.key)!, mapped.context))
-        results.push(result)
-        hash.update(
-          isSuccess(result)
-            ? `${flag.key}\0${flag.version}\0${result.value}\0${result.metadata.switchyardReason}\n`
-            : `${flag.key}\0${result.errorCode}\n`,
-        )
-      }
-      const etag = `"${hash.digest('base64url')}"`
+      // A poller that is up to date costs a hash, not an evaluation of every flag.
+      const etag = bulkEtag(flags.revision, mapped.context)
       reply.header('etag', etag)
       if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
+      const results: (OfrepSuccess | OfrepFailure)[] = []
+      for (const flag of flags.list({ limit: Number.MAX_SAFE_INTEGER }).flags) {
+        results.push(toOfrep(flag.key, flag, evaluate(flags.get(flag.key)!, mapped.context)))
+      }
       return reply.send({ flags: results })
     },
   )

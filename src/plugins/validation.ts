@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { AppError } from '../errors.js'
+import { IDENTIFIER_PATTERN, TEXT_PATTERN } from '../schema.js'
 
 function makeAjv(coerce: boolean, external: Record<string, unknown>): Ajv {
   const ajv = new Ajv({
@@ -12,6 +13,8 @@ function makeAjv(coerce: boolean, external: Record<string, unknown>): Ajv {
     removeAdditional: false,
     allErrors: false,
     strict: false,
+    // Patterns compile with the `u` flag (Ajv's default, relied on by IDENTIFIER_PATTERN).
+    unicodeRegExp: true,
     // 12.345 / 0.001 is 12344.999999999998 in floating point: compare with a tolerance.
     multipleOfPrecision: 9,
   })
@@ -44,6 +47,12 @@ function fieldPath(dataVar: string, instancePath: string): string {
   )
 }
 
+// Patterns no reader should have to decode, as the rule they state.
+const PATTERN_RULES: Record<string, string> = {
+  [IDENTIFIER_PATTERN]: 'must not contain control characters (C0, DEL, C1) or unpaired surrogates',
+  [TEXT_PATTERN]: 'must not contain unpaired surrogates',
+}
+
 /** One readable sentence for the first validation error: the field, then the rule it broke. */
 export function describeValidationError(errors: ErrorObject[], dataVar: string): AppError {
   const e = errors[0]
@@ -67,6 +76,9 @@ export function describeValidationError(errors: ErrorObject[], dataVar: string):
       break
     case 'minProperties':
       rule = `must have at least ${(e.params as { limit: number }).limit} field(s)`
+      break
+    case 'pattern':
+      rule = PATTERN_RULES[(e.params as { pattern: string }).pattern] ?? e.message ?? 'is invalid'
       break
     default:
       rule = e.message ?? 'is invalid'

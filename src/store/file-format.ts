@@ -2,10 +2,11 @@
 // reads a whole file into one: both are JSON lines, written in bounded chunks and read line by
 // line, so neither V8's string limit nor a 2 GiB read limits how large the state may grow.
 //
-// switchyard.json (format switchyard/v2): a header line {"format","seq"}, one line per flag, token
-// and audit event ({"flag":…}, {"token":…}, {"audit":…}), and a trailer {"end":{counts}} that
-// proves the file whole. Files of format switchyard/v1 (the whole state as one JSON object) are
-// still read.
+// switchyard.json (format switchyard/v2): a header line {"format","seq"} (with "versionFloor" once
+// tombstones were dropped), one line per flag, token, audit event and deleted flag's tombstone
+// ({"flag":…}, {"token":…}, {"audit":…}, {"tombstone":{"key","version"}}), and a trailer
+// {"end":{counts}} that proves the file whole. Files written before tombstones (no such lines, no
+// count) and files of format switchyard/v1 (the whole state as one JSON object) are still read.
 //
 // switchyard.journal: one line per committed write, {"seq","kind","id","patch","event"}, where
 // patch is the change-patch format (change-patch.ts). Lines of the first journal format,
@@ -15,7 +16,7 @@ import type { AuditEvent } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { RecordPatch } from './change-patch.js'
-import type { Change } from './store.js'
+import type { Change, Tombstone } from './store.js'
 
 export const FORMAT = 'switchyard/v2'
 const FORMAT_V1 = 'switchyard/v1'
@@ -28,6 +29,8 @@ export interface StoredState {
   flags: Flag[]
   tokens: TokenRecord[]
   audit: AuditEvent[]
+  tombstones?: Tombstone[]
+  versionFloor?: number
 }
 
 /** One journal line: a committed write as a patch on the record it changed. */
@@ -148,11 +151,15 @@ export async function writeState(file: FileHandle, state: StoredState): Promise<
     chunk = []
     chunkLength = 0
   }
-  await add(`${JSON.stringify({ format: FORMAT, seq: state.seq })}\n`)
+  const tombstones = state.tombstones ?? []
+  const floor = state.versionFloor ? { versionFloor: state.versionFloor } : {}
+  await add(`${JSON.stringify({ format: FORMAT, seq: state.seq, ...floor })}\n`)
   for (const flag of state.flags) await add(`{"flag":${JSON.stringify(flag)}}\n`)
   for (const token of state.tokens) await add(`{"token":${JSON.stringify(token)}}\n`)
   for (const event of state.audit) await add(`{"audit":${JSON.stringify(event)}}\n`)
-  await add(`${JSON.stringify({ end: { flags: state.flags.length, tokens: state.tokens.length, audit: state.audit.length } })}\n`)
+  for (const tombstone of tombstones) await add(`{"tombstone":${JSON.stringify(tombstone)}}\n`)
+  const end = { flags: state.flags.length, tokens: state.tokens.length, audit: state.audit.length, tombstones: tombstones.length }
+  await add(`${JSON.stringify({ end })}\n`)
   await flush()
 }
 
@@ -183,13 +190,17 @@ export async function readState(path: string): Promise<StoredState | null> {
       if ('flag' in value) state.flags.push(value.flag as Flag)
       else if ('token' in value) state.tokens.push(value.token as TokenRecord)
       else if ('audit' in value) state.audit.push(value.audit as AuditEvent)
+      else if ('tombstone' in value) state.tombstones!.push(value.tombstone as Tombstone)
       else if ('end' in value) {
         const end = value.end as Record<string, unknown>
-        if (end?.flags !== state.flags.length || end?.tokens !== state.tokens.length || end?.audit !== state.audit.length) {
+        // Files written before tombstones count none.
+        const tombstones = end?.tombstones ?? 0
+        const counted = end?.flags === state.flags.length && end?.tokens === state.tokens.length && end?.audit === state.audit.length
+        if (!counted || tombstones !== state.tombstones!.length) {
           throw corrupt('its record counts do not match its trailer')
         }
         ended = true
-      } else throw corrupt(`the line at byte ${start} holds no flag, token or audit event`)
+      } else throw corrupt(`the line at byte ${start} holds no flag, token, audit event or tombstone`)
     })
   } catch (err) {
     if (err instanceof DataFileError) throw err
@@ -215,7 +226,10 @@ export async function readState(path: string): Promise<StoredState | null> {
 
 function firstLine(value: Record<string, unknown>, notOurs: () => Error): StoredState {
   if (typeof value !== 'object' || value === null || !Number.isInteger(value.seq)) throw notOurs()
-  if (value.format === FORMAT) return { seq: value.seq as number, flags: [], tokens: [], audit: [] }
+  if (value.format === FORMAT) {
+    const versionFloor = Number.isInteger(value.versionFloor) ? (value.versionFloor as number) : 0
+    return { seq: value.seq as number, flags: [], tokens: [], audit: [], tombstones: [], versionFloor }
+  }
   if (value.format === FORMAT_V1 && Array.isArray(value.flags) && Array.isArray(value.tokens) && Array.isArray(value.audit)) {
     return value as unknown as StoredState
   }

@@ -19,7 +19,7 @@ import type { Flag } from '../flags/schema.js'
 import { applyPatch, diffRecord, PatchError } from './change-patch.js'
 import { DataDirLock, DataDirLockedError } from './data-dir-lock.js'
 import { DataFileError, journalLine, parseJournalLine, readLines, readState, writeAll, writeState, type StoredState } from './file-format.js'
-import { MemoryStore, type AuditLimits } from './memory.js'
+import { MemoryStore, type AuditLimits, type TombstoneLimits } from './memory.js'
 import type { Change, FoldingStore, Snapshot, StoreHealth } from './store.js'
 
 export { DataFileError } from './file-format.js'
@@ -29,7 +29,7 @@ export const JOURNAL_FILE = 'switchyard.journal'
 /** Below this much free space the directory counts as full, and the service does not start. */
 export const MIN_FREE_BYTES = 256 * 1024
 
-export interface FileStoreOptions extends AuditLimits {
+export interface FileStoreOptions extends AuditLimits, TombstoneLimits {
   /** Journal lines after which the journal is folded into the data file. */
   compactEvery?: number
   /** Journal bytes after which it is folded (or the data file's own size, if that is larger). */

@@ -4,13 +4,16 @@ import { ConflictError } from '../errors.js'
 import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
-import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Tombstone, type Write } from './store.js'
 
 export interface StoredState {
   seq: number
   flags: Flag[]
   tokens: TokenRecord[]
   audit: AuditEvent[]
+  /** Deleted flags' last versions, and the floor dropped ones raised (absent in older files: none). */
+  tombstones?: Tombstone[]
+  versionFloor?: number
 }
 
 export interface AuditLimits {
@@ -20,11 +23,21 @@ export interface AuditLimits {
   auditMaxBytes?: number
 }
 
+export interface TombstoneLimits {
+  /** Tombstones of deleted flags kept (default MAX_TOMBSTONES); past that the lowest version is dropped. */
+  maxTombstones?: number
+}
+
 export class MemoryStore implements Store {
   readonly kind: StoreHealth['kind'] = 'memory'
   protected seq = 0
   protected flags = new Map<string, Flag>()
   protected tokens = new Map<string, TokenRecord>()
+  /** Deleted flag key → its last version: a re-created flag continues from it (store.ts, Write). */
+  protected tombstones = new Map<string, number>()
+  /** The highest version among dropped tombstones: a key without one continues from it. */
+  protected versionFloor = 0
+  private readonly maxTombstones: number
   /** The audit trail oldest first, each event beside the bytes of its JSON. */
   protected audit: AuditEvent[] = []
   private auditSizes: number[] = []
@@ -34,9 +47,10 @@ export class MemoryStore implements Store {
   // Commits run one at a time so the version check and the write see the same state.
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(limits: AuditLimits = {}) {
+  constructor(limits: AuditLimits & TombstoneLimits = {}) {
     this.auditMaxEvents = limits.auditMaxEvents ?? 10_000
     this.auditMaxBytes = limits.auditMaxBytes ?? 64 * 1024 * 1024
+    this.maxTombstones = limits.maxTombstones ?? MAX_TOMBSTONES
   }
 
   async load(): Promise<Snapshot> {
@@ -61,7 +75,10 @@ export class MemoryStore implements Store {
   private async commitNow(write: Write): Promise<Change> {
     if (write.kind === 'flag') {
       const current = this.flags.get(write.key) ?? null
-      if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current)
+      const last = current ? 0 : (this.tombstones.get(write.key) ?? this.versionFloor)
+      if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current, last)
+      // A create continues the key's sequence, so no version (and no ETag) is ever used twice.
+      if (!current && write.next && write.next.version !== last + 1) throw new ConflictError(null, last)
     }
     const seq = this.seq + 1
     const change = changeOf(write, seq)
@@ -81,9 +98,32 @@ export class MemoryStore implements Store {
   /** Takes a committed change into the state: after persist, or replayed from a durable log. */
   protected applyCommitted(change: Change, event: AuditEvent, eventBytes: number): void {
     this.seq = change.seq
-    if (change.kind === 'flag') setOrDelete(this.flags, change.key, change.flag)
-    else setOrDelete(this.tokens, change.id, change.token)
+    if (change.kind === 'flag') {
+      this.keepTombstone(change.key, change.flag)
+      setOrDelete(this.flags, change.key, change.flag)
+    } else setOrDelete(this.tokens, change.id, change.token)
     this.remember(event, eventBytes)
+  }
+
+  /** A deletion leaves the flag's last version behind; a (re-)creation takes it away. */
+  private keepTombstone(key: string, next: Flag | null): void {
+    const previous = this.flags.get(key)
+    this.tombstones.delete(key)
+    if (next === null && previous) this.tombstones.set(key, previous.version)
+    this.trimTombstones()
+  }
+
+  /** Over the cap, drops the lowest version (ties: the first key), as Redis's ZPOPMIN does, and raises the floor to it. */
+  private trimTombstones(): void {
+    while (this.tombstones.size > this.maxTombstones) {
+      let lowest: [string, number] | undefined
+      for (const entry of this.tombstones) {
+        if (!lowest || entry[1] < lowest[1] || (entry[1] === lowest[1] && entry[0] < lowest[0])) lowest = entry
+      }
+      const [key, version] = lowest!
+      this.tombstones.delete(key)
+      this.versionFloor = Math.max(this.versionFloor, version)
+    }
   }
 
   private remember(event: AuditEvent, bytes: number): void {
@@ -100,13 +140,18 @@ export class MemoryStore implements Store {
 
   /** The whole state, as a durable store saves it: copies of the lists, sharing the (immutable) records. */
   protected state(): StoredState {
-    return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
+    const tombstones = [...this.tombstones].map(([key, version]) => ({ key, version }))
+    const records = { flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
+    return { seq: this.seq, ...records, tombstones, versionFloor: this.versionFloor }
   }
 
   protected restore(state: StoredState): void {
     this.seq = state.seq
     this.flags = new Map(state.flags.map((f) => [f.key, f]))
     this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
+    this.tombstones = new Map((state.tombstones ?? []).map((t) => [t.key, t.version]))
+    this.versionFloor = state.versionFloor ?? 0
+    this.trimTombstones()
     this.audit = []
     this.auditSizes = []
     this.auditBytes = 0

@@ -10,6 +10,10 @@ export function redisKeys(prefix: string) {
     flags: `${prefix}flags`,
     /** Hash: token id → record. */
     tokens: `${prefix}tokens`,
+    /** Sorted set: deleted flag key, scored by its last version; a re-created flag continues from it. */
+    flagTombstones: `${prefix}flag-tombstones`,
+    /** The highest version among tombstones dropped past the cap: keys without one continue from it. */
+    flagVersionFloor: `${prefix}flag-version-floor`,
     /** Stream of audit events, entry id `<seq>-0`, capped at AUDIT_MAX_EVENTS and AUDIT_MAX_BYTES. */
     audit: `${prefix}audit`,
     /** Bytes of the audit events the stream holds (their JSON), for the byte cap. */
@@ -60,13 +64,14 @@ export function parseMessage(message: string): ChangeNote | undefined {
 }
 
 /**
- * KEYS: seq, records hash, audit stream, audit bytes.
+ * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
- *       audit byte cap.
- * Returns {seq} once committed, {0, current record or nil} when the version check fails, or
- * {-1} when Redis reached it after the deadline.
+ *       audit byte cap, tombstone cap.
+ * Returns {seq} once committed, {0, current record or nil, last version} when the version check
+ * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
+ * reached it after the deadline.
  */
 export const COMMIT_SCRIPT = `
 local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -77,10 +82,14 @@ local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[11]) then return {-1} end
 
 local current = redis.call('HGET', KEYS[2], id)
+local held = 0
+if current and kind == 'flag' then held = tonumber(string.match(current, '^{"seq":%d+,"version":(%d+),')) end
 if expected ~= '' then
-  local held = 0
-  if current then held = tonumber(string.match(current, '^{"seq":%d+,"version":(%d+),')) end
-  if held ~= tonumber(expected) then return {0, current} end
+  -- A deleted flag's key keeps its last version: a create must continue from it (or from the floor).
+  local last = 0
+  if not current then last = tonumber(redis.call('ZSCORE', KEYS[5], id) or redis.call('GET', KEYS[6]) or '0') end
+  if held ~= tonumber(expected) then return {0, current, last} end
+  if not current and doc ~= '' and tonumber(version) ~= last + 1 then return {0, current, last} end
 end
 
 -- The counter never falls behind the audit trail (say it was deleted by hand): XADD with an
@@ -99,7 +108,16 @@ local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12]
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
   note = note .. '\\n-'
+  if kind == 'flag' and current then
+    redis.call('ZADD', KEYS[5], held, id)
+    -- Past the cap the lowest version goes, and raises the floor keys without a tombstone start from.
+    while redis.call('ZCARD', KEYS[5]) > tonumber(ARGV[14]) do
+      local dropped = redis.call('ZPOPMIN', KEYS[5])
+      if tonumber(dropped[2]) > tonumber(redis.call('GET', KEYS[6]) or '0') then redis.call('SET', KEYS[6], dropped[2]) end
+    end
+  end
 else
+  if kind == 'flag' and not current then redis.call('ZREM', KEYS[5], id) end
   local versionField = ''
   if version ~= '' then versionField = ',"version":' .. version end
   local record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'

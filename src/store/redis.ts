@@ -7,7 +7,7 @@ import { ConflictError, StoreUnavailableError } from '../errors.js'
 import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
-import { changeOf, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
 import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
@@ -16,6 +16,8 @@ export interface RedisStoreOptions {
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold (default 64 MiB). */
   auditMaxBytes?: number
+  /** Tombstones of deleted flags kept (default MAX_TOMBSTONES). */
+  maxTombstones?: number
   /** A command that takes longer fails; a write then answers 503 instead of hanging. */
   commandTimeoutMs?: number
   /** Interval of the change-counter check that catches missed notifications; 0 turns it off. */
@@ -24,7 +26,7 @@ export interface RedisStoreOptions {
   retryDelayMs?: (attempt: number) => number
 }
 
-type CommitResult = [number, string | null]
+type CommitResult = [number, string | null, number?]
 type CommandConnection = Redis & { switchyardCommit(...args: (string | number)[]): Promise<CommitResult> }
 
 export class RedisStore implements Store {
@@ -73,7 +75,7 @@ export class RedisStore implements Store {
       retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
     }
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
-    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 4, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 6, lua: COMMIT_SCRIPT })
     this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
@@ -129,12 +131,14 @@ export class RedisStore implements Store {
 
   async commit(write: Write): Promise<Change> {
     const isFlag = write.kind === 'flag'
-    const [seq, current] = await this.run('committing the change', (redis) =>
+    const [seq, current, lastVersion] = await this.run('committing the change', (redis) =>
       redis.switchyardCommit(
         this.keys.seq,
         isFlag ? this.keys.flags : this.keys.tokens,
         this.keys.audit,
         this.keys.auditBytes,
+        this.keys.flagTombstones,
+        this.keys.flagVersionFloor,
         write.kind,
         isFlag ? write.key : write.id,
         isFlag ? String(write.expectedVersion) : '',
@@ -149,10 +153,11 @@ export class RedisStore implements Store {
         Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
         this.instanceId,
         this.options.auditMaxBytes ?? 64 * 1024 * 1024,
+        this.options.maxTombstones ?? MAX_TOMBSTONES,
       ),
     )
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
-    if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc)
+    if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
     this.seenSeq = Math.max(this.seenSeq, seq)
     return changeOf(write, seq)
   }

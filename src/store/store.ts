@@ -16,6 +16,12 @@ export interface Snapshot {
  * One atomic write: the record change, its audit event and its notification commit together
  * or not at all. `expectedVersion` is the version the caller based the change on (0 = must
  * not exist yet); the store refuses with ConflictError when it holds another.
+ *
+ * Versions are never reused under a key: deleting a flag leaves a tombstone with its last version,
+ * and a create must carry that version + 1 (1 for a key never used), else ConflictError with
+ * `lastVersion`. So an ETag of a deleted flag never matches the flag re-created in its place.
+ * At most `maxTombstones` (MAX_TOMBSTONES) are kept: past that the lowest version is dropped and
+ * raises a floor that every key without a tombstone continues from instead of 0.
  */
 export type Write =
   | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft }
@@ -27,6 +33,15 @@ export type Change =
   | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
 
 export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot }
+
+/** Tombstones a store keeps by default (a key and a number each; see Write). */
+export const MAX_TOMBSTONES = 10_000
+
+/** A deleted flag's key and the last version it had. */
+export interface Tombstone {
+  key: string
+  version: number
+}
 
 export interface StoreHealth {
   kind: 'memory' | 'file' | 'redis'

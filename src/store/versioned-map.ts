@@ -2,11 +2,37 @@
 // replica's own commits and from other replicas, duplicated or out of order; the store's
 // global seq decides which one is newest. Deletions leave a tombstone so a late, older
 // "create" cannot resurrect a deleted record.
+import { randomBytes } from 'node:crypto'
+
 export class VersionedMap<V> {
   private readonly values = new Map<string, V>()
   private readonly seqs = new Map<string, number>()
   // Seq of the last full snapshot: anything at or below it is already reflected.
   private floor = 0
+  // The newest seq held (a change or a snapshot), and how often the values moved since without it
+  // moving: a change that arrived after a newer one, or a snapshot no newer than what is held.
+  private newest = 0
+  private behind = 0
+  private revisionText: string | undefined
+  private readonly instance = randomBytes(6).toString('base64url')
+
+  /**
+   * Names the values held, and changes whenever they do. It is the newest seq, so replicas that
+   * hold the same changes agree on it; after a change that did not advance the seq (one that came
+   * out of order, or a resync that may repair a missed one) it carries a suffix of this map's own
+   * until the seq moves again, since no seq tells that state apart.
+   */
+  get revision(): string {
+    return (this.revisionText ??= this.behind === 0 ? String(this.newest) : `${this.newest}~${this.instance}.${this.behind}`)
+  }
+
+  private moved(seq: number): void {
+    if (seq > this.newest) {
+      this.newest = seq
+      this.behind = 0
+    } else this.behind++
+    this.revisionText = undefined
+  }
 
   get(key: string): V | undefined {
     return this.values.get(key)
@@ -20,10 +46,16 @@ export class VersionedMap<V> {
     return this.values.values()
   }
 
+  /** Whether a change at `seq` to `key` would be applied. */
+  isNewer(key: string, seq: number): boolean {
+    return seq > (this.seqs.get(key) ?? this.floor)
+  }
+
   /** Returns true when the change was newer than what is held and was applied. */
   apply(key: string, seq: number, value: V | null): boolean {
     if (seq <= (this.seqs.get(key) ?? this.floor)) return false
     this.seqs.set(key, seq)
+    this.moved(seq)
     if (value === null) this.values.delete(key)
     else this.values.set(key, value)
     return true
@@ -34,6 +66,7 @@ export class VersionedMap<V> {
    * applied that are newer than the snapshot (a slow resync must not roll anything back).
    */
   reset(entries: Iterable<[string, V]>, seq: number): void {
+    const wasEmpty = this.values.size === 0
     const newer = new Map<string, [number, V | undefined]>()
     for (const [key, held] of this.seqs) if (held > seq) newer.set(key, [held, this.values.get(key)])
     this.values.clear()
@@ -48,5 +81,6 @@ export class VersionedMap<V> {
       if (value === undefined) this.values.delete(key)
       else this.values.set(key, value)
     }
+    if (!(wasEmpty && this.values.size === 0)) this.moved(seq)
   }
 }

@@ -1,55 +1,107 @@
-// The change stream's fan-out: one registry listener feeding every open SSE connection, a
-// bounded replay ring for Last-Event-ID, heartbeats, and a bound on how far a consumer may lag.
+// The change stream's fan-out: one registry listener feeding every open SSE connection. Each
+// event is encoded once into a Buffer every consumer shares; a change travels as a change patch
+// (src/store/change-patch.ts), so a state toggle on a flag with a 1 MB list sends a few hundred
+// bytes. Also: a bounded replay ring for Last-Event-ID, heartbeats, a bound on how far a consumer
+// may lag, limits on open streams, and streams that end with their token.
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
+import { AppError } from '../errors.js'
+import { Decisions, evaluate, type Context } from '../flags/evaluate.js'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
+import { diffRecord } from '../store/change-patch.js'
 
 export interface ChangeStreamOptions {
   heartbeatMs: number
   /** Bytes a consumer may have queued, beyond its catch-up payload, before it is dropped. */
   maxBufferBytes: number
+  /** Open streams in all, and per token, past which a new one is refused with 429. */
+  maxStreams: number
+  maxStreamsPerToken: number
   /** Recent change events kept for Last-Event-ID resumption, by count and by size. */
   replayEvents?: number
   replayBytes?: number
+  /** How often open streams' tokens are checked for revocation and expiry. */
+  tokenCheckMs?: number
 }
+
+/**
+ * What each consumer is sent per change. `patch` (GET /stream?format=patch, what the SDK asks for):
+ * `{seq, key, from, patch}`, the patch to apply to version `from` (0: the flag did not exist).
+ * `flag` (the default, for consumers written before patches): `{seq, key, flag}` with the flag whole.
+ * `evaluations` (POST /stream/evaluations): answers for one context, never a flag's definition.
+ */
+export type StreamFormat = 'patch' | 'flag' | 'evaluations'
+
+/** What an evaluation stream answers for: one context, and every flag or only some. */
+export interface EvaluationSubscription {
+  context: Context
+  /** Only these flags; undefined: every flag. */
+  keys?: ReadonlySet<string>
+}
+
+/** Whether the token a stream was opened with still admits it; the reason it ended when not. */
+export type TokenCheck = (tokenId: string) => 'ok' | 'revoked' | 'expired'
 
 interface Connection {
   readonly res: ServerResponse
+  readonly tokenId: string
+  readonly format: StreamFormat
+  /** Set for format `evaluations`. */
+  readonly subscription?: EvaluationSubscription
   /** Size of the last state or replay written: a large catch-up is not mistaken for lag. */
   slack: number
 }
 
+/** One change, encoded at most once per format however many consumers receive it. */
+class Encoded {
+  private flagFormat?: Buffer
+  readonly patchFormat: Buffer
+  constructor(private readonly event: Extract<FlagEvent, { type: 'change' }>) {
+    const { seq, key, flag, previous } = event
+    const data = JSON.stringify({ seq, key, from: previous?.version ?? 0, patch: diffRecord(previous, flag) })
+    this.patchFormat = sse(seq, 'patch', data)
+  }
+  get(format: 'patch' | 'flag'): Buffer {
+    if (format === 'patch') return this.patchFormat
+    const { seq, key, flag } = this.event
+    return (this.flagFormat ??= sse(seq, 'change', JSON.stringify({ seq, key, flag })))
+  }
+}
+
 interface Remembered {
   readonly id: number
-  readonly text: string
+  readonly event: Buffer
 }
 
-function formatEvent(id: number, event: string, data: string): string {
-  return `id: ${id}\nevent: ${event}\ndata: ${data}\n\n`
+function sse(id: number, event: string, data: string): Buffer {
+  return Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
 }
 
-const HEARTBEAT = ': heartbeat\n\n'
+const HEARTBEAT = Buffer.from(': heartbeat\n\n')
 const NONE = -1
 
 export class ChangeStream {
   private readonly connections = new Set<Connection>()
+  private readonly perToken = new Map<string, number>()
   private readonly unsubscribe: () => void
   private readonly replayEvents: number
   private readonly replayBytes: number
-  // Change events in arrival order; `base` is the id of the position just before the first,
+  // Patch events in arrival order; `base` is the id of the position just before the first,
   // or NONE when nothing before the first can be resumed from.
   private ring: Remembered[] = []
   private ringBytes = 0
   private base = NONE
   private seq = 0
-  private state: { text: string; bytes: number } | null = null
+  private state: Buffer | null = null
   private heartbeat: NodeJS.Timeout | null = null
+  private tokenTimer: NodeJS.Timeout | null = null
   private closed = false
 
   constructor(
     private readonly flags: FlagRegistry,
     private readonly options: ChangeStreamOptions,
     private readonly log: FastifyBaseLogger,
+    private readonly checkToken: TokenCheck = () => 'ok',
   ) {
     this.replayEvents = options.replayEvents ?? 1024
     this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
@@ -61,39 +113,63 @@ export class ChangeStream {
     return this.connections.size
   }
 
+  /** Throws 429 when a stream for `tokenId` would go past a limit; call before answering. */
+  admit(tokenId: string): void {
+    const { maxStreams, maxStreamsPerToken } = this.options
+    if (this.connections.size >= maxStreams) {
+      throw new AppError('TOO_MANY_STREAMS', `this replica holds ${this.connections.size} open streams, its limit (STREAM_MAX_TOTAL); retry later or on another replica`)
+    }
+    const mine = this.perToken.get(tokenId) ?? 0
+    if (mine >= maxStreamsPerToken) {
+      throw new AppError('TOO_MANY_STREAMS', `this token has ${mine} open streams on this replica, its limit (STREAM_MAX_PER_TOKEN); close one first`)
+    }
+  }
+
   /**
    * Starts streaming to a response whose headers are written. With a Last-Event-ID still in
-   * the ring the missed changes are replayed; otherwise the full state is sent.
+   * the ring (patch format) the missed changes are replayed; otherwise the full state is sent.
    */
-  open(res: ServerResponse, lastEventId: number | undefined): void {
+  open(res: ServerResponse, lastEventId: number | undefined, tokenId: string, format: StreamFormat, subscription?: EvaluationSubscription): void {
     if (this.closed) {
       res.end()
       return
     }
-    const connection: Connection = { res, slack: 0 }
+    const connection: Connection = { res, tokenId, format, subscription, slack: 0 }
     this.connections.add(connection)
+    this.perToken.set(tokenId, (this.perToken.get(tokenId) ?? 0) + 1)
     res.on('close', () => this.forget(connection))
-    const missed = lastEventId === undefined ? undefined : this.replayAfter(lastEventId)
+    // The ring holds patch events: any other consumer resumes from a state (or its answers).
+    const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
     if (missed === undefined) this.sendState(connection)
     else {
       let bytes = 0
-      for (const event of missed) bytes += Buffer.byteLength(event.text)
+      for (const event of missed) bytes += event.event.length
       connection.slack = bytes
-      for (const event of missed) this.write(connection, event.text)
+      for (const event of missed) this.write(connection, event.event)
     }
     this.heartbeat ??= setInterval(() => {
       for (const c of this.connections) this.write(c, HEARTBEAT)
     }, this.options.heartbeatMs).unref()
+    this.tokenTimer ??= setInterval(() => this.checkTokens(), this.options.tokenCheckMs ?? 250).unref()
   }
 
   /** Ends every stream (server shutdown); a consumer still behind is cut off rather than awaited. */
   close(): void {
     this.closed = true
     this.unsubscribe()
+    for (const c of [...this.connections]) this.end(c, false)
+  }
+
+  /** Ends the streams of a token that no longer admits them, with a last `revoked` event saying why. */
+  private checkTokens(): void {
+    const verdicts = new Map<string, ReturnType<TokenCheck>>()
     for (const c of [...this.connections]) {
-      this.forget(c)
-      if (c.res.writableLength > 0) c.res.destroy()
-      else c.res.end()
+      let verdict = verdicts.get(c.tokenId)
+      if (verdict === undefined) verdicts.set(c.tokenId, (verdict = this.checkToken(c.tokenId)))
+      if (verdict === 'ok') continue
+      this.log.info({ tokenId: c.tokenId, reason: verdict }, 'stream.revoked')
+      this.write(c, sse(this.seq, 'revoked', JSON.stringify({ reason: verdict, message: `the token was ${verdict}` })))
+      this.end(c, true)
     }
   }
 
@@ -109,17 +185,40 @@ export class ChangeStream {
       for (const c of [...this.connections]) this.sendState(c)
       return
     }
-    const text = formatEvent(event.seq, 'change', JSON.stringify({ seq: event.seq, key: event.key, flag: event.flag }))
-    this.remember(event.seq, text)
-    for (const c of [...this.connections]) this.write(c, text)
+    const encoded = new Encoded(event)
+    this.remember(event.seq, encoded.patchFormat)
+    for (const c of [...this.connections]) {
+      if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
+      else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context))
+    }
   }
 
-  private remember(id: number, text: string): void {
-    this.ring.push({ id, text })
-    this.ringBytes += text.length
+  /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
+  private evaluation(seq: number, key: string, context: Context): Buffer {
+    const compiled = this.flags.get(key)
+    const { enabled, reason } = compiled ? evaluate(compiled, context) : Decisions.notFound
+    return sse(seq, 'evaluation', JSON.stringify({ seq, flag: key, enabled, reason, version: compiled?.flag.version }))
+  }
+
+  /** Every answer a stream subscribes to, in key order. */
+  private evaluations(c: Connection): Buffer {
+    const { context, keys } = c.subscription!
+    const results = []
+    const wanted = keys ? [...keys] : [...this.flags.all()].map((f) => f.flag.key)
+    for (const key of wanted.sort()) {
+      const compiled = this.flags.get(key)
+      const { enabled, reason } = compiled ? evaluate(compiled, context) : Decisions.notFound
+      results.push({ flag: key, enabled, reason, version: compiled?.flag.version })
+    }
+    return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, results }))
+  }
+
+  private remember(id: number, event: Buffer): void {
+    this.ring.push({ id, event })
+    this.ringBytes += event.length
     while (this.ring.length > this.replayEvents || (this.ringBytes > this.replayBytes && this.ring.length > 0)) {
       const dropped = this.ring.shift()!
-      this.ringBytes -= dropped.text.length
+      this.ringBytes -= dropped.event.length
       this.base = dropped.id
     }
   }
@@ -132,32 +231,49 @@ export class ChangeStream {
   }
 
   private sendState(c: Connection): void {
+    if (c.format === 'evaluations') {
+      const answers = this.evaluations(c)
+      if (this.write(c, answers)) c.slack = answers.length
+      return
+    }
     if (!this.state) {
       const flags = []
       for (const compiled of this.flags.all()) flags.push(compiled.flag)
-      const text = formatEvent(this.seq, 'state', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, flags }))
-      this.state = { text, bytes: Buffer.byteLength(text) }
+      this.state = sse(this.seq, 'state', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, flags }))
     }
-    if (!this.write(c, this.state.text)) return
-    c.slack = this.state.bytes
+    if (!this.write(c, this.state)) return
+    c.slack = this.state.length
   }
 
-  private write(c: Connection, text: string): boolean {
+  private write(c: Connection, data: Buffer): boolean {
     if (c.res.writableLength > this.options.maxBufferBytes + c.slack) {
       this.log.warn({ buffered: c.res.writableLength, limit: this.options.maxBufferBytes }, 'stream.consumer_dropped')
       this.forget(c)
       c.res.destroy()
       return false
     }
-    c.res.write(text)
+    c.res.write(data)
     return true
+  }
+
+  /** Ends a stream; `flush` lets what is queued (a last event) reach the consumer first, for a while. */
+  private end(c: Connection, flush: boolean): void {
+    this.forget(c)
+    if (!flush && c.res.writableLength > 0) return void c.res.destroy()
+    c.res.end()
+    if (c.res.writableLength > 0) setTimeout(() => c.res.destroy(), 5000).unref()
   }
 
   private forget(c: Connection): void {
     if (!this.connections.delete(c)) return
-    if (this.connections.size === 0 && this.heartbeat) {
-      clearInterval(this.heartbeat)
+    const left = (this.perToken.get(c.tokenId) ?? 1) - 1
+    if (left > 0) this.perToken.set(c.tokenId, left)
+    else this.perToken.delete(c.tokenId)
+    if (this.connections.size === 0) {
+      if (this.heartbeat) clearInterval(this.heartbeat)
+      if (this.tokenTimer) clearInterval(this.tokenTimer)
       this.heartbeat = null
+      this.tokenTimer = null
     }
   }
 }
