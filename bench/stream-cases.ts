@@ -75,13 +75,20 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 const list = (side: string) => Array.from({ length: 10_000 }, (_, i) => `${side}-${i}-`.padEnd(100, side))
 
+/** The PATCH body that flips the large flag's state from what it is now (a PATCH that changes nothing sends no event). */
+async function toggle(port: number): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${port}/flags/big`, { headers: { authorization: `Bearer ${BENCH_TOKEN}` } })
+  return { state: ((await res.json()) as { state: string }).state === 'enabled' ? 'beta_users' : 'enabled' }
+}
+
 /** Event-loop ms one change costs with the consumers open: median of `rounds` changes. */
-async function changeCost(server: ChildServer, agent: Agent, consumers: Consumers, kind: string, rounds: number, body: (i: number) => unknown): Promise<number> {
+async function changeCost(server: ChildServer, agent: Agent, consumers: Consumers, kind: string, rounds: number, body: (i: number) => unknown | Promise<unknown>): Promise<number> {
   const costs: number[] = []
   for (let i = 0; i < rounds; i++) {
+    const patch = await body(i)
     const before = consumers.least(kind)
     const { active: start } = await server.loopBusyMs()
-    const res = await jsonRequest(agent, server.port, 'PATCH', '/flags/big', body(i))
+    const res = await jsonRequest(agent, server.port, 'PATCH', '/flags/big', patch).catch(() => jsonRequest(agent, server.port, 'PATCH', '/flags/big', patch))
     if (res.status !== 200) throw new Error(`PATCH answered ${res.status}`)
     await until(() => consumers.least(kind) > before, 60_000, 'every consumer to receive the change')
     costs.push((await server.loopBusyMs()).active - start)
@@ -98,6 +105,9 @@ export interface StreamResults {
   busy: LoadResult
   clientToggleLoopMs: number
   clientBusy: LoadResult
+  /** PATCHes sent by the timers during the p99 runs, and how many failed. */
+  toggles: number
+  failedToggles: number
 }
 
 export async function streamCases(): Promise<StreamResults> {
@@ -115,32 +125,38 @@ export async function streamCases(): Promise<StreamResults> {
     const created = await jsonRequest(agent, server.port, 'POST', '/flags', { key: 'big', state: 'beta_users', betaUsers: lists[0] })
     if (created.status !== 201) throw new Error(`POST /flags answered ${created.status}`)
     const consumers = await openConsumers(server.port, CONSUMERS, 'patch')
-    const toggleLoopMs = await changeCost(server, agent, consumers, 'patch', 5, (i) => ({ state: i % 2 ? 'beta_users' : 'enabled' }))
+    const toggleLoopMs = await changeCost(server, agent, consumers, 'patch', 5, () => toggle(server.port))
     const swapLoopMs = await changeCost(server, agent, consumers, 'patch', 3, (i) => ({ betaUsers: lists[(i + 1) % 2] }))
 
     // Evaluate p99 while the large flag toggles twice a second, against the same without.
     await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 2 })
     const quiet = await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 5 })
     let toggles = 0
-    const timer = setInterval(() => void jsonRequest(agent, server.port, 'PATCH', '/flags/big', { state: toggles++ % 2 ? 'beta_users' : 'enabled' }), 500)
+    let failedToggles = 0
+    // A kept-alive socket the server closed meanwhile may fail one request: counted, not thrown.
+    const flip = async () => {
+      toggles++
+      await jsonRequest(agent, server.port, 'PATCH', '/flags/big', await toggle(server.port)).catch(() => failedToggles++)
+    }
+    const timer = setInterval(() => void flip(), 500)
     const busy = await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 5 })
     clearInterval(timer)
     consumers.close()
 
     // The same toggle for consumers of whole flags (GET /stream without format=patch): reported, no target.
     const legacy = await openConsumers(server.port, CONSUMERS, 'flag')
-    const legacyToggleLoopMs = await changeCost(server, agent, legacy, 'change', 3, (i) => ({ state: i % 2 ? 'beta_users' : 'enabled' }))
+    const legacyToggleLoopMs = await changeCost(server, agent, legacy, 'change', 3, () => toggle(server.port))
     legacy.close()
 
     // 1,000 client streams (POST /stream/evaluations), each its own context: one change is one
     // evaluation and one small event per stream.
     const clients = await openConsumers(server.port, CONSUMERS, 'evaluations')
-    const clientToggleLoopMs = await changeCost(server, agent, clients, 'evaluation', 5, (i) => ({ state: i % 2 ? 'beta_users' : 'enabled' }))
-    const clientTimer = setInterval(() => void jsonRequest(agent, server.port, 'PATCH', '/flags/big', { state: toggles++ % 2 ? 'beta_users' : 'enabled' }), 500)
+    const clientToggleLoopMs = await changeCost(server, agent, clients, 'evaluation', 5, () => toggle(server.port))
+    const clientTimer = setInterval(() => void flip(), 500)
     const clientBusy = await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 5 })
     clearInterval(clientTimer)
     clients.close()
-    return { openCpuMicros, toggleLoopMs, swapLoopMs, legacyToggleLoopMs, quiet, busy, clientToggleLoopMs, clientBusy }
+    return { openCpuMicros, toggleLoopMs, swapLoopMs, legacyToggleLoopMs, quiet, busy, clientToggleLoopMs, clientBusy, toggles, failedToggles }
   } finally {
     agent.destroy()
     await server.stop()
