@@ -89,6 +89,20 @@ describe('GET /stream and revocation', () => {
     expect(app.switchyard.stream.size).toBe(1)
   })
 
+  it('ends a stream when its token expires, with a last `revoked` event saying so', async () => {
+    const app = await startApp()
+    cleanups.push(() => app.close())
+    const base = await listen(app)
+    const expiresAt = new Date(Date.now() + 1500).toISOString()
+    const shortLived = await createToken(app, 'short-lived', 'evaluate', 201, { expiresAt })
+    const s = await openStream(base, shortLived.token)
+    await eventually(() => s.events.length >= 1)
+    await eventually(() => s.ended(), 5000, 'the stream to end at expiry')
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt))
+    expect(s.events.at(-1)!.event).toBe('revoked')
+    expect(JSON.parse(s.events.at(-1)!.data)).toMatchObject({ reason: 'expired' })
+  })
+
   it('ends them on every replica: revoked on one, the stream on another ends', async () => {
     const url = redis.url()
     const prefix = testPrefix(url)
