@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -139,6 +140,34 @@ describe('createClient on a stream of change patches', () => {
       expect(errors.some((e) => /reloading the state/.test(e.message))).toBe(true)
     } finally {
       await app.close()
+    }
+  })
+
+  it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
+    const flag = (key: string, version: number) => ({ key, description: '', tags: [], state: 'enabled', percentage: 0, betaUsers: [], betaTenants: [], stickiness: 'userId', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
+    const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    const requests: (string | undefined)[] = []
+    const server = createServer((req, res) => {
+      requests.push(req.headers['last-event-id'] as string | undefined)
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      if (requests.length === 1) {
+        res.write(sse(11, 'state', { seq: 11, flags: [flag('a', 1), flag('b', 1)] }))
+        // One chunk: a patch made from a version of `a` this client never saw, then a good one for `b`.
+        res.write(
+          sse(12, 'patch', { seq: 12, key: 'a', from: 2, patch: { op: 'patch', set: { version: 3 } } }) +
+            sse(13, 'patch', { seq: 13, key: 'b', from: 1, patch: { op: 'patch', set: { version: 2 } } }),
+        )
+      } else res.write(sse(13, 'state', { seq: 13, flags: [flag('a', 3), flag('b', 2)] }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
+      await eventually(() => flags.flag('a')?.version === 3, 5000, 'the reload')
+      expect(requests).toEqual([undefined, undefined])
+      await flags.close()
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
     }
   })
 

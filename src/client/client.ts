@@ -90,6 +90,8 @@ class StreamingClient implements SwitchyardClient {
   private closed = false
   private attempt = 0
   private request: ClientRequest | null = null
+  /** Set when this connection's remaining events must be dropped (see apply). */
+  private discarding = false
   private wake: (() => void) | null = null
   private readonly loop: Promise<void>
   private settle!: { resolve(): void; reject(err: Error): void }
@@ -195,6 +197,7 @@ class StreamingClient implements SwitchyardClient {
           return
         }
         this.connected = true
+        this.discarding = false
         this.attempt = 0
         idle.refresh()
         const parser = new SseParser((event) => this.apply(event))
@@ -214,6 +217,9 @@ class StreamingClient implements SwitchyardClient {
   }
 
   private apply(event: SseEvent): void {
+    // After a gap or a revocation the rest of this connection is ignored: the next event in the
+    // same chunk must not set lastEventId again, or the reconnection would resume, not reload.
+    if (this.discarding) return
     if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; heartbeatMs?: number; flags: Flag[] })
     else if (event.event === 'change') this.applyChange(JSON.parse(event.data) as { seq: number; key: string; flag: Flag | null })
     else if (event.event === 'patch') {
@@ -231,6 +237,7 @@ class StreamingClient implements SwitchyardClient {
     const held = this.flags.get(change.key)?.flag ?? null
     if ((held?.version ?? 0) !== change.from) {
       this.lastEventId = undefined
+      this.discarding = true
       this.request?.destroy(new SwitchyardClientError(`a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`))
       return false
     }
@@ -240,6 +247,7 @@ class StreamingClient implements SwitchyardClient {
 
   /** The token was revoked or expired: retrying cannot help, so the client stops and says why. */
   private revoked(event: { message?: string }): void {
+    this.discarding = true
     this.report(new SwitchyardClientError(`the stream ended: ${event.message ?? 'the token was revoked'}; the client serves its last state and no longer updates`, 401))
     this.closed = true
     this.settle.reject(new SwitchyardClientError('the token was revoked before the client was ready', 401))

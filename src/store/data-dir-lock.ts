@@ -88,8 +88,8 @@ export class DataDirLock {
   private constructor(
     readonly path: string,
     readonly owner: LockOwner,
-    /** The lock file's inode and change time: a file put in its place (by hand, or by a process that took over) differs in one. */
-    private readonly identity: string,
+    /** The lock file's inode and change time when last confirmed ours: one stat tells it is unchanged. */
+    private identity: string,
   ) {}
 
   /**
@@ -142,12 +142,18 @@ export class DataDirLock {
    * over): one stat, cheap enough to ask before every append.
    */
   async held(): Promise<boolean> {
-    return (await identityOf(this.path).catch(() => undefined)) === this.identity
+    const identity = await identityOf(this.path).catch(() => undefined)
+    if (identity === undefined) return false
+    if (identity === this.identity) return true
+    // Touched (a chmod, a racer's check that put it back) but maybe still ours: its content says.
+    if ((await readFile(this.path, 'utf8').catch(() => '')) !== this.text) return false
+    this.identity = identity
+    return true
   }
 
-  /** Removes the lock file if it is still this acquisition's. */
+  /** Removes the lock file if it is still this acquisition's; another process's lock is never touched. */
   async release(): Promise<void> {
-    await removeIf(this.path, this.text).catch(() => undefined)
+    if (await this.held()) await unlink(this.path).catch(() => undefined)
   }
 
   private get text(): string {
@@ -175,7 +181,8 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
     await link(tmp, path)
     return true
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    // EEXIST: someone holds it; ENOENT: the holder cleared our temp file away. Either way, look again.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
   } finally {
     await unlink(tmp).catch(() => undefined)

@@ -9,7 +9,7 @@
 // fails is logged, shown in health, counted, and retried; the journal keeps every write meanwhile.
 // Why a journal at all: docs/decisions/embedded-store-journal.md.
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, stat, statfs, truncate, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, stat, statfs, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditEvent } from '../audit/schema.js'
@@ -64,6 +64,8 @@ export class FileStore extends MemoryStore implements FoldingStore {
   private foldError?: string
   private foldFailures = 0
   private foldRetry?: NodeJS.Timeout
+  /** Another process took the directory over: this one neither writes nor folds any more. */
+  private lockLost = false
 
   constructor(
     private readonly dir: string,
@@ -100,6 +102,10 @@ export class FileStore extends MemoryStore implements FoldingStore {
       const free = fs.bavail * fs.bsize
       if (free < MIN_FREE_BYTES) throw new DataFileError(`data directory ${dir} is full: ${free} bytes free, at least ${MIN_FREE_BYTES} needed`)
       this.lock = await DataDirLock.acquire(dir, { force: this.options.forceUnlock })
+      // A fold or lock takeover cut short by a crash leaves its temp file: the directory is ours now.
+      for (const name of await readdir(dir)) {
+        if (/^switchyard\.(json|lock)\..+\.(tmp|stale)$/.test(name)) await unlink(join(dir, name)).catch(() => undefined)
+      }
     } catch (err) {
       if (err instanceof DataFileError) throw err
       if (err instanceof DataDirLockedError) throw new DataFileError(err.message)
@@ -193,7 +199,8 @@ export class FileStore extends MemoryStore implements FoldingStore {
       await this.cutTail().catch(() => undefined)
       throw err
     } finally {
-      await file.close()
+      // The line is synced (or cut) by now: failing to close the descriptor changes neither.
+      await file.close().catch(() => undefined)
     }
     this.journalBytes += line.length
     this.journalLines++
@@ -211,32 +218,42 @@ export class FileStore extends MemoryStore implements FoldingStore {
   private async fold(): Promise<void> {
     if (this.journalLines === 0 && !this.journalTail) return
     clearTimeout(this.foldRetry)
-    if (this.lock && !(await this.lock.held())) {
-      this.foldError = `the lock file ${this.lock.path} no longer names this process; not folding`
-      return
-    }
     try {
-      await this.writeDataFile(this.state())
+      // Checked again right before each step that replaces or removes a file: a process that
+      // took the directory over meanwhile must find its own files intact.
+      await this.mustHoldLock()
+      await this.writeDataFile(this.state(), () => this.mustHoldLock())
+      await this.mustHoldLock()
+      const journal = await stat(this.journalPath).catch(() => undefined)
+      if (journal && journal.size !== this.journalBytes && !this.journalTail) {
+        throw new Error(`the journal is ${journal.size} bytes where this process wrote ${this.journalBytes}; another process wrote to it`)
+      }
       await unlink(this.journalPath).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err
       })
-      await syncDir(this.dir)
       this.journalBytes = 0
       this.journalLines = 0
       this.journalTail = false
+      await syncDir(this.dir)
       this.foldError = undefined
     } catch (err) {
       this.foldFailures++
       this.foldError = `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${(err as Error).message}`
       this.options.log?.error({ err: this.foldError, journalBytes: this.journalBytes, failures: this.foldFailures }, 'store.fold_failed')
-      if (!this.closed) {
+      if (!this.closed && !this.lockLost) {
         const delay = Math.min(1000 * 2 ** Math.min(this.foldFailures - 1, 6), 60_000)
         this.foldRetry = setTimeout(() => void this.serialized(() => this.fold()), delay).unref()
       }
     }
   }
 
-  private async writeDataFile(state: StoredState): Promise<void> {
+  private async mustHoldLock(): Promise<void> {
+    if (!this.lock || (await this.lock.held())) return
+    this.lockLost = true
+    throw new Error(`the lock file ${this.lock.path} no longer names this process; not folding`)
+  }
+
+  private async writeDataFile(state: StoredState, beforeRename: () => Promise<void>): Promise<void> {
     const tmp = this.tempPath
     try {
       const file = await open(tmp, 'w', 0o600)
@@ -247,6 +264,7 @@ export class FileStore extends MemoryStore implements FoldingStore {
         await file.close()
       }
       const { size } = await stat(tmp)
+      await beforeRename()
       await rename(tmp, this.path)
       await syncDir(this.dir)
       this.dataFileBytes = size

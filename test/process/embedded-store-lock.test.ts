@@ -159,4 +159,36 @@ describe('a lock left behind', () => {
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).nonce).toBe('someone-else')
     expect(readFileSync(store.journalPath, 'utf8')).toBe(journal)
   })
+
+  it('a store whose directory is taken over in the middle of its fold leaves the new owner\'s writes and lock alone', async () => {
+    const dir = dataDir()
+    const flag = (key: string) => ({ ...FLAG_DEFAULTS, key, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 't' })
+    const audit = (key: string) => ({ id: key, type: 'audit' as const, action: 'flag.created' as const, flag: key, actor: 't', requestId: 'r', timestamp: '2026-01-01T00:00:00.000Z', changes: {} })
+    const a = new FileStore(dir)
+    await a.load()
+    await a.commit({ kind: 'flag', key: 'x', expectedVersion: 0, next: flag('x'), audit: audit('x') })
+    // A's fold is held up after writing its snapshot, as on a slow disk.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const slow = a as unknown as { writeDataFile(...args: unknown[]): Promise<void> }
+    const write = slow.writeDataFile.bind(a)
+    slow.writeDataFile = async (...args) => {
+      await held
+      return write(...args)
+    }
+    const closing = a.close()
+    // B takes the directory over (this process's own pid: a restarted container) and writes.
+    const b = new FileStore(dir)
+    cleanups.push(() => b.close())
+    await b.load()
+    await b.commit({ kind: 'flag', key: 'y', expectedVersion: 0, next: flag('y'), audit: audit('y') })
+    release()
+    await closing
+
+    // B's write survives a restart, and B still owns the directory and can write.
+    const reloaded = await new FileStore(dir, { readOnly: true }).load()
+    expect(reloaded.flags.map((f) => f.key).sort()).toEqual(['x', 'y'])
+    await b.commit({ kind: 'flag', key: 'z', expectedVersion: 0, next: flag('z'), audit: audit('z') })
+    expect((await new FileStore(dir, { readOnly: true }).load()).flags.map((f) => f.key).sort()).toEqual(['x', 'y', 'z'])
+  })
 })
