@@ -16,7 +16,16 @@ import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
 tuneHeap()
 const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
 const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
-const config = defaultConfig({ logLevel: 'warn', adminToken: BENCH_TOKEN, redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:' })
+// Every benchmark consumer comes from one address with one token: the per-address and per-token
+// stream limits would otherwise refuse the stream cases' 1,000 consumers.
+const config = defaultConfig({
+  logLevel: 'warn',
+  adminToken: BENCH_TOKEN,
+  redisUrl: process.env.REDIS_URL,
+  redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:',
+  streamMaxPerToken: 1_000_000,
+  streamMaxPerAddress: 1_000_000,
+})
 // BENCH_STORE=file: the embedded store, as `npm start` runs, in a folder of its own removed at stop.
 const dataDir = process.env.BENCH_STORE === 'file' ? mkdtempSync(join(tmpdir(), 'switchyard-bench-')) : undefined
 const store = config.redisUrl ? await createStore(config) : dataDir ? new FileStore(dataDir) : new MemoryStore()

@@ -121,6 +121,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       maxBufferBytes: config.streamMaxBuffer,
       maxStreams: config.streamMaxTotal ?? streamLimits.total,
       maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(streamLimits.perToken, config.streamMaxTotal ?? Infinity),
+      maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(streamLimits.perAddress, config.streamMaxTotal ?? Infinity),
     },
     app.log,
     (id) => {

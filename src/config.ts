@@ -26,6 +26,7 @@ const EnvSchema = Type.Object({
   STREAM_MAX_BUFFER: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024, default: 16 * 1024 * 1024 }),
   STREAM_MAX_TOTAL: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   STREAM_MAX_PER_TOKEN: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  STREAM_MAX_PER_ADDRESS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   // Exact browser origins (scheme://host[:port]), comma-separated; '*' is refused on purpose.
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,/*]+(\\s*,\\s*https?://[^\\s,/*]+)*$' })),
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
@@ -67,6 +68,8 @@ export interface Config {
   /** Open streams on this replica, in all and per token, past which a new one gets 429; unset: from the open-files limit. */
   streamMaxTotal?: number
   streamMaxPerToken?: number
+  /** Open evaluation streams (POST /stream/evaluations) per client address; unset: from the open-files limit. */
+  streamMaxPerAddress?: number
   /** Browser origins allowed by CORS; empty: CORS off. */
   corsOrigins: string[]
   /** Failed authentications per client address and window before 429; 0: no limit. */
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamMaxBuffer: e.STREAM_MAX_BUFFER,
     streamMaxTotal: e.STREAM_MAX_TOTAL,
     streamMaxPerToken: e.STREAM_MAX_PER_TOKEN,
+    streamMaxPerAddress: e.STREAM_MAX_PER_ADDRESS,
     corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,

@@ -152,11 +152,32 @@ describe('GET /stream limits', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200)
   })
 
+  it('counts evaluation streams per client address, not per token (every browser of an app shares its client token)', async () => {
+    const app = await startApp({ streamMaxPerToken: 1, streamMaxPerAddress: 2 })
+    cleanups.push(() => app.close())
+    const base = await listen(app)
+    const web = await createToken(app, 'web', 'client')
+    const open = () =>
+      fetch(`${base}/stream/evaluations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${web.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ context: { userId: 'u' } }),
+      })
+    const first = await open()
+    const second = await open()
+    // Past STREAM_MAX_PER_TOKEN (1) already: that limit is not theirs.
+    expect([first.status, second.status]).toEqual([200, 200])
+    const third = await open()
+    expect(third.status).toBe(429)
+    expect(await third.json()).toMatchObject({ code: 'TOO_MANY_STREAMS', message: expect.stringContaining('STREAM_MAX_PER_ADDRESS') })
+    for (const res of [first, second]) await res.body?.cancel()
+  })
+
   it('defaults both limits from the open-files limit in /proc/self/limits, with a fallback', () => {
     const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`
     expect(openFilesLimit(limits('512'))).toBe(512)
-    expect(defaultStreamLimits(512)).toEqual({ total: 192, perToken: 48 })
-    expect(defaultStreamLimits(openFilesLimit(limits('unlimited')))).toEqual({ total: 50_000, perToken: 12_500 })
+    expect(defaultStreamLimits(512)).toEqual({ total: 192, perToken: 48, perAddress: 12 })
+    expect(defaultStreamLimits(openFilesLimit(limits('unlimited')))).toEqual({ total: 50_000, perToken: 12_500, perAddress: 3_125 })
     expect(openFilesLimit('nothing here')).toBe(1024)
     // This process's own limit is read, whatever it is.
     expect(openFilesLimit()).toBeGreaterThan(0)
@@ -178,11 +199,32 @@ function fakeResponse(): ServerResponse & { written: Buffer[] } {
   return res as unknown as ServerResponse & { written: Buffer[] }
 }
 
+describe('the change stream after a resync', () => {
+  it('sends evaluation streams their answers again a batch per turn of the event loop, not all at once', async () => {
+    const flags = new FlagRegistry(new MemoryStore())
+    const log = { warn() {}, info() {} } as never
+    const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }, log)
+    cleanups.push(() => stream.close())
+    const consumers = Array.from({ length: 100 }, () => fakeResponse())
+    for (const [i, res] of consumers.entries()) {
+      stream.open(res, undefined, { tokenId: 'web', limitKey: `address:${i}`, format: 'evaluations', subscription: { context: { userId: `u${i}` } } })
+    }
+    expect(consumers.every((res) => res.written.length === 1)).toBe(true)
+    flags.reset([], 5)
+    // Synchronously, only the first batch; the rest follow on later turns.
+    const answered = consumers.filter((res) => res.written.length === 2).length
+    expect(answered).toBeGreaterThan(0)
+    expect(answered).toBeLessThan(100)
+    await eventually(() => consumers.every((res) => res.written.length === 2), 5000, 'every stream to get its answers')
+    expect(consumers[99]!.written[1]!.toString()).toMatch(/^id: 5\nevent: evaluations\n/)
+  })
+})
+
 describe('the change stream fan-out', () => {
   it('encodes each change once into one Buffer every consumer of a format shares, as a patch of a few hundred bytes for a state toggle', async () => {
     const flags = new FlagRegistry(new MemoryStore())
     const log = { warn() {}, info() {} } as never
-    const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 100, maxStreamsPerToken: 100 }, log)
+    const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }, log)
     cleanups.push(() => stream.close())
     const app = await startApp()
     cleanups.push(() => app.close())
@@ -193,8 +235,8 @@ describe('the change stream fan-out', () => {
 
     const patchConsumers = Array.from({ length: 5 }, () => fakeResponse())
     const flagConsumers = Array.from({ length: 2 }, () => fakeResponse())
-    for (const res of patchConsumers) stream.open(res, undefined, 'tok', 'patch')
-    for (const res of flagConsumers) stream.open(res, undefined, 'tok', 'flag')
+    for (const res of patchConsumers) stream.open(res, undefined, { tokenId: 'tok', limitKey: 'token:tok', format: 'patch' })
+    for (const res of flagConsumers) stream.open(res, undefined, { tokenId: 'tok', limitKey: 'token:tok', format: 'flag' })
     const toggled = await updateFlag(app, 'big', { state: 'enabled' })
     flags.apply('big', toggled, 2)
 

@@ -46,7 +46,7 @@ function matchesAny(ifNoneMatch: string | undefined, etag: string): boolean {
 
 /**
  * The ETag of the bulk answers, known before any flag is evaluated: the registry's revision (it
- * moves with every flag change, and replicas holding the same changes share it), the context with
+ * moves with every flag change, and is this replica's own), the context with
  * its attributes sorted, and the release (another one may answer differently). Schedules, when
  * they exist, will add their next transition to it, so a tag lapses when a scheduled change does.
  */

@@ -17,13 +17,13 @@ export class VersionedMap<V> {
   private readonly instance = randomBytes(6).toString('base64url')
 
   /**
-   * Names the values held, and changes whenever they do. It is the newest seq, so replicas that
-   * hold the same changes agree on it; after a change that did not advance the seq (one that came
-   * out of order, or a resync that may repair a missed one) it carries a suffix of this map's own
-   * until the seq moves again, since no seq tells that state apart.
+   * Names the values held, and changes whenever they do: the newest seq, this map's own id, and
+   * how often the values moved without the seq moving (a change that came out of order, a resync
+   * that may repair a missed one). The id keeps two replicas from sharing a revision: one that
+   * missed a change (pub/sub is at-most-once) holds other values at the same newest seq.
    */
   get revision(): string {
-    return (this.revisionText ??= this.behind === 0 ? String(this.newest) : `${this.newest}~${this.instance}.${this.behind}`)
+    return (this.revisionText ??= `${this.newest}~${this.instance}.${this.behind}`)
   }
 
   private moved(seq: number): void {

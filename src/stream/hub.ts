@@ -17,6 +17,11 @@ export interface ChangeStreamOptions {
   /** Open streams in all, and per token, past which a new one is refused with 429. */
   maxStreams: number
   maxStreamsPerToken: number
+  /**
+   * Evaluation streams (POST /stream/evaluations) per client address: their token is shared by
+   * every browser of an app by design, so the per-token limit would let one address crowd out all.
+   */
+  maxStreamsPerAddress: number
   /** Recent change events kept for Last-Event-ID resumption, by count and by size. */
   replayEvents?: number
   replayBytes?: number
@@ -45,6 +50,8 @@ export type TokenCheck = (tokenId: string) => 'ok' | 'revoked' | 'expired'
 interface Connection {
   readonly res: ServerResponse
   readonly tokenId: string
+  /** What its limit is counted by: `token:<id>`, or `address:<ip>` for an evaluation stream. */
+  readonly limitKey: string
   readonly format: StreamFormat
   /** Set for format `evaluations`. */
   readonly subscription?: EvaluationSubscription
@@ -78,11 +85,14 @@ function sse(id: number, event: string, data: string): Buffer {
 }
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n')
+/** Evaluation streams sent their full answers per turn of the event loop after a resync. */
+const ANSWER_BATCH = 25
 const NONE = -1
 
 export class ChangeStream {
   private readonly connections = new Set<Connection>()
-  private readonly perToken = new Map<string, number>()
+  /** Open streams by limit key (see Connection.limitKey). */
+  private readonly counts = new Map<string, number>()
   private readonly unsubscribe: () => void
   private readonly replayEvents: number
   private readonly replayBytes: number
@@ -96,6 +106,8 @@ export class ChangeStream {
   private heartbeat: NodeJS.Timeout | null = null
   private tokenTimer: NodeJS.Timeout | null = null
   private closed = false
+  /** Counts resyncs, so an older one's batches of answers stop when a newer one starts. */
+  private refreshes = 0
 
   constructor(
     private readonly flags: FlagRegistry,
@@ -113,30 +125,43 @@ export class ChangeStream {
     return this.connections.size
   }
 
-  /** Throws 429 when a stream for `tokenId` would go past a limit; call before answering. */
-  admit(tokenId: string): void {
-    const { maxStreams, maxStreamsPerToken } = this.options
+  /**
+   * The key a new stream's limit is counted by, after throwing 429 when it would go past a limit;
+   * call before answering. Evaluation streams count by client address, the rest by token.
+   */
+  admit(tokenId: string, address?: string): string {
+    const { maxStreams, maxStreamsPerToken, maxStreamsPerAddress } = this.options
     if (this.connections.size >= maxStreams) {
       throw new AppError('TOO_MANY_STREAMS', `this replica holds ${this.connections.size} open streams, its limit (STREAM_MAX_TOTAL); retry later or on another replica`)
     }
-    const mine = this.perToken.get(tokenId) ?? 0
-    if (mine >= maxStreamsPerToken) {
+    const key = address === undefined ? `token:${tokenId}` : `address:${address}`
+    const mine = this.counts.get(key) ?? 0
+    if (address === undefined && mine >= maxStreamsPerToken) {
       throw new AppError('TOO_MANY_STREAMS', `this token has ${mine} open streams on this replica, its limit (STREAM_MAX_PER_TOKEN); close one first`)
     }
+    if (address !== undefined && mine >= maxStreamsPerAddress) {
+      throw new AppError('TOO_MANY_STREAMS', `this address has ${mine} open evaluation streams on this replica, its limit (STREAM_MAX_PER_ADDRESS); close one first`)
+    }
+    return key
   }
 
   /**
    * Starts streaming to a response whose headers are written. With a Last-Event-ID still in
    * the ring (patch format) the missed changes are replayed; otherwise the full state is sent.
    */
-  open(res: ServerResponse, lastEventId: number | undefined, tokenId: string, format: StreamFormat, subscription?: EvaluationSubscription): void {
+  open(
+    res: ServerResponse,
+    lastEventId: number | undefined,
+    stream: { tokenId: string; limitKey: string; format: StreamFormat; subscription?: EvaluationSubscription },
+  ): void {
     if (this.closed) {
       res.end()
       return
     }
-    const connection: Connection = { res, tokenId, format, subscription, slack: 0 }
+    const { tokenId, limitKey, format, subscription } = stream
+    const connection: Connection = { res, tokenId, limitKey, format, subscription, slack: 0 }
     this.connections.add(connection)
-    this.perToken.set(tokenId, (this.perToken.get(tokenId) ?? 0) + 1)
+    this.counts.set(limitKey, (this.counts.get(limitKey) ?? 0) + 1)
     res.on('close', () => this.forget(connection))
     // The ring holds patch events: any other consumer resumes from a state (or its answers).
     const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
@@ -182,7 +207,12 @@ export class ChangeStream {
       this.ring = []
       this.ringBytes = 0
       this.base = NONE
-      for (const c of [...this.connections]) this.sendState(c)
+      const answering: Connection[] = []
+      for (const c of [...this.connections]) {
+        if (c.format === 'evaluations') answering.push(c)
+        else this.sendState(c)
+      }
+      this.refreshAnswers(answering)
       return
     }
     const encoded = new Encoded(event)
@@ -191,6 +221,21 @@ export class ChangeStream {
       if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
       else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context))
     }
+  }
+
+  /**
+   * Sends evaluation streams their full answers again, a batch per turn of the event loop: each one
+   * evaluates every flag for its own context, and 1,000 streams by 2,000 flags in one go held the
+   * loop for about a second. A newer resync supersedes the batches still to come.
+   */
+  private refreshAnswers(connections: Connection[]): void {
+    const generation = ++this.refreshes
+    const next = (from: number) => {
+      if (generation !== this.refreshes || this.closed) return
+      for (const c of connections.slice(from, from + ANSWER_BATCH)) if (this.connections.has(c)) this.sendState(c)
+      if (from + ANSWER_BATCH < connections.length) setImmediate(next, from + ANSWER_BATCH)
+    }
+    next(0)
   }
 
   /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
@@ -266,9 +311,9 @@ export class ChangeStream {
 
   private forget(c: Connection): void {
     if (!this.connections.delete(c)) return
-    const left = (this.perToken.get(c.tokenId) ?? 1) - 1
-    if (left > 0) this.perToken.set(c.tokenId, left)
-    else this.perToken.delete(c.tokenId)
+    const left = (this.counts.get(c.limitKey) ?? 1) - 1
+    if (left > 0) this.counts.set(c.limitKey, left)
+    else this.counts.delete(c.limitKey)
     if (this.connections.size === 0) {
       if (this.heartbeat) clearInterval(this.heartbeat)
       if (this.tokenTimer) clearInterval(this.tokenTimer)

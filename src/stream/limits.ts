@@ -21,9 +21,10 @@ export function openFilesLimit(text?: string): number {
 
 /**
  * Half of what the open-files limit leaves after RESERVED for streams in all (at least 16, at
- * most 50,000), a quarter of that per token: one token cannot take every slot.
+ * most 50,000), a quarter of that per token (one token cannot take every slot), a sixteenth per
+ * client address for evaluation streams.
  */
-export function defaultStreamLimits(openFiles = openFilesLimit()): { total: number; perToken: number } {
+export function defaultStreamLimits(openFiles = openFilesLimit()): { total: number; perToken: number; perAddress: number } {
   const total = Math.min(50_000, Math.max(16, Math.floor((openFiles - RESERVED) / 2)))
-  return { total, perToken: Math.max(1, Math.floor(total / 4)) }
+  return { total, perToken: Math.max(1, Math.floor(total / 4)), perAddress: Math.max(1, Math.floor(total / 16)) }
 }

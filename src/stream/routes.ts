@@ -71,9 +71,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
     (request, reply) => {
       const lastEventId = parseLastEventId(request.headers['last-event-id'])
       const tokenId = request.token!.id
-      stream.admit(tokenId)
+      const limitKey = stream.admit(tokenId)
       startEventStream(reply)
-      stream.open(reply.raw, lastEventId, tokenId, request.query.format ?? 'flag')
+      stream.open(reply.raw, lastEventId, { tokenId, limitKey, format: request.query.format ?? 'flag' })
     },
   )
 
@@ -87,7 +87,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
         description: [
           'For browsers and mobile apps (scope `client`): the context travels in the body, never in a URL, and the stream carries answers only, never a flag\'s lists or rules. Read it with fetch and a streaming body reader.',
           'An `evaluations` event first, `{seq, heartbeatMs, results}` with `results` as POST /evaluate gives them for a batch (every flag, or `flags`), in key order. Then, for each change to one of those flags, an `evaluation` event, `{seq, flag, enabled, reason, version}`: only the changed flag is evaluated again. After a resync from the store, a new `evaluations` event.',
-          'Heartbeats, the `revoked` event and the limits are those of GET /stream.',
+          'Heartbeats and the `revoked` event are those of GET /stream. These streams count towards STREAM_MAX_TOTAL, and per client address (not per token, which every browser of an app shares) towards STREAM_MAX_PER_ADDRESS: 429 past either.',
         ].join('\n\n'),
         tags: ['evaluation'],
         body: Type.Object(
@@ -113,10 +113,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
     },
     (request, reply) => {
       const tokenId = request.token!.id
-      stream.admit(tokenId)
+      const limitKey = stream.admit(tokenId, request.ip)
       const { context = {}, flags } = request.body
       startEventStream(reply)
-      stream.open(reply.raw, undefined, tokenId, 'evaluations', { context, keys: flags ? new Set(flags) : undefined })
+      stream.open(reply.raw, undefined, { tokenId, limitKey, format: 'evaluations', subscription: { context, keys: flags ? new Set(flags) : undefined } })
     },
   )
 }
