@@ -14,9 +14,7 @@ import { BENCH_TOKEN } from './fixtures.js'
 const required = process.env.BARE_REQUIRED === '1'
 let requests = 0
 const app = Fastify(
-  required
-    ? { logger: { level: 'warn' }, genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}` }
-    : { logger: false },
+  required ? { logger: { level: 'warn' }, genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}` } : { logger: false },
 )
 if (required) {
   const headers = securityHeaders()
@@ -36,9 +34,17 @@ const schema = required
         type: 'object',
         additionalProperties: false,
         required: ['flag'],
-        properties: { flag: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[a-z][a-z0-9_]*$' }, context: { type: 'object', additionalProperties: false, properties: { userId: id, tenantId: id } } },
+        properties: {
+          flag: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[a-z][a-z0-9_]*$' },
+          context: { type: 'object', additionalProperties: false, properties: { userId: id, tenantId: id } },
+        },
       },
-      response: { 200: { type: 'object', properties: { flag: { type: 'string' }, enabled: { type: 'boolean' }, reason: { type: 'string' }, version: { type: 'integer' } } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: { flag: { type: 'string' }, enabled: { type: 'boolean' }, reason: { type: 'string' }, version: { type: 'integer' } },
+        },
+      },
     }
   : undefined
 app.post('/evaluate', { schema }, (request, reply) => {

@@ -56,7 +56,8 @@ process.send?.({ type: 'ready', port: typeof address === 'object' && address ? a
 // IPC message may arrive late without skewing the figure.
 let watching: string | undefined
 app.switchyard.flags.onChange((event) => {
-  if (watching && event.type === 'change' && event.key === watching) process.send?.({ type: 'changed', key: event.key, version: event.flag?.version ?? 0, at: String(process.hrtime.bigint()) })
+  if (watching && event.type === 'change' && event.key === watching)
+    process.send?.({ type: 'changed', key: event.key, version: event.flag?.version ?? 0, at: String(process.hrtime.bigint()) })
 })
 process.on('message', (msg: { type: string; key?: string }) => {
   if (msg.type === 'watch') watching = msg.key

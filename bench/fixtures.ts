@@ -30,5 +30,20 @@ export function makeFlags(count: number, betaUsers = 0): Flag[] {
 /** The store write that seeds a flag directly, as a deployment that already holds it would. */
 export function seedWrite(flag: Flag, expectedVersion = 0): Write {
   const action = expectedVersion === 0 ? 'flag.created' : 'flag.updated'
-  return { kind: 'flag', key: flag.key, expectedVersion, next: flag, audit: { id: `${flag.key}@${flag.version}`, type: 'audit', action, flag: flag.key, actor: 'bench', requestId: 'seed', timestamp: flag.createdAt, changes: {} } }
+  return {
+    kind: 'flag',
+    key: flag.key,
+    expectedVersion,
+    next: flag,
+    audit: {
+      id: `${flag.key}@${flag.version}`,
+      type: 'audit',
+      action,
+      flag: flag.key,
+      actor: 'bench',
+      requestId: 'seed',
+      timestamp: flag.createdAt,
+      changes: {},
+    },
+  }
 }

@@ -6,7 +6,14 @@ export function jsonRequest(agent: Agent, port: number, method: string, path: st
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body)
     const req = request(
-      { agent, host: '127.0.0.1', port, method, path, headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = ''
         res.setEncoding('utf8')

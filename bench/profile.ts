@@ -23,7 +23,10 @@ try {
   const before = await server.cpuMicros()
   const result = await load({ port: server.port, path: '/evaluate', body, token: BENCH_TOKEN, seconds })
   const cpu = (await server.cpuMicros()) - before
-  console.log(`${which}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${(cpu / (result.reqPerSec * seconds)).toFixed(1)} µs CPU/req, ${result.errors + result.non2xx} failed`)
+  console.log(
+    `${which}: ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${(cpu / (result.reqPerSec * seconds)).toFixed(1)} µs ` +
+      `CPU/req, ${result.errors + result.non2xx} failed`,
+  )
 } finally {
   await server.stop()
 }

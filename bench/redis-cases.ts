@@ -118,11 +118,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
 async function loadTime(url: string, prefix: string): Promise<{ loadMs: number; flags: number }> {
   const store = new RedisStore({ url, prefix, auditMaxEvents: 10_000 })
   await store.load()
-  await Promise.all(
-    makeFlags(10_000).map((flag) =>
-      store.commit(seedWrite(flag)),
-    ),
-  )
+  await Promise.all(makeFlags(10_000).map((flag) => store.commit(seedWrite(flag))))
   await store.close()
   const server = await startChild('child-switchyard.ts', { REDIS_URL: url, REDIS_PREFIX: prefix })
   await server.stop()

@@ -32,7 +32,9 @@ export async function benchRedis(): Promise<{ url: string; stop(): Promise<void>
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined }
   if (await answers('redis://127.0.0.1:6379')) return { url: 'redis://127.0.0.1:6379', stop: async () => undefined }
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   await new Promise<void>((resolve, reject) => {
     child.once('error', () => reject(new Error('redis-server not found: install it (apt-get install redis-server) or set REDIS_URL')))
     child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve())

@@ -23,7 +23,11 @@ const results: Record<string, unknown> = {}
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
 
-async function withServer<T>(script: 'child-bare.ts' | 'child-switchyard.ts', env: Record<string, string>, fn: (server: ChildServer) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  script: 'child-bare.ts' | 'child-switchyard.ts',
+  env: Record<string, string>,
+  fn: (server: ChildServer) => Promise<T>,
+): Promise<T> {
   const server = await startChild(script, env)
   try {
     return await fn(server)
@@ -63,7 +67,9 @@ const medianOf = (runs: Measured[]): Measured => ({
  * ROUNDS rounds; each figure is the median of its rounds. Interleaving keeps a burst of noise
  * from neighbours on this shared machine from landing on one case only.
  */
-async function compare(cases: { name: string; script: 'child-bare.ts' | 'child-switchyard.ts'; env?: Record<string, string>; body?: unknown; token?: string }[]): Promise<Record<string, Measured>> {
+async function compare(
+  cases: { name: string; script: 'child-bare.ts' | 'child-switchyard.ts'; env?: Record<string, string>; body?: unknown; token?: string }[],
+): Promise<Record<string, Measured>> {
   const servers = await Promise.all(cases.map((c) => startChild(c.script, c.env ?? {})))
   try {
     for (const [i, c] of cases.entries()) await load({ port: servers[i]!.port, path: '/evaluate', body: c.body ?? single, token: c.token, seconds: 3 })
@@ -103,12 +109,17 @@ async function httpCases(): Promise<void> {
   rows.push({
     case: '1. ceiling + only the per-request work the issues require (headers, request id, logger, token, schemas)',
     figure: line(required!),
-    ratio: `${ratio(required!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(required!.p99, ceiling!.p99)} × p99, ${ratio(required!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req`,
+    ratio:
+      `${ratio(required!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(required!.p99, ceiling!.p99)} × p99, ` +
+      `${ratio(required!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req`,
   })
   rows.push({
     case: '1. POST /evaluate, 1 flag (percentage)',
     figure: line(one!),
-    ratio: `${ratio(one!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(one!.p99, ceiling!.p99)} × p99, ${ratio(one!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req; ${ratio(one!.reqPerSec, required!.reqPerSec)} × the required-work floor's req/s`,
+    ratio:
+      `${ratio(one!.reqPerSec, ceiling!.reqPerSec)} × req/s, ${ratio(one!.p99, ceiling!.p99)} × p99, ` +
+      `${ratio(one!.cpuMicrosPerRequest, ceiling!.cpuMicrosPerRequest)} × CPU/req; ${ratio(one!.reqPerSec, required!.reqPerSec)} × the required-work ` +
+      `floor's req/s`,
     target: '≥ 0.85 × req/s, ≤ 1.2 × p99',
   })
   rows.push({
@@ -133,8 +144,18 @@ async function httpCases(): Promise<void> {
     figure: line(again!),
     ratio: `${ratio(again!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, again!.cpuMicrosPerRequest)} × small by CPU/req`,
   })
-  rows.push({ case: '3. 10,000 flags in the registry', figure: line(many!), ratio: `${ratio(many!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, many!.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
-  rows.push({ case: '3. betaUsers of 10,000 ids', figure: line(beta!), ratio: `${ratio(beta!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, beta!.cpuMicrosPerRequest)} × small by CPU/req`, target: '≥ 0.95 ×' })
+  rows.push({
+    case: '3. 10,000 flags in the registry',
+    figure: line(many!),
+    ratio: `${ratio(many!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, many!.cpuMicrosPerRequest)} × small by CPU/req`,
+    target: '≥ 0.95 ×',
+  })
+  rows.push({
+    case: '3. betaUsers of 10,000 ids',
+    figure: line(beta!),
+    ratio: `${ratio(beta!.reqPerSec, small!.reqPerSec)} × small req/s, ${ratio(small!.cpuMicrosPerRequest, beta!.cpuMicrosPerRequest)} × small by CPU/req`,
+    target: '≥ 0.95 ×',
+  })
 
   for (const count of [10_000, 100_000]) {
     const mem = await withServer('child-switchyard.ts', { BENCH_FLAGS: String(count) }, (server) => server.memory())
@@ -238,7 +259,9 @@ async function streamsCase(): Promise<void> {
   rows.push({ case: '9. GET /stream open with 1,000 flags: server CPU per open', figure: `${fmt(r.openCpuMicros)} µs`, target: 'well under 1 ms' })
   rows.push({
     case: '9. 1,000 consumers (format=patch), a flag with a 1 MB list: event-loop time of one change, PATCH included',
-    figure: `state toggle ${r.toggleLoopMs} ms; whole-list swap ${r.swapLoopMs} ms (no target); toggle to 1,000 consumers of whole flags ${r.legacyToggleLoopMs} ms (no target)`,
+    figure:
+      `state toggle ${r.toggleLoopMs} ms; whole-list swap ${r.swapLoopMs} ms (no target); toggle to 1,000 consumers of whole flags ` +
+      `${r.legacyToggleLoopMs} ms (no target)`,
     target: 'toggle ≤ 50 ms',
   })
   rows.push({
@@ -248,7 +271,9 @@ async function streamsCase(): Promise<void> {
     target: '≤ 2 ×',
   })
   rows.push({
-    case: '9. 1,000 client streams (POST /stream/evaluations, a context each): one change of that flag, event-loop time; evaluate p99 while it toggles twice a second',
+    case:
+      '9. 1,000 client streams (POST /stream/evaluations, a context each): one change of that flag, event-loop time; evaluate p99 while it toggles ' +
+      'twice a second',
     figure: `${r.clientToggleLoopMs} ms per change; p99 ${r.clientBusy.p99} ms vs ${r.quiet.p99} ms quiet`,
     ratio: `${ratio(r.clientBusy.p99, r.quiet.p99)} ×`,
   })
@@ -259,24 +284,44 @@ async function limitsCase(): Promise<void> {
   const r = await storeLimits()
   results.storeLimits = r
   rows.push({
-    case: `8. embedded store at its limits (${fmt(r.smallFlags)} flags + a 10,000-id list swapped ${r.swaps} ×): PATCH one at a time, server CPU and journal bytes`,
-    figure: `state toggle of the large flag ${fmt(r.toggleLargeFlag.cpuMicros)} µs, ${fmt(r.toggleLargeFlag.journalBytes)} B; percentage of a small flag ${fmt(r.percentageSmallFlag.cpuMicros)} µs, ${fmt(r.percentageSmallFlag.journalBytes)} B`,
+    case:
+      `8. embedded store at its limits (${fmt(r.smallFlags)} flags + a 10,000-id list swapped ${r.swaps} ×): PATCH one at a time, server CPU and ` +
+      `journal bytes`,
+    figure:
+      `state toggle of the large flag ${fmt(r.toggleLargeFlag.cpuMicros)} µs, ${fmt(r.toggleLargeFlag.journalBytes)} B; percentage of a small flag ` +
+      `${fmt(r.percentageSmallFlag.cpuMicros)} µs, ${fmt(r.percentageSmallFlag.journalBytes)} B`,
   })
   rows.push({
     case: '8. embedded store at its limits: RSS, data directory, restart to ready',
-    figure: `RSS ${r.rssAtLimitsMB} MB (${r.restartCleanRssMB} MB after restart), ${r.dataDirMB} MB on disk; restart ${fmt(r.restartCleanMs)} ms after SIGTERM, ${fmt(r.restartAfterKillMs)} ms after kill -9 with 100 journal lines to replay`,
+    figure:
+      `RSS ${r.rssAtLimitsMB} MB (${r.restartCleanRssMB} MB after restart), ${r.dataDirMB} MB on disk; restart ${fmt(r.restartCleanMs)} ms after ` +
+      `SIGTERM, ${fmt(r.restartAfterKillMs)} ms after kill -9 with 100 journal lines to replay`,
   })
 }
 
 function engineCase(): void {
   const ns = engineBench()
   results.engine = ns
-  rows.push({ case: '4. engine, ns/evaluation', figure: Object.entries(ns).map(([s, v]) => `${s} ${v}`).join(', '), target: '≤ 150 percentage, ≤ 50 enabled/disabled' })
+  rows.push({
+    case: '4. engine, ns/evaluation',
+    figure: Object.entries(ns)
+      .map(([s, v]) => `${s} ${v}`)
+      .join(', '),
+    target: '≤ 150 percentage, ≤ 50 enabled/disabled',
+  })
 }
 
 export async function main(): Promise<void> {
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` }
-  console.log(`Switchyard benchmark — ${new Date().toISOString()} — ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, ${SECONDS} s per load case`)
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  }
+  console.log(
+    `Switchyard benchmark — ${new Date().toISOString()} — ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, ${SECONDS} s per load case`,
+  )
   const only = process.env.BENCH_ONLY?.split(',')
   const want = (name: string) => !only || only.includes(name)
   if (want('engine')) engineCase()

@@ -81,7 +81,13 @@ export async function sdkBench(redisUrl?: string): Promise<{ rows: Row[]; result
       const store = redisUrl ? 'Redis' : 'memory'
       return {
         rows: [
-          { case: '7. SDK isEnabled, ns/op', figure: Object.entries(ns).map(([k, v]) => `${k} ${v}`).join(', '), target: '≪ 1000 ns' },
+          {
+            case: '7. SDK isEnabled, ns/op',
+            figure: Object.entries(ns)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', '),
+            target: '≪ 1000 ns',
+          },
           {
             case: `7. PATCH → SDK answer changed, ${TOGGLES} toggles (${store} store)`,
             figure: `p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`,

@@ -93,7 +93,12 @@ const journalSize = (dir: string) => {
  * one request at a time. The journal is read from the disk, so an older build measures alike; a
  * fold in between (the journal shrank) reports the growth as -1.
  */
-async function perRequest(server: Server, dir: string, count: number, send: (i: number) => Promise<unknown>): Promise<{ cpuMicros: number; journalBytes: number }> {
+async function perRequest(
+  server: Server,
+  dir: string,
+  count: number,
+  send: (i: number) => Promise<unknown>,
+): Promise<{ cpuMicros: number; journalBytes: number }> {
   for (let i = 0; i < 20; i++) await send(i)
   const cpu = await metric(server, 'process_cpu_seconds_total')
   const journal = journalSize(dir)
@@ -142,7 +147,17 @@ export async function storeLimits(): Promise<LimitsResult> {
     ;({ server, readyMs } = await start(dir))
     const restartAfterKillMs = readyMs
     await stop(server, 'SIGTERM')
-    return { swaps: SWAPS, smallFlags: SMALL_FLAGS, toggleLargeFlag, percentageSmallFlag, rssAtLimitsMB, dataDirMB, restartCleanMs, restartCleanRssMB, restartAfterKillMs }
+    return {
+      swaps: SWAPS,
+      smallFlags: SMALL_FLAGS,
+      toggleLargeFlag,
+      percentageSmallFlag,
+      rssAtLimitsMB,
+      dataDirMB,
+      restartCleanMs,
+      restartCleanRssMB,
+      restartAfterKillMs,
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

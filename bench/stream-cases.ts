@@ -51,7 +51,8 @@ async function openConsumers(port: number, count: number, format: 'patch' | 'fla
     if (format === 'evaluations') {
       const body = JSON.stringify({ context: { userId: `user-${i}`, tenantId: `tenant-${i % 10}` } })
       socket.write(
-        `POST /stream/evaluations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BENCH_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `POST /stream/evaluations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BENCH_TOKEN}\r\nContent-Type: ` +
+          `application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       )
     } else socket.write(`GET /stream?format=${format} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BENCH_TOKEN}\r\n\r\n`)
     // A few at a time, as clients arrive.
@@ -82,7 +83,14 @@ async function toggle(port: number): Promise<unknown> {
 }
 
 /** Event-loop ms one change costs with the consumers open: median of `rounds` changes. */
-async function changeCost(server: ChildServer, agent: Agent, consumers: Consumers, kind: string, rounds: number, body: (i: number) => unknown | Promise<unknown>): Promise<number> {
+async function changeCost(
+  server: ChildServer,
+  agent: Agent,
+  consumers: Consumers,
+  kind: string,
+  rounds: number,
+  body: (i: number) => unknown | Promise<unknown>,
+): Promise<number> {
   const costs: number[] = []
   for (let i = 0; i < rounds; i++) {
     const patch = await body(i)

@@ -140,7 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = e.instancePath.replace(/^\//, '')
       // Secrets are never shown (REDIS_URL can hold a password), only the file they came from.
       const file = fromFile.get(name)
-      const shown = (SECRETS as readonly string[]).includes(name) ? `(hidden${file === undefined ? '' : `, from ${name}_FILE=${JSON.stringify(file)}`})` : JSON.stringify((input as Record<string, unknown>)[name])
+      const shown = (SECRETS as readonly string[]).includes(name)
+        ? `(hidden${file === undefined ? '' : `, from ${name}_FILE=${JSON.stringify(file)}`})`
+        : JSON.stringify((input as Record<string, unknown>)[name])
       const rule = e.keyword === 'enum' ? `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message
       problems.push(`${name}=${shown} ${rule}`)
     }
@@ -169,7 +171,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamMaxTotal: e.STREAM_MAX_TOTAL,
     streamMaxPerToken: e.STREAM_MAX_PER_TOKEN,
     streamMaxPerAddress: e.STREAM_MAX_PER_ADDRESS,
-    corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (e.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
     trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY,

@@ -38,8 +38,7 @@ export class AppError extends Error {
 }
 
 export const flagNotFound = (key: string) => new AppError('FLAG_NOT_FOUND', `flag '${key}' does not exist`)
-export const validationFailed = (field: string, rule: string) =>
-  new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
+export const validationFailed = (field: string, rule: string) => new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
 
 /**
  * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.

@@ -93,7 +93,11 @@ describe('audit events', () => {
       actor: 'ops-admin',
       changes: { name: { before: null, after: 'checkout-service' }, scope: { before: null, after: 'evaluate' } },
     })
-    const expiring = await call(app, 'POST', '/tokens', { token: ops.token, body: { name: 'ci', scope: 'evaluate', expiresAt: '2099-01-01T00:00:00Z' }, expected: 201 })
+    const expiring = await call(app, 'POST', '/tokens', {
+      token: ops.token,
+      body: { name: 'ci', scope: 'evaluate', expiresAt: '2099-01-01T00:00:00Z' },
+      expected: 201,
+    })
     expect((await newestEvent(expiring)).changes).toMatchObject({ expiresAt: { before: null, after: '2099-01-01T00:00:00.000Z' } })
     const revoked = await call(app, 'DELETE', `/tokens/${id}`, { token: ops.token, expected: 204 })
     expect(await newestEvent(revoked)).toMatchObject({

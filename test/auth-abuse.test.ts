@@ -68,7 +68,12 @@ describe('bad credentials on every protected route', () => {
   it('answers an evaluate token on every admin route with the same 403', async () => {
     const bodies = new Set<string>()
     for (const route of documentedRoutes(app).filter((r) => r.scope === 'admin')) {
-      const res = await request(app, { method: route.method, url: fillPath(route.path, 'probe_value'), headers: bearer(evaluator.token), ...(route.hasBody ? { payload: {} } : {}) })
+      const res = await request(app, {
+        method: route.method,
+        url: fillPath(route.path, 'probe_value'),
+        headers: bearer(evaluator.token),
+        ...(route.hasBody ? { payload: {} } : {}),
+      })
       expect(res.statusCode, `${route.method} ${route.path}`).toBe(403)
       expectClientError(res, `${route.method} ${route.path}`)
       const { requestId: _id, ...body } = res.json()
@@ -78,7 +83,12 @@ describe('bad credentials on every protected route', () => {
   })
 
   it('refuses before validating: a bad body with a bad token is a 401, not a 400 that reveals the schema', async () => {
-    const res = await request(app, { method: 'POST', url: '/flags', headers: { ...bearer(generateSecret()), 'content-type': 'application/json' }, payload: '{"key": 42' })
+    const res = await request(app, {
+      method: 'POST',
+      url: '/flags',
+      headers: { ...bearer(generateSecret()), 'content-type': 'application/json' },
+      payload: '{"key": 42',
+    })
     expect(res.statusCode).toBe(401)
   })
 
@@ -104,7 +114,8 @@ describe('auth-failure rate limiting', () => {
 
   const evaluate = (from: string, token = evaluator.token) =>
     request(app, { from, method: 'POST', url: '/evaluate', headers: bearer(token), payload: { flag: 'checkout', context: { userId: 'u1' } } })
-  const guess = (from: string, method: InjectOptions['method'] = 'GET', url = '/flags') => request(app, { from, method, url, headers: bearer(generateSecret()) })
+  const guess = (from: string, method: InjectOptions['method'] = 'GET', url = '/flags') =>
+    request(app, { from, method, url, headers: bearer(generateSecret()) })
 
   it(`locks an address out after ${LIMIT} failed attempts with 429 and Retry-After`, async () => {
     const from = freshAddress()
@@ -125,7 +136,11 @@ describe('auth-failure rate limiting', () => {
     const from = freshAddress()
     const probe = await createToken(app, 'prober', 'evaluate')
     for (let i = 0; i < LIMIT; i++) expect((await request(app, { from, method: 'GET', url: '/tokens', headers: bearer(probe.token) })).statusCode).toBe(403)
-    await eventually(async () => (await request(app, { from, method: 'GET', url: '/audit', headers: bearer(probe.token) })).statusCode === 429, 2000, 'the lockout')
+    await eventually(
+      async () => (await request(app, { from, method: 'GET', url: '/audit', headers: bearer(probe.token) })).statusCode === 429,
+      2000,
+      'the lockout',
+    )
   })
 
   it('refuses every token this address has not already used, so a correct guess looks like a wrong one', async () => {
@@ -244,7 +259,15 @@ describe('security headers', () => {
         ['404', { method: 'GET', url: '/flags/missing', headers: admin }],
         ['409', { method: 'POST', url: '/flags', headers: admin, payload: { key: 'checkout' } }],
         ['412', { method: 'PATCH', url: '/flags/checkout', headers: { ...admin, 'if-match': '"9"' }, payload: { state: 'enabled' } }],
-        ['413', { method: 'POST', url: '/flags', headers: { ...admin, 'content-type': 'application/json' }, payload: JSON.stringify({ key: 'big', description: 'x'.repeat(4096) }) }],
+        [
+          '413',
+          {
+            method: 'POST',
+            url: '/flags',
+            headers: { ...admin, 'content-type': 'application/json' },
+            payload: JSON.stringify({ key: 'big', description: 'x'.repeat(4096) }),
+          },
+        ],
         ['415', { method: 'POST', url: '/flags', headers: { ...admin, 'content-type': 'application/xml' }, payload: '<key>x</key>' }],
         ['429', { method: 'GET', url: '/flags', remoteAddress: '192.0.2.1' }],
         ['docs', { method: 'GET', url: '/docs/static/index.html' }],
@@ -321,14 +344,17 @@ describe('CORS', () => {
       expect(refused.headers['access-control-allow-origin']).toBe(ALLOWED)
     })
 
-    it.each(['https://evil.example.com', 'https://console.example.com.evil.com', 'http://console.example.com', 'null', ''])('refuses origin %j', async (origin) => {
-      const pre = await preflight(app, origin)
-      expect(pre.statusCode).not.toBe(204)
-      expect(pre.headers['access-control-allow-origin']).toBeUndefined()
-      const res = await app.inject({ method: 'GET', url: '/flags/checkout', headers: { ...bearer(ADMIN), origin } })
-      expect(res.statusCode).toBe(200)
-      expect(res.headers['access-control-allow-origin']).toBeUndefined()
-    })
+    it.each(['https://evil.example.com', 'https://console.example.com.evil.com', 'http://console.example.com', 'null', ''])(
+      'refuses origin %j',
+      async (origin) => {
+        const pre = await preflight(app, origin)
+        expect(pre.statusCode).not.toBe(204)
+        expect(pre.headers['access-control-allow-origin']).toBeUndefined()
+        const res = await app.inject({ method: 'GET', url: '/flags/checkout', headers: { ...bearer(ADMIN), origin } })
+        expect(res.statusCode).toBe(200)
+        expect(res.headers['access-control-allow-origin']).toBeUndefined()
+      },
+    )
   })
 
   it('refuses a wildcard or a malformed origin in CORS_ORIGINS at startup', () => {

@@ -167,11 +167,14 @@ describe.each(clientRoutes.map((r) => [name(r), r] as const))('%s (client)', (_n
 })
 
 describe('public routes', () => {
-  it.each([...routes.filter((r) => r.public).map(name), 'GET /openapi.json', 'GET /docs', 'GET /docs/static/index.html'])('%s needs no token', async (route) => {
-    const [method, path] = route.split(' ') as [Route['method'], string]
-    const res = await call(app, method, path, { token: null })
-    expect(res.statusCode).toBeLessThan(400)
-  })
+  it.each([...routes.filter((r) => r.public).map(name), 'GET /openapi.json', 'GET /docs', 'GET /docs/static/index.html'])(
+    '%s needs no token',
+    async (route) => {
+      const [method, path] = route.split(' ') as [Route['method'], string]
+      const res = await call(app, method, path, { token: null })
+      expect(res.statusCode).toBeLessThan(400)
+    },
+  )
 })
 
 describe('the Authorization header', () => {

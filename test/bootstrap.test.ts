@@ -48,7 +48,13 @@ describe('FLAGS_BOOTSTRAP_FILE', () => {
     await app.switchyard.sync.start()
     expect(readyWhenCreated).toEqual([false, false, false, false, false])
     expect(await keys(app)).toEqual(EXAMPLE_KEYS)
-    expect(await getFlag(app, 'copilot_v2')).toMatchObject({ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'], version: 1, updatedBy: BOOTSTRAP_ACTOR })
+    expect(await getFlag(app, 'copilot_v2')).toMatchObject({
+      state: 'percentage',
+      percentage: 50,
+      betaUsers: ['tenant-admin'],
+      version: 1,
+      updatedBy: BOOTSTRAP_ACTOR,
+    })
     const { events } = await listAudit(app)
     expect(events.map((e: { action: string; actor: string; actorId: string }) => `${e.action} ${e.actor} ${e.actorId}`)).toEqual(
       EXAMPLE_KEYS.map(() => `flag.created ${BOOTSTRAP_ACTOR} ${BOOTSTRAP_ACTOR}`),
@@ -88,7 +94,9 @@ describe('FLAGS_BOOTSTRAP_FILE', () => {
     const store = new MemoryStore()
     const app = await startApp({ flagsBootstrapFile: bad }, { store, load: false })
     apps.push(app)
-    await expect(app.switchyard.sync.start()).rejects.toThrow(`FLAGS_BOOTSTRAP_FILE is not a valid flags file:\n${bad}:5:17: flags[1].percentage must be <= 100`)
+    await expect(app.switchyard.sync.start()).rejects.toThrow(
+      `FLAGS_BOOTSTRAP_FILE is not a valid flags file:\n${bad}:5:17: flags[1].percentage must be <= 100`,
+    )
     expect(app.switchyard.sync.ready).toBe(false)
     expect((await store.load()).flags).toEqual([])
 

@@ -22,7 +22,10 @@ function editedList(list: readonly string[]): fc.Arbitrary<string[]> {
   return fc
     .record({
       // Mostly kept, so that many edits are small enough to travel as additions and removals.
-      keep: fc.array(fc.nat(9).map((n) => n > 0), { minLength: list.length, maxLength: list.length }),
+      keep: fc.array(
+        fc.nat(9).map((n) => n > 0),
+        { minLength: list.length, maxLength: list.length },
+      ),
       inserts: fc.array(fc.tuple(fc.oneof({ arbitrary: fc.constant('end' as const), weight: 3 }, fc.nat()), id), { maxLength: 4 }),
       order: fc.constantFrom('kept', 'kept', 'kept', 'reversed', 'shuffled'),
       shuffled: fc.shuffledSubarray([...list], { minLength: list.length, maxLength: list.length }),

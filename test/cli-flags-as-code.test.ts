@@ -119,7 +119,11 @@ flags:
 
     expect((await flagctl(['plan', path], { url: s.url })).code).toBe(0)
     const pruned = await flagctl(['apply', path, '--prune', '--yes', '--json'], { url: s.url })
-    expect(JSON.parse(pruned.stdout)).toMatchObject({ applied: true, summary: { create: 0, update: 0, delete: 1 }, steps: [{ action: 'delete', key: 'beta_billing' }] })
+    expect(JSON.parse(pruned.stdout)).toMatchObject({
+      applied: true,
+      summary: { create: 0, update: 0, delete: 1 },
+      steps: [{ action: 'delete', key: 'beta_billing' }],
+    })
     expect((await listFlags(s.app)).flags.map((f: Flag) => f.key)).toEqual(['copilot_v2', 'new_flag', 'zeta_search'])
     expect((await flagctl(['plan', path, '--prune'], { url: s.url })).code).toBe(0)
   })

@@ -23,7 +23,11 @@ async function sourceHash(): Promise<string> {
   const hash = createHash('sha256')
   for (const file of files) {
     if (!(await stat(join(REPO_ROOT, file))).isFile()) continue
-    hash.update(file).update('\0').update(await readFile(join(REPO_ROOT, file))).update('\0')
+    hash
+      .update(file)
+      .update('\0')
+      .update(await readFile(join(REPO_ROOT, file)))
+      .update('\0')
   }
   return hash.digest('hex').slice(0, 16)
 }
@@ -40,7 +44,11 @@ export function flagctlBin(): Promise<string> {
     const tmp = `${dir}.${process.pid}.tmp`
     const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
     // --noCheck: `npm run typecheck` is where types are checked; here only the emit matters.
-    await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck', '--declaration', 'false', '--sourceMap', 'false'], { cwd: REPO_ROOT })
+    await promisify(execFile)(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
+      { cwd: REPO_ROOT },
+    )
     await copyFile(join(REPO_ROOT, 'package.json'), join(tmp, 'package.json'))
     // Another test file may have finished the same build first; either copy will do.
     await rename(tmp, dir).catch(() => rm(tmp, { recursive: true, force: true }))
@@ -65,7 +73,10 @@ export interface Run {
  * Runs flagctl with only SWITCHYARD_URL/SWITCHYARD_TOKEN (plus PATH) in its environment. Asynchronous
  * on purpose: the service it talks to lives in this process. stdin is a pipe, never a terminal.
  */
-export async function flagctl(args: string[], options: { url?: string; token?: string | null; env?: Record<string, string>; input?: string } = {}): Promise<Run> {
+export async function flagctl(
+  args: string[],
+  options: { url?: string; token?: string | null; env?: Record<string, string>; input?: string } = {},
+): Promise<Run> {
   const bin = await flagctlBin()
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...(options.url ? { SWITCHYARD_URL: options.url } : {}), ...options.env }
   if (options.token !== null) env.SWITCHYARD_TOKEN = options.token ?? ADMIN

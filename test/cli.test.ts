@@ -21,7 +21,22 @@ describe('flagctl --help', () => {
   it('lists every command with the environment and exit codes, and each command has its own help', async () => {
     const [root, rollout] = await Promise.all([run(['--help']), run(['rollout', '--help'])])
     expect(root.code).toBe(0)
-    for (const command of ['list', 'get', 'create', 'enable', 'disable', 'rollout', 'beta', 'delete', 'evaluate', 'audit', 'tokens', 'export', 'plan', 'apply']) {
+    for (const command of [
+      'list',
+      'get',
+      'create',
+      'enable',
+      'disable',
+      'rollout',
+      'beta',
+      'delete',
+      'evaluate',
+      'audit',
+      'tokens',
+      'export',
+      'plan',
+      'apply',
+    ]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
     }
     expect(root.stdout).toContain('SWITCHYARD_TOKEN')

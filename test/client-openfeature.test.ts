@@ -24,7 +24,13 @@ afterAll(async () => {
   await app?.close()
 })
 
-const comparable = (d: EvaluationDetails<boolean>) => ({ value: d.value, reason: d.reason, variant: d.variant, errorCode: d.errorCode, flagMetadata: d.flagMetadata })
+const comparable = (d: EvaluationDetails<boolean>) => ({
+  value: d.value,
+  reason: d.reason,
+  variant: d.variant,
+  errorCode: d.errorCode,
+  flagMetadata: d.flagMetadata,
+})
 
 describe('SwitchyardProvider (OpenFeature, evaluating locally)', () => {
   it('answers exactly as OFREP does, errors included', async () => {

@@ -133,7 +133,11 @@ describe('createClient on a stream of change patches', () => {
       // As if this client had missed a change: the next patch is made from a version it lacks.
       const held = flags.flag('drifted')!
       const seq = Number((await call(app, 'GET', '/audit?limit=1', { expected: 200 })).json().events[0].seq)
-      ;(flags as unknown as { flags: { apply(k: string, s: number, v: unknown): boolean } }).flags.apply('drifted', seq + 0.5, compileFlag({ ...held, version: 99 }))
+      ;(flags as unknown as { flags: { apply(k: string, s: number, v: unknown): boolean } }).flags.apply(
+        'drifted',
+        seq + 0.5,
+        compileFlag({ ...held, version: 99 }),
+      )
       expect(flags.flag('drifted')!.version).toBe(99)
       await updateFlag(app, 'drifted', { state: 'enabled' })
       await eventually(() => flags.isEnabled('drifted') && flags.flag('drifted')!.version === 2, 5000, 'the client to reload and hold the flag again')
@@ -144,7 +148,20 @@ describe('createClient on a stream of change patches', () => {
   })
 
   it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
-    const flag = (key: string, version: number) => ({ key, description: '', tags: [], state: 'enabled', percentage: 0, betaUsers: [], betaTenants: [], stickiness: 'userId', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
+    const flag = (key: string, version: number) => ({
+      key,
+      description: '',
+      tags: [],
+      state: 'enabled',
+      percentage: 0,
+      betaUsers: [],
+      betaTenants: [],
+      stickiness: 'userId',
+      version,
+      createdAt: 'x',
+      updatedAt: 'x',
+      updatedBy: 't',
+    })
     const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
     const requests: (string | undefined)[] = []
     const server = createServer((req, res) => {
@@ -220,9 +237,17 @@ describe('the SDK answers as the server does', () => {
       const keys = [...flags.map((f) => f.key), 'missing_flag']
       const sdk = await connect(url)
 
-      const id = fc.oneof(fc.constantFrom(...betaUsers, ...betaTenants), fc.string({ minLength: 1, maxLength: 24 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }))
+      const id = fc.oneof(
+        fc.constantFrom(...betaUsers, ...betaTenants),
+        fc.string({ minLength: 1, maxLength: 24 }),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }),
+      )
       const context = fc.record(
-        { userId: id, tenantId: id, attributes: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean()), { maxKeys: 3 }) },
+        {
+          userId: id,
+          tenantId: id,
+          attributes: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean()), { maxKeys: 3 }),
+        },
         { requiredKeys: [] },
       )
       const contexts: Context[] = fc.sample(context, { seed: 20240229, numRuns: 10_000 })
@@ -241,7 +266,17 @@ describe('the SDK answers as the server does', () => {
         )
       }
       // The sample reached every reason the engine has.
-      expect([...seen].sort()).toEqual(['beta_tenant', 'beta_user', 'disabled', 'enabled', 'flag_not_found', 'missing_context', 'not_targeted', 'percentage_in', 'percentage_out'])
+      expect([...seen].sort()).toEqual([
+        'beta_tenant',
+        'beta_user',
+        'disabled',
+        'enabled',
+        'flag_not_found',
+        'missing_context',
+        'not_targeted',
+        'percentage_in',
+        'percentage_out',
+      ])
     } finally {
       await app.close()
     }

@@ -12,8 +12,23 @@ describe('loadConfig', () => {
   })
 
   it('reads the variables it knows, and treats an empty one as unset', () => {
-    const config = loadConfig({ PORT: '9090', HOST: '127.0.0.1', LOG_LEVEL: 'debug', DATA_DIR: '/var/lib/sy', ADMIN_TOKEN: 'a-long-enough-secret', DATABASE_URL: 'ignored', BODY_LIMIT: '' })
-    expect(config).toMatchObject({ port: 9090, host: '127.0.0.1', logLevel: 'debug', dataDir: '/var/lib/sy', adminToken: 'a-long-enough-secret', bodyLimit: 8 * 1024 * 1024 })
+    const config = loadConfig({
+      PORT: '9090',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      DATA_DIR: '/var/lib/sy',
+      ADMIN_TOKEN: 'a-long-enough-secret',
+      DATABASE_URL: 'ignored',
+      BODY_LIMIT: '',
+    })
+    expect(config).toMatchObject({
+      port: 9090,
+      host: '127.0.0.1',
+      logLevel: 'debug',
+      dataDir: '/var/lib/sy',
+      adminToken: 'a-long-enough-secret',
+      bodyLimit: 8 * 1024 * 1024,
+    })
   })
 
   it.each([
@@ -43,7 +58,11 @@ describe('loadConfig', () => {
 
   it('reads EVALUATE_BODY_LIMIT, JSON_MAX_DEPTH and REQUEST_TIMEOUT_MS, with their defaults and bounds', () => {
     expect(loadConfig({})).toMatchObject({ evaluateBodyLimit: 262144, jsonMaxDepth: 32, requestTimeoutMs: 30000 })
-    expect(loadConfig({ EVALUATE_BODY_LIMIT: '65536', JSON_MAX_DEPTH: '8', REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({ evaluateBodyLimit: 65536, jsonMaxDepth: 8, requestTimeoutMs: 5000 })
+    expect(loadConfig({ EVALUATE_BODY_LIMIT: '65536', JSON_MAX_DEPTH: '8', REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({
+      evaluateBodyLimit: 65536,
+      jsonMaxDepth: 8,
+      requestTimeoutMs: 5000,
+    })
     expect(() => loadConfig({ EVALUATE_BODY_LIMIT: '100' })).toThrow('EVALUATE_BODY_LIMIT=100 must be >= 1024')
     expect(() => loadConfig({ JSON_MAX_DEPTH: '1001' })).toThrow('JSON_MAX_DEPTH=1001 must be <= 1000')
     expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' })).toThrow('REQUEST_TIMEOUT_MS=0 must be >= 1000')
@@ -131,7 +150,9 @@ describe('secrets from files (<NAME>_FILE)', () => {
     mkdirSync(join(dir.path, 'a-directory'))
     const missing = join(dir.path, 'missing')
     expect(messageOf({ ADMIN_TOKEN_FILE: missing })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(missing)} cannot be read (ENOENT)`)
-    expect(messageOf({ REDIS_URL_FILE: join(dir.path, 'a-directory') })).toContain(`REDIS_URL_FILE=${JSON.stringify(join(dir.path, 'a-directory'))} cannot be read (EISDIR)`)
+    expect(messageOf({ REDIS_URL_FILE: join(dir.path, 'a-directory') })).toContain(
+      `REDIS_URL_FILE=${JSON.stringify(join(dir.path, 'a-directory'))} cannot be read (EISDIR)`,
+    )
     expect(messageOf({ ADMIN_TOKEN_FILE: empty! })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(empty)} is empty`)
   })
 
@@ -182,7 +203,11 @@ describe('the server process', () => {
     expect((await fetch(`${server.url}/tokens`, { headers: { authorization: 'Bearer sy_guess' } })).status).toBe(401)
 
     await server.stop()
-    const lines = server.stdout().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string })
+    const lines = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
     expect(lines.some((l) => l.level === 40 && l.msg.includes('ADMIN_TOKEN is not set'))).toBe(true)
     expect(server.stdout()).not.toContain(token)
     expect(server.stderr().split(token)).toHaveLength(2)

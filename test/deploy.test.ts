@@ -137,7 +137,9 @@ describe('Dockerfile', () => {
   })
 
   it('keeps secrets and local builds out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((line) => line.trim())
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
     for (const entry of ['.env', 'node_modules', 'dist', 'data', '.git']) expect(ignored).toContain(entry)
   })
 })

@@ -60,12 +60,36 @@ describe('evaluate()', () => {
     ['percentage: a beta tenant is on at 0 %', { state: 'percentage', percentage: 0, ...beta }, { userId: 'bob', tenantId: 'acme' }, true, 'beta_tenant'],
     ['percentage: everyone is in at 100 %', { state: 'percentage', percentage: 100 }, { userId: USER }, true, 'percentage_in'],
     ['percentage: nobody else is in at 0 %', { state: 'percentage', percentage: 0 }, { userId: USER }, false, 'percentage_out'],
-    ['percentage: in when the bucket is just below the threshold', { state: 'percentage', percentage: (USER_BUCKET + 1) / 1000 }, { userId: USER }, true, 'percentage_in'],
-    ['percentage: out when the bucket equals the threshold', { state: 'percentage', percentage: USER_BUCKET / 1000 }, { userId: USER }, false, 'percentage_out'],
+    [
+      'percentage: in when the bucket is just below the threshold',
+      { state: 'percentage', percentage: (USER_BUCKET + 1) / 1000 },
+      { userId: USER },
+      true,
+      'percentage_in',
+    ],
+    [
+      'percentage: out when the bucket equals the threshold',
+      { state: 'percentage', percentage: USER_BUCKET / 1000 },
+      { userId: USER },
+      false,
+      'percentage_out',
+    ],
     ['percentage: no userId is missing_context', { state: 'percentage', percentage: 100 }, { tenantId: 'acme' }, false, 'missing_context'],
     ['percentage: no context is missing_context', { state: 'percentage', percentage: 100 }, {}, false, 'missing_context'],
-    ['percentage: tenant stickiness without tenantId is missing_context', { state: 'percentage', percentage: 100, stickiness: 'tenantId' }, { userId: USER }, false, 'missing_context'],
-    ['percentage: tenant stickiness with a tenantId is bucketed', { state: 'percentage', percentage: 100, stickiness: 'tenantId' }, { tenantId: 'acme' }, true, 'percentage_in'],
+    [
+      'percentage: tenant stickiness without tenantId is missing_context',
+      { state: 'percentage', percentage: 100, stickiness: 'tenantId' },
+      { userId: USER },
+      false,
+      'missing_context',
+    ],
+    [
+      'percentage: tenant stickiness with a tenantId is bucketed',
+      { state: 'percentage', percentage: 100, stickiness: 'tenantId' },
+      { tenantId: 'acme' },
+      true,
+      'percentage_in',
+    ],
     ['percentage: attributes are no stickiness value', { state: 'percentage', percentage: 100 }, { attributes: { userId: 'x' } }, false, 'missing_context'],
   ])('%s', (_name, f, ctx, enabled, reason) => {
     expect(decide(f, ctx)).toEqual({ enabled, reason })
@@ -103,7 +127,10 @@ describe('percentage rollouts', () => {
     let previous = new Set<string>()
     for (const p of steps) {
       const current = inAt('copilot_v2', p, population)
-      expect([...previous].filter((id) => !current.has(id)), `turned off by raising to ${p} %`).toEqual([])
+      expect(
+        [...previous].filter((id) => !current.has(id)),
+        `turned off by raising to ${p} %`,
+      ).toEqual([])
       previous = current
     }
     expect(previous.size).toBe(population.length)
@@ -155,7 +182,11 @@ describe('percentage rollouts', () => {
 describe('bucketing', () => {
   it('matches a straightforward UTF-8 + FNV-1a + fmix32 implementation for any string', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), (key, value) => bucket(key, value) === referenceBucket(key, value)),
+      fc.property(
+        fc.string({ maxLength: 40 }),
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        (key, value) => bucket(key, value) === referenceBucket(key, value),
+      ),
       { numRuns: 1000 },
     )
   })

@@ -54,7 +54,9 @@ describe('POST /evaluate with one flag', () => {
   })
 
   it('ignores attributes (kept for later targeting rules)', async () => {
-    expect(await evaluateFlag(app, 'half_flag', { userId: halfIn, attributes: { plan: 'pro', seats: 12, trial: false } })).toMatchObject({ reason: 'percentage_in' })
+    expect(await evaluateFlag(app, 'half_flag', { userId: halfIn, attributes: { plan: 'pro', seats: 12, trial: false } })).toMatchObject({
+      reason: 'percentage_in',
+    })
   })
 
   it('answers 404 for an unknown flag, naming it', async () => {
@@ -146,7 +148,12 @@ describe('evaluation logging', () => {
         if (level === 'info') expect(messages.filter((m) => m === 'flag.evaluated' || m === 'flags.evaluated')).toEqual([])
         else expect(messages).toEqual(expect.arrayContaining(['flag.evaluated', 'flags.evaluated']))
         // Evaluations are never audited.
-        expect(logs.records().filter((r) => r.type === 'audit').map((r) => r.action)).toEqual(['flag.created'])
+        expect(
+          logs
+            .records()
+            .filter((r) => r.type === 'audit')
+            .map((r) => r.action),
+        ).toEqual(['flag.created'])
       } finally {
         await logged.close()
       }

@@ -107,7 +107,9 @@ describe('SIGTERM during load (embedded store)', () => {
 
     let terminated = 0
     let completed = 0
-    const load = runLoad({ clients: [client], flags: ['checkout', 'search'], workers: 12, patchShare: 0.1, stop: () => false, stopOnNetworkError: true }).then((outcomes) => outcomes)
+    const load = runLoad({ clients: [client], flags: ['checkout', 'search'], workers: 12, patchShare: 0.1, stop: () => false, stopOnNetworkError: true }).then(
+      (outcomes) => outcomes,
+    )
     // Warm load first, counted in answers rather than time.
     await eventually(async () => (await client.send('GET', '/healthz')).status === 200 && ++completed > 20, 20_000, 'the load to run')
     const inFlight = await halfSentPatch(server.url, 'checkout', { description: 'in-flight' })

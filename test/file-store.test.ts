@@ -35,7 +35,10 @@ const NOW = '2026-01-01T00:00:00.000Z'
  */
 function flagWrite(key: string, current: Flag | null, change: { description: string } | 'delete', lastVersion = 0): Write {
   const version = (current?.version ?? lastVersion) + 1
-  const next: Flag | null = change === 'delete' ? null : { ...FLAG_DEFAULTS, ...current, key, description: change.description, version, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' }
+  const next: Flag | null =
+    change === 'delete'
+      ? null
+      : { ...FLAG_DEFAULTS, ...current, key, description: change.description, version, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' }
   const action = change === 'delete' ? 'flag.deleted' : current ? 'flag.updated' : 'flag.created'
   return {
     kind: 'flag',
@@ -108,7 +111,12 @@ describe('a write to the embedded store', () => {
     const dir = newDir()
     const store = await open(dir)
     const token = { id: 'tok_1', name: 'checkout', scope: 'evaluate' as const, hash: 'ab'.repeat(32), createdAt: NOW, createdBy: 'test' }
-    await store.commit({ kind: 'token', id: token.id, next: token, audit: { id: 'e1', type: 'audit', action: 'token.created', actor: 'test', requestId: 'r', timestamp: NOW, changes: {} } })
+    await store.commit({
+      kind: 'token',
+      id: token.id,
+      next: token,
+      audit: { id: 'e1', type: 'audit', action: 'token.created', actor: 'test', requestId: 'r', timestamp: NOW, changes: {} },
+    })
     expect((await (await open(dir)).load()).tokens).toEqual([token])
   })
 

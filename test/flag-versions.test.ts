@@ -19,13 +19,32 @@ const redis = useSharedRedis()
 
 const NOW = '2026-01-01T00:00:00.000Z'
 const flagAt = (key: string, version: number): Flag => ({ key, ...FLAG_DEFAULTS, version, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' })
-const audit = (key: string, action: AuditDraft['action']): AuditDraft => ({ id: `${key}-${Math.random()}`, type: 'audit', action, flag: key, actor: 'test', requestId: 'r', timestamp: NOW, changes: {} })
+const audit = (key: string, action: AuditDraft['action']): AuditDraft => ({
+  id: `${key}-${Math.random()}`,
+  type: 'audit',
+  action,
+  flag: key,
+  actor: 'test',
+  requestId: 'r',
+  timestamp: NOW,
+  changes: {},
+})
 /** A create at `version`, an update from `from`, a delete of the flag at `from`. */
 const create = (key: string, version = 1): Write => ({ kind: 'flag', key, expectedVersion: 0, next: flagAt(key, version), audit: audit(key, 'flag.created') })
-const update = (key: string, from: number): Write => ({ kind: 'flag', key, expectedVersion: from, next: flagAt(key, from + 1), audit: audit(key, 'flag.updated') })
+const update = (key: string, from: number): Write => ({
+  kind: 'flag',
+  key,
+  expectedVersion: from,
+  next: flagAt(key, from + 1),
+  audit: audit(key, 'flag.updated'),
+})
 const remove = (key: string, from: number): Write => ({ kind: 'flag', key, expectedVersion: from, next: null, audit: audit(key, 'flag.deleted') })
 
-const refusal = (store: Store, write: Write) => store.commit(write).then(() => undefined, (err: unknown) => err)
+const refusal = (store: Store, write: Write) =>
+  store.commit(write).then(
+    () => undefined,
+    (err: unknown) => err,
+  )
 
 describe('DELETE then POST /flags', () => {
   it('re-creates the flag at its last version + 1; an If-Match of the first life answers 412', async () => {
@@ -167,7 +186,11 @@ describe.each(subjects)('the %s store', (_name, subject) => {
 
   it('keeps at most maxTombstones: the lowest version goes, and keys without one continue from it', async () => {
     const { store, again } = await subject.open(2)
-    for (const [key, versions] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+    for (const [key, versions] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ] as const) {
       await store.commit(create(key))
       for (let v = 1; v < versions; v++) await store.commit(update(key, v))
       await store.commit(remove(key, versions))

@@ -48,7 +48,17 @@ describe('examples/flags.yaml', () => {
 describe('parseFlagsFile', () => {
   it('names the path and the line and column of every bad entry in YAML', () => {
     const problems = problemsOf(
-      ['version: 1', 'flags:', '  - key: fine', '  - key: too_far', '    percentage: 150', '    colour: red', '  - key: Bad-Key', '    state: maybe', '  - description: no key'].join('\n'),
+      [
+        'version: 1',
+        'flags:',
+        '  - key: fine',
+        '  - key: too_far',
+        '    percentage: 150',
+        '    colour: red',
+        '  - key: Bad-Key',
+        '    state: maybe',
+        '  - description: no key',
+      ].join('\n'),
     )
     expect(problems).toEqual([
       'flags.yaml:5:17: flags[1].percentage must be <= 100',
@@ -60,7 +70,17 @@ describe('parseFlagsFile', () => {
   })
 
   it('gives JSON files lines too, and refuses what the API would refuse (types are never coerced)', () => {
-    const json = JSON.stringify({ version: 1, flags: [{ key: 'a', betaUsers: ['ok', 7] }, { key: 'b', percentage: 12.3456 }] }, null, 2)
+    const json = JSON.stringify(
+      {
+        version: 1,
+        flags: [
+          { key: 'a', betaUsers: ['ok', 7] },
+          { key: 'b', percentage: 12.3456 },
+        ],
+      },
+      null,
+      2,
+    )
     expect(problemsOf(json, 'flags.json')).toEqual([
       'flags.json:8:9: flags[0].betaUsers[1] must be string',
       'flags.json:13:21: flags[1].percentage must have at most three decimals (a multiple of 0.001)',
@@ -114,8 +134,16 @@ describe('computePlan', () => {
   const file = (flags: FlagsFile['flags']): FlagsFile => ({ version: 1, flags })
 
   it('creates what is missing, updates only the fields that differ, and leaves unmanaged flags unless pruning', () => {
-    const live = [liveFlag({ key: 'kept', state: 'enabled' }), liveFlag({ key: 'changed', percentage: 10, state: 'percentage', betaUsers: ['a', 'b'] }), liveFlag({ key: 'extra' })]
-    const desired = file([{ key: 'kept', state: 'enabled' }, { key: 'changed', state: 'percentage', percentage: 20, betaUsers: ['b', 'c'] }, { key: 'added', tags: ['t'] }])
+    const live = [
+      liveFlag({ key: 'kept', state: 'enabled' }),
+      liveFlag({ key: 'changed', percentage: 10, state: 'percentage', betaUsers: ['a', 'b'] }),
+      liveFlag({ key: 'extra' }),
+    ]
+    const desired = file([
+      { key: 'kept', state: 'enabled' },
+      { key: 'changed', state: 'percentage', percentage: 20, betaUsers: ['b', 'c'] },
+      { key: 'added', tags: ['t'] },
+    ])
 
     const plan = computePlan(live, desired, false)
     expect(plan.unmanaged).toEqual(['extra'])

@@ -129,7 +129,10 @@ describe('GET /flags', () => {
     [{ state: 'enabled' }, (i: number) => i % 3 === 0],
     [{ state: 'disabled', tag: 'api' }, (i: number) => i % 3 !== 0 && i % 2 === 0],
   ])('filters by %o, also across pages', async (filter, selected) => {
-    const expected = [...keys].reverse().filter((_, i) => selected(i)).sort()
+    const expected = [...keys]
+      .reverse()
+      .filter((_, i) => selected(i))
+      .sort()
     expect((await listFlags(app, filter)).flags.map((f: { key: string }) => f.key)).toEqual(expected)
     const pages = await walk({ ...filter, limit: 1 })
     expect(pages.flat()).toEqual(expected)
@@ -192,7 +195,11 @@ describe('PATCH /flags/:key', () => {
 
   it('changes only the given fields, bumps the version and answers the new ETag', async () => {
     const ops = await createToken(app, 'ops-admin', 'admin')
-    const res = await call(app, 'PATCH', '/flags/copilot_v2', { body: { state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }, token: ops.token, expected: 200 })
+    const res = await call(app, 'PATCH', '/flags/copilot_v2', {
+      body: { state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] },
+      token: ops.token,
+      expected: 200,
+    })
     expect(res.headers.etag).toBe('"2"')
     const flag = res.json()
     expect(flag).toEqual({

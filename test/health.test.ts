@@ -13,7 +13,11 @@ afterEach(async () => {
 describe('GET /healthz and GET /readyz', () => {
   it('answer without a token once the state is loaded', async () => {
     app = await startApp()
-    expect((await call(app, 'GET', '/healthz', { token: null, expected: 200 })).json()).toEqual({ status: 'ok', ready: true, store: { kind: 'memory', status: 'up' } })
+    expect((await call(app, 'GET', '/healthz', { token: null, expected: 200 })).json()).toEqual({
+      status: 'ok',
+      ready: true,
+      store: { kind: 'memory', status: 'up' },
+    })
     expect((await call(app, 'GET', '/readyz', { token: null, expected: 200 })).json()).toEqual({ status: 'ready', store: { kind: 'memory', status: 'up' } })
   })
 
@@ -31,7 +35,11 @@ describe('GET /healthz and GET /readyz', () => {
     app = await startApp({}, { load: false })
     expect((await call(app, 'GET', '/healthz', { token: null, expected: 200 })).json()).toMatchObject({ status: 'ok', ready: false })
     expect((await call(app, 'GET', '/readyz', { token: null, expected: 503 })).json()).toMatchObject({ status: 'loading' })
-    for (const [method, url] of [['GET', '/flags'], ['POST', '/evaluate'], ['GET', '/audit']] as const) {
+    for (const [method, url] of [
+      ['GET', '/flags'],
+      ['POST', '/evaluate'],
+      ['GET', '/audit'],
+    ] as const) {
       const res = await call(app, method, url, { body: method === 'POST' ? { flag: 'x' } : undefined, expected: 503 })
       expect(res.json()).toMatchObject({ statusCode: 503, code: 'NOT_READY' })
     }
@@ -63,9 +71,13 @@ describe('GET /openapi.json', () => {
     app = await startApp()
     const doc = (await call(app, 'GET', '/openapi.json', { token: null, expected: 200 })).json()
     expect(doc.openapi).toBe('3.0.3')
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/flags', '/flags/{key}', '/evaluate', '/tokens', '/tokens/{id}', '/audit', '/healthz', '/readyz']))
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/flags', '/flags/{key}', '/evaluate', '/tokens', '/tokens/{id}', '/audit', '/healthz', '/readyz']),
+    )
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Flag', 'FlagCreate', 'FlagPatch', 'Error', 'AuditEvent', 'Token']))
-    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((op) => op.operationId))
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) =>
+      Object.values(ops).map((op) => op.operationId),
+    )
     expect(new Set(ids).size).toBe(ids.length)
   })
 })

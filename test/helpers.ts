@@ -49,7 +49,11 @@ export async function call(
     method,
     url,
     headers,
-    ...(opts.body === undefined ? {} : typeof opts.body === 'string' ? { payload: opts.body, headers: { 'content-type': 'application/json', ...headers } } : { payload: opts.body as object }),
+    ...(opts.body === undefined
+      ? {}
+      : typeof opts.body === 'string'
+        ? { payload: opts.body, headers: { 'content-type': 'application/json', ...headers } }
+        : { payload: opts.body as object }),
   })
   if (opts.expected !== undefined) expect(res.statusCode, res.body).toBe(opts.expected)
   return res
@@ -76,7 +80,12 @@ export async function getFlag(app: FastifyInstance, key: string, expected = 200)
   return (await call(app, 'GET', `/flags/${key}`, { expected })).json()
 }
 
-export async function listFlags(app: FastifyInstance, params: { tag?: string; state?: string; cursor?: string; limit?: number } = {}, expected = 200, token?: string) {
+export async function listFlags(
+  app: FastifyInstance,
+  params: { tag?: string; state?: string; cursor?: string; limit?: number } = {},
+  expected = 200,
+  token?: string,
+) {
   return (await call(app, 'GET', `/flags${query(params)}`, { expected, token })).json()
 }
 

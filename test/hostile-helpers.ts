@@ -75,7 +75,10 @@ export function expectClientError(res: LightMyRequestResponse, context = ''): vo
   expect(res.headers['content-type'], what).toMatch(/^application\/json/)
   const body = res.json() as Record<string, unknown>
   expect(body, what).toMatchObject({ statusCode: res.statusCode, code: expect.stringMatching(/^[A-Z_]+$/), message: expect.any(String) })
-  expect(Object.keys(body).every((k) => ['statusCode', 'code', 'message', 'field', 'requestId'].includes(k)), what).toBe(true)
+  expect(
+    Object.keys(body).every((k) => ['statusCode', 'code', 'message', 'field', 'requestId'].includes(k)),
+    what,
+  ).toBe(true)
   expect(body.requestId, what).toBe(res.headers['x-request-id'])
   expectNoLeak(res, context)
 }

@@ -82,10 +82,24 @@ const accepts = (operationId: string, text: string) => {
 
 // Fields each body route knows, with a valid value: poison goes next to them or into them.
 const VALID_FIELDS: Record<string, [string, string][]> = {
-  evaluate: [['flag', '"existing_flag"'], ['context', '{"userId":"u1"}']],
-  createFlag: [['key', '"fresh_flag"'], ['state', '"enabled"'], ['percentage', '50']],
-  updateFlag: [['state', '"percentage"'], ['percentage', '25'], ['betaUsers', '["vip"]']],
-  createToken: [['name', '"fresh-token"'], ['scope', '"evaluate"']],
+  evaluate: [
+    ['flag', '"existing_flag"'],
+    ['context', '{"userId":"u1"}'],
+  ],
+  createFlag: [
+    ['key', '"fresh_flag"'],
+    ['state', '"enabled"'],
+    ['percentage', '50'],
+  ],
+  updateFlag: [
+    ['state', '"percentage"'],
+    ['percentage', '25'],
+    ['betaUsers', '["vip"]'],
+  ],
+  createToken: [
+    ['name', '"fresh-token"'],
+    ['scope', '"evaluate"'],
+  ],
 }
 // Fields whose schema is a closed object: a value there is checked deeply.
 const NESTED_FIELDS: Record<string, string[]> = { evaluate: ['context'], createFlag: [], updateFlag: [], createToken: [] }
@@ -95,7 +109,12 @@ const poisonedObject = (operationId: string) => {
   const valid = VALID_FIELDS[operationId] ?? []
   const poison: fc.Arbitrary<[string, string][]> = fc.oneof(
     // An unknown field, such as __proto__, with any value (-0 and NaN-like literals included).
-    fc.tuple(nastyString.filter((k) => !valid.some(([name]) => name === k)), fc.oneof(badValue, fc.constantFrom('-0', '0', '"x"'))).map(([k, v]): [string, string][] => [[k, v]]),
+    fc
+      .tuple(
+        nastyString.filter((k) => !valid.some(([name]) => name === k)),
+        fc.oneof(badValue, fc.constantFrom('-0', '0', '"x"')),
+      )
+      .map(([k, v]): [string, string][] => [[k, v]]),
     // A known field with a value of the wrong type or out of range.
     valid.length
       ? fc.tuple(fc.constantFrom(...valid.map(([k]) => k)), badValue).map(([k, v]): [string, string][] => [[k, v]])
@@ -124,7 +143,19 @@ const poisonedObject = (operationId: string) => {
 const invalidJson = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }).filter((s) => !parses(s)),
   fc.constantFrom(...NON_JSON_NUMBERS).map((n) => `{"percentage":${n}}`),
-  fc.constantFrom('{"a":1,}', "{'a':1}", '{"a":1 // c\n}', '{"a":"\u0000"}', '{"a":"\\x41"}', '{"a":1}{"b":2}', '{"a"', '[', '\ufeff', ' ', '{"a":"\ud800"'.slice(0, -1)),
+  fc.constantFrom(
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":1 // c\n}',
+    '{"a":"\u0000"}',
+    '{"a":"\\x41"}',
+    '{"a":1}{"b":2}',
+    '{"a"',
+    '[',
+    '\ufeff',
+    ' ',
+    '{"a":"\ud800"'.slice(0, -1),
+  ),
   fc.integer({ min: 1, max: 20_000 }).map((depth) => '['.repeat(depth)),
 )
 
@@ -164,12 +195,31 @@ const hostileBody = (operationId: string): fc.Arbitrary<HostileBody> =>
 
 /** Percent-encodes every byte but the unreserved ones; a lone surrogate goes as U+FFFD. */
 const percentEncode = (text: string) =>
-  [...Buffer.from(text, 'utf8')].map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('')
+  [...Buffer.from(text, 'utf8')]
+    .map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('')
 
 /** Path parameter values: never an existing key or id, often not a legal one at all. */
 const hostileParam = fc.oneof(
   nastyString.map(percentEncode),
-  fc.constantFrom('..', '.', '%2e%2e', '..%2f..%2f', '..%252f', '%00', 'a%00b', '%E0%A4%A', '%', '%%', '%ZZ', 'x'.repeat(300), ...PROTO_KEYS, 'to_string', 'has_own_property', 'value_of'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%2e%2e',
+    '..%2f..%2f',
+    '..%252f',
+    '%00',
+    'a%00b',
+    '%E0%A4%A',
+    '%',
+    '%%',
+    '%ZZ',
+    'x'.repeat(300),
+    ...PROTO_KEYS,
+    'to_string',
+    'has_own_property',
+    'value_of',
+  ),
 )
 
 /** Query strings that break the route's querystring schema: unknown names or bad values. */
@@ -198,9 +248,7 @@ const hostileQuery = (operationId: string) => {
       )
       .filter(([name]) => name !== '' && !names.includes(name))
       .map(([name, value]) => `${percentEncode(name).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${percentEncode(value)}`),
-    names.length
-      ? fc.constantFrom(...names.flatMap((n) => (badValues[n] ?? []).map((v) => `${n}=${v}`)))
-      : fc.constant('unknown=1'),
+    names.length ? fc.constantFrom(...names.flatMap((n) => (badValues[n] ?? []).map((v) => `${n}=${v}`))) : fc.constant('unknown=1'),
     names.includes('limit') ? fc.constantFrom('limit=1&limit=2', 'limit=5&limit=abc') : fc.constant('unknown=2'),
   )
 }
@@ -296,7 +344,11 @@ describe('hostile bodies', () => {
   it('routes without a body refuse one that is not JSON, or that tries prototype pollution', async () => {
     const deletes = routes.filter((r) => r.method === 'DELETE')
     expect(deletes.length).toBeGreaterThanOrEqual(2)
-    const pollution = fc.constantFrom('{"__proto__":{"polluted":true}}', '{"a":{"__proto__":{"polluted":true}}}', '{"constructor":{"prototype":{"polluted":true}}}')
+    const pollution = fc.constantFrom(
+      '{"__proto__":{"polluted":true}}',
+      '{"a":{"__proto__":{"polluted":true}}}',
+      '{"constructor":{"prototype":{"polluted":true}}}',
+    )
     const arbitrary = fc.record({ route: fc.constantFrom(...deletes), payload: fc.oneof(invalidJson, pollution) })
     await fc.assert(
       fc.asyncProperty(arbitrary, async ({ route, payload }) => {
@@ -322,7 +374,10 @@ describe('hostile path parameters', () => {
       fc.asyncProperty(arbitrary, async ({ route, param }) => {
         const what = `${route.method} ${fillPath(route.path, param)}`
         const body = validBodies[route.operationId]
-        const res = await send({ method: route.method, url: fillPath(route.path, param), ...(body ? { headers: { 'content-type': 'application/json' }, payload: body } : {}) }, what)
+        const res = await send(
+          { method: route.method, url: fillPath(route.path, param), ...(body ? { headers: { 'content-type': 'application/json' }, payload: body } : {}) },
+          what,
+        )
         expectRefused(res, route, what)
         await expectStateUnchanged(what)
       }),

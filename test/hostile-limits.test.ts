@@ -21,7 +21,11 @@ describe('the body limit', () => {
     expect(limit).toBe(8 * 1024 * 1024)
     const payload = `{"description":"${'x'.repeat(limit - 17)}"}`
     expect(Buffer.byteLength(payload)).toBe(limit + 1)
-    for (const [method, url] of [['POST', '/flags'], ['PATCH', '/flags/any_flag'], ['POST', '/tokens']] as const) {
+    for (const [method, url] of [
+      ['POST', '/flags'],
+      ['PATCH', '/flags/any_flag'],
+      ['POST', '/tokens'],
+    ] as const) {
       const res = await app.inject({ method, url, headers: { ...bearer(ADMIN), 'content-type': 'application/json' }, payload })
       expect(res.statusCode, url).toBe(413)
       expectClientError(res, url)
@@ -33,7 +37,12 @@ describe('the body limit', () => {
     const small = await startApp({ bodyLimit: 4096, evaluateBodyLimit: 4096 })
     try {
       const chunks = Array.from({ length: 64 }, () => Buffer.from(`"${'y'.repeat(126)}",`))
-      const res = await small.inject({ method: 'POST', url: '/evaluate', headers: { ...bearer(ADMIN), 'content-type': 'application/json' }, payload: Readable.from([Buffer.from('{"flags":['), ...chunks]) })
+      const res = await small.inject({
+        method: 'POST',
+        url: '/evaluate',
+        headers: { ...bearer(ADMIN), 'content-type': 'application/json' },
+        payload: Readable.from([Buffer.from('{"flags":['), ...chunks]),
+      })
       expect(res.statusCode).toBe(413)
       expectClientError(res, 'streamed')
     } finally {
@@ -78,7 +87,11 @@ describe('the evaluation routes’ body limit and JSON nesting', () => {
     const depth = 'body nests arrays and objects more than 32 levels deep'
     // Unterminated, so JSON.parse would call it invalid JSON: the depth is settled before it runs.
     const payload = `{"context":{"attributes":${'{"a":['.repeat(5_000)}`
-    for (const [method, url] of [['POST', '/evaluate'], ['POST', '/flags'], ['PATCH', '/flags/target']] as const) {
+    for (const [method, url] of [
+      ['POST', '/evaluate'],
+      ['POST', '/flags'],
+      ['PATCH', '/flags/target'],
+    ] as const) {
       const res = await post(url, payload, method)
       expectClientError(res, url)
       expect(res.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', field: 'body', message: depth })
@@ -88,7 +101,12 @@ describe('the evaluation routes’ body limit and JSON nesting', () => {
       expect(res.statusCode, url).toBe(400)
       expect(res.json()).toMatchObject({ errorCode: 'PARSE_ERROR', errorDetails: depth })
     }
-    const withCharset = await app.inject({ method: 'POST', url: '/evaluate', headers: { ...bearer(ADMIN), 'content-type': 'application/json; charset=utf-8' }, payload })
+    const withCharset = await app.inject({
+      method: 'POST',
+      url: '/evaluate',
+      headers: { ...bearer(ADMIN), 'content-type': 'application/json; charset=utf-8' },
+      payload,
+    })
     expect(withCharset.json()).toMatchObject({ statusCode: 400, message: depth })
   })
 
@@ -163,7 +181,11 @@ describe('extreme shapes', () => {
     ['a 1 MB string', `{"flag":"${'a'.repeat(1_000_000)}"}`],
     ['a NUL byte in a key', '{"flag":"tar\\u0000get"}'],
   ])('refuses %s with a 400, without a crash or a stall', async (_what, payload) => {
-    for (const [method, url] of [['POST', '/evaluate'], ['POST', '/flags'], ['PATCH', '/flags/target']] as const) {
+    for (const [method, url] of [
+      ['POST', '/evaluate'],
+      ['POST', '/flags'],
+      ['PATCH', '/flags/target'],
+    ] as const) {
       const before = await stateDump(app)
       const res = await app.inject({ method, url, headers: { ...bearer(ADMIN), 'content-type': 'application/json' }, payload })
       expectClientError(res, `${method} ${url}`)
@@ -246,7 +268,10 @@ describe('malformed HTTP on a real socket', () => {
     ['a garbage request line', 'GARBAGE\r\n\r\n'],
     ['a NUL byte in a header', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n'],
     ['two Content-Lengths', `POST /evaluate HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`],
-    ['Content-Length with chunked (request smuggling)', `POST /evaluate HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'Content-Length with chunked (request smuggling)',
+      `POST /evaluate HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['a malformed chunk', `POST /evaluate HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n`],
     ['a 20 kB header', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
     ['raw UTF-8 in the path', 'GET /flags/\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n'],
@@ -262,7 +287,12 @@ describe('malformed HTTP on a real socket', () => {
   })
 
   it('serves no file outside Swagger UI’s own, however the path is spelled', async () => {
-    for (const path of ['/docs/static/../../../../etc/passwd', '/docs/static/..%2f..%2f..%2f..%2fetc%2fpasswd', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/....//....//etc/passwd']) {
+    for (const path of [
+      '/docs/static/../../../../etc/passwd',
+      '/docs/static/..%2f..%2f..%2f..%2fetc%2fpasswd',
+      '/docs/static/%2e%2e/%2e%2e/package.json',
+      '/docs/static/....//....//etc/passwd',
+    ]) {
       const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
       expect(answer, path).toMatch(/^HTTP\/1\.1 4\d\d/)
       expect(answer, path).not.toContain('root:')
@@ -293,7 +323,9 @@ describe('a request that does not arrive in time (REQUEST_TIMEOUT_MS)', () => {
     socket.on('data', (chunk) => (answer += chunk.toString()))
     socket.on('close', () => (closed = true))
     socket.on('error', () => undefined)
-    socket.write(`POST /evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n${head}`)
+    socket.write(
+      `POST /evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n${head}`,
+    )
     const timer = setInterval(() => {
       if (closed || sent >= rest.length) return
       socket.write(rest.slice(sent, sent + chunkSize))

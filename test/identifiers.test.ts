@@ -17,7 +17,15 @@ import { ADMIN, call, createFlag, evaluateFlag, getFlag, listFlags, listTokens, 
 const NFC = 'caf\u00e9'
 const NFD = 'cafe\u0301'
 const NOW = '2026-01-01T00:00:00.000Z'
-const flagOf = (overrides: Partial<Flag>): Flag => ({ key: 'beta_flag', ...FLAG_DEFAULTS, version: 1, createdAt: NOW, updatedAt: NOW, updatedBy: 'test', ...overrides })
+const flagOf = (overrides: Partial<Flag>): Flag => ({
+  key: 'beta_flag',
+  ...FLAG_DEFAULTS,
+  version: 1,
+  createdAt: NOW,
+  updatedAt: NOW,
+  updatedBy: 'test',
+  ...overrides,
+})
 
 describe('stored identifiers', () => {
   let app: FastifyInstance
@@ -63,16 +71,18 @@ describe('stored identifiers', () => {
     expect((await listFlags(app)).flags.map((f: Flag) => f.key)).toEqual(['existing'])
   })
 
-  it.each([['NUL', 'svc\u0000'], ['C1 (CSI)', 'svc\u009b'], ['DEL', 'svc\u007f'], ['a lone surrogate', 'svc\ud800']])(
-    'refuses %s in a token name with 400 naming the field, and creates no token',
-    async (_case, name) => {
-      const ids = async () => (await listTokens(app)).tokens.map((t: { id: string }) => t.id)
-      const before = await ids()
-      const res = await call(app, 'POST', '/tokens', { body: { name, scope: 'evaluate' }, expected: 400 })
-      expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'body.name' })
-      expect(await ids()).toEqual(before)
-    },
-  )
+  it.each([
+    ['NUL', 'svc\u0000'],
+    ['C1 (CSI)', 'svc\u009b'],
+    ['DEL', 'svc\u007f'],
+    ['a lone surrogate', 'svc\ud800'],
+  ])('refuses %s in a token name with 400 naming the field, and creates no token', async (_case, name) => {
+    const ids = async () => (await listTokens(app)).tokens.map((t: { id: string }) => t.id)
+    const before = await ids()
+    const res = await call(app, 'POST', '/tokens', { body: { name, scope: 'evaluate' }, expected: 400 })
+    expect(res.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'body.name' })
+    expect(await ids()).toEqual(before)
+  })
 
   it('accepts ids that are not control characters: accents, CJK, emoji (surrogate pairs), and newlines in a description', async () => {
     const betaUsers = ['élodie', '用户-1', 'astronaut-🧑‍🚀', 'nbsp\u00a0ok']
@@ -109,7 +119,13 @@ describe('ids compare in Unicode NFC', () => {
     // Written straight to the store, as a flag saved before this rule would be: NFD users, NFC tenants.
     const store = new MemoryStore()
     const stored = flagOf({ key: 'legacy', state: 'beta_users', betaUsers: [NFD], betaTenants: [NFC] })
-    await store.commit({ kind: 'flag', key: 'legacy', expectedVersion: 0, next: stored, audit: { id: 'e', type: 'audit', action: 'flag.created', flag: 'legacy', actor: 'test', requestId: 'r', timestamp: NOW, changes: {} } })
+    await store.commit({
+      kind: 'flag',
+      key: 'legacy',
+      expectedVersion: 0,
+      next: stored,
+      audit: { id: 'e', type: 'audit', action: 'flag.created', flag: 'legacy', actor: 'test', requestId: 'r', timestamp: NOW, changes: {} },
+    })
     const app = await startApp({}, { store })
     onTestFinished(() => app.close())
     await createFlag(app, { key: 'fresh', state: 'beta_users', betaUsers: [NFC], betaTenants: [NFD] })
@@ -142,6 +158,7 @@ describe('ids compare in Unicode NFC', () => {
     for (let cp = 0x80; cp <= 0x10ffff; cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue
       const decomposed = String.fromCodePoint(cp).normalize('NFD')
+      // eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included, is the point
       if (/^[\x00-\x7f]*$/.test(decomposed)) for (const c of decomposed) targets.add(c)
     }
     expect([...targets].sort()).toEqual([...ASCII_NFC_TARGETS].sort())
@@ -161,7 +178,9 @@ describe('ids compare in Unicode NFC', () => {
 
   it('in flagctl plan: a flags file listing ids in NFD plans no change against the NFC the service stores', () => {
     const live = flagOf({ key: 'cafe', state: 'beta_users', betaUsers: [NFC, 'bob'], betaTenants: [NFC] })
-    expect(computePlan([live], { version: 1, flags: [{ key: 'cafe', state: 'beta_users', betaUsers: ['bob', NFD], betaTenants: [NFD] }] }, false).steps).toEqual([])
+    expect(
+      computePlan([live], { version: 1, flags: [{ key: 'cafe', state: 'beta_users', betaUsers: ['bob', NFD], betaTenants: [NFD] }] }, false).steps,
+    ).toEqual([])
   })
 })
 
@@ -169,7 +188,8 @@ describe('ids compare in Unicode NFC', () => {
 function exactMatchEngine(flag: Flag, ctx: Context): Reason {
   const users = new Set(flag.betaUsers)
   const tenants = new Set(flag.betaTenants)
-  const beta = ctx.userId !== undefined && users.has(ctx.userId) ? 'beta_user' : ctx.tenantId !== undefined && tenants.has(ctx.tenantId) ? 'beta_tenant' : undefined
+  const beta =
+    ctx.userId !== undefined && users.has(ctx.userId) ? 'beta_user' : ctx.tenantId !== undefined && tenants.has(ctx.tenantId) ? 'beta_tenant' : undefined
   switch (flag.state) {
     case 'enabled':
       return 'enabled'
@@ -189,13 +209,39 @@ function exactMatchEngine(flag: Flag, ctx: Context): Reason {
 describe('the engine, for any ids', () => {
   it('puts a context id in a beta list exactly when its NFC is the NFC of a listed id (property)', () => {
     // Characters that compose, decompose or map to ASCII under NFC, among plain ones.
-    const unit = fc.constantFrom('a', 'e', 'K', ';', '`', 'x', '\u0301', '\u0308', '\u00e9', '\u00c5', '\u212b', '\u212a', '\u037e', '\u1fef', '\u1e9b', '\uac00', '\u1100', '\u1161', '😀')
+    const unit = fc.constantFrom(
+      'a',
+      'e',
+      'K',
+      ';',
+      '`',
+      'x',
+      '\u0301',
+      '\u0308',
+      '\u00e9',
+      '\u00c5',
+      '\u212b',
+      '\u212a',
+      '\u037e',
+      '\u1fef',
+      '\u1e9b',
+      '\uac00',
+      '\u1100',
+      '\u1161',
+      '😀',
+    )
     const id = fc.string({ unit, minLength: 1, maxLength: 4 })
     // Another spelling of the same id: decomposed, composed, or through the characters whose NFC is ASCII.
     const respell = (s: string, how: number) =>
       [s, s.normalize('NFD'), s.normalize('NFC'), s.replaceAll('K', '\u212a').replaceAll(';', '\u037e').replaceAll('`', '\u1fef')][how]!
     const scenario = fc.array(id, { minLength: 1, maxLength: 4 }).chain((listed) =>
-      fc.tuple(fc.constant(listed), fc.oneof(id, fc.tuple(fc.constantFrom(...listed), fc.nat(3)).map(([s, how]) => respell(s, how)))),
+      fc.tuple(
+        fc.constant(listed),
+        fc.oneof(
+          id,
+          fc.tuple(fc.constantFrom(...listed), fc.nat(3)).map(([s, how]) => respell(s, how)),
+        ),
+      ),
     )
     fc.assert(
       fc.property(scenario, ([listed, given]) => {

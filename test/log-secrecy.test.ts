@@ -21,7 +21,10 @@ describe('the log of a full session', () => {
 
     // Tokens: create two, use them, revoke one.
     const created = []
-    for (const [name, scope] of [['checkout-service', 'evaluate'], ['ops', 'admin']] as const) {
+    for (const [name, scope] of [
+      ['checkout-service', 'evaluate'],
+      ['ops', 'admin'],
+    ] as const) {
       const res = await send('POST', '/tokens', admin, { name, scope })
       expect(res.statusCode).toBe(201)
       created.push(res.json() as { id: string; token: string })

@@ -86,7 +86,9 @@ describe('switchyard_evaluations_total', () => {
         expect(sample(text, 'switchyard_evaluations_total', { flag, reason, enabled }), key).toBe(count)
       }
       // A second scrape reports the same totals, not double.
-      expect(sample(await scrape(app), 'switchyard_evaluations_total', { flag: 'dark', reason: 'disabled', enabled: 'false' })).toBe(tally.get('dark|disabled|false'))
+      expect(sample(await scrape(app), 'switchyard_evaluations_total', { flag: 'dark', reason: 'disabled', enabled: 'false' })).toBe(
+        tally.get('dark|disabled|false'),
+      )
     } finally {
       await app.close()
     }
@@ -142,7 +144,8 @@ describe('switchyard_http_request_duration_seconds', () => {
       await call(app, 'GET', '/flags/missing_one', { expected: 404 })
       await call(app, 'GET', '/flags/timed', { token: null, expected: 401 })
       const text = await scrape(app)
-      const count = (method: string, route: string, status: string) => sample(text, 'switchyard_http_request_duration_seconds_count', { method, route, status_code: status })
+      const count = (method: string, route: string, status: string) =>
+        sample(text, 'switchyard_http_request_duration_seconds_count', { method, route, status_code: status })
       expect(count('POST', '/evaluate', '200')).toBe(5)
       expect(count('POST', '/flags', '201')).toBe(1)
       expect(count('GET', '/flags/:key', '200')).toBe(1)

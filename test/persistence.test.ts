@@ -8,7 +8,22 @@ import { buildApp } from '../src/app.js'
 import { defaultConfig } from '../src/config.js'
 import { DATA_FILE, DataFileError, FileStore, type FileStoreOptions } from '../src/store/file.js'
 import { LOCK_FILE } from '../src/store/data-dir-lock.js'
-import { ADMIN, call, createFlag, createToken, embeddedStoreText, eventually, listAudit, listFlags, listTokens, spawnServer, startApp, startServer, tempDir, type ServerProcess } from './helpers.js'
+import {
+  ADMIN,
+  call,
+  createFlag,
+  createToken,
+  embeddedStoreText,
+  eventually,
+  listAudit,
+  listFlags,
+  listTokens,
+  spawnServer,
+  startApp,
+  startServer,
+  tempDir,
+  type ServerProcess,
+} from './helpers.js'
 
 /** A small client for a running server process. */
 function client(server: ServerProcess, token = ADMIN) {
@@ -18,6 +33,7 @@ function client(server: ServerProcess, token = ADMIN) {
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test client that reads whatever JSON a route answers
     return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) }
   }
 }
@@ -33,7 +49,9 @@ describe('a restart of the server process', () => {
     const api = client(first)
     expect((await api('POST', '/flags', { key: 'copilot_v2', tags: ['ai'] })).status).toBe(201)
     expect((await api('PATCH', '/flags/copilot_v2', { state: 'percentage', percentage: 33.333, betaUsers: ['tenant-admin'] })).status).toBe(200)
-    expect((await api('POST', '/flags', { key: 'tenant_rollout', state: 'percentage', percentage: 50, stickiness: 'tenantId', betaTenants: ['acme'] })).status).toBe(201)
+    expect(
+      (await api('POST', '/flags', { key: 'tenant_rollout', state: 'percentage', percentage: 50, stickiness: 'tenantId', betaTenants: ['acme'] })).status,
+    ).toBe(201)
     expect((await api('POST', '/flags', { key: 'doomed' })).status).toBe(201)
     expect((await api('DELETE', '/flags/doomed')).status).toBe(204)
     const kept = (await api('POST', '/tokens', { name: 'checkout-service', scope: 'evaluate' })).body!
@@ -248,7 +266,10 @@ describe('a write that cannot be saved', () => {
       expect((await write(app)).statusCode).toBeLessThan(300)
       await eventually(() => store.foldStats().failures > 0, 5000, 'the fold to fail')
       // Logged at error, with health degraded and the write whole in the journal meanwhile.
-      expect(failed[0]).toMatchObject({ message: 'store.fold_failed', health: { kind: 'file', status: 'degraded', detail: expect.stringContaining('folding the journal') } })
+      expect(failed[0]).toMatchObject({
+        message: 'store.fold_failed',
+        health: { kind: 'file', status: 'degraded', detail: expect.stringContaining('folding the journal') },
+      })
       expect(failed[0]!.journal).toMatch(/^\{"seq":\d+,.*\}\n$/)
 
       restore()
@@ -261,4 +282,3 @@ describe('a write that cannot be saved', () => {
     })
   })
 })
-

@@ -140,7 +140,10 @@ describe('startup', () => {
     await server.kill()
 
     const late = await startReplica(server.url, PREFIX, { load: false, retryDelayMs: () => 50 })
-    expect((await call(late, 'GET', '/readyz', { token: null, expected: 503 })).json()).toMatchObject({ status: 'loading', store: { kind: 'redis', status: 'down' } })
+    expect((await call(late, 'GET', '/readyz', { token: null, expected: 503 })).json()).toMatchObject({
+      status: 'loading',
+      store: { kind: 'redis', status: 'down' },
+    })
     await call(late, 'POST', '/evaluate', { body: { flag: 'remembered' }, expected: 503 })
 
     await server.restart()

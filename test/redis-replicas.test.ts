@@ -2,18 +2,7 @@
 // writers never lose an update, and a restarted fleet gets its state back from Redis.
 import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import {
-  call,
-  createFlag,
-  createToken,
-  deleteFlag,
-  evaluateFlag,
-  eventually,
-  getFlag,
-  listAudit,
-  revokeToken,
-  updateFlag,
-} from './helpers.js'
+import { call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from './helpers.js'
 import { redisClient, startReplica, testPrefix, useSharedRedis } from './redis-helpers.js'
 import { INLINE_RECORD_BYTES } from '../src/store/redis-scripts.js'
 
@@ -95,7 +84,7 @@ describe('changes made on one replica', () => {
     expect(b.switchyard.tokens.list().map((t) => t.id)).not.toContain(id)
   })
 
-  it('a token created on A with expiresAt is refused by B from then on, on B\'s own clock', async () => {
+  it("a token created on A with expiresAt is refused by B from then on, on B's own clock", async () => {
     const [a, b] = await twoReplicas()
     const expiresAt = new Date(Date.now() + 60_000).toISOString()
     const { token } = await createToken(a, 'short-lived', 'evaluate', 201, { expiresAt })
@@ -124,7 +113,11 @@ describe('changes made on one replica', () => {
 
   it('health reports the Redis store', async () => {
     const [a] = await twoReplicas()
-    expect((await call(a, 'GET', '/healthz', { token: null, expected: 200 })).json()).toEqual({ status: 'ok', ready: true, store: { kind: 'redis', status: 'up' } })
+    expect((await call(a, 'GET', '/healthz', { token: null, expected: 200 })).json()).toEqual({
+      status: 'ok',
+      ready: true,
+      store: { kind: 'redis', status: 'up' },
+    })
     expect((await call(a, 'GET', '/readyz', { token: null, expected: 200 })).json()).toEqual({ status: 'ready', store: { kind: 'redis', status: 'up' } })
   })
 })

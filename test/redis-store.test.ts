@@ -21,11 +21,33 @@ function openStore(prefix: string, auditMaxEvents = 10_000, auditMaxBytes?: numb
 
 function flagAt(key: string, version: number, description = ''): Flag {
   const at = new Date(0).toISOString()
-  return { key, description, tags: [], state: 'enabled', percentage: 0, betaUsers: [], betaTenants: [], stickiness: 'userId', version, createdAt: at, updatedAt: at, updatedBy: 'tester' }
+  return {
+    key,
+    description,
+    tags: [],
+    state: 'enabled',
+    percentage: 0,
+    betaUsers: [],
+    betaTenants: [],
+    stickiness: 'userId',
+    version,
+    createdAt: at,
+    updatedAt: at,
+    updatedBy: 'tester',
+  }
 }
 
 function audit(flag: string, actor = 'tester'): AuditDraft {
-  return { id: `${flag}-${Math.random()}`, type: 'audit', action: 'flag.updated', flag, actor, requestId: 'req', timestamp: new Date(0).toISOString(), changes: {} }
+  return {
+    id: `${flag}-${Math.random()}`,
+    type: 'audit',
+    action: 'flag.updated',
+    flag,
+    actor,
+    requestId: 'req',
+    timestamp: new Date(0).toISOString(),
+    changes: {},
+  }
 }
 
 const putFlag = (key: string, expectedVersion: number, description = '', actor?: string): Write => ({

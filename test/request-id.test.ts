@@ -93,7 +93,11 @@ describe('request log lines', () => {
     expect(during.length).toBeGreaterThanOrEqual(ids.length)
     for (const line of during) expect(ids, JSON.stringify(line)).toContain(line.reqId)
     // And every request left at least one line: the request log itself.
-    for (const id of ids) expect(during.some((l) => l.reqId === id && l.msg === 'request completed'), id).toBe(true)
+    for (const id of ids)
+      expect(
+        during.some((l) => l.reqId === id && l.msg === 'request completed'),
+        id,
+      ).toBe(true)
     // The audit lines name the request too, in their own field and in the log context.
     const audit = during.filter((l) => l.msg === 'flag.created' || l.msg === 'flag.updated' || l.msg === 'flag.deleted')
     expect(audit.map((l) => [l.msg, l.reqId, l.requestId])).toEqual([
@@ -114,6 +118,16 @@ describe('request log lines', () => {
     // Routes with the evaluate scope (POST /evaluate, GET /flags) log their successes at debug only;
     // a refusal (the unknown flag, the bad and the missing token) is logged at info like any other.
     expect(during.filter((l) => (l.url === '/evaluate' || (l.url === '/flags' && l.method === 'GET')) && (l.statusCode as number) < 400)).toEqual([])
-    expect(during.filter((l) => l.msg === 'request completed').map((l) => l.reqId)).toEqual(['req-0', 'req-1', 'req-4', 'req-6', 'req-7', 'req-8', 'req-9', 'req-10', 'req-11'])
+    expect(during.filter((l) => l.msg === 'request completed').map((l) => l.reqId)).toEqual([
+      'req-0',
+      'req-1',
+      'req-4',
+      'req-6',
+      'req-7',
+      'req-8',
+      'req-9',
+      'req-10',
+      'req-11',
+    ])
   })
 })

@@ -102,7 +102,16 @@ export async function runLoad(options: LoadOptions): Promise<Outcome[]> {
         const answer = isPatch
           ? await client.send('PATCH', `/flags/${flag}`, { description: mark })
           : await client.send('POST', '/evaluate', { flag, context: { userId: `user-${i % 1000}`, tenantId: `tenant-${w}` } })
-        outcomes.push({ kind: isPatch ? 'patch' : 'evaluate', target, flag, mark, status: answer.status, body: answer.status === 200 ? undefined : answer.body, startedAt, endedAt: Date.now() })
+        outcomes.push({
+          kind: isPatch ? 'patch' : 'evaluate',
+          target,
+          flag,
+          mark,
+          status: answer.status,
+          body: answer.status === 200 ? undefined : answer.body,
+          startedAt,
+          endedAt: Date.now(),
+        })
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message
         outcomes.push({ kind: isPatch ? 'patch' : 'evaluate', target, flag, mark, error: code, startedAt, endedAt: Date.now() })

@@ -50,7 +50,8 @@ describe(`soak: ${SECONDS} s on two replicas sharing one Redis`, () => {
       const evaluations = outcomes.filter((o) => o.kind === 'evaluate')
       const patches = outcomes.filter((o) => o.kind === 'patch')
       console.log(
-        `soak: ${outcomes.length} requests in ${SECONDS} s (${Math.round(outcomes.length / SECONDS)}/s), ${evaluations.length} evaluations, ${patches.length} PATCHes; ` +
+        `soak: ${outcomes.length} requests in ${SECONDS} s (${Math.round(outcomes.length / SECONDS)}/s), ` +
+          `${evaluations.length} evaluations, ${patches.length} PATCHes; ` +
           `RSS MB ${rss.map((s) => `${(s.at / 1000).toFixed(1)}s:${s.values.map((v) => (v / 2 ** 20).toFixed(0)).join('/')}`).join(' ')}`,
       )
 
@@ -70,7 +71,11 @@ describe(`soak: ${SECONDS} s on two replicas sharing one Redis`, () => {
       expect(await readWholeAudit(a.client)).toEqual(events)
 
       // Both replicas agree with each other, and with the audit trail's last word on each flag.
-      await eventually(async () => JSON.stringify(await a.client.json('GET', '/flags')) === JSON.stringify(await b.client.json('GET', '/flags')), 10_000, 'the replicas to agree')
+      await eventually(
+        async () => JSON.stringify(await a.client.json('GET', '/flags')) === JSON.stringify(await b.client.json('GET', '/flags')),
+        10_000,
+        'the replicas to agree',
+      )
       const { flags } = await a.client.json<{ flags: { key: string; version: number; description: string }[] }>('GET', '/flags')
       for (const flag of flags) {
         const own = events.filter((e) => e.flag === flag.key)

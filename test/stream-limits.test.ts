@@ -174,7 +174,9 @@ describe('GET /stream limits', () => {
   })
 
   it('defaults both limits from the open-files limit in /proc/self/limits, with a fallback', () => {
-    const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`
+    const limits = (soft: string) =>
+      `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              ` +
+      `files\n`
     expect(openFilesLimit(limits('512'))).toBe(512)
     expect(defaultStreamLimits(512)).toEqual({ total: 192, perToken: 48, perAddress: 12 })
     expect(defaultStreamLimits(openFilesLimit(limits('unlimited')))).toEqual({ total: 50_000, perToken: 12_500, perAddress: 3_125 })
@@ -203,7 +205,11 @@ describe('the change stream after a resync', () => {
   it('sends evaluation streams their answers again a batch per turn of the event loop, not all at once', async () => {
     const flags = new FlagRegistry(new MemoryStore())
     const log = { warn() {}, info() {} } as never
-    const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }, log)
+    const stream = new ChangeStream(
+      flags,
+      { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 },
+      log,
+    )
     cleanups.push(() => stream.close())
     const consumers = Array.from({ length: 100 }, () => fakeResponse())
     for (const [i, res] of consumers.entries()) {
@@ -224,7 +230,11 @@ describe('the change stream fan-out', () => {
   it('encodes each change once into one Buffer every consumer of a format shares, as a patch of a few hundred bytes for a state toggle', async () => {
     const flags = new FlagRegistry(new MemoryStore())
     const log = { warn() {}, info() {} } as never
-    const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }, log)
+    const stream = new ChangeStream(
+      flags,
+      { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 },
+      log,
+    )
     cleanups.push(() => stream.close())
     const app = await startApp()
     cleanups.push(() => app.close())

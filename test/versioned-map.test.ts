@@ -49,9 +49,21 @@ describe('VersionedMap.revision', () => {
     const map = new VersionedMap<string>()
     map.apply('y', 11, 'y1')
     const before = map.revision
-    map.reset([['x', 'x1'], ['y', 'y1']], 11)
+    map.reset(
+      [
+        ['x', 'x1'],
+        ['y', 'y1'],
+      ],
+      11,
+    )
     expect(map.revision).not.toBe(before)
-    map.reset([['x', 'x1'], ['y', 'y2']], 14)
+    map.reset(
+      [
+        ['x', 'x1'],
+        ['y', 'y2'],
+      ],
+      14,
+    )
     expect(seqOf(map.revision)).toBe(14)
   })
 })

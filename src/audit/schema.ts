@@ -28,7 +28,11 @@ export const AuditEvent = Type.Object(
     tokenId: Type.Optional(Type.String()),
     actor: Type.String({ description: 'Name of the token that made the change' }),
     actorId: Type.Optional(
-      Type.String({ description: "Id of the token that made the change (`tok_…`), or a built-in actor's name (`bootstrap`, `flags-bootstrap-file`); absent on events recorded before it was kept" }),
+      Type.String({
+        description:
+          "Id of the token that made the change (`tok_…`), or a built-in actor's name (`bootstrap`, `flags-bootstrap-file`); absent on events recorded " +
+          'before it was kept',
+      }),
     ),
     requestId: Type.String(),
     timestamp: Type.String({ format: 'date-time' }),

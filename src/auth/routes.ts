@@ -23,7 +23,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
     },
     async (request, reply) => {
       const { record, secret } = await tokens.create(request.body, actorOf(request))
-      return reply.code(201).header('cache-control', 'no-store').send({ ...publicView(record), token: secret })
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ ...publicView(record), token: secret })
     },
   )
 
@@ -42,7 +45,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ tokens: Type.Array(ref(Token)), nextCursor: Type.Optional(Type.String({ description: 'Present only when another token follows' })) }),
+          200: Type.Object({
+            tokens: Type.Array(ref(Token)),
+            nextCursor: Type.Optional(Type.String({ description: 'Present only when another token follows' })),
+          }),
           ...errors(400, 401, 403),
         },
       },

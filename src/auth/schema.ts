@@ -17,7 +17,10 @@ export interface TokenRecord {
   expiresAt?: string
 }
 
-const ExpiresAt = Type.String({ format: 'date-time', description: 'When the token stops working: from then on it is refused (401) on every replica. Absent: never' })
+const ExpiresAt = Type.String({
+  format: 'date-time',
+  description: 'When the token stops working: from then on it is refused (401) on every replica. Absent: never',
+})
 
 export const Token = Type.Object(
   {
@@ -30,7 +33,8 @@ export const Token = Type.Object(
     lastUsedAt: Type.Optional(
       Type.String({
         format: 'date-time',
-        description: 'When the replica that answers last accepted the token. Kept in that replica\'s memory only: absent when it has not seen the token since it started',
+        description:
+          "When the replica that answers last accepted the token. Kept in that replica's memory only: absent when it has not seen the token since it started",
       }),
     ),
   },
@@ -47,7 +51,10 @@ export const TokenCreate = Type.Object(
     $id: 'TokenCreate',
     additionalProperties: false,
     description: 'An active (unrevoked, unexpired) token must not have the name already, nor may a built-in actor (`bootstrap`, `flags-bootstrap-file`, …)',
-    examples: [{ name: 'checkout-service', scope: 'evaluate' }, { name: 'ci-reader', scope: 'evaluate', expiresAt: '2030-01-01T00:00:00Z' }],
+    examples: [
+      { name: 'checkout-service', scope: 'evaluate' },
+      { name: 'ci-reader', scope: 'evaluate', expiresAt: '2030-01-01T00:00:00Z' },
+    ],
   },
 )
 export type TokenCreate = Static<typeof TokenCreate>

@@ -146,7 +146,10 @@ export class TokenRegistry {
     }
     const max = this.options.max ?? TOKENS_MAX_DEFAULT
     if (this.tokens.size + this.creating.size >= max) {
-      throw new AppError('TOKEN_LIMIT_REACHED', `the service holds its limit of ${max} tokens (TOKENS_MAX); revoke tokens no longer needed, expired ones included`)
+      throw new AppError(
+        'TOKEN_LIMIT_REACHED',
+        `the service holds its limit of ${max} tokens (TOKENS_MAX); revoke tokens no longer needed, expired ones included`,
+      )
     }
     this.creating.add(name)
     try {
@@ -160,7 +163,11 @@ export class TokenRegistry {
         createdBy: actor.name,
         ...(expiresAt === undefined ? {} : { expiresAt }),
       }
-      const changes = { name: { before: null, after: name }, scope: { before: null, after: scope }, ...(expiresAt === undefined ? {} : { expiresAt: { before: null, after: expiresAt } }) }
+      const changes = {
+        name: { before: null, after: name },
+        scope: { before: null, after: scope },
+        ...(expiresAt === undefined ? {} : { expiresAt: { before: null, after: expiresAt } }),
+      }
       const audit = draftEvent(actor, 'token.created', { tokenId: record.id }, changes)
       const change = await this.store.commit({ kind: 'token', id: record.id, next: record, audit })
       this.apply(record.id, record, change.seq)
@@ -192,7 +199,12 @@ export class TokenRegistry {
     }
     const record = this.tokens.get(id)
     if (!record) throw new AppError('TOKEN_NOT_FOUND', `token '${id}' does not exist`)
-    const audit = draftEvent(actor, 'token.revoked', { tokenId: id }, { name: { before: record.name, after: null }, scope: { before: record.scope, after: null } })
+    const audit = draftEvent(
+      actor,
+      'token.revoked',
+      { tokenId: id },
+      { name: { before: record.name, after: null }, scope: { before: record.scope, after: null } },
+    )
     const change = await this.store.commit({ kind: 'token', id, next: null, audit })
     this.apply(id, null, change.seq)
     logAudit(actor, { ...audit, seq: change.seq })

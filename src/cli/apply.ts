@@ -20,7 +20,10 @@ export async function applyPlan(api: Api, plan: Plan, onApplied: (step: PlanStep
       const progress = `${done} of ${total} change(s) were applied before it, none after. Run plan again to see where things stand.`
       if (err instanceof ApiError && CONFLICTS.has(err.code)) {
         const was = step.action === 'create' ? 'absent' : `at version ${step.version}`
-        throw new CliError(`stopped at ${step.action} ${step.key}: the flag changed on the server after the plan read it (${was}): ${err.message}.\n${progress}`, err.exitCode)
+        throw new CliError(
+          `stopped at ${step.action} ${step.key}: the flag changed on the server after the plan read it (${was}): ${err.message}.\n${progress}`,
+          err.exitCode,
+        )
       }
       throw new CliError(`stopped at ${step.action} ${step.key}: ${err.message}\n${progress}`, err.exitCode)
     }

@@ -98,7 +98,9 @@ export class Api {
       cursor = page.nextCursor
     } while (cursor !== undefined)
     // The service pages by id; people read credentials oldest first, the bootstrap token on top.
-    return tokens.sort((a, b) => Number(b.id === 'bootstrap') - Number(a.id === 'bootstrap') || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+    return tokens.sort(
+      (a, b) => Number(b.id === 'bootstrap') - Number(a.id === 'bootstrap') || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+    )
   }
 
   createToken(name: string, scope: Scope): Promise<Static<typeof TokenCreated>> {
@@ -139,7 +141,8 @@ export class Api {
     }
     if (response.ok) return body as T
     const error = body as { code?: unknown; message?: unknown }
-    if (typeof error.message !== 'string') throw networkError(`${where} answered ${response.status} without an error message: is ${url.origin} a Switchyard API?`)
+    if (typeof error.message !== 'string')
+      throw networkError(`${where} answered ${response.status} without an error message: is ${url.origin} a Switchyard API?`)
     throw new ApiError(response.status, typeof error.code === 'string' ? error.code : 'ERROR', error.message)
   }
 }

@@ -102,7 +102,9 @@ export function parseFlagsFile(text: string, source: string): FlagsFile {
     throw new FlagsFileError([`${at(0)} ${(err as Error).message}`])
   }
   // `version: "1"` breaks both `type` and `const`; "must be 1" alone says it better.
-  const errors = validateFile(data).filter((e, _, all) => !(e.keyword === 'type' && all.some((o) => o.instancePath === e.instancePath && o.keyword === 'const')))
+  const errors = validateFile(data).filter(
+    (e, _, all) => !(e.keyword === 'type' && all.some((o) => o.instancePath === e.instancePath && o.keyword === 'const')),
+  )
   if (errors.length > 0) {
     const located = errors.map((e) => ({ offset: offsetOf(doc, e) ?? 0, problem: describeProblem(e) })).sort((a, b) => a.offset - b.offset)
     throw new FlagsFileError(located.slice(0, MAX_PROBLEMS).map((p) => `${at(p.offset)} ${p.problem}`))
@@ -143,7 +145,13 @@ function describeProblem(e: ErrorObject): string {
  * or, for a missing field, the object that lacks it.
  */
 function offsetOf(doc: Document, e: Pick<ErrorObject, 'instancePath'> & Partial<Pick<ErrorObject, 'keyword' | 'params'>>): number | undefined {
-  const segments = e.instancePath === '' ? [] : e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const segments =
+    e.instancePath === ''
+      ? []
+      : e.instancePath
+          .split('/')
+          .slice(1)
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
   const unknownField = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : undefined
   if (unknownField !== undefined) segments.push(unknownField)
   let node: unknown = doc.contents

@@ -66,7 +66,12 @@ export function renderPlan(plan: Plan, target: string, source: string): string {
   if (plan.steps.length === 0) lines.push(`No changes: ${target} matches ${source}.`)
   else {
     lines.push(`Changes that make ${target} match ${source}:`, '')
-    lines.push(table(['', 'KEY', 'ACTION', 'WHAT'], plan.steps.map((s) => [SIGN[s.action], s.key, s.action, describeStep(s)])))
+    lines.push(
+      table(
+        ['', 'KEY', 'ACTION', 'WHAT'],
+        plan.steps.map((s) => [SIGN[s.action], s.key, s.action, describeStep(s)]),
+      ),
+    )
     const c = planSummary(plan)
     lines.push('', `Plan: ${c.create} to create, ${c.update} to update, ${c.delete} to delete.`)
   }

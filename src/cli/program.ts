@@ -69,7 +69,12 @@ export function buildProgram(): { program: Command; exitCode(): number } {
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', HELP_FOOTER)
 
-  program.command('list').description('list flags, sorted by key').addOption(new Option('--state <state>', 'only flags in this state').choices(FLAG_STATES)).option('--tag <tag>', 'only flags with this tag').action(run(listFlags))
+  program
+    .command('list')
+    .description('list flags, sorted by key')
+    .addOption(new Option('--state <state>', 'only flags in this state').choices(FLAG_STATES))
+    .option('--tag <tag>', 'only flags with this tag')
+    .action(run(listFlags))
   program.command('get').description('show one flag').argument('<key>').action(run(getFlag))
   program
     .command('create')
@@ -96,7 +101,13 @@ export function buildProgram(): { program: Command; exitCode(): number } {
     .option('--tenant <id>', 'a tenant id (repeatable)', repeatable, [])
     .action(run(betaFlag))
   program.command('delete').description('delete a flag').argument('<key>').action(run(deleteFlag))
-  program.command('evaluate').description('evaluate a flag for a user and/or tenant').argument('<key>').option('--user <id>', 'userId of the context').option('--tenant <id>', 'tenantId of the context').action(run(evaluateFlag))
+  program
+    .command('evaluate')
+    .description('evaluate a flag for a user and/or tenant')
+    .argument('<key>')
+    .option('--user <id>', 'userId of the context')
+    .option('--tenant <id>', 'tenantId of the context')
+    .action(run(evaluateFlag))
   program
     .command('audit')
     .description('the audit trail, newest first')
@@ -134,7 +145,10 @@ export function buildProgram(): { program: Command; exitCode(): number } {
     .option('--prune', 'also delete flags the file does not mention')
     .option('-y, --yes', 'apply without asking for confirmation')
     .action(run(asCode('applyFlags')))
-  program.command('schema').description('print the JSON Schema of the flags file').action(run(asCode('printSchema')))
+  program
+    .command('schema')
+    .description('print the JSON Schema of the flags file')
+    .action(run(asCode('printSchema')))
 
   return { program, exitCode: () => exitCode }
 }

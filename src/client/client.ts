@@ -152,7 +152,8 @@ class StreamingClient implements SwitchyardClient {
         if (!this.closed) this.report(new SwitchyardClientError('the stream ended'))
       } catch (err) {
         if (this.closed) break
-        const error = err instanceof SwitchyardClientError ? err : new SwitchyardClientError(`stream failed: ${(err as Error).message}`, undefined, { cause: err })
+        const error =
+          err instanceof SwitchyardClientError ? err : new SwitchyardClientError(`stream failed: ${(err as Error).message}`, undefined, { cause: err })
         if (!this.isReady && error.status !== undefined && FATAL_AT_START.has(error.status)) {
           this.settle.reject(error)
           break
@@ -238,7 +239,11 @@ class StreamingClient implements SwitchyardClient {
     if ((held?.version ?? 0) !== change.from) {
       this.lastEventId = undefined
       this.discarding = true
-      this.request?.destroy(new SwitchyardClientError(`a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`))
+      this.request?.destroy(
+        new SwitchyardClientError(
+          `a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`,
+        ),
+      )
       return false
     }
     this.applyChange({ seq: change.seq, key: change.key, flag: applyPatch(held, change.patch) })
@@ -248,7 +253,9 @@ class StreamingClient implements SwitchyardClient {
   /** The token was revoked or expired: retrying cannot help, so the client stops and says why. */
   private revoked(event: { message?: string }): void {
     this.discarding = true
-    this.report(new SwitchyardClientError(`the stream ended: ${event.message ?? 'the token was revoked'}; the client serves its last state and no longer updates`, 401))
+    this.report(
+      new SwitchyardClientError(`the stream ended: ${event.message ?? 'the token was revoked'}; the client serves its last state and no longer updates`, 401),
+    )
     this.closed = true
     this.settle.reject(new SwitchyardClientError('the token was revoked before the client was ready', 401))
     this.request?.destroy()

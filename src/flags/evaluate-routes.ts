@@ -27,7 +27,8 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bo
         operationId: 'evaluate',
         summary: 'Evaluate one flag, a list of flags, or every flag for a context',
         description:
-          '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
+          '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, ' +
+          'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
         tags: ['evaluation'],
         body: EvaluateRequest,
         response: { 200: EvaluateResponse, ...errors(400, 401, 404, 413, 503) },

@@ -200,5 +200,4 @@ function normalize(flag: Flag): Flag {
 const contended = (key: string) =>
   new AppError('STORE_UNAVAILABLE', `flag '${key}' changed under ${MAX_ATTEMPTS} attempts in a row; nothing was changed, retry`)
 const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)
-const versionMismatch = (key: string, current: number) =>
-  new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)
+const versionMismatch = (key: string, current: number) => new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)

@@ -9,7 +9,12 @@ import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch } from './schema.js'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
 const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ maxLength: 64, description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches' })),
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches',
+    }),
+  ),
 })
 
 /** A version no flag has: what a weak ETag in If-Match stands for, so the write answers 412. */

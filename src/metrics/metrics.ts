@@ -98,7 +98,9 @@ export class Metrics {
     })
     const lag = new Gauge({
       name: 'switchyard_sync_propagation_lag_seconds',
-      help: "For the last flag change applied from a notification: now minus the flag's updatedAt, as stamped by the replica that wrote it (includes clock skew between hosts)",
+      help:
+        "For the last flag change applied from a notification: now minus the flag's updatedAt, as stamped by the replica that wrote it (includes " +
+        'clock skew between hosts)',
       registers,
     })
     const applied = { flag: changes.labels('flag', 'applied'), token: changes.labels('token', 'applied') }

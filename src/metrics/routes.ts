@@ -12,12 +12,15 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = as
         operationId: 'metrics',
         summary: 'Prometheus metrics: requests, evaluations, store and sync state',
         description:
-          'The Prometheus text format. Needs a token of either scope: give the scraper an `evaluate` token (`authorization: {type: Bearer, credentials_file: …}` in its scrape config).',
+          'The Prometheus text format. Needs a token of either scope: give the scraper an `evaluate` token (`authorization: {type: Bearer, ' +
+          'credentials_file: …}` in its scrape config).',
         tags: ['metrics'],
         response: {
           200: {
             description: 'Prometheus text exposition format 0.0.4',
-            content: { 'text/plain': { schema: Type.String({ examples: ['switchyard_evaluations_total{flag="copilot_v2",reason="percentage_in",enabled="true"} 42'] }) } },
+            content: {
+              'text/plain': { schema: Type.String({ examples: ['switchyard_evaluations_total{flag="copilot_v2",reason="percentage_in",enabled="true"} 42'] }) },
+            },
           },
           ...errors(401, 429, 503),
         },

@@ -51,7 +51,12 @@ function matchesAny(ifNoneMatch: string | undefined, etag: string): boolean {
  * they exist, will add their next transition to it, so a tag lapses when a scheduled change does.
  */
 function bulkEtag(revision: string, context: Context): string {
-  const attributes = context.attributes === undefined ? [] : Object.keys(context.attributes).sort().map((name) => [name, context.attributes![name]])
+  const attributes =
+    context.attributes === undefined
+      ? []
+      : Object.keys(context.attributes)
+          .sort()
+          .map((name) => [name, context.attributes![name]])
   const key = JSON.stringify([VERSION, revision, context.userId ?? null, context.tenantId ?? null, attributes])
   return `"${createHash('sha256').update(key).digest('base64url')}"`
 }
@@ -87,11 +92,19 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyL
         operationId: 'ofrepEvaluateFlag',
         summary: 'OFREP: evaluate one flag',
         description:
-          'The OpenFeature Remote Evaluation Protocol single-flag evaluation. `targetingKey` is the userId, `tenantId` the tenant, other context fields are attributes; the value and the reason follow POST /evaluate. A percentage rollout without the id it buckets on answers TARGETING_KEY_MISSING (by user) or INVALID_CONTEXT (by tenant).',
+          'The OpenFeature Remote Evaluation Protocol single-flag evaluation. `targetingKey` is the userId, `tenantId` the tenant, other context fields ' +
+          'are attributes; the value and the reason follow POST /evaluate. A percentage rollout without the id it buckets on answers ' +
+          'TARGETING_KEY_MISSING (by user) or INVALID_CONTEXT (by tenant).',
         tags: ['openfeature'],
         params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 1000, description: 'Any key that is not a flag answers 404 FLAG_NOT_FOUND' }) }),
         body: OfrepEvaluationRequest,
-        response: { 200: ref(OfrepEvaluationSuccess), 400: ref(OfrepEvaluationFailure), 404: ref(OfrepFlagNotFound), 500: ref(OfrepEvaluationFailure), ...errors(401, 403, 413, 503) },
+        response: {
+          200: ref(OfrepEvaluationSuccess),
+          400: ref(OfrepEvaluationFailure),
+          404: ref(OfrepFlagNotFound),
+          500: ref(OfrepEvaluationFailure),
+          ...errors(401, 403, 413, 503),
+        },
       },
       config: { scope: 'client' },
       bodyLimit,
@@ -115,7 +128,9 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyL
         operationId: 'ofrepEvaluateFlags',
         summary: 'OFREP: evaluate every flag',
         description:
-          'The OpenFeature Remote Evaluation Protocol bulk evaluation: every flag for one context, sorted by key; a flag that cannot be evaluated for this context is reported in the list with its error code. The ETag names the revision of the flags and the context; send it back in If-None-Match to get 304, answered without evaluating anything, until a flag changes.',
+          'The OpenFeature Remote Evaluation Protocol bulk evaluation: every flag for one context, sorted by key; a flag that cannot be evaluated for ' +
+          'this context is reported in the list with its error code. The ETag names the revision of the flags and the context; send it back in ' +
+          'If-None-Match to get 304, answered without evaluating anything, until a flag changes.',
         tags: ['openfeature'],
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024, description: 'ETag of answers already held' })) }),
         body: OfrepEvaluationRequest,

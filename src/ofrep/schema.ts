@@ -16,7 +16,8 @@ export const OfrepContext = Type.Object(
   {
     $id: 'OfrepContext',
     additionalProperties: true,
-    description: 'OpenFeature evaluation context. Every other field becomes an attribute and must be a string, a number or a boolean (INVALID_CONTEXT otherwise).',
+    description:
+      'OpenFeature evaluation context. Every other field becomes an attribute and must be a string, a number or a boolean (INVALID_CONTEXT otherwise).',
     examples: [{ targetingKey: 'user-42', tenantId: 'acme', plan: 'pro' }],
   },
 )
@@ -48,7 +49,9 @@ export const OfrepEvaluationFailure = Type.Object(
   {
     key: Key,
     errorCode: StringEnum(OFREP_ERROR_CODES, {
-      description: 'TARGETING_KEY_MISSING: a percentage rollout by user without targetingKey; INVALID_CONTEXT: a context field of the wrong type or size, or a rollout by tenant without tenantId; PARSE_ERROR: a body that is not JSON',
+      description:
+        'TARGETING_KEY_MISSING: a percentage rollout by user without targetingKey; INVALID_CONTEXT: a context field of the wrong type or size, or a ' +
+        'rollout by tenant without tenantId; PARSE_ERROR: a body that is not JSON',
     }),
     errorDetails: ErrorDetails,
   },
@@ -70,4 +73,11 @@ export const OfrepBulkEvaluationFailure = Type.Object(
   { $id: 'OfrepBulkEvaluationFailure', additionalProperties: false },
 )
 
-export const ofrepSchemas = [OfrepContext, OfrepEvaluationSuccess, OfrepEvaluationFailure, OfrepFlagNotFound, OfrepBulkEvaluationSuccess, OfrepBulkEvaluationFailure]
+export const ofrepSchemas = [
+  OfrepContext,
+  OfrepEvaluationSuccess,
+  OfrepEvaluationFailure,
+  OfrepFlagNotFound,
+  OfrepBulkEvaluationSuccess,
+  OfrepBulkEvaluationFailure,
+]

@@ -26,10 +26,20 @@ export function installErrorHandler(app: FastifyInstance): void {
       message = `the store is unavailable: ${err.message}`
     } else if (err.code && FASTIFY_CODES[err.code]) {
       code = FASTIFY_CODES[err.code]!
-      message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `body is larger than the ${request.routeOptions.bodyLimit} byte limit` : `body ${err.message.replace(/^Body /, '').toLowerCase()}`
+      message =
+        err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? `body is larger than the ${request.routeOptions.bodyLimit} byte limit`
+          : `body ${err.message.replace(/^Body /, '').toLowerCase()}`
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       // Fastify's own client errors (bad JSON, prototype poisoning, …): their messages are safe.
-      code = err.statusCode === 429 ? 'RATE_LIMITED' : err.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : err.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED'
+      code =
+        err.statusCode === 429
+          ? 'RATE_LIMITED'
+          : err.statusCode === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : err.statusCode === 413
+              ? 'PAYLOAD_TOO_LARGE'
+              : 'VALIDATION_FAILED'
       message = err.message
       return reply.code(err.statusCode).send({ statusCode: err.statusCode, code, message, requestId: request.id })
     } else {

@@ -52,6 +52,7 @@ export function installJsonParser(app: FastifyInstance, maxDepth: number): void 
       done(new AppError('VALIDATION_FAILED', `body nests arrays and objects more than ${maxDepth} levels deep`, 'body'), undefined)
       return
     }
-    parse(request, body, done)
+    // Fastify's own parser answers through `done`; it returns nothing to wait for.
+    void parse(request, body, done)
   })
 }

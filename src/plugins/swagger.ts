@@ -37,11 +37,8 @@ export async function installSwagger(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP:
-      "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'",
+      "default-src 'self'; base-uri 'self'; font-src 'self' data:; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; " +
+      "script-src-attr 'none'; style-src 'self' 'unsafe-inline'",
   })
-  app.get(
-    '/openapi.json',
-    { schema: { hide: true }, config: { scope: 'public' } },
-    async () => app.swagger(),
-  )
+  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () => app.swagger())
 }

@@ -126,9 +126,7 @@ export class DataDirLock {
       } else if (staleBecause(owner, self) === undefined) {
         if (owner.host === self.host || !options.force) {
           const remedy =
-            owner.host === self.host
-              ? 'stop that process first'
-              : 'if that host is gone for good, start with DATA_DIR_FORCE_UNLOCK=1 (or --force-unlock)'
+            owner.host === self.host ? 'stop that process first' : 'if that host is gone for good, start with DATA_DIR_FORCE_UNLOCK=1 (or --force-unlock)'
           throw new DataDirLockedError(`data directory ${dir} is in use by ${describe(owner)}; ${remedy}`)
         }
       }

@@ -166,7 +166,8 @@ export async function writeState(file: FileHandle, state: StoredState): Promise<
 /** Reads a data file of either format; null when there is none. */
 export async function readState(path: string): Promise<StoredState | null> {
   const corrupt = (why: string) => new DataFileError(`data file ${path} is corrupt (${why}); it was left untouched — restore it from a backup or move it away`)
-  const notOurs = () => new DataFileError(`data file ${path} is not a ${FORMAT} or ${FORMAT_V1} file; it was left untouched — restore it from a backup or move it away`)
+  const notOurs = () =>
+    new DataFileError(`data file ${path} is not a ${FORMAT} or ${FORMAT_V1} file; it was left untouched — restore it from a backup or move it away`)
   let state: StoredState | undefined
   let ended = false
   let lineNo = 0

@@ -125,14 +125,18 @@ export class FileStore extends MemoryStore implements FoldingStore {
     const path = this.journalPath
     let lines = 0
     let applied = false
-    const refuse = (what: string, start: number) => new DataFileError(`journal ${path} ${what} at byte ${start}; it was left untouched — restore it from a backup or move it away`)
+    const refuse = (what: string, start: number) =>
+      new DataFileError(`journal ${path} ${what} at byte ${start}; it was left untouched — restore it from a backup or move it away`)
     const read = await readLines(path, (line, start) => {
       const entry = parseJournalLine(line)
       if (!entry) throw refuse('is corrupt', start)
       lines++
       if (entry.seq <= this.seq && !applied) return
       if (entry.seq !== this.seq + 1) {
-        throw refuse(entry.seq <= this.seq ? `repeats change ${entry.seq} (two processes wrote to it?)` : `skips from change ${this.seq} to ${entry.seq}`, start)
+        throw refuse(
+          entry.seq <= this.seq ? `repeats change ${entry.seq} (two processes wrote to it?)` : `skips from change ${this.seq} to ${entry.seq}`,
+          start,
+        )
       }
       let change: Change
       try {

@@ -203,7 +203,8 @@ export class RedisStore implements Store {
     if (this.cmd.status !== 'ready') {
       return down(`Redis is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`)
     }
-    if (this.sub.status !== 'ready') return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
+    if (this.sub.status !== 'ready')
+      return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
     if (this.regression) return down(this.regression)
     return { kind: this.kind, status: 'up' }
   }
@@ -323,7 +324,8 @@ export class RedisStore implements Store {
       const seen = this.seenSeq
       const counter = Number((await this.run('reading the change counter', (redis) => redis.get(this.keys.seq))) ?? 0)
       if (counter < seen) {
-        this.regression = `Redis's change counter went back from ${seen} to ${counter}: Redis lost data (run it with persistence); restart the replicas to reload from it`
+        this.regression =
+          `Redis's change counter went back from ${seen} to ${counter}: Redis lost data (run it with persistence); restart the replicas ` + `to reload from it`
       }
       const missed = this.counterAtLastCheck > this.seenSeq
       this.counterAtLastCheck = counter

@@ -28,9 +28,7 @@ export type Write =
   | { kind: 'token'; id: string; next: TokenRecord | null; audit: AuditDraft }
 
 /** A committed change, as the registries apply it (locally after a commit, or from another replica). */
-export type Change =
-  | { kind: 'flag'; key: string; seq: number; flag: Flag | null }
-  | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
+export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null } | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
 
 export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot }
 
@@ -74,7 +72,5 @@ export interface Store {
 }
 
 export function changeOf(write: Write, seq: number): Change {
-  return write.kind === 'flag'
-    ? { kind: 'flag', key: write.key, seq, flag: write.next }
-    : { kind: 'token', id: write.id, seq, token: write.next }
+  return write.kind === 'flag' ? { kind: 'flag', key: write.key, seq, flag: write.next } : { kind: 'token', id: write.id, seq, token: write.next }
 }

@@ -132,7 +132,10 @@ export class ChangeStream {
   admit(tokenId: string, address?: string): string {
     const { maxStreams, maxStreamsPerToken, maxStreamsPerAddress } = this.options
     if (this.connections.size >= maxStreams) {
-      throw new AppError('TOO_MANY_STREAMS', `this replica holds ${this.connections.size} open streams, its limit (STREAM_MAX_TOTAL); retry later or on another replica`)
+      throw new AppError(
+        'TOO_MANY_STREAMS',
+        `this replica holds ${this.connections.size} open streams, its limit (STREAM_MAX_TOTAL); retry later or on another replica`,
+      )
     }
     const key = address === undefined ? `token:${tokenId}` : `address:${address}`
     const mine = this.counts.get(key) ?? 0
@@ -140,7 +143,10 @@ export class ChangeStream {
       throw new AppError('TOO_MANY_STREAMS', `this token has ${mine} open streams on this replica, its limit (STREAM_MAX_PER_TOKEN); close one first`)
     }
     if (address !== undefined && mine >= maxStreamsPerAddress) {
-      throw new AppError('TOO_MANY_STREAMS', `this address has ${mine} open evaluation streams on this replica, its limit (STREAM_MAX_PER_ADDRESS); close one first`)
+      throw new AppError(
+        'TOO_MANY_STREAMS',
+        `this address has ${mine} open evaluation streams on this replica, its limit (STREAM_MAX_PER_ADDRESS); close one first`,
+      )
     }
     return key
   }

@@ -33,14 +33,27 @@ function flagWrite(key: string, current: Flag | null, bytes: number, mark: numbe
     key,
     expectedVersion: current?.version ?? 0,
     next,
-    audit: { id: `${key}-${version}`, type: 'audit', action: current ? 'flag.updated' : 'flag.created', flag: key, version, actor: 'test', requestId: 'r', timestamp: NOW, changes: {} },
+    audit: {
+      id: `${key}-${version}`,
+      type: 'audit',
+      action: current ? 'flag.updated' : 'flag.created',
+      flag: key,
+      version,
+      actor: 'test',
+      requestId: 'r',
+      timestamp: NOW,
+      changes: {},
+    },
   }
 }
 
 type Step = { op: 'write'; key: string; bytes: number } | { op: 'fill'; key: string } | { op: 'crash' } | { op: 'torn'; bytes: number } | { op: 'grow' }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), key: fc.constantFrom('a', 'b', 'c'), bytes: fc.integer({ min: 100, max: 200_000 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ op: fc.constant('write' as const), key: fc.constantFrom('a', 'b', 'c'), bytes: fc.integer({ min: 100, max: 200_000 }) }),
+  },
   // Writes of 200 KB until one is refused: the next steps meet a full disk.
   { weight: 1, arbitrary: fc.record({ op: fc.constant('fill' as const), key: fc.constantFrom('a', 'b', 'c') }) },
   { weight: 2, arbitrary: fc.constant({ op: 'crash' as const }) },

@@ -32,9 +32,11 @@ async function start(dir: string): Promise<{ server: ServerProcess; client: Clie
 /** Runs `task(0 … count-1)`, `width` at a time. */
 async function inParallel(count: number, width: number, task: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) await task(next++)
-  }))
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await task(next++)
+    }),
+  )
 }
 
 const list = (side: string) => Array.from({ length: 10_000 }, (_, i) => `${side}-${i}-`.padEnd(200, side))
@@ -68,7 +70,10 @@ describe('the embedded store at its documented limits', () => {
       const answer = await client.send('GET', `/audit?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)
       expect(answer.status).toBe(200)
       expect(Buffer.byteLength(answer.body)).toBeLessThan(4 * MiB + MiB)
-      const page = JSON.parse(answer.body) as { events: { flag: string; changes: { betaUsers?: { added: string[]; addedCount?: number } } }[]; nextCursor?: string }
+      const page = JSON.parse(answer.body) as {
+        events: { flag: string; changes: { betaUsers?: { added: string[]; addedCount?: number } } }[]
+        nextCursor?: string
+      }
       events += page.events.length
       for (const e of page.events) {
         if (e.flag !== 'big' || !e.changes.betaUsers) continue

@@ -141,7 +141,16 @@ describe('a lock left behind', () => {
     await store.load()
     const write = (key: string) => {
       const flag = { ...FLAG_DEFAULTS, key, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 't' }
-      const audit = { id: key, type: 'audit' as const, action: 'flag.created' as const, flag: key, actor: 't', requestId: 'r', timestamp: flag.createdAt, changes: {} }
+      const audit = {
+        id: key,
+        type: 'audit' as const,
+        action: 'flag.created' as const,
+        flag: key,
+        actor: 't',
+        requestId: 'r',
+        timestamp: flag.createdAt,
+        changes: {},
+      }
       return store.commit({ kind: 'flag', key, expectedVersion: 0, next: flag, audit })
     }
     await write('before')
@@ -160,10 +169,26 @@ describe('a lock left behind', () => {
     expect(readFileSync(store.journalPath, 'utf8')).toBe(journal)
   })
 
-  it('a store whose directory is taken over in the middle of its fold leaves the new owner\'s writes and lock alone', async () => {
+  it("a store whose directory is taken over in the middle of its fold leaves the new owner's writes and lock alone", async () => {
     const dir = dataDir()
-    const flag = (key: string) => ({ ...FLAG_DEFAULTS, key, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 't' })
-    const audit = (key: string) => ({ id: key, type: 'audit' as const, action: 'flag.created' as const, flag: key, actor: 't', requestId: 'r', timestamp: '2026-01-01T00:00:00.000Z', changes: {} })
+    const flag = (key: string) => ({
+      ...FLAG_DEFAULTS,
+      key,
+      version: 1,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      updatedBy: 't',
+    })
+    const audit = (key: string) => ({
+      id: key,
+      type: 'audit' as const,
+      action: 'flag.created' as const,
+      flag: key,
+      actor: 't',
+      requestId: 'r',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      changes: {},
+    })
     const a = new FileStore(dir)
     await a.load()
     await a.commit({ kind: 'flag', key: 'x', expectedVersion: 0, next: flag('x'), audit: audit('x') })

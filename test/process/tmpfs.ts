@@ -19,7 +19,10 @@ function mount(args: string[]): void {
     execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] })
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? (err as Error).message
-    throw new Error(`cannot mount a tmpfs (mount ${args.join(' ')}: ${stderr}). These tests need root and mount(8) from util-linux: run them as root on a machine that allows mounts.`)
+    throw new Error(
+      `cannot mount a tmpfs (mount ${args.join(' ')}: ${stderr}). These tests need root and mount(8) from util-linux: run them as root on a machine that ` +
+        `allows mounts.`,
+    )
   }
 }
 

@@ -10,14 +10,27 @@ export async function showAudit(ctx: CommandContext, key: string | undefined, op
       ? 'no audit events'
       : table(
           ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'TARGET', 'VERSION', 'CHANGES'],
-          events.map((e) => [String(e.seq), e.timestamp, e.actor, e.action, e.flag ?? e.tokenId ?? '', e.version === undefined ? '' : String(e.version), describeChanges(e.changes)]),
+          events.map((e) => [
+            String(e.seq),
+            e.timestamp,
+            e.actor,
+            e.action,
+            e.flag ?? e.tokenId ?? '',
+            e.version === undefined ? '' : String(e.version),
+            describeChanges(e.changes),
+          ]),
         ),
   )
 }
 
 export async function listTokens(ctx: CommandContext): Promise<void> {
   const tokens = await ctx.api.listTokens()
-  ctx.out.emit({ tokens }, () => table(['ID', 'NAME', 'SCOPE', 'CREATED', 'BY'], tokens.map((t) => [t.id, t.name, t.scope, t.createdAt, t.createdBy])))
+  ctx.out.emit({ tokens }, () =>
+    table(
+      ['ID', 'NAME', 'SCOPE', 'CREATED', 'BY'],
+      tokens.map((t) => [t.id, t.name, t.scope, t.createdAt, t.createdBy]),
+    ),
+  )
 }
 
 export async function createToken(ctx: CommandContext, name: string, options: { scope: Scope }): Promise<void> {

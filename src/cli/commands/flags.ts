@@ -38,7 +38,8 @@ export const rolloutFlag = (ctx: CommandContext, key: string, percentage: number
 
 export async function betaFlag(ctx: CommandContext, key: string, action: 'add' | 'remove', ids: { user: string[]; tenant: string[] }): Promise<void> {
   if (ids.user.length === 0 && ids.tenant.length === 0) throw usageError('beta needs at least one --user or --tenant')
-  const edit = (list: string[], given: string[]) => (action === 'add' ? [...list, ...given.filter((id) => !list.includes(id))] : list.filter((id) => !given.includes(id)))
+  const edit = (list: string[], given: string[]) =>
+    action === 'add' ? [...list, ...given.filter((id) => !list.includes(id))] : list.filter((id) => !given.includes(id))
   await change(ctx, key, (flag) => ({
     ...(ids.user.length > 0 ? { betaUsers: edit(flag.betaUsers, ids.user) } : {}),
     ...(ids.tenant.length > 0 ? { betaTenants: edit(flag.betaTenants, ids.tenant) } : {}),
