@@ -1,5 +1,4 @@
 // The error catalogue: every failure the API reports, with its status, in one place.
-import type { Flag } from './flags/schema.js'
 
 export const ErrorCodes = {
   VALIDATION_FAILED: 400,
@@ -39,27 +38,3 @@ export class AppError extends Error {
 
 export const flagNotFound = (key: string) => new AppError('FLAG_NOT_FOUND', `flag '${key}' does not exist`)
 export const validationFailed = (field: string, rule: string) => new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
-
-/**
- * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.
- * Carries what the store holds now (null when absent) so the caller can re-merge or refuse, and,
- * when it holds no flag, `lastVersion`: the version a create must continue from (the last version
- * of the flag deleted under that key; 0 for a key never used).
- */
-export class ConflictError extends Error {
-  constructor(
-    readonly current: Flag | null,
-    readonly lastVersion = 0,
-  ) {
-    super(current ? `store holds version ${current.version}` : `store holds no flag; a create continues from version ${lastVersion}`)
-    this.name = 'ConflictError'
-  }
-}
-
-/** Thrown by a store that could not be reached or could not commit; its message says whether anything changed. */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'StoreUnavailableError'
-  }
-}

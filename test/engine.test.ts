@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BUCKETS, bucket, bucketFromSeed, bucketSeed, percentageThreshold } from '../src/flags/bucket.js'
-import { compileFlag, evaluate, type Context } from '../src/flags/evaluate.js'
+import { BUCKETS, bucket, bucketFromSeed, bucketSeed, percentageThreshold } from '../src/evaluation/bucket.js'
+import { compileFlag, evaluate, type Context } from '../src/evaluation/engine.js'
 import { FLAG_DEFAULTS, type Flag } from '../src/flags/schema.js'
 import { generateBucketingVectors, VECTORS_FILE, type BucketingVector } from '../scripts/generate-bucketing-vectors.js'
 
@@ -220,7 +220,7 @@ describe('test/vectors/bucketing.json', () => {
     expect(readFileSync(VECTORS_FILE, 'utf8')).toBe(generateBucketingVectors())
   })
 
-  it('is reproduced exactly by src/flags/bucket.ts and by an independent implementation', () => {
+  it('is reproduced exactly by src/evaluation/bucket.ts and by an independent implementation', () => {
     expect(document.buckets).toBe(BUCKETS)
     expect(document.vectors.length).toBeGreaterThan(50)
     for (const v of document.vectors) {

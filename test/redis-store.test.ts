@@ -3,7 +3,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Redis } from 'ioredis'
 import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type FieldChange } from '../src/audit/schema.js'
-import { ConflictError } from '../src/errors.js'
+import { ConflictError } from '../src/store/errors.js'
 import type { Flag } from '../src/flags/schema.js'
 import { RedisStore } from '../src/store/redis.js'
 import { redisKeys } from '../src/store/redis-scripts.js'

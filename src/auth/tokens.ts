@@ -4,7 +4,7 @@ import { hash, randomBytes, randomUUID } from 'node:crypto'
 import { AppError, validationFailed } from '../errors.js'
 import { draftEvent, isBuiltInActor, logAudit, type Actor } from '../audit/audit.js'
 import type { Store } from '../store/store.js'
-import { VersionedMap } from '../store/versioned-map.js'
+import { VersionedMap } from '../replica/versioned-map.js'
 import type { Scope, TokenRecord } from './schema.js'
 
 export const BOOTSTRAP_TOKEN_ID = 'bootstrap'

@@ -2,13 +2,13 @@
 // the server's own engine, so isEnabled is a synchronous map lookup and a switch.
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Decisions, compileFlag, evaluate, type CompiledFlag, type Context } from '../flags/evaluate.js'
+import { Decisions, compileFlag, evaluate, type CompiledFlag, type Context } from '../evaluation/engine.js'
 import type { EvaluationResult, Flag } from '../flags/schema.js'
-import { applyPatch, type RecordPatch } from '../store/change-patch.js'
-import { VersionedMap } from '../store/versioned-map.js'
+import { applyPatch, type RecordPatch } from '../replica/change-patch.js'
+import { VersionedMap } from '../replica/versioned-map.js'
 import { SseParser, type SseEvent } from './sse.js'
 
-export type { Context } from '../flags/evaluate.js'
+export type { Context } from '../evaluation/engine.js'
 export type { EvaluationResult, Flag } from '../flags/schema.js'
 
 /** Flags whose definition changed (created, updated or deleted), and the stream position after them. */

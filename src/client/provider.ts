@@ -11,8 +11,8 @@ import type {
   ProviderEventEmitter,
   ResolutionDetails,
 } from '@openfeature/server-sdk'
-import { fromOpenFeatureContext } from '../ofrep/context.js'
-import { isSuccess, toOfrep } from '../ofrep/resolve.js'
+import { fromOpenFeatureContext } from '../evaluation/ofrep/context.js'
+import { isSuccess, toOfrep } from '../evaluation/ofrep/resolve.js'
 import { createClient, type ClientOptions, type SwitchyardClient } from './client.js'
 
 // The SDK's enums are runtime values; their string forms are the stable contract.

@@ -1,11 +1,12 @@
 // The flag registry: the one owner of flag state on this replica. Reads are memory-only;
 // writes commit to the store first (write-through) and then swap in the compiled flag.
-import { AppError, ConflictError, flagNotFound } from '../errors.js'
+import { AppError, flagNotFound } from '../errors.js'
+import { ConflictError } from '../store/errors.js'
 import { draftEvent, diff, logAudit, type Actor } from '../audit/audit.js'
 import type { Store } from '../store/store.js'
-import { VersionedMap } from '../store/versioned-map.js'
-import { compileFlag, type CompiledFlag } from './evaluate.js'
-import { toNfc } from './identity.js'
+import { VersionedMap } from '../replica/versioned-map.js'
+import { compileFlag, type CompiledFlag } from '../evaluation/engine.js'
+import { toNfc } from '../evaluation/identity.js'
 import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from './schema.js'
 
 export interface FlagListQuery {

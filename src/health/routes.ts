@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { StringEnum } from '../schema.js'
 import type { Store } from '../store/store.js'
-import type { StoreSync } from '../store/sync.js'
+import type { StoreSync } from '../replica/sync.js'
 
 const StoreHealth = Type.Object({
   kind: StringEnum(['memory', 'file', 'redis']),

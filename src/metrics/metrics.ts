@@ -4,7 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FlagRegistry } from '../flags/registry.js'
 import { isFoldingStore, type Change, type Store } from '../store/store.js'
-import type { SyncObserver } from '../store/sync.js'
+import type { SyncObserver } from '../replica/sync.js'
 import { EvaluationCounter } from './evaluation-counter.js'
 
 // Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.

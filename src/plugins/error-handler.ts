@@ -1,7 +1,8 @@
 // Every error leaves in the one shape of ErrorResponse; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { setResponseHeaders } from './security.js'
-import { AppError, ErrorCodes, StoreUnavailableError, type ErrorCode } from '../errors.js'
+import { AppError, ErrorCodes, type ErrorCode } from '../errors.js'
+import { StoreUnavailableError } from '../store/errors.js'
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',

@@ -9,13 +9,13 @@
 // count) and files of format switchyard/v1 (the whole state as one JSON object) are still read.
 //
 // switchyard.journal: one line per committed write, {"seq","kind","id","patch","event"}, where
-// patch is the change-patch format (change-patch.ts). Lines of the first journal format,
+// patch is the change-patch format (src/replica/change-patch.ts). Lines of the first journal format,
 // {"change","event"} with the whole record, are still read.
 import { open, type FileHandle } from 'node:fs/promises'
 import type { AuditEvent } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
-import type { RecordPatch } from './change-patch.js'
+import type { RecordPatch } from '../replica/change-patch.js'
 import type { Change, Tombstone } from './store.js'
 
 export const FORMAT = 'switchyard/v2'

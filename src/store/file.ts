@@ -1,7 +1,7 @@
 // The embedded store: the memory store made durable under DATA_DIR, which it owns alone (a lock
 // file) for the life of the process.
 //
-// switchyard.journal gets one line per write, the change as a patch (change-patch.ts), appended in
+// switchyard.journal gets one line per write, the change as a patch (src/replica/change-patch.ts), appended in
 // full and synced before the write is acknowledged; a short or failed append is cut back to the
 // last whole line before the write answers 503. switchyard.json is the snapshot the journal
 // is folded into (file-format.ts), when the journal reaches `compactEvery` lines or `foldBytes`
@@ -14,9 +14,9 @@ import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditEvent } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
-import { StoreUnavailableError } from '../errors.js'
+import { StoreUnavailableError } from './errors.js'
 import type { Flag } from '../flags/schema.js'
-import { applyPatch, diffRecord, PatchError } from './change-patch.js'
+import { applyPatch, diffRecord, PatchError } from '../replica/change-patch.js'
 import { DataDirLock, DataDirLockedError } from './data-dir-lock.js'
 import { DataFileError, journalLine, parseJournalLine, readLines, readState, writeAll, writeState, type StoredState } from './file-format.js'
 import { MemoryStore, type AuditLimits, type TombstoneLimits } from './memory.js'

@@ -1,6 +1,6 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
-import { ConflictError } from '../errors.js'
+import { ConflictError } from './errors.js'
 import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { TokenRecord } from '../auth/schema.js'

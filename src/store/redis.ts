@@ -3,7 +3,7 @@
 // full resync follows every gap (reconnect, or the change counter moving without a message).
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import { ConflictError, StoreUnavailableError } from '../errors.js'
+import { ConflictError, StoreUnavailableError } from './errors.js'
 import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'

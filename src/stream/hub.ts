@@ -1,14 +1,14 @@
 // The change stream's fan-out: one registry listener feeding every open SSE connection. Each
 // event is encoded once into a Buffer every consumer shares; a change travels as a change patch
-// (src/store/change-patch.ts), so a state toggle on a flag with a 1 MB list sends a few hundred
+// (src/replica/change-patch.ts), so a state toggle on a flag with a 1 MB list sends a few hundred
 // bytes. Also: a bounded replay ring for Last-Event-ID, heartbeats, a bound on how far a consumer
 // may lag, limits on open streams, and streams that end with their token.
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
-import { Decisions, evaluate, type Context } from '../flags/evaluate.js'
+import { Decisions, evaluate, type Context } from '../evaluation/engine.js'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
-import { diffRecord } from '../store/change-patch.js'
+import { diffRecord } from '../replica/change-patch.js'
 
 export interface ChangeStreamOptions {
   heartbeatMs: number

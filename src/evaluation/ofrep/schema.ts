@@ -1,8 +1,8 @@
 // OFREP request and response schemas, shaped as the OpenFeature Remote Evaluation Protocol
 // (open-feature/protocol, service/openapi.yaml) gives them.
 import { Type, type Static } from 'typebox'
-import { REASONS } from '../flags/schema.js'
-import { StringEnum, ref } from '../schema.js'
+import { REASONS } from '../../flags/schema.js'
+import { StringEnum, ref } from '../../schema.js'
 import { OFREP_ERROR_CODES, OFREP_REASONS, VARIANTS } from './resolve.js'
 
 const Key = Type.String({ description: 'The flag key', examples: ['copilot_v2'] })

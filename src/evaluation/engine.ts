@@ -1,7 +1,7 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
 import { hasId, hasOtherForms, toNfc } from './identity.js'
-import type { Flag, FlagState, Reason, Stickiness } from './schema.js'
+import type { Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
 
 export interface Context {
   userId?: string

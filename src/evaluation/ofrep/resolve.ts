@@ -1,7 +1,7 @@
 // Switchyard decisions in OpenFeature terms (reason, variant, error code), as the OFREP routes
 // and the SDK's provider both report them.
-import type { Decision } from '../flags/evaluate.js'
-import type { Flag, Reason } from '../flags/schema.js'
+import type { Decision } from '../engine.js'
+import type { Flag, Reason } from '../../flags/schema.js'
 
 export const OFREP_REASONS = ['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'DEFAULT'] as const
 export type OfrepReason = (typeof OFREP_REASONS)[number]

@@ -1,6 +1,6 @@
 // OpenFeature evaluation context → Switchyard context: `targetingKey` is the user, `tenantId`
 // the tenant, every other field an attribute. Shared by the OFREP routes and the SDK's provider.
-import type { Context } from '../flags/evaluate.js'
+import type { Context } from '../engine.js'
 
 export type ContextMapping = { context: Context; error?: undefined } | { context?: undefined; error: string }
 

@@ -2,9 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { flagNotFound, validationFailed } from '../errors.js'
 import { errors } from '../schema.js'
-import { Decisions, evaluate, type Context } from './evaluate.js'
-import type { FlagRegistry } from './registry.js'
-import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from './schema.js'
+import { Decisions, evaluate, type Context } from './engine.js'
+import type { FlagRegistry } from '../flags/registry.js'
+import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '../flags/schema.js'
 
 const EMPTY_CONTEXT: Context = Object.freeze({})
 

@@ -1,10 +1,10 @@
 // Keeps the registries in step with the store: the initial load, changes committed by other
 // replicas, and full resyncs after a gap in notifications.
 import type { FastifyBaseLogger } from 'fastify'
-import { StoreUnavailableError } from '../errors.js'
+import { StoreUnavailableError } from '../store/errors.js'
 import type { FlagRegistry } from '../flags/registry.js'
 import type { TokenRegistry } from '../auth/tokens.js'
-import type { Change, Snapshot, Store } from './store.js'
+import type { Change, Snapshot, Store } from '../store/store.js'
 
 /** Told what each store notification did; metrics implement it. */
 export interface SyncObserver {
