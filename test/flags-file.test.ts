@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { formatFlagsFile, fullSpec, parseFlagsFile, readFlagsFile, FlagsFileError, type FlagsFile } from '../src/cli/flags-file.js'
-import { FLAGS_SCHEMA_FILE, flagsJsonSchemaText } from '../src/cli/flags-schema.js'
+import { flagsJsonSchemaText, formatFlagsFile, fullSpec, parseFlagsFile, readFlagsFile, FlagsFileError, type FlagsFile } from '../src/flags/flags-file.js'
+
+const FLAGS_SCHEMA_FILE = new URL('../schema/flags.schema.json', import.meta.url)
 import { computePlan } from '../src/cli/plan.js'
 import type { Flag } from '../src/flags/schema.js'
 

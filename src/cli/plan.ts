@@ -3,7 +3,7 @@
 import { diff } from '../audit/audit.js'
 import type { FieldChange } from '../audit/schema.js'
 import { MUTABLE_FIELDS, type Flag, type FlagPatch } from '../flags/schema.js'
-import { fullSpec, SPEC_DEFAULTS, type FlagsFile, type FullSpec } from './flags-file.js'
+import { fullSpec, SPEC_DEFAULTS, type FlagsFile, type FullSpec } from '../flags/flags-file.js'
 import { describeChanges, table } from './output.js'
 
 export type PlanStep =

@@ -3,7 +3,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
 import { builtInActor, type BuiltInActor } from '../audit/audit.js'
-import { FlagsFileError, readFlagsFile } from '../cli/flags-file.js'
 import type { Snapshot } from '../store/store.js'
 import type { FlagRegistry } from './registry.js'
 
@@ -23,6 +22,8 @@ export const BOOTSTRAP_ACTOR: BuiltInActor = 'flags-bootstrap-file'
  */
 export function flagsBootstrap(path: string, flags: FlagRegistry, log: FastifyBaseLogger): (snapshot: Snapshot) => Promise<void> {
   return async (snapshot) => {
+    // Loaded here, not at startup: the parser (yaml, Ajv) is needed only when the variable is set.
+    const { FlagsFileError, readFlagsFile } = await import('./flags-file.js')
     let file
     try {
       file = await readFlagsFile(path)

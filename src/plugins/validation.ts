@@ -3,8 +3,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify'
-import { AppError } from '../errors.js'
-import { IDENTIFIER_PATTERN, TEXT_PATTERN } from '../schema.js'
+import { describeValidationError } from '../validation-errors.js'
 
 function makeAjv(coerce: boolean, external: Record<string, unknown>): Ajv {
   const ajv = new Ajv({
@@ -34,56 +33,6 @@ export function validationController() {
       },
     },
   }
-}
-
-function fieldPath(dataVar: string, instancePath: string): string {
-  return (
-    dataVar +
-    instancePath
-      .split('/')
-      .slice(1)
-      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`))
-      .join('')
-  )
-}
-
-// Patterns no reader should have to decode, as the rule they state.
-const PATTERN_RULES: Record<string, string> = {
-  [IDENTIFIER_PATTERN]: 'must not contain control characters (C0, DEL, C1) or unpaired surrogates',
-  [TEXT_PATTERN]: 'must not contain unpaired surrogates',
-}
-
-/** One readable sentence for the first validation error: the field, then the rule it broke. */
-export function describeValidationError(errors: ErrorObject[], dataVar: string): AppError {
-  const e = errors[0]
-  if (!e) return new AppError('VALIDATION_FAILED', `${dataVar} is invalid`, dataVar)
-  let field = fieldPath(dataVar, e.instancePath)
-  let rule: string
-  switch (e.keyword) {
-    case 'additionalProperties':
-      field += `.${(e.params as { additionalProperty: string }).additionalProperty}`
-      rule = 'is not a known field'
-      break
-    case 'required':
-      field += `.${(e.params as { missingProperty: string }).missingProperty}`
-      rule = 'is required'
-      break
-    case 'enum':
-      rule = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
-      break
-    case 'multipleOf':
-      rule = `must have at most three decimals (a multiple of ${(e.params as { multipleOf: number }).multipleOf})`
-      break
-    case 'minProperties':
-      rule = `must have at least ${(e.params as { limit: number }).limit} field(s)`
-      break
-    case 'pattern':
-      rule = PATTERN_RULES[(e.params as { pattern: string }).pattern] ?? e.message ?? 'is invalid'
-      break
-    default:
-      rule = e.message ?? 'is invalid'
-  }
-  return new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
 }
 
 export function installValidation(app: FastifyInstance): void {

@@ -4,8 +4,7 @@ import { createInterface } from 'node:readline/promises'
 import { applyPlan } from '../apply.js'
 import type { CommandContext } from '../context.js'
 import { EXIT, usageError } from '../errors.js'
-import { formatFlagsFile, parseFlagsFile, readFlagsFile, type FileFormat, type FlagsFile } from '../flags-file.js'
-import { flagsJsonSchemaText } from '../flags-schema.js'
+import { flagsJsonSchemaText, FlagsFileError, formatFlagsFile, parseFlagsFile, readFlagsFile, type FileFormat, type FlagsFile } from '../../flags/flags-file.js'
 import { computePlan, planSummary, renderPlan, type Plan } from '../plan.js'
 
 export async function exportFlags(ctx: CommandContext, options: { output?: string; format?: FileFormat; json?: boolean }): Promise<void> {
@@ -19,12 +18,16 @@ export async function exportFlags(ctx: CommandContext, options: { output?: strin
   }
 }
 
-/** `-` reads the file from stdin, so `flagctl export | flagctl plan -` works. */
+/** `-` reads the file from stdin, so `flagctl export | flagctl plan -` works. An invalid file is a usage error (exit 1). */
 async function loadFile(path: string): Promise<{ file: FlagsFile; source: string }> {
-  if (path !== '-') return { file: await readFlagsFile(path), source: path }
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return { file: parseFlagsFile(Buffer.concat(chunks).toString('utf8'), '<stdin>'), source: '<stdin>' }
+  try {
+    if (path !== '-') return { file: await readFlagsFile(path), source: path }
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return { file: parseFlagsFile(Buffer.concat(chunks).toString('utf8'), '<stdin>'), source: '<stdin>' }
+  } catch (err) {
+    throw err instanceof FlagsFileError ? usageError(err.message) : err
+  }
 }
 
 async function planFor(ctx: CommandContext, path: string, prune: boolean): Promise<{ plan: Plan; source: string }> {

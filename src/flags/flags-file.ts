@@ -5,9 +5,8 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml'
 import { toNfc } from '../evaluation/identity.js'
-import { FLAG_DEFAULTS, FlagCreate, type Flag } from '../flags/schema.js'
-import { describeValidationError } from '../plugins/validation.js'
-import { CliError, EXIT } from './errors.js'
+import { FLAG_DEFAULTS, FlagCreate, type Flag } from './schema.js'
+import { describeValidationError } from '../validation-errors.js'
 
 export const FlagSpec = Type.Object(FlagCreate.properties, {
   additionalProperties: false,
@@ -65,12 +64,19 @@ export function formatFlagsFile(flags: readonly (Flag | FlagSpec)[], format: Fil
   return '# Switchyard flags (flagctl export). A field left out means its default.\n' + stringify(file, { lineWidth: 0 })
 }
 
-/** One `source:line:col: path rule` line per problem; for flagctl, a usage error (exit 1). */
-export class FlagsFileError extends CliError {
+/** One `source:line:col: path rule` line per problem (flagctl maps it to a usage error, exit 1). */
+export class FlagsFileError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid flags file:\n${problems.join('\n')}`, EXIT.usage)
+    super(`invalid flags file:\n${problems.join('\n')}`)
     this.name = 'FlagsFileError'
   }
+}
+
+/** The flags file's JSON Schema as schema/flags.schema.json holds it (scripts/generate-flags-schema.ts writes it). */
+export function flagsJsonSchemaText(): string {
+  // title and description first, so the file reads top-down.
+  const { title, description } = FlagsFile as { title?: string; description?: string }
+  return JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', title, description, ...FlagsFile }, null, 2) + '\n'
 }
 
 const MAX_PROBLEMS = 20
