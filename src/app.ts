@@ -76,7 +76,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const logger: FastifyServerOptions['logger'] = {
     level: config.logLevel,
     // No wildcard-first path ('*.token'): pino would run it over the bindings of every request's
-    // child logger. Nothing logs a nested token anyway; test/log-secrecy.test.ts checks it.
+    // child logger. Nothing logs a nested token anyway; test/api/log-secrecy.test.ts checks it.
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', 'secret', 'adminToken'], censor: '[redacted]' },
     ...(deps.logStream ? { stream: deps.logStream } : {}),
   }

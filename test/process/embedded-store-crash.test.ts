@@ -10,7 +10,7 @@ import { FLAG_DEFAULTS, type Flag } from '../../src/flags/schema.js'
 import { StoreUnavailableError } from '../../src/store/errors.js'
 import { FileStore } from '../../src/store/file.js'
 import type { Write } from '../../src/store/store.js'
-import { mountTmpfs } from './tmpfs.js'
+import { mountTmpfs } from '../support/tmpfs.js'
 
 const NOW = '2026-01-01T00:00:00.000Z'
 

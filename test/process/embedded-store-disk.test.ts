@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore, JOURNAL_FILE } from '../../src/store/file.js'
-import { spawnServer, startServer, type ServerProcess } from '../helpers.js'
-import { Client } from '../soak-helpers.js'
-import { mountTmpfs, type Tmpfs } from './tmpfs.js'
+import { spawnServer, startServer, type ServerProcess } from '../support/helpers.js'
+import { Client } from '../support/soak-helpers.js'
+import { mountTmpfs, type Tmpfs } from '../support/tmpfs.js'
 
 const ADMIN_TOKEN = 'disk-admin-token-0123456789'
 

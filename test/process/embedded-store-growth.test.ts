@@ -5,8 +5,8 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DATA_FILE } from '../../src/store/file.js'
-import { startServer, tempDir, type ServerProcess } from '../helpers.js'
-import { Client } from '../soak-helpers.js'
+import { startServer, tempDir, type ServerProcess } from '../support/helpers.js'
+import { Client } from '../support/soak-helpers.js'
 
 const ADMIN_TOKEN = 'growth-admin-token-0123456789'
 const MiB = 1024 * 1024

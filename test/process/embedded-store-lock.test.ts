@@ -10,8 +10,8 @@ import { DataDirLock, LOCK_FILE, processStartTime, type LockOwner } from '../../
 import { StoreUnavailableError } from '../../src/store/errors.js'
 import { FLAG_DEFAULTS } from '../../src/flags/schema.js'
 import { FileStore } from '../../src/store/file.js'
-import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../helpers.js'
-import { Client } from '../soak-helpers.js'
+import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../support/helpers.js'
+import { Client } from '../support/soak-helpers.js'
 
 const ADMIN_TOKEN = 'lock-admin-token-0123456789'
 

@@ -1,0 +1,338 @@
+import { createServer } from 'node:http'
+import fc from 'fast-check'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createClient, SwitchyardClientError, type Context, type FlagChange, type SwitchyardClient } from '../../src/client/index.js'
+import { compileFlag } from '../../src/evaluation/engine.js'
+import { FileStore } from '../../src/store/file.js'
+import { MemoryStore } from '../../src/store/memory.js'
+import { ADMIN, call, createFlag, createToken, eventually, startApp, tempDir, updateFlag } from '../support/helpers.js'
+
+const FAST_RECONNECT = { minDelayMs: 20, maxDelayMs: 200 }
+
+// Every client a test creates is closed after it, whatever the outcome.
+const clients: SwitchyardClient[] = []
+async function connect(url: string, token = ADMIN, extra: { onChange?: (c: FlagChange) => void } = {}) {
+  const client = await createClient({ url, token, reconnect: FAST_RECONNECT, ...extra })
+  clients.push(client)
+  return client
+}
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+})
+
+async function listen(app: FastifyInstance, port = 0): Promise<string> {
+  return app.listen({ port, host: '127.0.0.1' })
+}
+
+describe('createClient', () => {
+  let app: FastifyInstance
+  let url: string
+
+  beforeAll(async () => {
+    app = await startApp({ streamHeartbeatMs: 1000 })
+    url = await listen(app)
+    await createFlag(app, { key: 'copilot_v2', state: 'beta_users', betaUsers: ['alice'] })
+  })
+  afterAll(async () => {
+    await app?.close()
+  })
+
+  it('fetches the state and answers isEnabled synchronously, the fallback for an unknown flag', async () => {
+    const { token } = await createToken(app, 'sdk', 'evaluate')
+    const flags = await connect(url, token)
+    expect(flags.connected).toBe(true)
+    expect(flags.isEnabled('copilot_v2', { userId: 'alice' })).toBe(true)
+    expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(false)
+    expect(flags.isEnabled('copilot_v2')).toBe(false)
+    expect(flags.isEnabled('nope', { userId: 'alice' })).toBe(false)
+    expect(flags.isEnabled('nope', { userId: 'alice' }, true)).toBe(true)
+    expect(flags.evaluate('nope')).toEqual({ flag: 'nope', enabled: false, reason: 'flag_not_found' })
+    expect(flags.flag('copilot_v2')).toMatchObject({ key: 'copilot_v2', version: 1 })
+  })
+
+  it('follows creates, updates and deletes, telling onChange and listeners', async () => {
+    const fromOption: FlagChange[] = []
+    const fromListener: FlagChange[] = []
+    const flags = await connect(url, ADMIN, { onChange: (c) => fromOption.push(c) })
+    const remove = flags.onChange((c) => fromListener.push(c))
+    await createFlag(app, { key: 'followed' })
+    await eventually(() => flags.flag('followed') !== undefined)
+    await updateFlag(app, 'followed', { state: 'enabled' })
+    await eventually(() => flags.isEnabled('followed'))
+    remove()
+    await call(app, 'DELETE', '/flags/followed', { expected: 204 })
+    await eventually(() => flags.flag('followed') === undefined)
+    expect(fromOption.map((c) => c.keys)).toEqual([['followed'], ['followed'], ['followed']])
+    expect(fromListener).toHaveLength(2)
+    expect(fromOption[2]!.seq).toBeGreaterThan(fromOption[0]!.seq)
+  })
+
+  it('rejects at once for a token the server refuses', async () => {
+    const started = Date.now()
+    const err = await createClient({ url, token: 'wrong-token-0123456789' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchyardClientError)
+    expect((err as SwitchyardClientError).status).toBe(401)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('rejects after its timeout when nothing answers', async () => {
+    const down = await startApp()
+    const deadUrl = await listen(down)
+    await down.close()
+    const err = await createClient({ url: deadUrl, token: ADMIN, timeoutMs: 300, reconnect: FAST_RECONNECT }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchyardClientError)
+    expect((err as Error).message).toContain('within 300 ms')
+  })
+
+  it('close() ends the stream, stops listening, and leaves no timer or socket behind', async () => {
+    const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length
+    const before = resources()
+    const changes: FlagChange[] = []
+    const flags = await createClient({ url, token: ADMIN, onChange: (c) => changes.push(c) })
+    await eventually(() => app.switchyard.stream.size === 1)
+    await flags.close()
+    await flags.close()
+    expect(flags.connected).toBe(false)
+    await eventually(() => app.switchyard.stream.size === 0, 5000, 'the server to see the stream end')
+    await createFlag(app, { key: 'after_close', state: 'enabled' })
+    expect(changes).toEqual([])
+    expect(flags.isEnabled('copilot_v2', { userId: 'alice' })).toBe(true)
+    await eventually(() => resources() <= before, 5000, 'timers and sockets to be released')
+  })
+})
+
+describe('createClient on a stream of change patches', () => {
+  it('applies patches to large lists and follows a toggle with a patch of a few hundred bytes', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      const betaUsers = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
+      await createFlag(app, { key: 'big', state: 'beta_users', betaUsers })
+      const flags = await connect(url)
+      expect(flags.isEnabled('big', { userId: 'user-9999' })).toBe(true)
+      await updateFlag(app, 'big', { betaUsers: [...betaUsers.slice(1), 'newcomer'] })
+      await eventually(() => flags.isEnabled('big', { userId: 'newcomer' }))
+      expect(flags.isEnabled('big', { userId: 'user-0' })).toBe(false)
+      await updateFlag(app, 'big', { state: 'disabled' })
+      await eventually(() => !flags.isEnabled('big', { userId: 'newcomer' }))
+      expect(flags.flag('big')).toEqual((await call(app, 'GET', '/flags/big', { expected: 200 })).json())
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('reloads the whole state when a patch names a version it does not hold', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      await createFlag(app, { key: 'drifted', state: 'disabled' })
+      const errors: Error[] = []
+      const flags = await createClient({ url, token: ADMIN, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e) })
+      clients.push(flags)
+      // As if this client had missed a change: the next patch is made from a version it lacks.
+      const held = flags.flag('drifted')!
+      const seq = Number((await call(app, 'GET', '/audit?limit=1', { expected: 200 })).json().events[0].seq)
+      ;(flags as unknown as { flags: { apply(k: string, s: number, v: unknown): boolean } }).flags.apply(
+        'drifted',
+        seq + 0.5,
+        compileFlag({ ...held, version: 99 }),
+      )
+      expect(flags.flag('drifted')!.version).toBe(99)
+      await updateFlag(app, 'drifted', { state: 'enabled' })
+      await eventually(() => flags.isEnabled('drifted') && flags.flag('drifted')!.version === 2, 5000, 'the client to reload and hold the flag again')
+      expect(errors.some((e) => /reloading the state/.test(e.message))).toBe(true)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
+    const flag = (key: string, version: number) => ({
+      key,
+      description: '',
+      tags: [],
+      state: 'enabled',
+      percentage: 0,
+      betaUsers: [],
+      betaTenants: [],
+      stickiness: 'userId',
+      version,
+      createdAt: 'x',
+      updatedAt: 'x',
+      updatedBy: 't',
+    })
+    const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    const requests: (string | undefined)[] = []
+    const server = createServer((req, res) => {
+      requests.push(req.headers['last-event-id'] as string | undefined)
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      if (requests.length === 1) {
+        res.write(sse(11, 'state', { seq: 11, flags: [flag('a', 1), flag('b', 1)] }))
+        // One chunk: a patch made from a version of `a` this client never saw, then a good one for `b`.
+        res.write(
+          sse(12, 'patch', { seq: 12, key: 'a', from: 2, patch: { op: 'patch', set: { version: 3 } } }) +
+            sse(13, 'patch', { seq: 13, key: 'b', from: 1, patch: { op: 'patch', set: { version: 2 } } }),
+        )
+      } else res.write(sse(13, 'state', { seq: 13, flags: [flag('a', 3), flag('b', 2)] }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
+      await eventually(() => flags.flag('a')?.version === 3, 5000, 'the reload')
+      expect(requests).toEqual([undefined, undefined])
+      await flags.close()
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('stops, says why and keeps its last state when its token is revoked', async () => {
+    const app = await startApp({ streamHeartbeatMs: 1000 })
+    try {
+      const url = await listen(app)
+      await createFlag(app, { key: 'kept', state: 'enabled' })
+      const { id, token } = await createToken(app, 'doomed-sdk', 'evaluate')
+      const errors: SwitchyardClientError[] = []
+      const flags = await createClient({ url, token, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e as SwitchyardClientError) })
+      clients.push(flags)
+      await call(app, 'DELETE', `/tokens/${id}`, { expected: 204 })
+      await eventually(() => errors.some((e) => e.status === 401 && /revoked/.test(e.message)), 5000, 'the revocation to reach the client')
+      await eventually(() => !flags.connected)
+      expect(flags.isEnabled('kept')).toBe(true)
+      // It does not keep knocking with a dead token.
+      const attempts = errors.length
+      await updateFlag(app, 'kept', { state: 'disabled' })
+      expect(app.switchyard.stream.size).toBe(0)
+      expect(errors.length).toBe(attempts)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('the SDK answers as the server does', () => {
+  it('for 10,000 random contexts across every flag state', async () => {
+    const app = await startApp()
+    try {
+      const url = await listen(app)
+      const betaUsers = ['alice', 'bob', 'élodie', '用户-1']
+      const betaTenants = ['acme', 'globex']
+      const flags = [
+        { key: 'on', state: 'enabled' },
+        { key: 'off', state: 'disabled', betaUsers },
+        { key: 'beta', state: 'beta_users', betaUsers, betaTenants },
+        { key: 'beta_empty', state: 'beta_users' },
+        { key: 'pct_zero', state: 'percentage', percentage: 0 },
+        { key: 'pct_tiny', state: 'percentage', percentage: 0.125 },
+        { key: 'pct_third', state: 'percentage', percentage: 33.333, betaUsers },
+        { key: 'pct_half', state: 'percentage', percentage: 50 },
+        { key: 'pct_most', state: 'percentage', percentage: 99.999 },
+        { key: 'pct_all', state: 'percentage', percentage: 100 },
+        { key: 'pct_tenant', state: 'percentage', percentage: 40, stickiness: 'tenantId', betaTenants },
+        { key: 'pct_tenant_beta_user', state: 'percentage', percentage: 60, stickiness: 'tenantId', betaUsers },
+      ]
+      for (const flag of flags) await createFlag(app, flag)
+      const keys = [...flags.map((f) => f.key), 'missing_flag']
+      const sdk = await connect(url)
+
+      const id = fc.oneof(
+        fc.constantFrom(...betaUsers, ...betaTenants),
+        fc.string({ minLength: 1, maxLength: 24 }),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }),
+      )
+      const context = fc.record(
+        {
+          userId: id,
+          tenantId: id,
+          attributes: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean()), { maxKeys: 3 }),
+        },
+        { requiredKeys: [] },
+      )
+      const contexts: Context[] = fc.sample(context, { seed: 20240229, numRuns: 10_000 })
+      expect(new Set(contexts.map((c) => JSON.stringify(c))).size).toBeGreaterThan(9000)
+
+      const seen = new Set<string>()
+      for (let i = 0; i < contexts.length; i += 50) {
+        await Promise.all(
+          contexts.slice(i, i + 50).map(async (ctx) => {
+            const { results } = (await call(app, 'POST', '/evaluate', { body: { flags: keys, context: ctx }, expected: 200 })).json()
+            const local = keys.map((key) => sdk.evaluate(key, ctx))
+            expect(local, JSON.stringify(ctx)).toEqual(results)
+            for (const [j, key] of keys.entries()) expect(sdk.isEnabled(key, ctx)).toBe(results[j].enabled)
+            for (const r of results) seen.add(r.reason)
+          }),
+        )
+      }
+      // The sample reached every reason the engine has.
+      expect([...seen].sort()).toEqual([
+        'beta_tenant',
+        'beta_user',
+        'disabled',
+        'enabled',
+        'flag_not_found',
+        'missing_context',
+        'not_targeted',
+        'percentage_in',
+        'percentage_out',
+      ])
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('when the server goes away', () => {
+  it('keeps answering from the last state, then converges after the server restarts on the same store', async () => {
+    const dir = tempDir()
+    let app = await startApp({ streamHeartbeatMs: 1000 }, { store: new FileStore(dir.path) })
+    try {
+      const url = await listen(app)
+      const port = Number(new URL(url).port)
+      await createFlag(app, { key: 'survivor', state: 'enabled' })
+      await createFlag(app, { key: 'doomed', state: 'enabled' })
+      const errors: Error[] = []
+      const flags = await createClient({ url, token: ADMIN, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e) })
+      clients.push(flags)
+
+      await app.close()
+      await eventually(() => !flags.connected, 5000, 'the client to notice')
+      expect(flags.isEnabled('survivor')).toBe(true)
+      await eventually(() => errors.length >= 3, 5000, 'several reconnection attempts')
+
+      app = await startApp({ streamHeartbeatMs: 1000 }, { store: new FileStore(dir.path) })
+      await listen(app, port)
+      // Changed before the client is back: the resync must carry it.
+      await updateFlag(app, 'survivor', { state: 'disabled' })
+      await call(app, 'DELETE', '/flags/doomed', { expected: 204 })
+      await eventually(() => !flags.isEnabled('survivor') && flags.flag('doomed') === undefined, 10_000, 'the resync after restart')
+      expect(flags.connected).toBe(true)
+      // And live again afterwards.
+      await updateFlag(app, 'survivor', { state: 'enabled' })
+      await eventually(() => flags.isEnabled('survivor'), 5000, 'a change after the restart')
+    } finally {
+      await app.close()
+      dir.remove()
+    }
+  })
+
+  it('adopts a replacement server whose store starts over with lower sequence numbers', async () => {
+    let app = await startApp({}, { store: new MemoryStore() })
+    try {
+      const url = await listen(app)
+      const port = Number(new URL(url).port)
+      for (let i = 0; i < 5; i++) await createFlag(app, { key: `old_${i}`, state: 'enabled' })
+      const flags = await connect(url)
+      await app.close()
+      app = await startApp({}, { store: new MemoryStore() })
+      await listen(app, port)
+      await createFlag(app, { key: 'fresh', state: 'enabled' })
+      await eventually(() => flags.isEnabled('fresh') && flags.flag('old_0') === undefined, 10_000, 'the new server’s state')
+      await updateFlag(app, 'fresh', { state: 'disabled' })
+      await eventually(() => !flags.isEnabled('fresh'), 5000, 'a change on the new server')
+    } finally {
+      await app.close()
+    }
+  })
+})

@@ -1,0 +1,145 @@
+// The deployment files, checked by reading them (no Docker engine here): docker-compose.yml
+// and the Dockerfile must line up with the code's configuration, entry point and probes.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { defaultConfig, loadConfig } from '../../src/config.js'
+import { call, REPO_ROOT, startApp } from '../support/helpers.js'
+
+const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8')
+
+interface Service {
+  build?: string
+  image?: string
+  command?: string[]
+  env_file?: string | string[]
+  environment?: Record<string, string>
+  ports?: string[]
+  volumes?: string[]
+  depends_on?: Record<string, { condition: string }>
+  healthcheck?: { test: string[] }
+}
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> }
+const services = compose.services
+const replicas = Object.entries(services).filter(([, s]) => s.build !== undefined)
+const SAMPLE_TOKEN = 'sample-admin-token-0123456789'
+
+/** Compose's interpolation for the forms the file uses: ${NAME}, ${NAME:?message}, ${NAME:-default}. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_, name: string, kind?: string, rest?: string) => {
+    if (env[name]) return env[name]
+    if (kind === '?') throw new Error(`compose would refuse to start: ${rest}`)
+    return kind === '-' ? (rest ?? '') : ''
+  })
+}
+
+/** The configuration a replica starts with, given an .env that sets ADMIN_TOKEN. */
+function configOf(replica: Service) {
+  const env = Object.entries(replica.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { ADMIN_TOKEN: SAMPLE_TOKEN })])
+  return loadConfig(Object.fromEntries(env))
+}
+
+describe('docker-compose.yml', () => {
+  it('runs one Redis with persistence on a volume, and two replicas built from this repository', () => {
+    const redis = services.redis!
+    expect(redis.image).toMatch(/^redis:/)
+    expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
+    const [volume, mountedAt] = redis.volumes![0]!.split(':')
+    expect(mountedAt).toBe('/data')
+    expect(compose.volumes).toHaveProperty(volume!)
+    expect(redis.healthcheck!.test).toEqual(['CMD', 'redis-cli', 'ping'])
+    expect(replicas).toHaveLength(2)
+    for (const [, replica] of replicas) {
+      expect(replica.build).toBe('.')
+      expect(replica.depends_on).toEqual({ redis: { condition: 'service_healthy' } })
+    }
+  })
+
+  it('publishes the replicas on different host ports, each onto the port the service listens on', () => {
+    const hostPorts = replicas.map(([, replica]) => {
+      expect(replica.ports).toHaveLength(1)
+      const [host, container] = replica.ports![0]!.split(':')
+      expect(Number(container)).toBe(configOf(replica).port)
+      return host
+    })
+    expect(new Set(hostPorts).size).toBe(replicas.length)
+    expect(configOf(replicas[0]![1]).port).toBe(defaultConfig().port)
+  })
+
+  it('configures every replica for the shared Redis, with ADMIN_TOKEN required from the env file', () => {
+    const example = read('.env.example')
+    expect(example).toMatch(/^ADMIN_TOKEN=/m)
+    expect(read('.gitignore')).toMatch(/^\.env$/m)
+    const redisPort = 6379 // the redis image's default; its command sets no other
+    for (const [name, replica] of replicas) {
+      expect(replica.env_file, name).toBe('.env')
+      const raw = replica.environment!
+      expect(raw.ADMIN_TOKEN, name).toMatch(/^\$\{ADMIN_TOKEN:\?.+\}$/)
+      expect(() => interpolate(raw.ADMIN_TOKEN!, {})).toThrow(/ADMIN_TOKEN/)
+      const config = configOf(replica)
+      expect(config.redisUrl, name).toBe(`redis://redis:${redisPort}`)
+      expect(config.redisPrefix, name).toBe(defaultConfig().redisPrefix)
+      // Probes come from outside the container: listening on loopback would fail them.
+      expect(config.host, name).toBe('0.0.0.0')
+      expect(config.adminToken, name).toBe(SAMPLE_TOKEN)
+    }
+    expect(new Set(replicas.map(([, r]) => JSON.stringify(r.environment))).size).toBe(1)
+  })
+
+  it('health-checks each replica on /healthz at the port it listens on, a route that answers without a token', async () => {
+    for (const [name, replica] of replicas) {
+      const probe = replica.healthcheck!.test.join(' ')
+      expect(probe, name).toContain(`http://127.0.0.1:${configOf(replica).port}/healthz`)
+    }
+    const app = await startApp()
+    try {
+      await call(app, 'GET', '/healthz', { token: null, expected: 200 })
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile')
+  const stages = dockerfile.split(/^FROM /m).slice(1)
+  const runtime = stages[stages.length - 1]!
+
+  it('builds in one stage and runs from another with production dependencies only', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2)
+    expect(dockerfile).toMatch(/npm (prune --omit=dev|ci --omit=dev)/)
+    expect(runtime).toMatch(/COPY --from=build .*node_modules/)
+    expect(runtime).not.toMatch(/npm (ci|install)(?! --omit=dev)/)
+  })
+
+  it('runs as a non-root user, the compiled server as entry point, listening on all interfaces', () => {
+    const user = /^USER (\S+)/m.exec(runtime)?.[1]
+    expect(user).toBeDefined()
+    expect(['root', '0']).not.toContain(user)
+    const main = (JSON.parse(read('package.json')) as { main: string }).main.replace(/^\.\//, '')
+    expect(runtime).toMatch(new RegExp(`^CMD \\["node", "${main.replaceAll('.', '\\.')}"\\]`, 'm'))
+    expect(main).toBe('dist/src/server.js')
+    expect(runtime).toMatch(/HOST=0\.0\.0\.0/)
+    expect(runtime).toMatch(new RegExp(`PORT=${defaultConfig().port}\\b`))
+    expect(runtime).toMatch(new RegExp(`^EXPOSE ${defaultConfig().port}$`, 'm'))
+  })
+
+  it('installs without lifecycle scripts before the sources are copied (prepare builds, and would find no src/)', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
+    const install = /RUN npm ci[^\n]*/.exec(stages[0]!)![0]
+    if (scripts.prepare || scripts.postinstall) expect(install).toContain('--ignore-scripts')
+    expect(stages[0]!.indexOf(install)).toBeLessThan(stages[0]!.indexOf('COPY src'))
+  })
+
+  it('has a HEALTHCHECK on /healthz', () => {
+    expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m)
+  })
+
+  it('keeps secrets and local builds out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+    for (const entry of ['.env', 'node_modules', 'dist', 'data', '.git']) expect(ignored).toContain(entry)
+  })
+})

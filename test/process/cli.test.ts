@@ -1,0 +1,196 @@
+// flagctl's imperative commands, run as real processes against a real listening service.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Flag } from '../../src/flags/schema.js'
+import { ADMIN, createFlag, freePort, getFlag, listAudit } from '../support/helpers.js'
+import { concurrentEdit, flagctl, flagctlBin, serve, type Run, type Service } from '../support/cli-helpers.js'
+
+let service: Service
+const run = (args: string[], options: Parameters<typeof flagctl>[1] = {}) => flagctl(args, { url: service.url, ...options })
+const json = <T = Record<string, unknown>>(result: Run): T => {
+  expect(result.code, result.stderr).toBe(0)
+  return JSON.parse(result.stdout) as T
+}
+
+// Compiling flagctl (only after a source changed) can take a while on a busy machine.
+beforeAll(async () => {
+  ;[service] = await Promise.all([serve(), flagctlBin()])
+}, 120_000)
+afterAll(() => service.close())
+
+describe('flagctl --help', () => {
+  it('lists every command with the environment and exit codes, and each command has its own help', async () => {
+    const [root, rollout] = await Promise.all([run(['--help']), run(['rollout', '--help'])])
+    expect(root.code).toBe(0)
+    for (const command of [
+      'list',
+      'get',
+      'create',
+      'enable',
+      'disable',
+      'rollout',
+      'beta',
+      'delete',
+      'evaluate',
+      'audit',
+      'tokens',
+      'export',
+      'plan',
+      'apply',
+    ]) {
+      expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
+    }
+    expect(root.stdout).toContain('SWITCHYARD_TOKEN')
+    expect(root.stdout).toContain('10 plan found changes')
+    expect(rollout.code).toBe(0)
+    expect(rollout.stdout).toMatch(/Usage: flagctl rollout \[options\] <key> <percent>/)
+    expect(rollout.stdout).toContain('--stickiness <field>')
+  })
+})
+
+describe('usage errors', () => {
+  it('exit 1 with a message, before anything reaches the API', async () => {
+    const results = await Promise.all([
+      run(['frobnicate']),
+      run(['rollout', 'usage_flag', 'half']),
+      run(['rollout', 'usage_flag', '5', '--stickiness', 'deviceId']),
+      run(['beta', 'usage_flag', 'add']),
+      run(['list'], { token: null }),
+      run(['list', '--url', 'ftp://example.com']),
+    ])
+    expect(results.map((r) => r.code)).toEqual([1, 1, 1, 1, 1, 1])
+    expect(results[0]!.stderr).toContain("unknown command 'frobnicate'")
+    expect(results[1]!.stderr).toContain('must be a number from 0 to 100')
+    expect(results[2]!.stderr).toContain('Allowed choices are userId, tenantId')
+    expect(results[3]!.stderr).toContain('at least one --user or --tenant')
+    expect(results[4]!.stderr).toContain('set SWITCHYARD_TOKEN')
+    expect(results[5]!.stderr).toContain('http:// or https://')
+    expect((await listAudit(service.app)).events).toEqual([])
+  })
+})
+
+describe('flags', () => {
+  it('creates, reads and lists flags, as tables and as JSON; the API refusing exits 2 with its message', async () => {
+    const created = json<Flag>(await run(['create', 'cli_created', '--description', 'made by flagctl', '--tag', 'ai', '--tag', 'beta', '--json']))
+    expect(created).toMatchObject({ key: 'cli_created', state: 'disabled', description: 'made by flagctl', tags: ['ai', 'beta'], version: 1 })
+
+    const [again, got, table, listed, missing] = await Promise.all([
+      run(['create', 'cli_created']),
+      run(['get', 'cli_created', '--json']),
+      run(['list']),
+      run(['list', '--json', '--state', 'disabled', '--tag', 'beta']),
+      run(['get', 'no_such_flag']),
+    ])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain("409 FLAG_EXISTS): flag 'cli_created' already exists")
+    expect(json(got)).toEqual(created)
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^KEY +STATE +ROLLOUT +BETA +VERSION +TAGS$/m)
+    expect(table.stdout).toMatch(/^cli_created +disabled +- +0 users, 0 tenants +1 +ai,beta$/m)
+    expect(json<{ flags: Flag[] }>(listed).flags.map((f) => f.key)).toEqual(['cli_created'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("flag 'no_such_flag' does not exist")
+  })
+
+  it('enables, disables, rolls out and edits beta ids, each write based on the version it read', async () => {
+    await createFlag(service.app, { key: 'cli_toggle', betaUsers: ['keep'] })
+    expect(json<Flag>(await run(['enable', 'cli_toggle', '--json']))).toMatchObject({ state: 'enabled', version: 2 })
+    expect(json<Flag>(await run(['disable', 'cli_toggle', '--json']))).toMatchObject({ state: 'disabled', version: 3 })
+    expect(json<Flag>(await run(['rollout', 'cli_toggle', '25%', '--stickiness', 'tenantId', '--json']))).toMatchObject({
+      state: 'percentage',
+      percentage: 25,
+      stickiness: 'tenantId',
+    })
+    expect(json<Flag>(await run(['beta', 'cli_toggle', 'add', '--user', 'alice', '--user', 'keep', '--tenant', 'acme', '--json']))).toMatchObject({
+      betaUsers: ['keep', 'alice'],
+      betaTenants: ['acme'],
+    })
+    expect(json<Flag>(await run(['beta', 'cli_toggle', 'remove', '--user', 'keep', '--json']))).toMatchObject({ betaUsers: ['alice'], betaTenants: ['acme'] })
+
+    const tooFar = await run(['rollout', 'cli_toggle', '150'])
+    expect(tooFar.code).toBe(2)
+    expect(tooFar.stderr).toContain('body.percentage must be <= 100')
+    expect(await getFlag(service.app, 'cli_toggle')).toMatchObject({ percentage: 25, version: 6 })
+  })
+
+  it('reports a change made between its read and its write instead of overwriting it', async () => {
+    await createFlag(service.app, { key: 'cli_raced' })
+    service.afterRead('GET', '/flags/cli_raced', () => concurrentEdit(service.app, 'cli_raced', { state: 'beta_users', betaUsers: ['someone'] }))
+    const raced = await run(['enable', 'cli_raced'])
+    expect(raced.code).toBe(2)
+    expect(raced.stderr).toContain('412 VERSION_MISMATCH')
+    expect(await getFlag(service.app, 'cli_raced')).toMatchObject({ state: 'beta_users', betaUsers: ['someone'], version: 2 })
+  })
+
+  it('evaluates a flag for a user and a tenant', async () => {
+    await createFlag(service.app, { key: 'cli_eval', state: 'beta_users', betaTenants: ['acme'] })
+    const [asJson, asText, unknown] = await Promise.all([
+      run(['evaluate', 'cli_eval', '--user', 'u1', '--tenant', 'acme', '--json']),
+      run(['evaluate', 'cli_eval', '--user', 'u1']),
+      run(['evaluate', 'nope_flag', '--user', 'u1']),
+    ])
+    expect(json(asJson)).toEqual({ flag: 'cli_eval', enabled: true, reason: 'beta_tenant', version: 1 })
+    expect(asText.stdout).toBe('cli_eval is off (reason: not_targeted, version 1)\n')
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('404 FLAG_NOT_FOUND')
+  })
+
+  it('deletes a flag at the version it read; deleting it again is refused', async () => {
+    await createFlag(service.app, { key: 'cli_doomed' })
+    expect(json(await run(['delete', 'cli_doomed', '--json']))).toEqual({ deleted: 'cli_doomed', version: 1 })
+    const again = await run(['delete', 'cli_doomed'])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain("flag 'cli_doomed' does not exist")
+  })
+})
+
+describe('audit', () => {
+  it('shows the trail of one flag, newest first, with each change', async () => {
+    await createFlag(service.app, { key: 'cli_audited' })
+    await run(['rollout', 'cli_audited', '10'])
+    const [asJson, asTable] = await Promise.all([run(['audit', 'cli_audited', '--json']), run(['audit', 'cli_audited', '--limit', '1'])])
+    const { events } = json<{ events: { action: string; actor: string; flag: string }[] }>(asJson)
+    expect(events.map((e) => e.action)).toEqual(['flag.updated', 'flag.created'])
+    expect(events.every((e) => e.flag === 'cli_audited' && e.actor === 'bootstrap')).toBe(true)
+    expect(asTable.stdout).toMatch(/flag\.updated +cli_audited +2 +state: "disabled" → "percentage"; percentage: 0 → 10$/m)
+    expect(asTable.stdout).not.toContain('flag.created')
+  })
+})
+
+describe('tokens', () => {
+  it('creates a token whose secret works, lists it without the secret, and revokes it', async () => {
+    const created = json<{ id: string; token: string; scope: string }>(await run(['tokens', 'create', 'ci-reader', '--json']))
+    expect(created.scope).toBe('evaluate')
+    expect((await fetch(`${service.url}/flags`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(200)
+
+    const listed = await run(['tokens', 'list', '--json'])
+    expect(json<{ tokens: { id: string }[] }>(listed).tokens.map((t) => t.id)).toContain(created.id)
+    expect(listed.stdout).not.toContain(created.token)
+
+    expect(json(await run(['tokens', 'revoke', created.id, '--json']))).toEqual({ revoked: created.id })
+    expect((await fetch(`${service.url}/flags`, { headers: { authorization: `Bearer ${created.token}` } })).status).toBe(401)
+    const [again, withRevoked] = await Promise.all([run(['tokens', 'revoke', created.id]), run(['list'], { token: created.token })])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain('404 TOKEN_NOT_FOUND')
+    expect(withRevoked.code).toBe(2)
+    expect(withRevoked.stderr).toContain('401 UNAUTHORIZED')
+  })
+})
+
+describe('connection failures', () => {
+  it('exits 3 when the API cannot be reached and 2 when it refuses the token, never printing the token', async () => {
+    const closedPort = await freePort()
+    const secret = 'never-print-this-secret-value'
+    const [unreachable, refused] = await Promise.all([
+      run(['list'], { url: `http://127.0.0.1:${closedPort}`, token: secret }),
+      run(['enable', 'cli_created'], { token: secret }),
+    ])
+    expect(unreachable.code).toBe(3)
+    expect(unreachable.stderr).toContain(`cannot reach the API (GET http://127.0.0.1:${closedPort}/flags): ECONNREFUSED`)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('401 UNAUTHORIZED')
+    for (const output of [unreachable.stdout, unreachable.stderr, refused.stdout, refused.stderr]) {
+      expect(output).not.toContain(secret)
+      expect(output).not.toContain(ADMIN)
+    }
+  })
+})

@@ -1,0 +1,215 @@
+// Configuration: the environment is validated at startup with a message naming each bad variable
+// (never an ADMIN_TOKEN value), and a run without ADMIN_TOKEN gets a generated admin token.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { ConfigError, loadConfig } from '../../src/config.js'
+import { spawnServer, startServer, tempDir } from '../support/helpers.js'
+
+describe('loadConfig', () => {
+  it('defaults every variable for an empty environment', () => {
+    expect(loadConfig({})).toMatchObject({ port: 8080, host: '0.0.0.0', logLevel: 'info', dataDir: './data', adminToken: undefined })
+  })
+
+  it('reads the variables it knows, and treats an empty one as unset', () => {
+    const config = loadConfig({
+      PORT: '9090',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      DATA_DIR: '/var/lib/sy',
+      ADMIN_TOKEN: 'a-long-enough-secret',
+      DATABASE_URL: 'ignored',
+      BODY_LIMIT: '',
+    })
+    expect(config).toMatchObject({
+      port: 9090,
+      host: '127.0.0.1',
+      logLevel: 'debug',
+      dataDir: '/var/lib/sy',
+      adminToken: 'a-long-enough-secret',
+      bodyLimit: 8 * 1024 * 1024,
+    })
+  })
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT="abc" must be integer'],
+    [{ PORT: '80.5' }, 'PORT="80.5" must be integer'],
+    [{ PORT: '0x50' }, 'PORT="0x50" must be integer'],
+    [{ AUDIT_MAX_EVENTS: '1e4' }, 'AUDIT_MAX_EVENTS="1e4" must be integer'],
+    [{ REDIS_URL: 'http://user:secret@redis:6379' }, 'REDIS_URL=(hidden) must match pattern'],
+    [{ PORT: '65536' }, 'PORT=65536 must be <= 65535'],
+    [{ PORT: '-1' }, 'PORT=-1 must be >= 0'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" must be one of: fatal, error, warn, info, debug, trace, silent'],
+    [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL="INFO" must be one of:'],
+    [{ BODY_LIMIT: '10' }, 'BODY_LIMIT=10 must be >= 1024'],
+    [{ AUDIT_MAX_BYTES: '1048575' }, 'AUDIT_MAX_BYTES=1048575 must be >= 1048576'],
+    [{ AUDIT_MAX_BYTES: '64MiB' }, 'AUDIT_MAX_BYTES="64MiB" must be integer'],
+    [{ DATA_DIR_FORCE_UNLOCK: 'yes' }, 'DATA_DIR_FORCE_UNLOCK="yes" must be one of: 0, 1, false, true'],
+  ])('refuses %o with a message naming it', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('reads AUDIT_MAX_BYTES, 64 MiB by default and 1 MiB at least', () => {
+    expect(loadConfig({}).auditMaxBytes).toBe(64 * 1024 * 1024)
+    expect(loadConfig({ AUDIT_MAX_BYTES: '1048576' }).auditMaxBytes).toBe(1024 * 1024)
+    expect(loadConfig({ AUDIT_MAX_BYTES: '268435456' }).auditMaxBytes).toBe(256 * 1024 * 1024)
+  })
+
+  it('reads EVALUATE_BODY_LIMIT, JSON_MAX_DEPTH and REQUEST_TIMEOUT_MS, with their defaults and bounds', () => {
+    expect(loadConfig({})).toMatchObject({ evaluateBodyLimit: 262144, jsonMaxDepth: 32, requestTimeoutMs: 30000 })
+    expect(loadConfig({ EVALUATE_BODY_LIMIT: '65536', JSON_MAX_DEPTH: '8', REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({
+      evaluateBodyLimit: 65536,
+      jsonMaxDepth: 8,
+      requestTimeoutMs: 5000,
+    })
+    expect(() => loadConfig({ EVALUATE_BODY_LIMIT: '100' })).toThrow('EVALUATE_BODY_LIMIT=100 must be >= 1024')
+    expect(() => loadConfig({ JSON_MAX_DEPTH: '1001' })).toThrow('JSON_MAX_DEPTH=1001 must be <= 1000')
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' })).toThrow('REQUEST_TIMEOUT_MS=0 must be >= 1000')
+  })
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['0', false],
+    ['false', false],
+    ['', false],
+    [undefined, false],
+  ])('reads DATA_DIR_FORCE_UNLOCK=%o as dataDirForceUnlock %s', (value, expected) => {
+    expect(loadConfig(value === undefined ? {} : { DATA_DIR_FORCE_UNLOCK: value }).dataDirForceUnlock).toBe(expected)
+  })
+
+  it.each([
+    ['shorter than 16 characters', 'Zq9-short-tok', 'must NOT have fewer than 16 characters'],
+    ['with a space', 'Zq9 long enough but spaced', 'must match pattern'],
+    ['longer than 512 characters', `Zq9${'x'.repeat(510)}`, 'must NOT have more than 512 characters'],
+  ])('refuses an ADMIN_TOKEN %s without printing it', (_what, token, rule) => {
+    let message = ''
+    try {
+      loadConfig({ ADMIN_TOKEN: token })
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message).toContain('ADMIN_TOKEN=(hidden)')
+    expect(message).toContain(rule)
+    expect(message).not.toContain('Zq9')
+  })
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short' })).toThrow(/PORT=.*; LOG_LEVEL=.*; ADMIN_TOKEN=\(hidden\)/)
+  })
+})
+
+describe('TOKENS_MAX', () => {
+  it('is 10,000 by default, and at least 1', () => {
+    expect(loadConfig({}).tokensMax).toBe(10_000)
+    expect(loadConfig({ TOKENS_MAX: '25' }).tokensMax).toBe(25)
+    expect(() => loadConfig({ TOKENS_MAX: '0' })).toThrow('TOKENS_MAX=0 must be >= 1')
+  })
+})
+
+describe('secrets from files (<NAME>_FILE)', () => {
+  /** A temporary directory holding `files`; returns each one's path. */
+  function secretFiles(files: Record<string, string>): Record<string, string> {
+    const dir = tempDir()
+    onTestFinished(() => dir.remove())
+    return Object.fromEntries(
+      Object.entries(files).map(([name, content]) => {
+        writeFileSync(join(dir.path, name), content)
+        return [name, join(dir.path, name)]
+      }),
+    )
+  }
+  const messageOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env)
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      return (err as Error).message
+    }
+    throw new Error('loadConfig accepted it')
+  }
+
+  it('reads ADMIN_TOKEN_FILE and REDIS_URL_FILE, less one trailing newline', () => {
+    const paths = secretFiles({ admin: 'a-long-enough-secret\n', redis: 'redis://:pw@redis:6379/2\r\n' })
+    expect(loadConfig({ ADMIN_TOKEN_FILE: paths.admin!, REDIS_URL_FILE: paths.redis! })).toMatchObject({
+      adminToken: 'a-long-enough-secret',
+      redisUrl: 'redis://:pw@redis:6379/2',
+    })
+  })
+
+  it.each(['ADMIN_TOKEN', 'REDIS_URL'])('refuses %s set beside its _FILE variant, naming both', (name) => {
+    const { secret } = secretFiles({ secret: 'redis://a-long-enough-secret' })
+    expect(messageOf({ [name]: 'redis://a-long-enough-secret', [`${name}_FILE`]: secret! })).toContain(`${name} and ${name}_FILE are both set`)
+  })
+
+  it('refuses a missing, unreadable or empty file, naming the variable and the path', () => {
+    const { empty } = secretFiles({ empty: '\n' })
+    const dir = tempDir()
+    onTestFinished(() => dir.remove())
+    mkdirSync(join(dir.path, 'a-directory'))
+    const missing = join(dir.path, 'missing')
+    expect(messageOf({ ADMIN_TOKEN_FILE: missing })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(missing)} cannot be read (ENOENT)`)
+    expect(messageOf({ REDIS_URL_FILE: join(dir.path, 'a-directory') })).toContain(
+      `REDIS_URL_FILE=${JSON.stringify(join(dir.path, 'a-directory'))} cannot be read (EISDIR)`,
+    )
+    expect(messageOf({ ADMIN_TOKEN_FILE: empty! })).toContain(`ADMIN_TOKEN_FILE=${JSON.stringify(empty)} is empty`)
+  })
+
+  it('never shows what the file holds, even when it is invalid', () => {
+    const paths = secretFiles({ admin: 'Zq9 spaced secret\n', redis: 'http://user:Zq9-password@redis' })
+    const message = messageOf({ ADMIN_TOKEN_FILE: paths.admin!, REDIS_URL_FILE: paths.redis! })
+    expect(message).toContain(`ADMIN_TOKEN=(hidden, from ADMIN_TOKEN_FILE=${JSON.stringify(paths.admin)}) must match pattern`)
+    expect(message).toContain(`REDIS_URL=(hidden, from REDIS_URL_FILE=${JSON.stringify(paths.redis)}) must match pattern`)
+    expect(message).not.toContain('Zq9')
+  })
+})
+
+describe('the server process', () => {
+  it('refuses to start on bad configuration: exit 1, the variables named on stderr, no token value anywhere', async () => {
+    const server = await spawnServer({ PORT: 'abc', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'Zq9-short-tok' })
+    onTestFinished(() => server.stop('SIGKILL').then(() => undefined))
+    expect(await server.exited).toBe(1)
+    expect(server.stderr()).toContain('PORT="abc" must be integer')
+    expect(server.stderr()).toContain('LOG_LEVEL="loud" must be one of')
+    expect(server.stderr()).toContain('ADMIN_TOKEN=(hidden)')
+    expect(server.stderr() + server.stdout()).not.toContain('Zq9-short-tok')
+  })
+
+  it('takes its admin token from ADMIN_TOKEN_FILE, and generates none', async () => {
+    const data = tempDir()
+    onTestFinished(() => data.remove())
+    const secret = 'Zq9-admin-token-from-a-file'
+    writeFileSync(join(data.path, 'admin-token'), `${secret}\n`)
+    const server = await startServer({ DATA_DIR: data.path, ADMIN_TOKEN_FILE: join(data.path, 'admin-token') })
+    onTestFinished(() => server.stop().then(() => undefined))
+    expect((await fetch(`${server.url}/tokens`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200)
+    expect(server.stderr()).not.toMatch(/sy_[A-Za-z0-9_-]{40,}/)
+    expect(server.stderr() + server.stdout()).not.toContain('Zq9')
+  })
+
+  it('generates an admin token when ADMIN_TOKEN is unset: printed once on stderr, never in the log lines', async () => {
+    const data = tempDir()
+    onTestFinished(() => data.remove())
+    const server = await startServer({ DATA_DIR: data.path, LOG_LEVEL: 'info' })
+    onTestFinished(() => server.stop().then(() => undefined))
+
+    const printed = server.stderr().match(/sy_[A-Za-z0-9_-]{40,}/g) ?? []
+    expect(printed).toHaveLength(1)
+    const token = printed[0]!
+    const tokens = await fetch(`${server.url}/tokens`, { headers: { authorization: `Bearer ${token}` } })
+    expect(tokens.status).toBe(200)
+    expect(((await tokens.json()) as { tokens: { id: string }[] }).tokens.map((t) => t.id)).toEqual(['bootstrap'])
+    expect((await fetch(`${server.url}/tokens`, { headers: { authorization: 'Bearer sy_guess' } })).status).toBe(401)
+
+    await server.stop()
+    const lines = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+    expect(lines.some((l) => l.level === 40 && l.msg.includes('ADMIN_TOKEN is not set'))).toBe(true)
+    expect(server.stdout()).not.toContain(token)
+    expect(server.stderr().split(token)).toHaveLength(2)
+  })
+})

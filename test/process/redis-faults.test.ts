@@ -1,0 +1,167 @@
+// Redis faults with a private redis-server per test, killed and restarted at will: evaluation
+// keeps answering from memory, writes fail fast with 503 and change nothing, and every
+// replica converges on Redis's state by itself once it is back.
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, updateFlag } from '../support/helpers.js'
+import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
+
+const PREFIX = 'switchyard:'
+const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
+const isUp = (app: FastifyInstance) => redisStoreOf(app).health().status === 'up'
+
+async function privateRedis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
+  const server = await startRedisServer(opts)
+  onTestFinished(() => server.stop())
+  return server
+}
+
+const storedVersion = async (server: RedisServer, key: string) => {
+  const text = await server.client().hget(`${PREFIX}flags`, key)
+  return text === null ? null : (JSON.parse(text) as { doc: { version: number } }).doc.version
+}
+
+describe('Redis down', () => {
+  it('evaluations answer from memory, writes get 503 and change nothing; after a restart writes work and replicas agree', async () => {
+    const server = await privateRedis({ persistent: true })
+    const fast = { retryDelayMs: () => 50 }
+    const [a, b] = await Promise.all([startReplica(server.url, PREFIX, fast), startReplica(server.url, PREFIX, fast)])
+    await createFlag(a, { key: 'steady', state: 'percentage', percentage: 50, betaUsers: ['vip'] })
+    await eventually(() => held(b, 'steady') !== undefined, 10_000, 'B to hold the flag')
+    const answers = await Promise.all([a, b].map((app) => evaluateFlag(app, 'steady', { userId: 'vip' })))
+
+    await server.kill()
+    for (const app of [a, b]) {
+      expect(await evaluateFlag(app, 'steady', { userId: 'vip' })).toEqual(answers[0])
+      const refused = await call(app, 'PATCH', '/flags/steady', { body: { state: 'enabled' }, expected: 503 })
+      expect(refused.json()).toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      await call(app, 'POST', '/flags', { body: { key: 'newcomer' }, expected: 503 })
+      await call(app, 'POST', '/tokens', { body: { name: 'late', scope: 'evaluate' }, expected: 503 })
+      await call(app, 'DELETE', '/flags/steady', { expected: 503 })
+      // Readiness gates only the first load: an outage must not pull every replica at once.
+      const ready = (await call(app, 'GET', '/readyz', { token: null, expected: 200 })).json()
+      expect(ready).toMatchObject({ status: 'ready', store: { kind: 'redis', status: 'down' } })
+      expect(ready.store.detail).toMatch(/unreachable/)
+      expect(held(app, 'steady')).toMatchObject({ version: 1, state: 'percentage' })
+      expect(held(app, 'newcomer')).toBeUndefined()
+    }
+
+    await server.restart()
+    await eventually(() => isUp(a) && isUp(b), 10_000, 'both replicas to reconnect')
+    expect(await storedVersion(server, 'steady')).toBe(1)
+    expect(await server.client().hexists(`${PREFIX}flags`, 'newcomer')).toBe(0)
+
+    await updateFlag(b, 'steady', { state: 'enabled' }, 200, { 'if-match': '"1"' })
+    await createFlag(a, { key: 'newcomer' })
+    await eventually(() => held(a, 'steady')?.version === 2 && held(b, 'newcomer') !== undefined, 10_000, 'both changes on both replicas')
+    expect(await getFlag(a, 'steady')).toEqual(await getFlag(b, 'steady'))
+    expect(await getFlag(a, 'newcomer')).toEqual(await getFlag(b, 'newcomer'))
+  })
+
+  it('a write Redis does not run in time gets 503 instead of hanging, and Redis never applies it later', async () => {
+    const server = await privateRedis()
+    const [a, b] = await Promise.all([startReplica(server.url, PREFIX, { commandTimeoutMs: 1000 }), startReplica(server.url, PREFIX)])
+    await createFlag(b, { key: 'paused' })
+    await eventually(() => held(a, 'paused') !== undefined, 10_000, 'A to hold the flag')
+
+    // Far longer than the timeout (and ended explicitly): the write waits in Redis meanwhile.
+    await server.client().call('CLIENT', 'PAUSE', '20000', 'WRITE')
+    const refused = await call(a, 'PATCH', '/flags/paused', { body: { state: 'enabled' }, expected: 503 })
+    expect(refused.json().message).toMatch(/did not answer within 1000 ms/)
+    expect(await evaluateFlag(a, 'paused')).toMatchObject({ enabled: false, version: 1 })
+
+    await server.client().call('CLIENT', 'UNPAUSE')
+    // A later write goes through; the refused one never shows up in Redis or on any replica.
+    await createFlag(b, { key: 'after_pause' })
+    await eventually(() => held(a, 'after_pause') !== undefined, 10_000, 'A to see the later write')
+    expect(await storedVersion(server, 'paused')).toBe(1)
+    expect(held(a, 'paused')?.version).toBe(1)
+    expect(held(b, 'paused')?.version).toBe(1)
+  })
+})
+
+describe('missed notifications', () => {
+  it('a replica whose subscriber was cut off converges when it reconnects, with no restart', async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX)
+    // No counter check on B, and a slow reconnection: only the resync on reconnect can catch it up.
+    const b = await startReplica(server.url, PREFIX, { resyncCheckMs: 0, retryDelayMs: () => 1000 })
+    await createFlag(a, { key: 'missed' })
+    await eventually(() => held(b, 'missed') !== undefined, 10_000, 'B to hold the flag')
+
+    await killConnection(server.client(), b, 'sub')
+    await eventually(async () => (await connectionInfo(server.client(), b, 'sub')) === undefined, 10_000, "B's subscriber to be gone")
+    await updateFlag(a, 'missed', { state: 'enabled' })
+    expect(redisStoreOf(b).health()).toMatchObject({ status: 'down', detail: expect.stringMatching(/change-notification/) })
+
+    await eventually(() => held(b, 'missed')?.version === 2, 10_000, 'B to resync after reconnecting')
+    expect(await evaluateFlag(b, 'missed')).toMatchObject({ enabled: true, version: 2 })
+    await eventually(() => isUp(b), 10_000, 'B to report healthy')
+  })
+
+  it('the change-counter check catches up a replica whose subscriber stays away', async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX)
+    // The subscriber will not be back within the test: the periodic check is the only way.
+    const b = await startReplica(server.url, PREFIX, { resyncCheckMs: 100, retryDelayMs: () => 60_000 })
+    await createFlag(a, { key: 'backstop' })
+    await eventually(() => held(b, 'backstop') !== undefined, 10_000, 'B to hold the flag')
+
+    await killConnection(server.client(), b, 'sub')
+    await eventually(async () => (await connectionInfo(server.client(), b, 'sub')) === undefined, 10_000, "B's subscriber to be gone")
+    await updateFlag(a, 'backstop', { percentage: 30, state: 'percentage' })
+    await createFlag(a, { key: 'backstop_two' })
+
+    await eventually(() => held(b, 'backstop')?.version === 2 && held(b, 'backstop_two') !== undefined, 10_000, 'B to catch up from the counter')
+    expect(await connectionInfo(server.client(), b, 'sub')).toBeUndefined()
+  })
+})
+
+describe('Redis restarted without its data', () => {
+  it('is reported in health rather than trusted, and the replicas keep serving what they hold', async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 100, retryDelayMs: () => 50 })
+    await createFlag(a, { key: 'kept', state: 'enabled' })
+    await server.kill()
+    await server.restart()
+
+    await eventually(() => /lost data/.test(redisStoreOf(a).health().detail ?? ''), 10_000, 'the lost data to be reported')
+    expect(redisStoreOf(a).health().status).toBe('down')
+    expect(await evaluateFlag(a, 'kept')).toMatchObject({ enabled: true, version: 1 })
+  })
+})
+
+describe('startup', () => {
+  it('a replica started while Redis is down stays unready, then loads everything once Redis is back', async () => {
+    const server = await privateRedis({ persistent: true })
+    const seed = await startReplica(server.url, PREFIX)
+    await createFlag(seed, { key: 'remembered', state: 'enabled' })
+    await seed.close()
+    await server.kill()
+
+    const late = await startReplica(server.url, PREFIX, { load: false, retryDelayMs: () => 50 })
+    expect((await call(late, 'GET', '/readyz', { token: null, expected: 503 })).json()).toMatchObject({
+      status: 'loading',
+      store: { kind: 'redis', status: 'down' },
+    })
+    await call(late, 'POST', '/evaluate', { body: { flag: 'remembered' }, expected: 503 })
+
+    await server.restart()
+    await eventually(async () => (await call(late, 'GET', '/readyz', { token: null })).statusCode === 200, 10_000, 'the replica to become ready')
+    expect(await evaluateFlag(late, 'remembered')).toMatchObject({ enabled: true, version: 1 })
+  })
+})
+
+describe('graceful shutdown', () => {
+  it('SIGTERM lets the server exit cleanly and closes its Redis connections', async () => {
+    const server = await privateRedis()
+    const proc = await spawnServer({ REDIS_URL: server.url, ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent' })
+    onTestFinished(async () => void (await proc.stop('SIGKILL')))
+    await eventually(async () => (await fetch(`${proc.url}/readyz`).catch(() => undefined))?.status === 200, 20_000, 'the server to be ready')
+    const named = async () => ((await server.client().client('LIST')) as string).split('\n').filter((line) => / name=switchyard-(cmd|sub)-/.test(line))
+    expect(await named()).toHaveLength(2)
+
+    expect(await proc.stop('SIGTERM')).toBe(0)
+    await eventually(async () => (await named()).length === 0, 5000, 'the connections to close')
+  })
+})

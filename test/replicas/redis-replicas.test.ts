@@ -1,0 +1,200 @@
+// Several replicas on one Redis: every committed change reaches every replica, concurrent
+// writers never lose an update, and a restarted fleet gets its state back from Redis.
+import { describe, expect, it, vi } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
+import { redisClient, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { INLINE_RECORD_BYTES } from '../../src/store/redis-scripts.js'
+
+const redis = useSharedRedis()
+
+async function twoReplicas(): Promise<[FastifyInstance, FastifyInstance, string]> {
+  const prefix = testPrefix(redis.url())
+  const [a, b] = await Promise.all([startReplica(redis.url(), prefix), startReplica(redis.url(), prefix)])
+  return [a, b, prefix]
+}
+
+/** The flag as a replica holds it, or undefined while it does not hold one. */
+const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
+
+describe('changes made on one replica', () => {
+  it('a PATCH on replica A is seen by an evaluation on replica B', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'checkout_v2' })
+    await eventually(() => held(b, 'checkout_v2') !== undefined, 10_000, 'B to hold the flag')
+    expect(await evaluateFlag(b, 'checkout_v2', { userId: 'u1' })).toEqual({ flag: 'checkout_v2', enabled: false, reason: 'disabled', version: 1 })
+
+    await updateFlag(a, 'checkout_v2', { state: 'enabled' })
+    await eventually(async () => (await evaluateFlag(b, 'checkout_v2', { userId: 'u1' })).enabled === true, 10_000, 'B to evaluate the new state')
+    expect(await evaluateFlag(b, 'checkout_v2', { userId: 'u1' })).toEqual({ flag: 'checkout_v2', enabled: true, reason: 'enabled', version: 2 })
+  })
+
+  it('creates and deletes propagate, and a late replica never resurrects a deleted flag', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(b, { key: 'short_lived', state: 'enabled' })
+    await eventually(() => held(a, 'short_lived') !== undefined, 10_000, 'A to hold the new flag')
+    await deleteFlag(a, 'short_lived')
+    await eventually(() => held(b, 'short_lived') === undefined, 10_000, 'B to drop the deleted flag')
+    await evaluateFlag(b, 'short_lived', {}, 404)
+    await getFlag(a, 'short_lived', 404)
+    // Recreated on the other replica: a new life that continues the versions (the tombstone is in Redis), seen everywhere.
+    await createFlag(b, { key: 'short_lived' })
+    await eventually(() => held(a, 'short_lived')?.version === 2, 10_000, 'A to hold the recreated flag')
+  })
+
+  it('a flag deleted on A and re-created on B continues its versions: an If-Match of its first life gets 412 on both', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'phoenix' })
+    await updateFlag(a, 'phoenix', { state: 'enabled' }, 200, { 'if-match': '"1"' })
+    await deleteFlag(a, 'phoenix', 204, { 'if-match': '"2"' })
+    await eventually(() => held(b, 'phoenix') === undefined, 10_000, 'B to drop the deleted flag')
+    const reborn = await call(b, 'POST', '/flags', { body: { key: 'phoenix' }, expected: 201 })
+    expect(reborn.headers.etag).toBe('"3"')
+    for (const replica of [a, b]) {
+      await call(replica, 'PATCH', '/flags/phoenix', { body: { state: 'enabled' }, headers: { 'if-match': '"2"' }, expected: 412 })
+      await deleteFlag(replica, 'phoenix', 412, { 'if-match': '"1"' })
+    }
+    expect((await updateFlag(a, 'phoenix', { description: 'second life' }, 200, { 'if-match': '"3"' })).version).toBe(4)
+  })
+
+  it('a record too large to travel inside the notification (10,000 beta ids) is re-read and propagates', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'big_beta', state: 'beta_users' })
+    await eventually(() => held(b, 'big_beta') !== undefined, 10_000, 'B to hold the flag')
+    const betaUsers = Array.from({ length: 10_000 }, (_, i) => `beta-user-${i}`)
+    expect(JSON.stringify(betaUsers).length).toBeGreaterThan(INLINE_RECORD_BYTES)
+    await updateFlag(a, 'big_beta', { betaUsers })
+    await eventually(() => held(b, 'big_beta')?.version === 2, 10_000, 'B to re-read the large record')
+    expect(held(b, 'big_beta')!.betaUsers).toHaveLength(10_000)
+    expect(await evaluateFlag(b, 'big_beta', { userId: 'beta-user-9999' })).toMatchObject({ enabled: true, reason: 'beta_user' })
+    // And a small change after it travels inline again.
+    await updateFlag(a, 'big_beta', { betaUsers: ['only-one'] })
+    await eventually(() => held(b, 'big_beta')?.version === 3, 10_000, 'B to apply the small record')
+    expect(held(b, 'big_beta')!.betaUsers).toEqual(['only-one'])
+  })
+
+  it('a token created on A works on B, and once revoked on A is refused by B', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'guarded', state: 'enabled' })
+    const { id, token } = await createToken(a, 'checkout-service', 'evaluate')
+    await eventually(async () => (await call(b, 'POST', '/evaluate', { token, body: { flag: 'guarded' } })).statusCode === 200, 10_000, 'B to accept the token')
+
+    await revokeToken(a, id)
+    await eventually(async () => (await call(b, 'POST', '/evaluate', { token, body: { flag: 'guarded' } })).statusCode === 401, 10_000, 'B to refuse the token')
+    expect(b.switchyard.tokens.list().map((t) => t.id)).not.toContain(id)
+  })
+
+  it("a token created on A with expiresAt is refused by B from then on, on B's own clock", async () => {
+    const [a, b] = await twoReplicas()
+    const expiresAt = new Date(Date.now() + 60_000).toISOString()
+    const { token } = await createToken(a, 'short-lived', 'evaluate', 201, { expiresAt })
+    await eventually(async () => (await call(b, 'GET', '/flags', { token })).statusCode === 200, 10_000, 'B to accept the token')
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(expiresAt) })
+    try {
+      await call(b, 'GET', '/flags', { token, expected: 401 })
+      await call(a, 'GET', '/flags', { token, expected: 401 })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('the audit trail is one stream, readable from every replica', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'audited' })
+    await eventually(() => held(b, 'audited') !== undefined, 10_000, 'B to hold the flag')
+    await updateFlag(b, 'audited', { state: 'enabled' })
+    const fromA = await listAudit(a, { flag: 'audited' })
+    expect(fromA.events.map((e: { action: string; version: number }) => [e.action, e.version])).toEqual([
+      ['flag.updated', 2],
+      ['flag.created', 1],
+    ])
+    expect(await listAudit(b, { flag: 'audited' })).toEqual(fromA)
+  })
+
+  it('health reports the Redis store', async () => {
+    const [a] = await twoReplicas()
+    expect((await call(a, 'GET', '/healthz', { token: null, expected: 200 })).json()).toEqual({
+      status: 'ok',
+      ready: true,
+      store: { kind: 'redis', status: 'up' },
+    })
+    expect((await call(a, 'GET', '/readyz', { token: null, expected: 200 })).json()).toEqual({ status: 'ready', store: { kind: 'redis', status: 'up' } })
+  })
+})
+
+describe('concurrent writers on two replicas', () => {
+  it('2 × 200 If-Match PATCHes: one success per version, contiguous, one audit event each', async () => {
+    const [a, b, prefix] = await twoReplicas()
+    await createFlag(a, { key: 'contended' })
+    await eventually(() => held(b, 'contended') !== undefined, 10_000, 'B to hold the flag')
+
+    const won: number[] = []
+    let refused = 0
+    // Each writer reads the version its replica holds and bases its PATCH on it; a 412 sends
+    // it back for a fresh read, five times at most.
+    const writer = async (app: FastifyInstance, name: string) => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const etag = (await call(app, 'GET', '/flags/contended', { expected: 200 })).headers.etag as string
+        const res = await call(app, 'PATCH', '/flags/contended', { body: { description: name }, headers: { 'if-match': etag } })
+        if (res.statusCode === 200) {
+          const flag = res.json()
+          expect(flag.description).toBe(name)
+          expect(`"${flag.version - 1}"`).toBe(etag)
+          won.push(flag.version)
+          return
+        }
+        expect(res.statusCode, res.body).toBe(412)
+        refused++
+      }
+    }
+    await Promise.all(Array.from({ length: 200 }, (_, i) => [writer(a, `a${i}`), writer(b, `b${i}`)]).flat())
+
+    const versions = [...won].sort((x, y) => x - y)
+    expect(versions.length).toBeGreaterThan(1)
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 2))
+    expect(refused).toBeGreaterThan(0)
+
+    const last = versions.length + 1
+    const audit = await listAudit(a, { flag: 'contended', limit: 1000 })
+    const updates = audit.events.filter((e: { action: string }) => e.action === 'flag.updated')
+    expect(updates.map((e: { version: number }) => e.version).sort((x: number, y: number) => x - y)).toEqual(versions)
+    expect(new Set(updates.map((e: { seq: number }) => e.seq)).size).toBe(updates.length)
+
+    const client = redisClient(redis.url())
+    const stored = JSON.parse((await client.hget(`${prefix}flags`, 'contended'))!) as { doc: { version: number } }
+    expect(stored.doc.version).toBe(last)
+    await eventually(() => held(a, 'contended')?.version === last && held(b, 'contended')?.version === last, 10_000, 'both replicas at the last version')
+    expect(held(a, 'contended')).toEqual(held(b, 'contended'))
+  })
+
+  it('without If-Match every PATCH applies, in one order, and the version counts them all', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'counted' })
+    await eventually(() => held(b, 'counted') !== undefined, 10_000, 'B to hold the flag')
+
+    const patch = (app: FastifyInstance, i: number) => updateFlag(app, 'counted', { description: `write ${i}` }).then((flag) => flag.version as number)
+    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => [patch(a, i), patch(b, 100 + i)]).flat())
+    expect(versions.sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2))
+    await eventually(() => held(a, 'counted')?.version === 41 && held(b, 'counted')?.version === 41, 10_000, 'both replicas at version 41')
+    expect((await listAudit(b, { flag: 'counted', limit: 100 })).events).toHaveLength(41)
+  })
+})
+
+describe('restarting every replica', () => {
+  it('brings flags, tokens and the audit trail back from Redis', async () => {
+    const prefix = testPrefix(redis.url())
+    const [a, b] = await Promise.all([startReplica(redis.url(), prefix), startReplica(redis.url(), prefix)])
+    await createFlag(a, { key: 'durable', state: 'percentage', percentage: 12.5, betaUsers: ['vip'] })
+    const { token } = await createToken(b, 'survivor', 'evaluate')
+    await updateFlag(b, 'durable', { percentage: 25 }, 200, { 'if-match': '"1"' })
+    const before = await getFlag(b, 'durable')
+    await Promise.all([a.close(), b.close()])
+
+    const [c, d] = await Promise.all([startReplica(redis.url(), prefix), startReplica(redis.url(), prefix)])
+    for (const replica of [c, d]) {
+      expect(await getFlag(replica, 'durable')).toEqual(before)
+      expect(await evaluateFlag(replica, 'durable', { userId: 'vip' }, 200, token)).toEqual({ flag: 'durable', enabled: true, reason: 'beta_user', version: 2 })
+      expect((await listAudit(replica, { flag: 'durable' })).events).toHaveLength(2)
+    }
+  })
+})

@@ -1,0 +1,242 @@
+// Test helpers: build an app on a memory store, name the API actions tests perform, capture
+// log lines, and run the real server as a child process.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { buildApp, type AppDeps } from '../../src/app.js'
+import { defaultConfig, type Config } from '../../src/config.js'
+import type { Scope } from '../../src/auth/schema.js'
+import type { FileStore } from '../../src/store/file.js'
+import { MemoryStore } from '../../src/store/memory.js'
+
+export const ADMIN = 'test-admin-token-0123456789'
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface TestApp {
+  app: FastifyInstance
+  close(): Promise<void>
+}
+
+/** An app with its state loaded; `load: false` leaves it still loading (not ready). */
+export async function startApp(overrides: Partial<Config> = {}, deps: AppDeps & { load?: boolean } = {}): Promise<FastifyInstance> {
+  // The auth-failure limit would turn the 401s that suites provoke on purpose into 429s; the
+  // suites about it (auth-abuse) turn it back on.
+  const config = defaultConfig({ logLevel: 'silent', adminToken: ADMIN, authFailureLimit: 0, ...overrides })
+  const app = await buildApp(config, { store: deps.store ?? new MemoryStore(), ...deps })
+  await app.ready()
+  if (deps.load !== false) await app.switchyard.sync.start()
+  return app
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+type Body = Record<string, unknown> | unknown[] | string
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+
+export async function call(
+  app: FastifyInstance,
+  method: Method,
+  url: string,
+  opts: { token?: string | null; body?: Body; headers?: Record<string, string>; expected?: number } = {},
+): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = { ...(opts.token === null ? {} : bearer(opts.token ?? ADMIN)), ...opts.headers }
+  const res = await app.inject({
+    method,
+    url,
+    headers,
+    ...(opts.body === undefined
+      ? {}
+      : typeof opts.body === 'string'
+        ? { payload: opts.body, headers: { 'content-type': 'application/json', ...headers } }
+        : { payload: opts.body as object }),
+  })
+  if (opts.expected !== undefined) expect(res.statusCode, res.body).toBe(opts.expected)
+  return res
+}
+
+const query = (params: Record<string, string | number | undefined>) => {
+  const defined = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined)
+  return defined.length ? `?${new URLSearchParams(defined.map(([k, v]) => [k, String(v)]))}` : ''
+}
+
+export async function createFlag(app: FastifyInstance, body: Record<string, unknown>, expected = 201, token?: string) {
+  return (await call(app, 'POST', '/flags', { body, expected, token })).json()
+}
+
+export async function updateFlag(app: FastifyInstance, key: string, body: Record<string, unknown>, expected = 200, headers?: Record<string, string>) {
+  return (await call(app, 'PATCH', `/flags/${key}`, { body, expected, headers })).json()
+}
+
+export async function deleteFlag(app: FastifyInstance, key: string, expected = 204, headers?: Record<string, string>) {
+  return call(app, 'DELETE', `/flags/${key}`, { expected, headers })
+}
+
+export async function getFlag(app: FastifyInstance, key: string, expected = 200) {
+  return (await call(app, 'GET', `/flags/${key}`, { expected })).json()
+}
+
+export async function listFlags(
+  app: FastifyInstance,
+  params: { tag?: string; state?: string; cursor?: string; limit?: number } = {},
+  expected = 200,
+  token?: string,
+) {
+  return (await call(app, 'GET', `/flags${query(params)}`, { expected, token })).json()
+}
+
+export async function evaluateFlag(app: FastifyInstance, flag: string, context: Record<string, unknown> = {}, expected = 200, token?: string) {
+  return (await call(app, 'POST', '/evaluate', { body: { flag, context }, expected, token })).json()
+}
+
+/** A batch evaluation: `flags` omitted evaluates every flag. */
+export async function evaluateFlags(app: FastifyInstance, flags: string[] | undefined, context: Record<string, unknown> = {}, expected = 200, token?: string) {
+  return (await call(app, 'POST', '/evaluate', { body: { ...(flags ? { flags } : {}), context }, expected, token })).json()
+}
+
+/** `expiresAt` goes into the body; `token` is the caller's (the admin token by default). */
+export async function createToken(
+  app: FastifyInstance,
+  name: string,
+  scope: Scope,
+  expected = 201,
+  opts: { expiresAt?: string; token?: string } = {},
+): Promise<{ id: string; token: string; expiresAt?: string }> {
+  const body = { name, scope, ...(opts.expiresAt === undefined ? {} : { expiresAt: opts.expiresAt }) }
+  return (await call(app, 'POST', '/tokens', { body, expected, token: opts.token })).json()
+}
+
+export async function listTokens(app: FastifyInstance, params: { cursor?: string; limit?: number } = {}, expected = 200) {
+  return (await call(app, 'GET', `/tokens${query(params)}`, { expected })).json()
+}
+
+export async function revokeToken(app: FastifyInstance, id: string, expected = 204) {
+  return call(app, 'DELETE', `/tokens/${id}`, { expected })
+}
+
+export async function listAudit(app: FastifyInstance, params: { flag?: string; actor?: string; cursor?: string; limit?: number } = {}, expected = 200) {
+  return (await call(app, 'GET', `/audit${query(params)}`, { expected })).json()
+}
+
+/** Polls `check` until it returns true, failing after `timeoutMs`: no fixed sleeps. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** A pino destination that keeps every line: pass `stream` as buildApp's deps.logStream. */
+export function captureLogs() {
+  const lines: string[] = []
+  return {
+    stream: { write: (line: string) => void lines.push(line) },
+    text: () => lines.join(''),
+    records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+  }
+}
+
+/** Everything the embedded store holds on disk: its data file and its journal ('' for one that is absent). */
+export function embeddedStoreText(store: FileStore): string {
+  return [store.path, store.journalPath].map((path) => (existsSync(path) ? readFileSync(path, 'utf8') : '')).join('\n')
+}
+
+/** A fresh temporary directory, removed by the returned function. */
+export function tempDir(prefix = 'switchyard-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A port that was free a moment ago (the server's own PORT=0 choice cannot be read back). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export interface ServerProcess {
+  url: string
+  child: ChildProcess
+  stdout(): string
+  stderr(): string
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>
+  /** Sends `signal` and waits for the exit; SIGKILLs and fails if it does not come in time. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>
+}
+
+/**
+ * Runs `node --import tsx src/server.ts` on 127.0.0.1 with only the given environment (plus PATH
+ * and HOME), so the developer's own variables cannot leak in. Does not wait for readiness.
+ */
+export async function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
+  const port = env.PORT ?? String(await freePort())
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: port, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  let done = false
+  void exited.then(() => (done = true))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (done) return exited
+      child.kill(signal)
+      let forced = false
+      const timer = setTimeout(() => (forced = child.kill('SIGKILL')), timeoutMs)
+      const code = await exited
+      clearTimeout(timer)
+      if (forced) throw new Error(`server ignored ${signal} for ${timeoutMs} ms and was killed`)
+      return code
+    },
+  }
+}
+
+/** spawnServer, then polls /readyz until the state is loaded; fails if the process exits first. */
+export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+  const server = await spawnServer(env)
+  let exitedEarly = false
+  void server.exited.then(() => (exitedEarly = true))
+  try {
+    await eventually(
+      async () => {
+        if (exitedEarly) throw new Error(`server exited before it was ready:\n${server.stderr()}\n${server.stdout()}`)
+        const res = await fetch(`${server.url}/readyz`).catch(() => undefined)
+        return res?.status === 200
+      },
+      timeoutMs,
+      `${server.url}/readyz`,
+    )
+  } catch (err) {
+    await server.stop('SIGKILL')
+    throw err
+  }
+  return server
+}
+
+/** One flag in each state, as the OpenFeature suites compare them: on, off, beta, rollout (by user) and by_tenant. */
+export async function createFlagPerState(app: FastifyInstance): Promise<void> {
+  await createFlag(app, { key: 'on', state: 'enabled' })
+  await createFlag(app, { key: 'off', state: 'disabled' })
+  await createFlag(app, { key: 'beta', state: 'beta_users', betaUsers: ['alice'], betaTenants: ['acme'] })
+  await createFlag(app, { key: 'rollout', state: 'percentage', percentage: 50 })
+  await createFlag(app, { key: 'by_tenant', state: 'percentage', percentage: 50, stickiness: 'tenantId' })
+}

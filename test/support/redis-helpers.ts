@@ -1,0 +1,193 @@
+// Helpers for the Redis suites: private redis-server processes on free ports (killable and
+// restartable for fault tests), and replicas — app instances sharing one Redis under a prefix.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { afterAll, beforeAll, onTestFinished } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { RedisStore, type RedisStoreOptions } from '../../src/store/redis.js'
+import { redisKeys } from '../../src/store/redis-scripts.js'
+import { eventually, freePort, startApp, tempDir } from './helpers.js'
+
+export const REDIS_SERVER_MISSING = 'redis-server not found: install it (apt-get install redis-server)'
+
+function redisServerBinary(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'redis-server')
+    if (dir && existsSync(candidate)) return candidate
+  }
+  throw new Error(REDIS_SERVER_MISSING)
+}
+
+export interface RedisServer {
+  url: string
+  /** SIGKILL, as in a crash: only what persistence already wrote survives. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and data directory. */
+  restart(): Promise<void>
+  /** Stops it for good and removes its data. */
+  stop(): Promise<void>
+  /** One plain connection for a test's own commands; closed by stop(). */
+  client(): Redis
+}
+
+/**
+ * A private redis-server on 127.0.0.1 and a free port. `persistent` turns on the append-only
+ * file with an fsync per write, as production runs it, so a killed server restarts with every
+ * committed change; otherwise nothing touches the disk.
+ */
+export async function startRedisServer(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
+  const binary = redisServerBinary()
+  const dir = tempDir('switchyard-redis-')
+  const persistence = opts.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  let client: Redis | undefined
+  let port = 0
+  let child: ChildProcess | undefined
+
+  const launch = async (): Promise<void> => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, '--loglevel', 'notice']
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = proc
+    let output = ''
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes('Ready to accept connections')) resolve()
+      }
+      proc.stdout!.on('data', onData)
+      proc.stderr!.on('data', onData)
+      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)))
+      proc.once('error', reject)
+    })
+  }
+  const exit = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child
+    child = undefined
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = new Promise((resolve) => proc.once('exit', resolve))
+    proc.kill(signal)
+    await exited
+  }
+
+  // Another process may take the port between the probe and the bind: try a few.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort()
+    try {
+      await launch()
+      break
+    } catch (err) {
+      await exit('SIGKILL')
+      if (attempt >= 5) {
+        dir.remove()
+        throw err
+      }
+    }
+  }
+
+  const url = `redis://127.0.0.1:${port}`
+  return {
+    url,
+    kill: () => exit('SIGKILL'),
+    restart: launch,
+    async stop() {
+      client?.disconnect()
+      await exit('SIGKILL')
+      dir.remove()
+    },
+    client() {
+      if (!client) {
+        client = new Redis(url, { maxRetriesPerRequest: 1 })
+        client.on('error', () => undefined)
+      }
+      return client
+    },
+  }
+}
+
+/**
+ * The Redis a suite without fault tests uses: REDIS_URL when set, otherwise one private
+ * server for the file, started before its tests and stopped after them.
+ */
+export function useSharedRedis(): { url(): string } {
+  let server: RedisServer | undefined
+  let url = process.env.REDIS_URL
+  beforeAll(async () => {
+    if (url) return
+    server = await startRedisServer()
+    url = server.url
+  })
+  afterAll(async () => server?.stop())
+  return {
+    url: () => {
+      if (!url) throw new Error('useSharedRedis: the Redis server has not started')
+      return url
+    },
+  }
+}
+
+/** A plain connection for a test's own commands, closed when the test finishes. */
+export function redisClient(url: string): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  client.on('error', () => undefined)
+  onTestFinished(() => void client.disconnect())
+  return client
+}
+
+/** A prefix no other test uses; its keys are deleted when the test finishes. */
+export function testPrefix(url: string): string {
+  const prefix = `switchyard-test:${randomBytes(6).toString('hex')}:`
+  onTestFinished(async () => {
+    const client = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null })
+    client.on('error', () => undefined)
+    try {
+      const keys = redisKeys(prefix)
+      await client.del(keys.seq, keys.flags, keys.tokens, keys.audit, keys.auditBytes, keys.flagTombstones, keys.flagVersionFloor)
+    } catch {
+      // A fault test may have stopped its server already: nothing is left to clean.
+    } finally {
+      client.disconnect()
+    }
+  })
+  return prefix
+}
+
+export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'url' | 'prefix'>> & { load?: boolean }
+
+/**
+ * One replica: an app on its own RedisStore, closed when the test finishes. `load: false`
+ * leaves it loading in the background (as server.ts does) instead of waiting for the state.
+ */
+export async function startReplica(url: string, prefix: string, options: ReplicaOptions = {}): Promise<FastifyInstance> {
+  const { load, ...storeOptions } = options
+  const store = new RedisStore({ url, prefix, auditMaxEvents: 10_000, ...storeOptions })
+  const app = await startApp({ redisUrl: url, redisPrefix: prefix }, { store, load: false })
+  onTestFinished(() => app.close())
+  const loading = app.switchyard.sync.start(50)
+  if (load === false) {
+    loading.catch(() => undefined)
+    return app
+  }
+  await loading
+  // From the moment its subscription is active a replica misses nothing; tests start there.
+  const client = redisClient(url)
+  await eventually(async () => (await connectionInfo(client, app, 'sub'))?.includes(' sub=1 ') ?? false, 10_000, 'the replica to subscribe')
+  return app
+}
+
+export const redisStoreOf = (app: FastifyInstance) => app.switchyard.store as RedisStore
+
+/** The CLIENT LIST line of one of a replica's connections, if it is connected. */
+export async function connectionInfo(server: Redis, app: FastifyInstance, which: 'cmd' | 'sub'): Promise<string | undefined> {
+  const name = `switchyard-${which}-${redisStoreOf(app).instanceId}`
+  const list = (await server.client('LIST')) as string
+  return list.split('\n').find((line) => line.includes(` name=${name} `))
+}
+
+/** Closes one connection of a replica from the server side, as a network blip would. */
+export async function killConnection(server: Redis, app: FastifyInstance, which: 'cmd' | 'sub'): Promise<void> {
+  const line = await connectionInfo(server, app, which)
+  if (!line) throw new Error(`replica has no ${which} connection to kill`)
+  await server.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!)
+}

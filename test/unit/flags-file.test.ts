@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { flagsJsonSchemaText, formatFlagsFile, fullSpec, parseFlagsFile, readFlagsFile, FlagsFileError, type FlagsFile } from '../../src/flags/flags-file.js'
+
+const FLAGS_SCHEMA_FILE = new URL('../../schema/flags.schema.json', import.meta.url)
+import { computePlan } from '../../src/cli/plan.js'
+import type { Flag } from '../../src/flags/schema.js'
+
+const EXAMPLE = 'examples/flags.yaml'
+
+function problemsOf(text: string, source = 'flags.yaml'): string[] {
+  try {
+    parseFlagsFile(text, source)
+  } catch (err) {
+    if (err instanceof FlagsFileError) return err.problems
+    throw err
+  }
+  throw new Error('expected the file to be refused')
+}
+
+function liveFlag(fields: Partial<Flag> & { key: string }): Flag {
+  return { ...fullSpec(fields), version: 3, createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone', ...fields }
+}
+
+describe('schema/flags.schema.json', () => {
+  it('matches what the TypeBox schema generates (run `npm run flags-schema` after changing it)', () => {
+    expect(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')).toBe(flagsJsonSchemaText())
+  })
+
+  it('accepts examples/flags.yaml with a stock JSON Schema validator, and refuses what flagctl refuses', () => {
+    const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
+    const example = parse(readFileSync(EXAMPLE, 'utf8'))
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate({ version: 1, flags: [{ key: 'x', percentage: 101 }] })).toBe(false)
+    expect(validate({ version: 1, flags: [{ key: 'x', version: 4 }] })).toBe(false)
+  })
+})
+
+describe('examples/flags.yaml', () => {
+  it('declares the four default flags, copilot_v2 at 50 % with tenant-admin in beta', async () => {
+    const file = await readFlagsFile(EXAMPLE)
+    expect(file.flags.map((f) => f.key).sort()).toEqual(['advanced_code_review', 'ai_response_caching', 'copilot_v2', 'distributed_tracing'])
+    expect(file.flags.find((f) => f.key === 'copilot_v2')).toMatchObject({ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] })
+  })
+})
+
+describe('parseFlagsFile', () => {
+  it('names the path and the line and column of every bad entry in YAML', () => {
+    const problems = problemsOf(
+      [
+        'version: 1',
+        'flags:',
+        '  - key: fine',
+        '  - key: too_far',
+        '    percentage: 150',
+        '    colour: red',
+        '  - key: Bad-Key',
+        '    state: maybe',
+        '  - description: no key',
+      ].join('\n'),
+    )
+    expect(problems).toEqual([
+      'flags.yaml:5:17: flags[1].percentage must be <= 100',
+      'flags.yaml:6:5: flags[1].colour is not a known field',
+      'flags.yaml:7:10: flags[2].key must match pattern "^[a-z][a-z0-9_]*$"',
+      'flags.yaml:8:12: flags[2].state must be one of: enabled, disabled, beta_users, percentage',
+      'flags.yaml:9:5: flags[3].key is required',
+    ])
+  })
+
+  it('gives JSON files lines too, and refuses what the API would refuse (types are never coerced)', () => {
+    const json = JSON.stringify(
+      {
+        version: 1,
+        flags: [
+          { key: 'a', betaUsers: ['ok', 7] },
+          { key: 'b', percentage: 12.3456 },
+        ],
+      },
+      null,
+      2,
+    )
+    expect(problemsOf(json, 'flags.json')).toEqual([
+      'flags.json:8:9: flags[0].betaUsers[1] must be string',
+      'flags.json:13:21: flags[1].percentage must have at most three decimals (a multiple of 0.001)',
+    ])
+    expect(problemsOf('{"version": "1", "flags": []}', 'f.json')).toEqual(['f.json:1:13: version must be 1'])
+  })
+
+  it('refuses a key declared twice, server-managed fields, syntax errors and a file that is not a flags file', () => {
+    expect(problemsOf('version: 1\nflags:\n  - key: a\n  - key: a\n')).toEqual(["flags.yaml:4:10: flags[1].key 'a' is already declared at flags[0]"])
+    expect(problemsOf('version: 1\nflags:\n  - key: a\n    version: 3\n')).toEqual(['flags.yaml:4:5: flags[0].version is not a known field'])
+    expect(problemsOf('version: 1\nflags:\n  - key: a\n    key: b\n')[0]).toMatch(/^flags\.yaml:4:5: Map keys must be unique/)
+    expect(problemsOf('version: 1\nflags: [\n')[0]).toMatch(/^flags\.yaml:\d+:\d+: /)
+    expect(problemsOf('')).toEqual(['flags.yaml:1:1: (the file) must be object'])
+    expect(problemsOf('- key: a\n')).toEqual(['flags.yaml:1:1: (the file) must be object'])
+  })
+
+  it('accepts JSON and YAML spellings of the same flags alike', () => {
+    const yaml = parseFlagsFile('version: 1\nflags:\n  - key: a\n    tags: [x]\n', 'a.yaml')
+    const json = parseFlagsFile('{"version":1,"flags":[{"key":"a","tags":["x"]}]}', 'a.json')
+    expect(yaml).toEqual(json)
+  })
+})
+
+describe('formatFlagsFile', () => {
+  const flags = [
+    liveFlag({ key: 'zeta', betaUsers: ['u2', 'u10', 'u1'], tags: ['b', 'a'] }),
+    liveFlag({ key: 'alpha', description: 'line one\nline two', betaTenants: ['123', 'true', 'null'], state: 'beta_users' }),
+  ]
+
+  it('writes flags sorted by key, every field, id lists sorted, nothing server-managed', () => {
+    const file = parse(formatFlagsFile(flags, 'yaml')) as FlagsFile
+    expect(file.version).toBe(1)
+    expect(file.flags.map((f) => f.key)).toEqual(['alpha', 'zeta'])
+    expect(Object.keys(file.flags[0]!)).toEqual(['key', 'description', 'tags', 'state', 'percentage', 'betaUsers', 'betaTenants', 'stickiness'])
+    expect(file.flags[1]).toMatchObject({ betaUsers: ['u1', 'u10', 'u2'], tags: ['a', 'b'] })
+    // Ids that look like numbers, booleans or null stay strings.
+    expect(file.flags[0]!.betaTenants).toEqual(['123', 'null', 'true'])
+  })
+
+  it('is stable whatever order the flags and ids come in, and parses back to the same flags', () => {
+    const reordered = [...flags].reverse().map((f) => ({ ...f, betaUsers: [...f.betaUsers].reverse(), version: 99 }))
+    for (const format of ['yaml', 'json'] as const) {
+      const text = formatFlagsFile(flags, format)
+      expect(formatFlagsFile(reordered, format)).toBe(text)
+      expect(parseFlagsFile(text, `x.${format}`).flags).toEqual(flags.map(fullSpec).sort((a, b) => a.key.localeCompare(b.key)))
+    }
+  })
+})
+
+describe('computePlan', () => {
+  const file = (flags: FlagsFile['flags']): FlagsFile => ({ version: 1, flags })
+
+  it('creates what is missing, updates only the fields that differ, and leaves unmanaged flags unless pruning', () => {
+    const live = [
+      liveFlag({ key: 'kept', state: 'enabled' }),
+      liveFlag({ key: 'changed', percentage: 10, state: 'percentage', betaUsers: ['a', 'b'] }),
+      liveFlag({ key: 'extra' }),
+    ]
+    const desired = file([
+      { key: 'kept', state: 'enabled' },
+      { key: 'changed', state: 'percentage', percentage: 20, betaUsers: ['b', 'c'] },
+      { key: 'added', tags: ['t'] },
+    ])
+
+    const plan = computePlan(live, desired, false)
+    expect(plan.unmanaged).toEqual(['extra'])
+    expect(plan.steps).toEqual([
+      { action: 'create', key: 'added', flag: { ...fullSpec({ key: 'added' }), tags: ['t'] } },
+      {
+        action: 'update',
+        key: 'changed',
+        version: 3,
+        patch: { percentage: 20, betaUsers: ['b', 'c'] },
+        changes: { percentage: { before: 10, after: 20 }, betaUsers: { added: ['c'], removed: ['a'] } },
+      },
+    ])
+    expect(computePlan(live, desired, true).steps.map((s) => `${s.action} ${s.key}`)).toEqual(['create added', 'update changed', 'delete extra'])
+  })
+
+  it('treats a field left out as its default, and id lists as sets', () => {
+    const live = [liveFlag({ key: 'a', state: 'enabled', percentage: 30, betaUsers: ['y', 'x'] })]
+    expect(computePlan(live, file([{ key: 'a', state: 'enabled', percentage: 30, betaUsers: ['x', 'y', 'x'] }]), false).steps).toEqual([])
+    expect(computePlan(live, file([{ key: 'a', state: 'enabled' }]), false).steps).toMatchObject([
+      { action: 'update', patch: { percentage: 0, betaUsers: [] } },
+    ])
+  })
+})
