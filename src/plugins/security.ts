@@ -1,9 +1,6 @@
-// Security headers on every response, computed once by helmet and set by one cheap hook.
-//
-// @fastify/helmet rebuilds helmet's whole middleware chain (parsing the CSP directives and all)
-// for every request; on POST /evaluate that halved throughput (bench/RESULTS.md). The headers
-// never vary per request here (no CSP nonces), so helmet runs once at startup and the hook
-// only copies its output. Swagger UI replaces the CSP on /docs with one its page can run under.
+// Security headers on every response, computed once by helmet and set by one cheap hook
+// (@fastify/helmet rebuilt them per request: docs/decisions/precomputed-security-headers.md).
+// Swagger UI replaces the CSP on /docs with one its page can run under.
 import helmet, { type HelmetOptions } from 'helmet'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
