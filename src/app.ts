@@ -1,11 +1,12 @@
-// buildApp: the Fastify instance with every plugin and route, in a fixed, visible order.
-// It never listens; server.ts does that, tests inject.
+// buildApp: the Fastify instance — its options, then every plugin and route in a fixed order.
+// The services come from the composition root (services.ts). It never listens; server.ts does
+// that, tests inject.
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
-import { AppError } from './errors.js'
+import { buildServices, type Switchyard } from './services.js'
 import { sharedSchemas } from './schema.js'
 import { flagSchemas } from './flags/schema.js'
 import { auditSchemas } from './audit/schema.js'
@@ -15,14 +16,12 @@ import { installJsonParser } from './plugins/json-body.js'
 import { frameworkErrors, installErrorHandler, notFound } from './plugins/error-handler.js'
 import { installResponseHeaders } from './plugins/security.js'
 import { installCors } from './plugins/cors.js'
-import { installAuthFailureLimit } from './plugins/rate-limit.js'
+import { readinessGate } from './plugins/readiness.js'
+import { requestLog } from './plugins/request-log.js'
+import { gracefulClose } from './plugins/graceful-close.js'
 import { installSwagger } from './plugins/swagger.js'
-import { installAuth, requireToken } from './auth/authenticate.js'
-import { TokenRegistry } from './auth/tokens.js'
-import { FlagRegistry } from './flags/registry.js'
-import { StoreSync } from './replica/sync.js'
-import { flagsBootstrap } from './flags/bootstrap.js'
-import { createStore } from './store/create.js'
+import { installAuthFailureLimit } from './auth/failure-limit.js'
+import { authentication, requireToken } from './auth/authenticate.js'
 import type { Store } from './store/store.js'
 import { healthRoutes } from './health/routes.js'
 import { flagRoutes } from './flags/routes.js'
@@ -31,27 +30,17 @@ import { tokenRoutes } from './auth/routes.js'
 import { auditRoutes } from './audit/routes.js'
 import { ofrepSchemas } from './evaluation/ofrep/schema.js'
 import { ofrepRoutes } from './evaluation/ofrep/routes.js'
-import { ChangeStream } from './stream/hub.js'
 import { streamRoutes } from './stream/routes.js'
-import { defaultStreamLimits } from './stream/limits.js'
-import { Metrics } from './metrics/metrics.js'
 import { installMetrics } from './metrics/hooks.js'
 import { metricsRoutes } from './metrics/routes.js'
+
+export type { Switchyard } from './services.js'
 
 export interface AppDeps {
   /** Defaults to the store the config selects (file, or Redis with REDIS_URL). */
   store?: Store
   /** Where log lines go; defaults to stdout. Tests capture them here. */
   logStream?: DestinationStream
-}
-
-export interface Switchyard {
-  config: Config
-  store: Store
-  flags: FlagRegistry
-  tokens: TokenRegistry
-  sync: StoreSync
-  stream: ChangeStream
 }
 
 declare module 'fastify' {
@@ -106,30 +95,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const store = deps.store ?? (await createStore(config, app.log))
-  const flags = new FlagRegistry(store)
-  const tokens = new TokenRegistry(store, { max: config.tokensMax })
-  if (config.adminToken) tokens.setBootstrap(config.adminToken)
-  const metrics = new Metrics({ store, flags })
-  const sync = new StoreSync(store, flags, tokens, app.log, metrics.sync)
-  if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, app.log)
-  const streamLimits = defaultStreamLimits()
-  const stream = new ChangeStream(
-    flags,
-    {
-      heartbeatMs: config.streamHeartbeatMs,
-      maxBufferBytes: config.streamMaxBuffer,
-      maxStreams: config.streamMaxTotal ?? streamLimits.total,
-      maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(streamLimits.perToken, config.streamMaxTotal ?? Infinity),
-      maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(streamLimits.perAddress, config.streamMaxTotal ?? Infinity),
-    },
-    app.log,
-    (id) => {
-      const token = tokens.find(id)
-      return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
-    },
-  )
-  app.decorate('switchyard', { config, store, flags, tokens, sync, stream })
+  const services = await buildServices(config, app.log, deps.store)
+  const { store, flags, tokens, sync, stream, metrics } = services
+  app.decorate('switchyard', services)
 
   for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
@@ -141,27 +109,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   installMetrics(app, metrics)
   installResponseHeaders(app)
 
-  app.addHook('onRequest', (request, _reply, done) => {
-    // Scopes are settled per route by installAuth (Swagger UI's routes are public).
-    if (!sync.ready && request.routeOptions.config.scope !== 'public') {
-      return done(new AppError('NOT_READY', 'the service is still loading its state; retry shortly'))
-    }
-    done()
-  })
+  await app.register(readinessGate, { sync })
   await installCors(app, config.corsOrigins)
   await installAuthFailureLimit(app, tokens, { maxFailures: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds })
-  installAuth(app, tokens)
-  // Request logging lives here rather than in Fastify so POST /evaluate, the hot path, logs at debug only.
-  const levels = app.log as unknown as { isLevelEnabled(level: string): boolean }
-  // Refusals (401, 403, 4xx) are logged at info on every route, so guessing at /evaluate shows too.
-  app.addHook('onResponse', (request, reply, done) => {
-    const level = reply.statusCode < 400 && (request.scope === 'evaluate' || request.scope === 'client') ? 'debug' : 'info'
-    if (levels.isLevelEnabled(level)) {
-      const url = request.routeOptions.url ?? request.url.split('?')[0]
-      request.log[level]({ method: request.method, url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed')
-    }
-    done()
-  })
+  await app.register(authentication, { tokens })
+  await app.register(requestLog)
 
   await installSwagger(app)
 
@@ -174,19 +126,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(streamRoutes, { stream, bodyLimit: config.evaluateBodyLimit })
   await app.register(metricsRoutes, { metrics })
 
-  // A keep-alive connection whose request was in flight when closing began would sit idle until
-  // keepAliveTimeout once answered, holding the shutdown open: reap it as soon as it is idle.
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
-  })
-  app.addHook('onResponse', (_request, _reply, done) => {
-    if (closing) app.server.closeIdleConnections()
-    done()
-  })
-  app.addHook('onClose', async () => {
-    sync.stop()
-    await store.close()
-  })
+  await app.register(gracefulClose, { sync, store })
   return app
 }

@@ -1,7 +1,8 @@
 // Authentication and scope checks for every route. A route is admin-only unless its config
 // says otherwise, so a route that forgets to declare a scope fails closed.
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { prependHook } from '../plugins/route-hooks.js'
+import fp from 'fastify-plugin'
+import { prependHook } from '../route-hooks.js'
 import { AppError } from '../errors.js'
 import { builtInActor, type Actor } from '../audit/audit.js'
 import type { TokenRecord } from './schema.js'
@@ -59,7 +60,10 @@ export function requireToken(tokens: TokenRegistry, scope: TokenScope): onReques
   }
 }
 
-export function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
+/** Named, so plugins that read `request.scope` can declare that they come after it. */
+export const authentication = fp<{ tokens: TokenRegistry }>(async (app, { tokens }) => installAuth(app, tokens), { name: 'switchyard-auth' })
+
+function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
   app.decorateRequest('token', null)
   app.decorateRequest('scope', null)
   // Each route's scope is settled once, when it is added, and only routes that need a token get

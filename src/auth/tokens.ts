@@ -2,7 +2,8 @@
 // with respect to the secret (it is hashed first; only hashes are looked up or stored).
 import { hash, randomBytes, randomUUID } from 'node:crypto'
 import { AppError, validationFailed } from '../errors.js'
-import { draftEvent, isBuiltInActor, logAudit, type Actor } from '../audit/audit.js'
+import { draftEvent, isBuiltInActor, type Actor } from '../audit/audit.js'
+import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
 import type { Store } from '../store/store.js'
 import { VersionedMap } from '../replica/versioned-map.js'
 import type { Scope, TokenRecord } from './schema.js'
@@ -169,9 +170,7 @@ export class TokenRegistry {
         ...(expiresAt === undefined ? {} : { expiresAt: { before: null, after: expiresAt } }),
       }
       const audit = draftEvent(actor, 'token.created', { tokenId: record.id }, changes)
-      const change = await this.store.commit({ kind: 'token', id: record.id, next: record, audit })
-      this.apply(record.id, record, change.seq)
-      logAudit(actor, { ...audit, seq: change.seq })
+      await commitAndApply(this.writer(record.id, actor), () => ({ kind: 'token', id: record.id, next: record, audit }))
       return { record, secret }
     } finally {
       this.creating.delete(name)
@@ -205,9 +204,18 @@ export class TokenRegistry {
       { tokenId: id },
       { name: { before: record.name, after: null }, scope: { before: record.scope, after: null } },
     )
-    const change = await this.store.commit({ kind: 'token', id, next: null, audit })
-    this.apply(id, null, change.seq)
-    logAudit(actor, { ...audit, seq: change.seq })
+    await commitAndApply(this.writer(id, actor), () => ({ kind: 'token', id, next: null, audit }))
+  }
+
+  private writer(id: string, actor: Actor): Writer {
+    return {
+      store: this.store,
+      actor,
+      what: `token '${id}'`,
+      apply: (change) => {
+        if (change.kind === 'token') this.apply(change.id, change.token, change.seq)
+      },
+    }
   }
 
   apply(id: string, record: TokenRecord | null, seq: number): boolean {

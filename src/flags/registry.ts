@@ -1,8 +1,8 @@
 // The flag registry: the one owner of flag state on this replica. Reads are memory-only;
 // writes commit to the store first (write-through) and then swap in the compiled flag.
 import { AppError, flagNotFound } from '../errors.js'
-import { ConflictError } from '../store/errors.js'
-import { draftEvent, diff, logAudit, type Actor } from '../audit/audit.js'
+import { draftEvent, diff, type Actor } from '../audit/audit.js'
+import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
 import type { Store } from '../store/store.js'
 import { VersionedMap } from '../replica/versioned-map.js'
 import { compileFlag, type CompiledFlag } from '../evaluation/engine.js'
@@ -21,9 +21,6 @@ export interface FlagListQuery {
 /** `previous` is the flag this replica held before the change (null: none), so a listener can send a patch. */
 export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previous: Flag | null; seq: number } | { type: 'reset'; seq: number }
 export type FlagChangeListener = (event: FlagEvent) => void
-
-// Retries of a write that lost a race to another writer; each retry re-merges onto the winner.
-const MAX_ATTEMPTS = 50
 
 export class FlagRegistry {
   private readonly flags = new VersionedMap<CompiledFlag>()
@@ -89,62 +86,51 @@ export class FlagRegistry {
       updatedBy: actor.name,
     })
     const changes = diff(null, flag, MUTABLE_FIELDS)
-    for (let attempt = 1; ; attempt++) {
+    const written = await commitAndApply(this.writer(input.key, actor), (conflict) => {
+      if (conflict?.current) throw flagExists(input.key)
+      // The store holds a tombstone for the key: start where the deleted flag stopped.
+      if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
       const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
-      try {
-        const change = await this.store.commit({ kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit })
-        this.apply(flag.key, flag, change.seq)
-        logAudit(actor, { ...audit, seq: change.seq })
-        return flag
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err
-        if (err.current) throw flagExists(input.key)
-        if (attempt >= MAX_ATTEMPTS) throw contended(input.key)
-        // The store holds a tombstone for the key: start where the deleted flag stopped.
-        flag = { ...flag, version: err.lastVersion + 1 }
-      }
-    }
+      return { kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit }
+    })
+    return written!.next!
   }
 
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
   async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
     let base = await this.base(key, ifMatch)
-    for (let attempt = 1; ; attempt++) {
+    const written = await commitAndApply(this.writer(key, actor), (conflict) => {
+      if (conflict) base = conflict.current
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
       const changes = diff(base, next, MUTABLE_FIELDS)
-      if (Object.keys(changes).length === 0) return base
+      if (Object.keys(changes).length === 0) return null
       const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
-      try {
-        const change = await this.store.commit({ kind: 'flag', key, expectedVersion: base.version, next, audit })
-        this.apply(key, next, change.seq)
-        logAudit(actor, { ...audit, seq: change.seq })
-        return next
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err
-        if (attempt >= MAX_ATTEMPTS) throw contended(key)
-        base = err.current
-      }
-    }
+      return { kind: 'flag', key, expectedVersion: base.version, next, audit }
+    })
+    return written ? written.next! : base!
   }
 
   async remove(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
     let base = await this.base(key, ifMatch)
-    for (let attempt = 1; ; attempt++) {
+    await commitAndApply(this.writer(key, actor), (conflict) => {
+      if (conflict) base = conflict.current
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
-      try {
-        const change = await this.store.commit({ kind: 'flag', key, expectedVersion: base.version, next: null, audit })
-        this.apply(key, null, change.seq)
-        logAudit(actor, { ...audit, seq: change.seq })
-        return
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err
-        if (attempt >= MAX_ATTEMPTS) throw contended(key)
-        base = err.current
-      }
+      return { kind: 'flag', key, expectedVersion: base.version, next: null, audit }
+    })
+  }
+
+  private writer(key: string, actor: Actor): Writer {
+    return {
+      store: this.store,
+      actor,
+      what: `flag '${key}'`,
+      apply: (change) => {
+        if (change.kind === 'flag') this.apply(change.key, change.flag, change.seq)
+      },
     }
   }
 
@@ -198,7 +184,5 @@ function normalize(flag: Flag): Flag {
   }
 }
 
-const contended = (key: string) =>
-  new AppError('STORE_UNAVAILABLE', `flag '${key}' changed under ${MAX_ATTEMPTS} attempts in a row; nothing was changed, retry`)
 const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)
 const versionMismatch = (key: string, current: number) => new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)

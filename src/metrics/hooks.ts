@@ -5,7 +5,7 @@ import type { FastifyInstance, onResponseHookHandler, preSerializationHookHandle
 import type { Reason } from '../flags/schema.js'
 import type { EvaluationCounter } from './evaluation-counter.js'
 import type { Metrics } from './metrics.js'
-import { appendHook } from '../plugins/route-hooks.js'
+import { appendHook } from '../route-hooks.js'
 
 type Observe = (seconds: number) => void
 

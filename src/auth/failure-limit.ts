@@ -7,8 +7,8 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
-import { tokenFromHeader } from '../auth/authenticate.js'
-import type { TokenRegistry } from '../auth/tokens.js'
+import { tokenFromHeader } from './authenticate.js'
+import type { TokenRegistry } from './tokens.js'
 
 export interface AuthFailureLimitOptions {
   /** Failed authentications allowed per address and window; 0 turns the limit off. */
