@@ -16,6 +16,7 @@ import type { AuditEvent } from '../audit/schema.js'
 import type { TokenRecord } from '../auth/schema.js'
 import type { Flag } from '../flags/schema.js'
 import type { RecordPatch } from '../replica/change-patch.js'
+import type { StoredState } from './memory.js'
 import type { Change, Tombstone } from './store.js'
 
 export const FORMAT = 'switchyard/v2'
@@ -23,15 +24,6 @@ const FORMAT_V1 = 'switchyard/v1'
 const NEWLINE = 0x0a
 /** Lines are gathered into writes of about this size. */
 const CHUNK_BYTES = 1024 * 1024
-
-export interface StoredState {
-  seq: number
-  flags: Flag[]
-  tokens: TokenRecord[]
-  audit: AuditEvent[]
-  tombstones?: Tombstone[]
-  versionFloor?: number
-}
 
 /** One journal line: a committed write as a patch on the record it changed. */
 export interface JournalEntry {

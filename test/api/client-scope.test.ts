@@ -3,13 +3,13 @@
 // flags that changed.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SseParser, type SseEvent } from '../../src/client/sse.js'
+import { data, fetchEvents, type EventStream } from '../support/sse.js'
 import { call, createFlag, createToken, eventually, revokeToken, startApp, updateFlag } from '../support/helpers.js'
 
 let app: FastifyInstance
 let base: string
 let client: { id: string; token: string }
-const opened: AbortController[] = []
+const opened: EventStream[] = []
 
 beforeAll(async () => {
   app = await startApp()
@@ -20,47 +20,20 @@ beforeAll(async () => {
   client = await createToken(app, 'web-app', 'client')
 })
 afterAll(async () => {
-  for (const abort of opened) abort.abort()
+  for (const stream of opened) await stream.close()
   await app.close()
 })
 
 /** POST /stream/evaluations read as a browser would: fetch with a streaming body reader. */
 async function evaluations(token: string, body: unknown) {
-  const abort = new AbortController()
-  opened.push(abort)
-  const res = await fetch(`${base}/stream/evaluations`, {
+  const stream = await fetchEvents(`${base}/stream/evaluations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
-    signal: abort.signal,
   })
-  const events: SseEvent[] = []
-  let raw = ''
-  let ended = false
-  const parser = new SseParser((e) => events.push(e))
-  if (res.status === 200) {
-    void (async () => {
-      const reader = res.body!.getReader()
-      const decoder = new TextDecoder()
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) break
-          const text = decoder.decode(value, { stream: true })
-          raw += text
-          parser.push(text)
-        }
-      } catch {
-        // aborted
-      } finally {
-        ended = true
-      }
-    })()
-  }
-  return { status: res.status, res, events, raw: () => raw, ended: () => ended, close: () => abort.abort() }
+  opened.push(stream)
+  return stream
 }
-
-const data = (e: SseEvent) => JSON.parse(e.data)
 
 describe('a client token', () => {
   it.each([

@@ -1,59 +1,16 @@
 import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SseParser, type SseEvent } from '../../src/client/sse.js'
 import type { Flag } from '../../src/flags/schema.js'
+import { data, fetchEvents, type EventStream } from '../support/sse.js'
 import { ADMIN, bearer, call, createFlag, eventually, startApp, updateFlag } from '../support/helpers.js'
 
-interface OpenStream {
-  status: number
-  headers: Headers
-  events: SseEvent[]
-  raw(): string
-  ended(): boolean
-  close(): Promise<void>
-}
+type OpenStream = EventStream
 
-/** A GET /stream consumer that reads everything, parsed with the SDK's own parser. */
-async function openStream(base: string, headers: Record<string, string> = {}, query = ''): Promise<OpenStream> {
-  const abort = new AbortController()
-  const res = await fetch(`${base}/stream${query}`, { headers: { ...bearer(ADMIN), ...headers }, signal: abort.signal })
-  const events: SseEvent[] = []
-  let raw = ''
-  let ended = false
-  const parser = new SseParser((e) => events.push(e))
-  const reading = (async () => {
-    if (!res.body) return
-    const reader = res.body.getReader()
-    const decoder = new TextDecoder()
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        const text = decoder.decode(value, { stream: true })
-        raw += text
-        parser.push(text)
-      }
-    } catch {
-      // aborted by close()
-    } finally {
-      ended = true
-    }
-  })()
-  return {
-    status: res.status,
-    headers: res.headers,
-    events,
-    raw: () => raw,
-    ended: () => ended,
-    close: async () => {
-      abort.abort()
-      await reading
-    },
-  }
+/** A GET /stream consumer that reads everything. */
+function openStream(base: string, headers: Record<string, string> = {}, query = ''): Promise<OpenStream> {
+  return fetchEvents(`${base}/stream${query}`, { headers: { ...bearer(ADMIN), ...headers } })
 }
-
-const data = (e: SseEvent) => JSON.parse(e.data)
 
 async function listen(app: FastifyInstance): Promise<string> {
   return app.listen({ port: 0, host: '127.0.0.1' })

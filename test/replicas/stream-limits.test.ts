@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http'
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SseParser, type SseEvent } from '../../src/client/sse.js'
+import { fetchEvents, type EventStream } from '../support/sse.js'
 import { ChangeStream } from '../../src/stream/hub.js'
 import { defaultStreamLimits, openFilesLimit } from '../../src/stream/limits.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -14,14 +14,6 @@ import { createFlag, createToken, eventually, revokeToken, startApp, updateFlag 
 import { startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 
 const redis = useSharedRedis()
-
-interface Consumer {
-  status: number
-  body: string
-  events: SseEvent[]
-  ended(): boolean
-  close(): void
-}
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -32,34 +24,10 @@ async function listen(app: FastifyInstance): Promise<string> {
   return app.listen({ port: 0, host: '127.0.0.1' })
 }
 
-async function openStream(base: string, token: string, query = '?format=patch'): Promise<Consumer> {
-  const abort = new AbortController()
-  const res = await fetch(`${base}/stream${query}`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal })
-  const events: SseEvent[] = []
-  let ended = false
-  let body = ''
-  const parser = new SseParser((e) => events.push(e))
-  void (async () => {
-    const reader = res.body!.getReader()
-    const decoder = new TextDecoder()
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        const text = decoder.decode(value, { stream: true })
-        body += text
-        parser.push(text)
-      }
-    } catch {
-      // aborted
-    } finally {
-      ended = true
-    }
-  })()
-  const consumer = { status: res.status, body: '', events, ended: () => ended, close: () => abort.abort() }
-  Object.defineProperty(consumer, 'body', { get: () => body })
-  cleanups.push(() => consumer.close())
-  return consumer
+async function openStream(base: string, token: string, query = '?format=patch'): Promise<EventStream> {
+  const stream = await fetchEvents(`${base}/stream${query}`, { headers: { authorization: `Bearer ${token}` } })
+  cleanups.push(() => stream.close())
+  return stream
 }
 
 describe('GET /stream and revocation', () => {
