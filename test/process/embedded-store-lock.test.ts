@@ -10,6 +10,7 @@ import { DataDirLock, LOCK_FILE, processStartTime, type LockOwner } from '../../
 import { StoreUnavailableError } from '../../src/store/errors.js'
 import { FLAG_DEFAULTS } from '../../src/flags/schema.js'
 import { FileStore } from '../../src/store/file.js'
+import type { Write } from '../../src/store/store.js'
 import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../support/helpers.js'
 import { Client } from '../support/soak-helpers.js'
 
@@ -45,6 +46,19 @@ async function refused(dir: string, env: Record<string, string> = {}): Promise<s
   const lines = server.stderr().trimEnd().split('\n')
   expect(lines).toHaveLength(1)
   return lines[0]!
+}
+
+/** The store write that creates flag `key`, as the registry would commit it. */
+function createWrite(key: string): Write {
+  const at = '2026-01-01T00:00:00.000Z'
+  const flag = { ...FLAG_DEFAULTS, key, version: 1, createdAt: at, updatedAt: at, updatedBy: 't' }
+  return {
+    kind: 'flag',
+    key,
+    expectedVersion: 0,
+    next: flag,
+    audit: { id: key, type: 'audit', action: 'flag.created', flag: key, actor: 't', requestId: 'r', timestamp: at, changes: {} },
+  }
 }
 
 function writeLock(dir: string, owner: Partial<LockOwner>): void {
@@ -139,20 +153,7 @@ describe('a lock left behind', () => {
     const store = new FileStore(dir)
     cleanups.push(() => store.close())
     await store.load()
-    const write = (key: string) => {
-      const flag = { ...FLAG_DEFAULTS, key, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 't' }
-      const audit = {
-        id: key,
-        type: 'audit' as const,
-        action: 'flag.created' as const,
-        flag: key,
-        actor: 't',
-        requestId: 'r',
-        timestamp: flag.createdAt,
-        changes: {},
-      }
-      return store.commit({ kind: 'flag', key, expectedVersion: 0, next: flag, audit })
-    }
+    const write = (key: string) => store.commit(createWrite(key))
     await write('before')
     const journal = readFileSync(store.journalPath, 'utf8')
     rmSync(join(dir, LOCK_FILE))
@@ -171,27 +172,9 @@ describe('a lock left behind', () => {
 
   it("a store whose directory is taken over in the middle of its fold leaves the new owner's writes and lock alone", async () => {
     const dir = dataDir()
-    const flag = (key: string) => ({
-      ...FLAG_DEFAULTS,
-      key,
-      version: 1,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      updatedAt: '2026-01-01T00:00:00.000Z',
-      updatedBy: 't',
-    })
-    const audit = (key: string) => ({
-      id: key,
-      type: 'audit' as const,
-      action: 'flag.created' as const,
-      flag: key,
-      actor: 't',
-      requestId: 'r',
-      timestamp: '2026-01-01T00:00:00.000Z',
-      changes: {},
-    })
     const a = new FileStore(dir)
     await a.load()
-    await a.commit({ kind: 'flag', key: 'x', expectedVersion: 0, next: flag('x'), audit: audit('x') })
+    await a.commit(createWrite('x'))
     // A's fold is held up after writing its snapshot, as on a slow disk.
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
@@ -206,14 +189,14 @@ describe('a lock left behind', () => {
     const b = new FileStore(dir)
     cleanups.push(() => b.close())
     await b.load()
-    await b.commit({ kind: 'flag', key: 'y', expectedVersion: 0, next: flag('y'), audit: audit('y') })
+    await b.commit(createWrite('y'))
     release()
     await closing
 
     // B's write survives a restart, and B still owns the directory and can write.
     const reloaded = await new FileStore(dir, { readOnly: true }).load()
     expect(reloaded.flags.map((f) => f.key).sort()).toEqual(['x', 'y'])
-    await b.commit({ kind: 'flag', key: 'z', expectedVersion: 0, next: flag('z'), audit: audit('z') })
+    await b.commit(createWrite('z'))
     expect((await new FileStore(dir, { readOnly: true }).load()).flags.map((f) => f.key).sort()).toEqual(['x', 'y', 'z'])
   })
 })
