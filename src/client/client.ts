@@ -2,7 +2,7 @@
 // the server's own engine, so isEnabled is a synchronous map lookup and a switch.
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Decisions, compileFlag, evaluate, type CompiledFlag, type Context } from '../evaluation/engine.js'
+import { answer, compileFlag, EMPTY_CONTEXT, evaluate, type CompiledFlag, type Context } from '../evaluation/engine.js'
 import type { EvaluationResult, Flag } from '../flags/schema.js'
 import { applyPatch, type RecordPatch } from '../replica/change-patch.js'
 import { VersionedMap } from '../replica/versioned-map.js'
@@ -72,7 +72,6 @@ export async function createClient(options: ClientOptions): Promise<SwitchyardCl
   return client
 }
 
-const EMPTY_CONTEXT: Context = Object.freeze({})
 // Statuses that retrying cannot fix before the first state: a wrong token, scope or URL.
 const FATAL_AT_START = new Set([401, 403, 404])
 
@@ -120,10 +119,7 @@ class StreamingClient implements SwitchyardClient {
   }
 
   evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
-    const compiled = this.flags.get(key)
-    if (compiled === undefined) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
-    const decision = evaluate(compiled, context)
-    return { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
+    return answer(key, this.flags.get(key), context)
   }
 
   flag(key: string): Flag | undefined {

@@ -1,7 +1,7 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
 import { hasId, hasOtherForms, toNfc } from './identity.js'
-import type { Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
+import type { EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
 
 export interface Context {
   userId?: string
@@ -82,4 +82,14 @@ export function evaluate(f: CompiledFlag, ctx: Context): Decision {
       return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
     }
   }
+}
+
+/** The context of a request that sent none: shared, so evaluating without one allocates nothing. */
+export const EMPTY_CONTEXT: Context = Object.freeze({})
+
+/** The answer POST /evaluate gives for one flag, the same wherever it is given (absent: flag_not_found). */
+export function answer(key: string, compiled: CompiledFlag | undefined, context: Context): EvaluationResult {
+  if (compiled === undefined) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
+  const { enabled, reason } = evaluate(compiled, context)
+  return { flag: key, enabled, reason, version: compiled.flag.version }
 }

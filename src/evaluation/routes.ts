@@ -2,23 +2,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { flagNotFound, validationFailed } from '../errors.js'
 import { errors } from '../schema.js'
-import { Decisions, evaluate, type Context } from './engine.js'
-import type { FlagRegistry } from '../flags/registry.js'
+import { answer, EMPTY_CONTEXT } from './engine.js'
+import type { FlagReader } from './reader.js'
 import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '../flags/schema.js'
 
-const EMPTY_CONTEXT: Context = Object.freeze({})
-
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
-export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
+export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
   // Evaluations are logged one by one only at debug level; decided once, not per request.
   const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
-
-  function evaluateOne(key: string, context: Context): EvaluationResult {
-    const compiled = flags.get(key)
-    if (!compiled) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
-    const decision = evaluate(compiled, context)
-    return { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
-  }
 
   app.post(
     '/evaluate',
@@ -40,15 +31,14 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bo
       const { flag, flags: keys, context = EMPTY_CONTEXT } = request.body
       if (flag !== undefined) {
         if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
-        const result = evaluateOne(flag, context)
+        const result = answer(flag, flags.get(flag), context)
         if (result.version === undefined) throw flagNotFound(flag)
         if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
         reply.send(result)
         return
       }
       const results: EvaluationResult[] = []
-      if (keys !== undefined) for (const key of keys) results.push(evaluateOne(key, context))
-      else for (const compiled of flags.all()) results.push(evaluateOne(compiled.flag.key, context))
+      for (const key of keys ?? flags.keys()) results.push(answer(key, flags.get(key), context))
       if (debug) request.log.debug({ count: results.length }, 'flags.evaluated')
       reply.send({ results })
     },

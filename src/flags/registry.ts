@@ -46,9 +46,13 @@ export class FlagRegistry {
     return this.flags.valuesIterator()
   }
 
+  /** Every key, sorted; cached until the flags change. */
+  keys(): readonly string[] {
+    return (this.sorted ??= [...this.flags.valuesIterator()].map((f) => f.flag.key).sort())
+  }
+
   list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
-    this.sorted ??= [...this.flags.valuesIterator()].map((f) => f.flag.key).sort()
-    const keys = this.sorted
+    const keys = this.keys()
     let i = 0
     if (query.after !== undefined) {
       // Binary search: the first key strictly after the cursor.

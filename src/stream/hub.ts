@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
-import { Decisions, evaluate, type Context } from '../evaluation/engine.js'
+import { answer, type Context } from '../evaluation/engine.js'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
 import { diffRecord } from '../replica/change-patch.js'
 
@@ -246,21 +246,14 @@ export class ChangeStream {
 
   /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
   private evaluation(seq: number, key: string, context: Context): Buffer {
-    const compiled = this.flags.get(key)
-    const { enabled, reason } = compiled ? evaluate(compiled, context) : Decisions.notFound
-    return sse(seq, 'evaluation', JSON.stringify({ seq, flag: key, enabled, reason, version: compiled?.flag.version }))
+    return sse(seq, 'evaluation', JSON.stringify({ seq, ...answer(key, this.flags.get(key), context) }))
   }
 
   /** Every answer a stream subscribes to, in key order. */
   private evaluations(c: Connection): Buffer {
     const { context, keys } = c.subscription!
     const results = []
-    const wanted = keys ? [...keys] : [...this.flags.all()].map((f) => f.flag.key)
-    for (const key of wanted.sort()) {
-      const compiled = this.flags.get(key)
-      const { enabled, reason } = compiled ? evaluate(compiled, context) : Decisions.notFound
-      results.push({ flag: key, enabled, reason, version: compiled?.flag.version })
-    }
+    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context))
     return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, results }))
   }
 

@@ -91,16 +91,19 @@ describe('POST /evaluate with a batch', () => {
     expect(await evaluateFlags(app, [], { userId: 'alice' })).toEqual({ results: [] })
   })
 
-  it('evaluates every flag when neither flag nor flags is given', async () => {
+  it('evaluates every flag, in key order, when neither flag nor flags is given', async () => {
     const fresh = await startApp()
     try {
       expect(await evaluateFlags(fresh, undefined)).toEqual({ results: [] })
       await createFlag(fresh, { key: 'b_flag', state: 'enabled' })
       await createFlag(fresh, { key: 'a_flag', state: 'beta_users', betaUsers: ['alice'] })
+      await createFlag(fresh, { key: 'c_flag', state: 'disabled' })
+      // Created b, a, c: answered a, b, c, as OFREP's bulk evaluation answers.
       const { results } = await evaluateFlags(fresh, undefined, { userId: 'bob' })
-      expect(results.sort((x: { flag: string }, y: { flag: string }) => x.flag.localeCompare(y.flag))).toEqual([
+      expect(results).toEqual([
         { flag: 'a_flag', enabled: false, reason: 'not_targeted', version: 1 },
         { flag: 'b_flag', enabled: true, reason: 'enabled', version: 1 },
+        { flag: 'c_flag', enabled: false, reason: 'disabled', version: 1 },
       ])
     } finally {
       await fresh.close()

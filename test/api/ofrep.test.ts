@@ -224,7 +224,7 @@ describe('POST /ofrep/v1/evaluate/flags', () => {
     const first = await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } })
     expect(first.status).toBe(200)
     const etag = first.headers.get('etag')!
-    const reads = [vi.spyOn(flags, 'list'), vi.spyOn(flags, 'all'), vi.spyOn(flags, 'get')]
+    const reads = [vi.spyOn(flags, 'keys'), vi.spyOn(flags, 'all'), vi.spyOn(flags, 'get'), vi.spyOn(flags, 'list')]
     try {
       const again = await ofrep('flags', { context: { targetingKey: 'alice', plan: 'pro' } }, { 'if-none-match': etag })
       expect(again.status).toBe(304)

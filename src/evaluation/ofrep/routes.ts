@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { AppError } from '../../errors.js'
 import { Decisions, evaluate, type Context } from '../engine.js'
-import type { FlagRegistry } from '../../flags/registry.js'
+import type { FlagReader } from '../reader.js'
 import { EvaluationContext } from '../../flags/schema.js'
 import { errors, ref } from '../../schema.js'
 import { VERSION } from '../../version.js'
@@ -64,7 +64,7 @@ function bulkEtag(revision: string, context: Context): string {
 const FLAG_PATH = '/ofrep/v1/evaluate/flags/:key'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, as for POST /evaluate. */
-export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
+export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
   // OFREP clients read errors from OFREP bodies: a bad body is PARSE_ERROR, a bad context
   // INVALID_CONTEXT. Everything else (401, 403, 413, 503) keeps the service's one error shape,
   // by handing the error on to the application's handler.
@@ -153,8 +153,9 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry; bodyL
       reply.header('etag', etag)
       if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
       const results: (OfrepSuccess | OfrepFailure)[] = []
-      for (const flag of flags.list({ limit: Number.MAX_SAFE_INTEGER }).flags) {
-        results.push(toOfrep(flag.key, flag, evaluate(flags.get(flag.key)!, mapped.context)))
+      for (const key of flags.keys()) {
+        const compiled = flags.get(key)!
+        results.push(toOfrep(key, compiled.flag, evaluate(compiled, mapped.context)))
       }
       return reply.send({ flags: results })
     },

@@ -1,0 +1,11 @@
+// What the evaluation routes may see of the flags: compiled flags by key, the keys in order, and
+// the revision. Read-only: nothing that answers can change what is held (the registry implements it).
+import type { CompiledFlag } from './engine.js'
+
+export interface FlagReader {
+  get(key: string): CompiledFlag | undefined
+  /** Every flag's key, sorted: "all flags" answers come in this order. */
+  keys(): readonly string[]
+  /** Names the flags held; moves whenever they do (see VersionedMap.revision). */
+  readonly revision: string
+}
