@@ -98,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const services = await buildServices(config, app.log, deps.store)
   const { store, flags, tokens, sync, stream, metrics } = services
   app.decorate('switchyard', services)
+  const onEvaluated = metrics.evaluations.count.bind(metrics.evaluations)
 
   for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
@@ -118,11 +119,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await installSwagger(app)
 
   await app.register(healthRoutes, { store, sync })
-  await app.register(evaluateRoutes, { flags, bodyLimit: config.evaluateBodyLimit })
+  await app.register(evaluateRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
   await app.register(flagRoutes, { flags })
   await app.register(tokenRoutes, { tokens })
   await app.register(auditRoutes, { store })
-  await app.register(ofrepRoutes, { flags, bodyLimit: config.evaluateBodyLimit })
+  await app.register(ofrepRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
   await app.register(streamRoutes, { stream, bodyLimit: config.evaluateBodyLimit })
   await app.register(metricsRoutes, { metrics })
 

@@ -1,5 +1,6 @@
 // What the evaluation routes may see of the flags: compiled flags by key, the keys in order, and
 // the revision. Read-only: nothing that answers can change what is held (the registry implements it).
+import type { Reason } from '../flags/schema.js'
 import type { CompiledFlag } from './engine.js'
 
 export interface FlagReader {
@@ -9,3 +10,6 @@ export interface FlagReader {
   /** Names the flags held; moves whenever they do (see VersionedMap.revision). */
   readonly revision: string
 }
+
+/** Told of every answer an evaluation route gives, by the handler that gave it (metrics count them). */
+export type OnEvaluated = (flag: string, reason: Reason, enabled: boolean) => void

@@ -3,11 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { flagNotFound, validationFailed } from '../errors.js'
 import { errors } from '../schema.js'
 import { answer, EMPTY_CONTEXT } from './engine.js'
-import type { FlagReader } from './reader.js'
+import type { FlagReader, OnEvaluated } from './reader.js'
 import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '../flags/schema.js'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
-export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
+export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number }> = async (
+  app,
+  { flags, onEvaluated, bodyLimit },
+) => {
   // Evaluations are logged one by one only at debug level; decided once, not per request.
   const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
 
@@ -32,13 +35,18 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; body
       if (flag !== undefined) {
         if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
         const result = answer(flag, flags.get(flag), context)
+        onEvaluated(flag, result.reason, result.enabled)
         if (result.version === undefined) throw flagNotFound(flag)
         if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
         reply.send(result)
         return
       }
       const results: EvaluationResult[] = []
-      for (const key of keys ?? flags.keys()) results.push(answer(key, flags.get(key), context))
+      for (const key of keys ?? flags.keys()) {
+        const result = answer(key, flags.get(key), context)
+        onEvaluated(key, result.reason, result.enabled)
+        results.push(result)
+      }
       if (debug) request.log.debug({ count: results.length }, 'flags.evaluated')
       reply.send({ results })
     },

@@ -141,6 +141,10 @@ describe('switchyard_evaluations_total', () => {
       await call(app, 'POST', '/ofrep/v1/evaluate/flags/ofrep_flag', { body: { context: { targetingKey: 'u1' } }, expected: 200 })
       await call(app, 'POST', '/ofrep/v1/evaluate/flags', { body: { context: { targetingKey: 'u1' } }, expected: 200 })
       expect(sample(await scrape(app), 'switchyard_evaluations_total', { flag: 'ofrep_flag', reason: 'enabled', enabled: 'true' })).toBe(2)
+      // An answer OFREP reports as an error (no targeting key for a rollout) is still an evaluation.
+      await createFlag(app, { key: 'ofrep_rollout', state: 'percentage', percentage: 50 })
+      await call(app, 'POST', '/ofrep/v1/evaluate/flags/ofrep_rollout', { body: { context: {} }, expected: 400 })
+      expect(sample(await scrape(app), 'switchyard_evaluations_total', { flag: 'ofrep_rollout', reason: 'missing_context', enabled: 'false' })).toBe(1)
     } finally {
       await app.close()
     }

@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { AppError } from '../../errors.js'
 import { Decisions, evaluate, type Context } from '../engine.js'
-import type { FlagReader } from '../reader.js'
+import type { FlagReader, OnEvaluated } from '../reader.js'
 import { EvaluationContext } from '../../flags/schema.js'
 import { errors, ref } from '../../schema.js'
 import { VERSION } from '../../version.js'
@@ -64,7 +64,10 @@ function bulkEtag(revision: string, context: Context): string {
 const FLAG_PATH = '/ofrep/v1/evaluate/flags/:key'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, as for POST /evaluate. */
-export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLimit?: number }> = async (app, { flags, bodyLimit }) => {
+export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number }> = async (
+  app,
+  { flags, onEvaluated, bodyLimit },
+) => {
   // OFREP clients read errors from OFREP bodies: a bad body is PARSE_ERROR, a bad context
   // INVALID_CONTEXT. Everything else (401, 403, 413, 503) keeps the service's one error shape,
   // by handing the error on to the application's handler.
@@ -114,7 +117,9 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLim
       const mapped = mapContext(request.body?.context)
       if (mapped.error !== undefined) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
       const compiled = flags.get(key)
-      const result = toOfrep(key, compiled?.flag, compiled ? evaluate(compiled, mapped.context) : Decisions.notFound)
+      const decision = compiled ? evaluate(compiled, mapped.context) : Decisions.notFound
+      onEvaluated(key, decision.reason, decision.enabled)
+      const result = toOfrep(key, compiled?.flag, decision)
       if (isSuccess(result)) return reply.send(result)
       if (result.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(result)
       return reply.code(400).send(result)
@@ -155,7 +160,9 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; bodyLim
       const results: (OfrepSuccess | OfrepFailure)[] = []
       for (const key of flags.keys()) {
         const compiled = flags.get(key)!
-        results.push(toOfrep(key, compiled.flag, evaluate(compiled, mapped.context)))
+        const decision = evaluate(compiled, mapped.context)
+        onEvaluated(key, decision.reason, decision.enabled)
+        results.push(toOfrep(key, compiled.flag, decision))
       }
       return reply.send({ flags: results })
     },
