@@ -1,5 +1,5 @@
-// The flag registry: the one owner of flag state on this replica. Reads are memory-only;
-// writes commit to the store first (write-through) and then swap in the compiled flag.
+// The flag registry: this replica's read model of the flags, compiled for evaluation. The store is
+// the write authority: a write commits there first (commitAndApply) and only then is applied here.
 import { AppError, flagNotFound } from '../errors.js'
 import { draftEvent, diff, type Actor } from '../audit/audit.js'
 import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
