@@ -169,16 +169,18 @@ function fakeResponse(): ServerResponse & { written: Buffer[] } {
   return res as unknown as ServerResponse & { written: Buffer[] }
 }
 
+/** A hub on a registry of its own, with limits out of the way; closed after the test. */
+function hub(): { flags: FlagRegistry; stream: ChangeStream } {
+  const flags = new FlagRegistry(new MemoryStore())
+  const limits = { maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }
+  const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, ...limits }, { warn() {}, info() {} } as never)
+  cleanups.push(() => stream.close())
+  return { flags, stream }
+}
+
 describe('the change stream after a resync', () => {
   it('sends evaluation streams their answers again a batch per turn of the event loop, not all at once', async () => {
-    const flags = new FlagRegistry(new MemoryStore())
-    const log = { warn() {}, info() {} } as never
-    const stream = new ChangeStream(
-      flags,
-      { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 },
-      log,
-    )
-    cleanups.push(() => stream.close())
+    const { flags, stream } = hub()
     const consumers = Array.from({ length: 100 }, () => fakeResponse())
     for (const [i, res] of consumers.entries()) {
       stream.open(res, undefined, { tokenId: 'web', limitKey: `address:${i}`, format: 'evaluations', subscription: { context: { userId: `u${i}` } } })
@@ -196,14 +198,7 @@ describe('the change stream after a resync', () => {
 
 describe('the change stream fan-out', () => {
   it('encodes each change once into one Buffer every consumer of a format shares, as a patch of a few hundred bytes for a state toggle', async () => {
-    const flags = new FlagRegistry(new MemoryStore())
-    const log = { warn() {}, info() {} } as never
-    const stream = new ChangeStream(
-      flags,
-      { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 },
-      log,
-    )
-    cleanups.push(() => stream.close())
+    const { flags, stream } = hub()
     const app = await startApp()
     cleanups.push(() => app.close())
     // A 1 MB list: 10,000 ids of 100 characters.
