@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js'
 import { createStore } from '../../src/store/create.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { call, createFlag, createToken, listAudit, startApp, tempDir, updateFlag } from '../support/helpers.js'
+import { newestWithin } from '../support/audit-model.js'
 
 const MiB = 1024 * 1024
 
@@ -90,17 +91,7 @@ describe('AUDIT_MAX_BYTES on the memory store', () => {
         const [event] = (await store.readAudit({ limit: 1 })).events
         sizes.set(event!.seq, Buffer.byteLength(JSON.stringify(event)))
       }
-      /** The newest events whose bytes fit under the cap: at least the newest one. */
-      const fitting = () => {
-        const kept: number[] = []
-        let total = 0
-        for (const seq of [...sizes.keys()].sort((a, b) => b - a)) {
-          total += sizes.get(seq)!
-          if (kept.length && total > CAP) break
-          kept.push(seq)
-        }
-        return kept
-      }
+      const fitting = () => newestWithin(sizes, CAP)
       const check = async () => {
         const { events, nextCursor } = await listAudit(app, { limit: 1000 })
         expect(nextCursor).toBeUndefined()

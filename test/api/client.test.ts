@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, SwitchyardClientError, type Context, type FlagChange, type SwitchyardClient } from '../../src/client/index.js'
+import { FLAG_DEFAULTS } from '../../src/flags/schema.js'
 import { compileFlag } from '../../src/evaluation/engine.js'
 import { FileStore } from '../../src/store/file.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -148,20 +149,7 @@ describe('createClient on a stream of change patches', () => {
   })
 
   it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
-    const flag = (key: string, version: number) => ({
-      key,
-      description: '',
-      tags: [],
-      state: 'enabled',
-      percentage: 0,
-      betaUsers: [],
-      betaTenants: [],
-      stickiness: 'userId',
-      version,
-      createdAt: 'x',
-      updatedAt: 'x',
-      updatedBy: 't',
-    })
+    const flag = (key: string, version: number) => ({ ...FLAG_DEFAULTS, key, state: 'enabled', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
     const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
     const requests: (string | undefined)[] = []
     const server = createServer((req, res) => {

@@ -10,6 +10,7 @@ import { redisKeys } from '../../src/store/redis-scripts.js'
 import type { Write } from '../../src/store/store.js'
 import { eventually } from '../support/helpers.js'
 import { redisClient, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { newestWithin } from '../support/audit-model.js'
 
 const redis = useSharedRedis()
 
@@ -57,6 +58,9 @@ const putFlag = (key: string, expectedVersion: number, description = '', actor?:
   next: flagAt(key, expectedVersion + 1, description),
   audit: audit(key, actor),
 })
+
+/** About 10 KB of audit event: an update of flag `busy` adding 50 ids of 200 characters. */
+const busyWrite = (version: number) => listWrite('busy', version, { added: bigIds(`v${version}`, 50, 200), removed: [] })
 
 describe('RedisStore.commit', () => {
   it('writes the record, the audit event and the counter in one step, seq by seq', async () => {
@@ -207,17 +211,7 @@ describe('RedisStore audit byte cap', () => {
     const store = openStore(prefix, 10_000, CAP)
     const client = redisClient(redis.url())
     const sizes = new Map<number, number>()
-    /** The newest events whose bytes fit under the cap: at least the newest one. */
-    const fitting = () => {
-      const kept: number[] = []
-      let total = 0
-      for (const seq of [...sizes.keys()].sort((a, b) => b - a)) {
-        total += sizes.get(seq)!
-        if (kept.length && total > CAP) break
-        kept.push(seq)
-      }
-      return kept
-    }
+    const fitting = () => newestWithin(sizes, CAP)
     const commit = async (write: Write) => sizes.set((await store.commit(write)).seq, eventBytes(write))
     const held = async () => (await store.readAudit({ limit: 1000 })).events.map((e) => e.seq)
 
@@ -265,13 +259,12 @@ describe('RedisStore audit byte cap', () => {
     const store = openStore(prefix, 10_000, 100_000)
     const client = redisClient(redis.url())
     // About 10 KB an event: nine fit under the cap.
-    const write = (version: number) => listWrite('busy', version, { added: bigIds(`v${version}`, 50, 200), removed: [] })
     let version = 0
-    for (; version < 9; version++) await store.commit(write(version))
+    for (; version < 9; version++) await store.commit(busyWrite(version))
     expect(Number(await client.get(keys.auditBytes))).toBeGreaterThan(80_000)
     await client.del(keys.audit)
 
-    for (; version < 30; version++) await store.commit(write(version))
+    for (; version < 30; version++) await store.commit(busyWrite(version))
     const { total, length } = await heldBytes(client, prefix)
     expect(Number(await client.get(keys.auditBytes))).toBe(total)
     expect(length).toBe(9)
@@ -282,12 +275,11 @@ describe('RedisStore audit byte cap', () => {
     const keys = redisKeys(prefix)
     const store = openStore(prefix, 10_000, 100_000)
     const client = redisClient(redis.url())
-    const write = (version: number) => listWrite('busy', version, { added: bigIds(`v${version}`, 50, 200), removed: [] })
     let version = 0
-    for (; version < 5; version++) await store.commit(write(version))
+    for (; version < 5; version++) await store.commit(busyWrite(version))
     // As a trail left by a version without the counter.
     await client.del(keys.auditBytes)
-    for (; version < 30; version++) await store.commit(write(version))
+    for (; version < 30; version++) await store.commit(busyWrite(version))
     const { total, length } = await heldBytes(client, prefix)
     expect(Number(await client.get(keys.auditBytes))).toBe(total)
     expect(length).toBe(9)
