@@ -1,7 +1,6 @@
 // One readable sentence for a schema validation error, the same for request bodies (the HTTP
 // API) and for flags files (the CLI and FLAGS_BOOTSTRAP_FILE): the field, then the rule it broke.
 import type { ErrorObject } from 'ajv'
-import { AppError } from './errors.js'
 import { IDENTIFIER_PATTERN, TEXT_PATTERN } from './schema.js'
 
 function fieldPath(dataVar: string, instancePath: string): string {
@@ -21,10 +20,16 @@ const PATTERN_RULES: Record<string, string> = {
   [TEXT_PATTERN]: 'must not contain unpaired surrogates',
 }
 
+/** A failed field and the rule it broke, as one sentence (`message`, which begins with `field`). */
+export interface ValidationProblem {
+  field: string
+  message: string
+}
+
 /** One readable sentence for the first validation error: the field, then the rule it broke. */
-export function describeValidationError(errors: ErrorObject[], dataVar: string): AppError {
+export function describeValidationError(errors: ErrorObject[], dataVar: string): ValidationProblem {
   const e = errors[0]
-  if (!e) return new AppError('VALIDATION_FAILED', `${dataVar} is invalid`, dataVar)
+  if (!e) return { field: dataVar, message: `${dataVar} is invalid` }
   let field = fieldPath(dataVar, e.instancePath)
   let rule: string
   switch (e.keyword) {
@@ -51,5 +56,5 @@ export function describeValidationError(errors: ErrorObject[], dataVar: string):
     default:
       rule = e.message ?? 'is invalid'
   }
-  return new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
+  return { field, message: `${field} ${rule}` }
 }

@@ -1,6 +1,6 @@
 // plan: what `apply` must do to make the live flags match a flags file. Pure: it reads nothing
 // itself, so `plan` and `apply` show and carry out exactly the same steps.
-import { diff } from '../audit/audit.js'
+import { diff } from '../audit/diff.js'
 import type { FieldChange } from '../audit/schema.js'
 import { MUTABLE_FIELDS, type Flag, type FlagPatch } from '../flags/schema.js'
 import { fullSpec, SPEC_DEFAULTS, type FlagsFile, type FullSpec } from '../flags/flags-file.js'

@@ -140,7 +140,7 @@ export async function readFlagsFile(path: string): Promise<FlagsFile> {
 
 /** `flags[2].percentage must be <= 100`, in the words the API uses for the same rule. */
 function describeProblem(e: ErrorObject): string {
-  const { field = '', message } = describeValidationError([e], '')
+  const { field, message } = describeValidationError([e], '')
   const path = field.replace(/^\./, '') || '(the file)'
   const rule = e.keyword === 'const' ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` : message.slice(field.length + 1)
   return `${path} ${rule}`

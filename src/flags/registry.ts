@@ -1,7 +1,8 @@
 // The flag registry: this replica's read model of the flags, compiled for evaluation. The store is
 // the write authority: a write commits there first (commitAndApply) and only then is applied here.
 import { AppError, flagNotFound } from '../errors.js'
-import { draftEvent, diff, type Actor } from '../audit/audit.js'
+import { draftEvent, type Actor } from '../audit/audit.js'
+import { diff } from '../audit/diff.js'
 import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
 import type { Store } from '../store/store.js'
 import { VersionedMap } from '../replica/versioned-map.js'

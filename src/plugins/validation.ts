@@ -3,6 +3,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify'
+import { AppError } from '../errors.js'
 import { describeValidationError } from '../validation-errors.js'
 
 function makeAjv(coerce: boolean, external: Record<string, unknown>): Ajv {
@@ -36,5 +37,8 @@ export function validationController() {
 }
 
 export function installValidation(app: FastifyInstance): void {
-  app.setSchemaErrorFormatter((errors, dataVar) => describeValidationError(errors as ErrorObject[], dataVar))
+  app.setSchemaErrorFormatter((errors, dataVar) => {
+    const { field, message } = describeValidationError(errors as ErrorObject[], dataVar)
+    return new AppError('VALIDATION_FAILED', message, field)
+  })
 }

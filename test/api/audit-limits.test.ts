@@ -2,7 +2,7 @@
 // (with counts past it), AUDIT_MAX_BYTES drops the oldest events, GET /audit pages end at 4 MiB.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AUDIT_LIST_IDS } from '../../src/audit/audit.js'
+import { AUDIT_LIST_IDS } from '../../src/audit/diff.js'
 import { AUDIT_PAGE_MAX_BYTES } from '../../src/audit/schema.js'
 import { loadConfig } from '../../src/config.js'
 import { createStore } from '../../src/store/create.js'
