@@ -2,11 +2,16 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# The workspace manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/sdk/package.json packages/sdk/
+COPY packages/flagctl/package.json packages/flagctl/
+COPY packages/server/package.json packages/server/
 # --ignore-scripts: the prepare script builds, and the sources are not copied in yet.
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
+COPY tsconfig.base.json ./
+COPY packages ./packages
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -15,8 +20,9 @@ ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
+# node_modules links the workspace packages (@switchyard/core) into ./packages.
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages ./packages
 # The embedded store (no REDIS_URL) writes ./data; the unprivileged user must own it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
@@ -24,4 +30,4 @@ EXPOSE 8080
 # Liveness only: /healthz answers while the process does, whatever the store's state.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "packages/server/dist/server.js"]

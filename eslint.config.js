@@ -1,15 +1,15 @@
-// Lint: typescript-eslint's recommended rules everywhere, its type-aware promise rules on src/
-// (a forgotten await is a lost write), and Prettier's formatting left to Prettier.
+// Lint: typescript-eslint's recommended rules everywhere, its type-aware promise rules on the
+// packages' sources (a forgotten await is a lost write), and Prettier's formatting left to Prettier.
 import js from '@eslint/js'
 import prettier from 'eslint-config-prettier'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'openapi/', 'schema/'] },
+  { ignores: ['**/dist/', '**/node_modules/', 'openapi/', 'schema/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['src/**/*.ts'],
+    files: ['packages/*/src/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

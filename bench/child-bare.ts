@@ -8,7 +8,7 @@
 // any implementation of the requirements on this stack stands on.
 import { hash } from 'node:crypto'
 import Fastify from 'fastify'
-import { securityHeaders } from '../src/plugins/security.js'
+import { securityHeaders } from '../packages/server/src/plugins/security.js'
 import { BENCH_TOKEN } from './fixtures.js'
 
 const required = process.env.BARE_REQUIRED === '1'

@@ -1,5 +1,5 @@
 // Engine case: ns per evaluation of the pure evaluation function, per state, after warm-up.
-import { compileFlag, evaluate, type Context } from '../src/evaluation/engine.js'
+import { compileFlag, evaluate, type Context } from '../packages/core/src/evaluation/engine.js'
 import { makeFlag } from './fixtures.js'
 
 const CASES = {

@@ -1,6 +1,6 @@
 // Flags and contexts the benchmark cases share, built deterministically.
-import { FLAG_DEFAULTS, type Flag } from '../src/flags/schema.js'
-import type { Write } from '../src/store/store.js'
+import { FLAG_DEFAULTS, type Flag } from '../packages/core/src/flags/schema.js'
+import type { Write } from '../packages/server/src/store/store.js'
 
 export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef'
 

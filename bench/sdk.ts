@@ -2,7 +2,7 @@
 // SDK's answer changing (p50/p99 over 1,000 toggles). The server runs in a child process on
 // 127.0.0.1, on Redis when given a URL; the SDK runs here, as it would inside a service.
 import { randomBytes } from 'node:crypto'
-import { createClient, type Context, type SwitchyardClient } from '../src/client/index.js'
+import { createClient, type Context, type SwitchyardClient } from '../packages/sdk/src/index.js'
 import { BENCH_TOKEN } from './fixtures.js'
 import { percentiles } from './redis-cases.js'
 import { startChild } from './servers.js'

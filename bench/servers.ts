@@ -1,6 +1,7 @@
 // Starts benchmark servers as child processes, so the load generator never shares their event loop.
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { RUN_TS } from '../test/support/process.js'
 
 export interface ChildServer {
   port: number
@@ -20,7 +21,7 @@ export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts'
   const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
     env: { ...process.env, ...env },
     // BENCH_NODE_ARGS passes flags to the servers, e.g. --cpu-prof for profiling.
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: [...RUN_TS, '--expose-gc', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -9,12 +9,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { Agent } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BENCH_TOKEN } from './fixtures.js'
 import { jsonRequest } from './http.js'
+import { freePort, RUN_TS } from '../test/support/process.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const SWAPS = Number(process.env.BENCH_SWAPS ?? 500)
@@ -40,19 +40,11 @@ interface Server {
   exited: Promise<void>
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
-
 /** Starts the server on `dir` and resolves once /readyz answers 200, with the time that took. */
 async function start(dir: string): Promise<{ server: Server; readyMs: number }> {
   const port = await freePort()
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...RUN_TS, 'packages/server/src/server.ts'], {
     cwd: REPO,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dir, ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],

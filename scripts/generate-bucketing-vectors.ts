@@ -2,7 +2,7 @@
 // client or SDK can replay to prove it buckets exactly like the server.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { BUCKETS, bucket } from '../src/evaluation/bucket.js'
+import { BUCKETS, bucket } from '../packages/core/src/evaluation/bucket.js'
 
 export const VECTORS_FILE = fileURLToPath(new URL('../test/vectors/bucketing.json', import.meta.url))
 

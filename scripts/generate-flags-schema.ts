@@ -2,7 +2,7 @@
 // test fails when the two drift apart.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { flagsJsonSchemaText } from '../src/flags/flags-file.js'
+import { flagsJsonSchemaText } from '../packages/core/src/flags/flags-file.js'
 
 const file = fileURLToPath(new URL('../schema/flags.schema.json', import.meta.url))
 writeFileSync(file, flagsJsonSchemaText())

@@ -2,9 +2,9 @@
 // committed file differs from what the code generates.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { buildApp } from '../src/app.js'
-import { defaultConfig } from '../src/config.js'
-import { MemoryStore } from '../src/store/memory.js'
+import { buildApp } from '../packages/server/src/app.js'
+import { defaultConfig } from '../packages/server/src/config.js'
+import { MemoryStore } from '../packages/server/src/store/memory.js'
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../openapi/openapi.json', import.meta.url))
 

@@ -2,11 +2,11 @@
 // (with counts past it), AUDIT_MAX_BYTES drops the oldest events, GET /audit pages end at 4 MiB.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AUDIT_LIST_IDS } from '../../src/audit/diff.js'
-import { AUDIT_PAGE_MAX_BYTES } from '../../src/audit/schema.js'
-import { loadConfig } from '../../src/config.js'
-import { createStore } from '../../src/store/create.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { AUDIT_LIST_IDS } from '../../packages/core/src/audit/diff.js'
+import { AUDIT_PAGE_MAX_BYTES } from '../../packages/core/src/audit/schema.js'
+import { loadConfig } from '../../packages/server/src/config.js'
+import { createStore } from '../../packages/server/src/store/create.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { call, createFlag, createToken, listAudit, startApp, tempDir, updateFlag } from '../support/helpers.js'
 import { newestWithin } from '../support/audit-model.js'
 

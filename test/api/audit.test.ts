@@ -2,7 +2,7 @@
 // /audit: newest first, filtered, paginated) and on the pino log stream.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { MemoryStore } from '../../src/store/memory.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { call, captureLogs, createFlag, createToken, listAudit, startApp } from '../support/helpers.js'
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/

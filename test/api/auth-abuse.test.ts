@@ -3,8 +3,8 @@
 // response carries the security headers, CORS only for allowed origins, and nothing internal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { loadConfig } from '../../src/config.js'
-import { generateSecret } from '../../src/auth/tokens.js'
+import { loadConfig } from '../../packages/server/src/config.js'
+import { generateSecret } from '../../packages/server/src/auth/tokens.js'
 import { ADMIN, bearer, createFlag, createToken, eventually, revokeToken, startApp } from '../support/helpers.js'
 import { documentedRoutes, expectClientError, expectNoLeak, expectSecurityHeaders, fillPath } from '../support/hostile-helpers.js'
 

@@ -4,9 +4,10 @@
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ADMIN, bearer, call, createToken, revokeToken, startApp } from '../support/helpers.js'
+import { ADMIN, bearer, call, createToken, NotifyingStore, revokeToken, startApp } from '../support/helpers.js'
 
-const app = await startApp()
+const store = new NotifyingStore()
+const app = await startApp({}, { store })
 afterAll(async () => {
   await app.close()
 })
@@ -77,7 +78,7 @@ const expired = await createToken(app, 'expired-admin', 'admin', 201, { expiresA
 {
   const { tokens, seq } = await app.switchyard.store.load()
   const record = tokens.find((t) => t.id === expired.id)!
-  app.switchyard.sync.applyChange({ kind: 'token', id: record.id, seq: seq + 1, token: { ...record, expiresAt: '2000-01-01T00:00:00.000Z' } })
+  store.notify({ type: 'change', change: { kind: 'token', id: record.id, seq: seq + 1, token: { ...record, expiresAt: '2000-01-01T00:00:00.000Z' } } })
 }
 
 describe('the route list', () => {

@@ -2,7 +2,7 @@ import { OFREPProvider } from '@openfeature/ofrep-provider'
 import { OpenFeature, ProviderEvents, type Client, type EvaluationContext, type EvaluationDetails, type EventDetails } from '@openfeature/server-sdk'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SwitchyardProvider } from '../../src/client/index.js'
+import { SwitchyardProvider } from '../../packages/sdk/src/index.js'
 import { ADMIN, createFlagPerState, eventually, startApp, updateFlag } from '../support/helpers.js'
 
 let app: FastifyInstance

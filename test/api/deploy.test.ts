@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { defaultConfig, loadConfig } from '../../src/config.js'
+import { defaultConfig, loadConfig } from '../../packages/server/src/config.js'
 import { call, REPO_ROOT, startApp } from '../support/helpers.js'
 
 const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8')
@@ -119,17 +119,17 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user)
     const main = (JSON.parse(read('package.json')) as { main: string }).main.replace(/^\.\//, '')
     expect(runtime).toMatch(new RegExp(`^CMD \\["node", "${main.replaceAll('.', '\\.')}"\\]`, 'm'))
-    expect(main).toBe('dist/src/server.js')
+    expect(main).toBe('packages/server/dist/server.js')
     expect(runtime).toMatch(/HOST=0\.0\.0\.0/)
     expect(runtime).toMatch(new RegExp(`PORT=${defaultConfig().port}\\b`))
     expect(runtime).toMatch(new RegExp(`^EXPOSE ${defaultConfig().port}$`, 'm'))
   })
 
-  it('installs without lifecycle scripts before the sources are copied (prepare builds, and would find no src/)', () => {
+  it('installs without lifecycle scripts before the sources are copied (prepare builds, and would find no sources)', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts
     const install = /RUN npm ci[^\n]*/.exec(stages[0]!)![0]
     if (scripts.prepare || scripts.postinstall) expect(install).toContain('--ignore-scripts')
-    expect(stages[0]!.indexOf(install)).toBeLessThan(stages[0]!.indexOf('COPY src'))
+    expect(stages[0]!.indexOf(install)).toBeLessThan(stages[0]!.indexOf('COPY packages ./packages'))
   })
 
   it('has a HEALTHCHECK on /healthz', () => {

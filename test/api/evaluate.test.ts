@@ -1,7 +1,7 @@
 // POST /evaluate over HTTP: one flag, a list of flags, or every flag, for each state and reason.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bucket } from '../../src/evaluation/bucket.js'
+import { bucket } from '../../packages/core/src/evaluation/bucket.js'
 import { call, captureLogs, createFlag, createToken, evaluateFlag, evaluateFlags, startApp, updateFlag } from '../support/helpers.js'
 
 let app: FastifyInstance

@@ -2,7 +2,7 @@
 // and /openapi.json, the headers every response carries, and the 404 for unknown routes.
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FileStore } from '../../src/store/file.js'
+import { FileStore } from '../../packages/server/src/store/file.js'
 import { call, createToken, startApp, tempDir } from '../support/helpers.js'
 
 let app: FastifyInstance

@@ -1,7 +1,7 @@
 // No secret ever reaches the log: the log of a whole session, at the most verbose level, holds
 // neither the admin token, nor the secrets of created tokens, nor a wrong secret someone tried.
 import { describe, expect, it } from 'vitest'
-import { generateSecret } from '../../src/auth/tokens.js'
+import { generateSecret } from '../../packages/server/src/auth/tokens.js'
 import { bearer, captureLogs, startApp } from '../support/helpers.js'
 
 describe('the log of a full session', () => {

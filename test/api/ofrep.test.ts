@@ -3,7 +3,7 @@ import { OFREPProvider } from '@openfeature/ofrep-provider'
 import { OpenFeature, type Client } from '@openfeature/server-sdk'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { bucket } from '../../src/evaluation/bucket.js'
+import { bucket } from '../../packages/core/src/evaluation/bucket.js'
 import { ADMIN, createFlag, createFlagPerState, createToken, deleteFlag, evaluateFlag, startApp, updateFlag } from '../support/helpers.js'
 
 const DOMAIN = 'ofrep-test'

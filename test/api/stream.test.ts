@@ -1,9 +1,9 @@
 import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Flag } from '../../src/flags/schema.js'
+import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { data, fetchEvents, type EventStream } from '../support/sse.js'
-import { ADMIN, bearer, call, createFlag, eventually, startApp, updateFlag } from '../support/helpers.js'
+import { ADMIN, bearer, call, createFlag, eventually, NotifyingStore, startApp, updateFlag } from '../support/helpers.js'
 
 type OpenStream = EventStream
 
@@ -19,6 +19,7 @@ async function listen(app: FastifyInstance): Promise<string> {
 describe('GET /stream', () => {
   let app: FastifyInstance
   let base: string
+  const store = new NotifyingStore()
   const streams: OpenStream[] = []
   const open = async (headers?: Record<string, string>, query?: string) => {
     const s = await openStream(base, headers, query)
@@ -27,7 +28,7 @@ describe('GET /stream', () => {
   }
 
   beforeAll(async () => {
-    app = await startApp({ streamHeartbeatMs: 50 })
+    app = await startApp({ streamHeartbeatMs: 50 }, { store })
     base = await listen(app)
     await createFlag(app, { key: 'alpha', state: 'enabled' })
     await createFlag(app, { key: 'beta', state: 'percentage', percentage: 12.5, betaUsers: ['u1'] })
@@ -138,7 +139,7 @@ describe('GET /stream', () => {
   it('sends a new state event to open streams when the registry is resynced from the store', async () => {
     const s = await open()
     await eventually(() => s.events.length >= 1)
-    app.switchyard.sync.applySnapshot(await app.switchyard.store.load())
+    store.notify({ type: 'resync', snapshot: await store.load() })
     await eventually(() => s.events.length >= 2)
     expect(s.events[1]!.event).toBe('state')
     // The ring no longer bridges to ids from before the resync.

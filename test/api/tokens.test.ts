@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest'
-import { BUILT_IN_ACTORS } from '../../src/audit/audit.js'
-import { FileStore } from '../../src/store/file.js'
+import { BUILT_IN_ACTORS } from '../../packages/server/src/audit/audit.js'
+import { FileStore } from '../../packages/server/src/store/file.js'
 import {
   ADMIN,
   call,
@@ -16,6 +16,7 @@ import {
   evaluateFlag,
   listTokens,
   revokeToken,
+  NotifyingStore,
   startApp,
   tempDir,
 } from '../support/helpers.js'
@@ -264,12 +265,13 @@ describe('token expiry', () => {
 
   it('is enforced by a replica that learned of the token from the store', async () => {
     const clock = frozenClock(T0)
-    const other = await startApp()
+    const otherStore = new NotifyingStore()
+    const other = await startApp({}, { store: otherStore })
     onTestFinished(() => other.close())
     const svc = await createToken(app, 'svc', 'evaluate', 201, { expiresAt: iso(T0 + 60_000) })
     // What a store notification hands the other replica: the record as committed.
     const { tokens, seq } = await app.switchyard.store.load()
-    other.switchyard.sync.applyChange({ kind: 'token', id: svc.id, seq, token: tokens.find((t) => t.id === svc.id)! })
+    otherStore.notify({ type: 'change', change: { kind: 'token', id: svc.id, seq, token: tokens.find((t) => t.id === svc.id)! } })
     await call(other, 'GET', '/flags', { token: svc.token, expected: 200 })
     clock.set(T0 + 60_000)
     await call(other, 'GET', '/flags', { token: svc.token, expected: 401 })

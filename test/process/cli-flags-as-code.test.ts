@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import type { Flag } from '../../src/flags/schema.js'
+import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { createFlag, getFlag, listAudit, listFlags, tempDir, updateFlag } from '../support/helpers.js'
 import { concurrentEdit, flagctl, flagctlBin, serve, type Service } from '../support/cli-helpers.js'
 

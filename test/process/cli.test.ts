@@ -1,7 +1,8 @@
 // flagctl's imperative commands, run as real processes against a real listening service.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Flag } from '../../src/flags/schema.js'
-import { ADMIN, createFlag, freePort, getFlag, listAudit } from '../support/helpers.js'
+import type { Flag } from '../../packages/core/src/flags/schema.js'
+import { ADMIN, createFlag, getFlag, listAudit } from '../support/helpers.js'
+import { freePort } from '../support/process.js'
 import { concurrentEdit, flagctl, flagctlBin, serve, type Run, type Service } from '../support/cli-helpers.js'
 
 let service: Service

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ConfigError, loadConfig } from '../../src/config.js'
+import { ConfigError, loadConfig } from '../../packages/server/src/config.js'
 import { spawnServer, startServer, tempDir } from '../support/helpers.js'
 
 describe('loadConfig', () => {

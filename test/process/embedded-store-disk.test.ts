@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { FileStore, JOURNAL_FILE } from '../../src/store/file.js'
+import { FileStore, JOURNAL_FILE } from '../../packages/server/src/store/file.js'
 import { spawnServer, startServer, type ServerProcess } from '../support/helpers.js'
 import { Client } from '../support/soak-helpers.js'
 import { mountTmpfs, type Tmpfs } from '../support/tmpfs.js'

@@ -4,7 +4,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DATA_FILE } from '../../src/store/file.js'
+import { DATA_FILE } from '../../packages/server/src/store/file.js'
 import { startServer, tempDir, type ServerProcess } from '../support/helpers.js'
 import { Client } from '../support/soak-helpers.js'
 

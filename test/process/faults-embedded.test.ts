@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DATA_FILE, FileStore } from '../../src/store/file.js'
+import { DATA_FILE, FileStore } from '../../packages/server/src/store/file.js'
 import { eventually, startServer, tempDir, type ServerProcess } from '../support/helpers.js'
 import { Client, runLoad, type Outcome } from '../support/soak-helpers.js'
 

@@ -3,8 +3,8 @@
 import { renameSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { FileStore } from '../../src/store/file.js'
-import { UNKNOWN_FLAG } from '../../src/metrics/evaluation-counter.js'
+import { FileStore } from '../../packages/server/src/store/file.js'
+import { UNKNOWN_FLAG } from '../../packages/server/src/metrics/evaluation-counter.js'
 import {
   ADMIN,
   bearer,

@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
-import { buildApp } from '../../src/app.js'
-import { defaultConfig } from '../../src/config.js'
-import { DATA_FILE, DataFileError, FileStore, type FileStoreOptions } from '../../src/store/file.js'
-import { LOCK_FILE } from '../../src/store/data-dir-lock.js'
+import { buildApp } from '../../packages/server/src/app.js'
+import { defaultConfig } from '../../packages/server/src/config.js'
+import { DATA_FILE, DataFileError, FileStore, type FileStoreOptions } from '../../packages/server/src/store/file.js'
+import { LOCK_FILE } from '../../packages/server/src/store/data-dir-lock.js'
 import {
   ADMIN,
   call,

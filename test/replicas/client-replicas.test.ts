@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { createClient, type FlagChange } from '../../src/client/index.js'
+import { createClient, type FlagChange } from '../../packages/sdk/src/index.js'
 import { ADMIN, call, createFlag, eventually, updateFlag } from '../support/helpers.js'
 import { startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
 import { redisClient, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
-import { INLINE_RECORD_BYTES } from '../../src/store/redis-scripts.js'
+import { INLINE_RECORD_BYTES } from '../../packages/server/src/store/redis-scripts.js'
 
 const redis = useSharedRedis()
 

@@ -6,10 +6,12 @@ import { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fetchEvents, type EventStream } from '../support/sse.js'
-import { ChangeStream } from '../../src/stream/hub.js'
-import { defaultStreamLimits, openFilesLimit } from '../../src/stream/limits.js'
-import { MemoryStore } from '../../src/store/memory.js'
-import { FlagRegistry } from '../../src/flags/registry.js'
+import { ChangeStream } from '../../packages/server/src/stream/hub.js'
+import { defaultStreamLimits, openFilesLimit } from '../../packages/server/src/stream/limits.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
+import { FlagRegistry } from '../../packages/server/src/flags/registry.js'
+import type { Replicated } from '../../packages/server/src/replica/sync.js'
+import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { createFlag, createToken, eventually, revokeToken, startApp, updateFlag } from '../support/helpers.js'
 import { startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 
@@ -170,10 +172,10 @@ function fakeResponse(): ServerResponse & { written: Buffer[] } {
 }
 
 /** A hub on a registry of its own, with limits out of the way; closed after the test. */
-function hub(): { flags: FlagRegistry; stream: ChangeStream } {
-  const flags = new FlagRegistry(new MemoryStore())
+function hub(): { flags: Replicated<Flag>; stream: ChangeStream } {
+  const { registry, replica: flags } = FlagRegistry.create(new MemoryStore())
   const limits = { maxStreams: 1000, maxStreamsPerToken: 1000, maxStreamsPerAddress: 1000 }
-  const stream = new ChangeStream(flags, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, ...limits }, { warn() {}, info() {} } as never)
+  const stream = new ChangeStream(registry, { heartbeatMs: 60_000, maxBufferBytes: 1 << 30, ...limits }, { warn() {}, info() {} } as never)
   cleanups.push(() => stream.close())
   return { flags, stream }
 }

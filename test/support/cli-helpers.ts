@@ -2,24 +2,29 @@
 // the real API on 127.0.0.1 for it to talk to.
 import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { defaultConfig, type Config } from '../../src/config.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { buildApp } from '../../packages/server/src/app.js'
+import { defaultConfig, type Config } from '../../packages/server/src/config.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { ADMIN, REPO_ROOT } from './helpers.js'
 
 // Compiled output lives under node_modules/.cache, keyed by a hash of everything that goes into
 // it: `tsc` runs only when a source changed (a few seconds), and each run then costs what the
-// installed bin costs. The package.json copy makes Node treat the output as ES modules there.
+// installed bin costs. flagctl and @switchyard/core compile together, and a package.json plus a
+// node_modules link in the output make `@switchyard/core/…` resolve to that compiled copy.
 const CACHE = join(REPO_ROOT, 'node_modules', '.cache', 'flagctl-test')
-const INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.build.json']
+const PACKAGES = ['core', 'flagctl']
+const INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.base.json', 'test/support/cli-helpers.ts', ...PACKAGES.map((p) => `packages/${p}/package.json`)]
 const STALE_MS = 60 * 60 * 1000
 
 async function sourceHash(): Promise<string> {
-  const files = [...INPUTS, ...(await readdir(join(REPO_ROOT, 'src'), { recursive: true })).map((f) => join('src', f))].sort()
+  const sources = await Promise.all(
+    PACKAGES.map(async (p) => (await readdir(join(REPO_ROOT, 'packages', p, 'src'), { recursive: true })).map((f) => join('packages', p, 'src', f))),
+  )
+  const files = [...INPUTS, ...sources.flat()].sort()
   const hash = createHash('sha256')
   for (const file of files) {
     if (!(await stat(join(REPO_ROOT, file))).isFile()) continue
@@ -38,18 +43,28 @@ let built: Promise<string> | undefined
 export function flagctlBin(): Promise<string> {
   built ??= (async () => {
     const dir = join(CACHE, await sourceHash())
-    const bin = join(dir, 'src', 'cli', 'flagctl.js')
+    const bin = join(dir, 'packages', 'flagctl', 'src', 'flagctl.js')
     if (await stat(bin).catch(() => null)) return bin
     await mkdir(CACHE, { recursive: true })
     const tmp = `${dir}.${process.pid}.tmp`
     const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    // Every core file is named: tsc does not emit files it reaches through node_modules.
+    const core = (await readdir(join(REPO_ROOT, 'packages', 'core', 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'))
     // --noCheck: `npm run typecheck` is where types are checked; here only the emit matters.
     await promisify(execFile)(
       process.execPath,
-      [tsc, '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
+      [
+        tsc,
+        ...['--module', 'nodenext', '--target', 'es2022', '--customConditions', 'source', '--esModuleInterop', '--skipLibCheck', '--resolveJsonModule'],
+        ...['--rootDir', '.', '--outDir', tmp, '--noCheck', 'packages/flagctl/src/flagctl.ts', ...core.map((f) => join('packages', 'core', 'src', f))],
+      ],
       { cwd: REPO_ROOT },
     )
-    await copyFile(join(REPO_ROOT, 'package.json'), join(tmp, 'package.json'))
+    const corePackage = JSON.parse(await readFile(join(REPO_ROOT, 'packages', 'core', 'package.json'), 'utf8')) as Record<string, unknown>
+    await writeFile(join(tmp, 'packages', 'core', 'package.json'), JSON.stringify({ ...corePackage, exports: { './*': './src/*.js' } }))
+    await writeFile(join(tmp, 'packages', 'flagctl', 'package.json'), JSON.stringify({ type: 'module' }))
+    await mkdir(join(tmp, 'node_modules', '@switchyard'), { recursive: true })
+    await symlink(join('..', '..', 'packages', 'core'), join(tmp, 'node_modules', '@switchyard', 'core'))
     // Another test file may have finished the same build first; either copy will do.
     await rename(tmp, dir).catch(() => rm(tmp, { recursive: true, force: true }))
     // Builds of older sources go once nobody can still be running them.

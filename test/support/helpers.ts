@@ -2,19 +2,31 @@
 // log lines, and run the real server as a child process.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
+import { freePort, RUN_TS } from './process.js'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp, type AppDeps } from '../../src/app.js'
-import { defaultConfig, type Config } from '../../src/config.js'
-import type { Scope } from '../../src/auth/schema.js'
-import type { FileStore } from '../../src/store/file.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { buildApp, type AppDeps } from '../../packages/server/src/app.js'
+import { defaultConfig, type Config } from '../../packages/server/src/config.js'
+import type { Scope } from '../../packages/core/src/auth/schema.js'
+import type { FileStore } from '../../packages/server/src/store/file.js'
+import type { StoreEvent } from '../../packages/server/src/store/store.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
 
 export const ADMIN = 'test-admin-token-0123456789'
+
+/** A memory store whose notifications the test sends, as another replica's commits would arrive. */
+export class NotifyingStore extends MemoryStore {
+  private listener?: (event: StoreEvent) => void
+  override subscribe(listener: (event: StoreEvent) => void): void {
+    this.listener = listener
+  }
+  notify(event: StoreEvent): void {
+    this.listener!(event)
+  }
+}
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface TestApp {
@@ -154,13 +166,6 @@ export function tempDir(prefix = 'switchyard-'): { path: string; remove(): void 
 }
 
 /** A port that was free a moment ago (the server's own PORT=0 choice cannot be read back). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 export interface ServerProcess {
   url: string
@@ -174,12 +179,12 @@ export interface ServerProcess {
 }
 
 /**
- * Runs `node --import tsx src/server.ts` on 127.0.0.1 with only the given environment (plus PATH
+ * Runs `packages/server/src/server.ts` (under tsx) on 127.0.0.1 with only the given environment (plus PATH
  * and HOME), so the developer's own variables cannot leak in. Does not wait for readiness.
  */
 export async function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
   const port = env.PORT ?? String(await freePort())
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], {
+  const child = spawn(process.execPath, [...RUN_TS, 'packages/server/src/server.ts', ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@
 // stored state to compare before and after, and the checks every refusal must pass.
 import { expect } from 'vitest'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { FileStore } from '../../src/store/file.js'
+import { FileStore } from '../../packages/server/src/store/file.js'
 import { embeddedStoreText } from './helpers.js'
 
 export interface DocumentedRoute {

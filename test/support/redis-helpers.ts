@@ -7,9 +7,10 @@ import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { RedisStore, type RedisStoreOptions } from '../../src/store/redis.js'
-import { redisKeys } from '../../src/store/redis-scripts.js'
-import { eventually, freePort, startApp, tempDir } from './helpers.js'
+import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
+import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
+import { eventually, startApp, tempDir } from './helpers.js'
+import { freePort } from './process.js'
 
 export const REDIS_SERVER_MISSING = 'redis-server not found: install it (apt-get install redis-server)'
 

@@ -1,5 +1,5 @@
 // Reads a Server-Sent Events response as a consumer would, parsed with the SDK's own parser.
-import { SseParser, type SseEvent } from '../../src/client/sse.js'
+import { SseParser, type SseEvent } from '../../packages/sdk/src/sse.js'
 
 export interface EventStream {
   status: number

@@ -2,8 +2,8 @@
 // pair of records, a change to a large flag costs bytes in proportion to the change, not the list.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { applyPatch, diffRecord, PatchError, type RecordPatch } from '../../src/replica/change-patch.js'
-import { FLAG_DEFAULTS, type Flag } from '../../src/flags/schema.js'
+import { applyPatch, diffRecord, PatchError, type RecordPatch } from '../../packages/core/src/replica/change-patch.js'
+import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
 
 type Rec = Record<string, unknown>
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SseParser, type SseEvent } from '../../src/client/sse.js'
+import { SseParser, type SseEvent } from '../../packages/sdk/src/sse.js'
 
 function parse(...chunks: string[]): SseEvent[] {
   const events: SseEvent[] = []

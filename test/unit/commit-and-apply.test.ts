@@ -1,12 +1,12 @@
 // The write path every registry shares: a conflict drafts the write again from what the store
 // holds, a bounded number of times; a draft with nothing to change writes nothing.
 import { describe, expect, it } from 'vitest'
-import type { Actor } from '../../src/audit/audit.js'
-import { FLAG_DEFAULTS, type Flag } from '../../src/flags/schema.js'
-import { commitAndApply } from '../../src/replica/commit-and-apply.js'
-import { ConflictError } from '../../src/store/errors.js'
-import { MemoryStore } from '../../src/store/memory.js'
-import type { Change, Write } from '../../src/store/store.js'
+import type { Actor } from '../../packages/server/src/audit/audit.js'
+import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
+import { commitAndApply } from '../../packages/server/src/replica/commit-and-apply.js'
+import { ConflictError } from '../../packages/server/src/store/errors.js'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
+import type { Change, Write } from '../../packages/server/src/store/store.js'
 
 const NOW = '2026-01-01T00:00:00.000Z'
 const actor: Actor = { id: 'tok_test', name: 'test', requestId: 'r', log: { info() {} } as unknown as Actor['log'] }

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BUCKETS, bucket, bucketFromSeed, bucketSeed, percentageThreshold } from '../../src/evaluation/bucket.js'
-import { compileFlag, evaluate, type Context } from '../../src/evaluation/engine.js'
-import { FLAG_DEFAULTS, type Flag } from '../../src/flags/schema.js'
+import { BUCKETS, bucket, bucketFromSeed, bucketSeed, percentageThreshold } from '../../packages/core/src/evaluation/bucket.js'
+import { compileFlag, evaluate, type Context } from '../../packages/core/src/evaluation/engine.js'
+import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
 import { generateBucketingVectors, VECTORS_FILE, type BucketingVector } from '../../scripts/generate-bucketing-vectors.js'
 
 function flag(overrides: Partial<Flag> = {}): Flag {

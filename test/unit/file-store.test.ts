@@ -4,10 +4,10 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AuditEvent } from '../../src/audit/schema.js'
-import { FLAG_DEFAULTS, type Flag } from '../../src/flags/schema.js'
-import { DataFileError, FileStore } from '../../src/store/file.js'
-import type { Write } from '../../src/store/store.js'
+import type { AuditEvent } from '../../packages/core/src/audit/schema.js'
+import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
+import { DataFileError, FileStore } from '../../packages/server/src/store/file.js'
+import type { Write } from '../../packages/server/src/store/store.js'
 import { tempDir } from '../support/helpers.js'
 
 const dirs: { remove(): void }[] = []

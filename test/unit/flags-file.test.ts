@@ -2,11 +2,19 @@ import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { flagsJsonSchemaText, formatFlagsFile, fullSpec, parseFlagsFile, readFlagsFile, FlagsFileError, type FlagsFile } from '../../src/flags/flags-file.js'
+import {
+  flagsJsonSchemaText,
+  formatFlagsFile,
+  fullSpec,
+  parseFlagsFile,
+  readFlagsFile,
+  FlagsFileError,
+  type FlagsFile,
+} from '../../packages/core/src/flags/flags-file.js'
 
 const FLAGS_SCHEMA_FILE = new URL('../../schema/flags.schema.json', import.meta.url)
-import { computePlan } from '../../src/cli/plan.js'
-import type { Flag } from '../../src/flags/schema.js'
+import { computePlan } from '../../packages/flagctl/src/plan.js'
+import type { Flag } from '../../packages/core/src/flags/schema.js'
 
 const EXAMPLE = 'examples/flags.yaml'
 

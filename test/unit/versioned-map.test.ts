@@ -1,7 +1,7 @@
 // VersionedMap's revision: it moves whenever the values do, and names this map's state only, so
 // no revision names two states, on one replica or across replicas.
 import { describe, expect, it } from 'vitest'
-import { VersionedMap } from '../../src/replica/versioned-map.js'
+import { VersionedMap } from '../../packages/core/src/replica/versioned-map.js'
 
 const seqOf = (revision: string) => Number(revision.split('~')[0])
 

@@ -1,0 +1,154 @@
+// The REST client flagctl speaks through: one method per API action, errors mapped to exit codes.
+// It holds the token only to send it; no message it builds ever contains it.
+import type { Static } from 'typebox'
+import type { AuditEvent } from '@switchyard/core/audit/schema'
+import type { Token, TokenCreated, Scope } from '@switchyard/core/auth/schema'
+import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState } from '@switchyard/core/flags/schema'
+import { VERSION } from '@switchyard/core/version'
+import { ApiError, networkError, usageError } from './errors.js'
+
+export const DEFAULT_URL = 'http://localhost:8080'
+const DEFAULT_TIMEOUT_SECONDS = 10
+// GET /flags and GET /audit answer at most this many items a page.
+const PAGE = 1000
+
+export interface Connection {
+  url: string
+  token: string
+  timeoutMs: number
+}
+
+export interface ConnectionOptions {
+  url?: string
+  token?: string
+  timeout?: number
+}
+
+/** --url/--token/--timeout win over SWITCHYARD_URL/SWITCHYARD_TOKEN; a missing token is a usage error. */
+export function connectionFrom(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
+  const url = options.url ?? (env.SWITCHYARD_URL || DEFAULT_URL)
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw usageError(`'${url}' is not a URL (expected e.g. ${DEFAULT_URL})`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`'${url}' must be an http:// or https:// URL`)
+  const token = options.token ?? env.SWITCHYARD_TOKEN
+  if (!token) throw usageError('no API token: set SWITCHYARD_TOKEN (or pass --token)')
+  return { url: parsed.href.replace(/\/?$/, '/'), token, timeoutMs: (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000 }
+}
+
+interface RequestOptions {
+  body?: unknown
+  /** The version the change is based on; sent as If-Match so a concurrent edit is refused, not overwritten. */
+  ifMatch?: number
+  query?: Record<string, string | number | undefined>
+}
+
+export class Api {
+  constructor(private readonly connection: Connection) {}
+
+  get url(): string {
+    return this.connection.url
+  }
+
+  async listFlags(filter: { tag?: string; state?: FlagState } = {}): Promise<Flag[]> {
+    const flags: Flag[] = []
+    let cursor: string | undefined
+    do {
+      const page = await this.send<{ flags: Flag[]; nextCursor?: string }>('GET', 'flags', { query: { ...filter, limit: PAGE, cursor } })
+      flags.push(...page.flags)
+      cursor = page.nextCursor
+    } while (cursor !== undefined)
+    return flags
+  }
+
+  getFlag(key: string): Promise<Flag> {
+    return this.send('GET', `flags/${encodeURIComponent(key)}`)
+  }
+
+  createFlag(input: FlagCreate): Promise<Flag> {
+    return this.send('POST', 'flags', { body: input })
+  }
+
+  updateFlag(key: string, patch: FlagPatch, version: number): Promise<Flag> {
+    return this.send('PATCH', `flags/${encodeURIComponent(key)}`, { body: patch, ifMatch: version })
+  }
+
+  async deleteFlag(key: string, version: number): Promise<void> {
+    await this.send('DELETE', `flags/${encodeURIComponent(key)}`, { ifMatch: version })
+  }
+
+  evaluate(flag: string, context: EvaluationContext): Promise<EvaluationResult> {
+    return this.send('POST', 'evaluate', { body: { flag, context } })
+  }
+
+  async audit(query: { flag?: string; actor?: string; limit: number }): Promise<AuditEvent[]> {
+    const page = await this.send<{ events: AuditEvent[] }>('GET', 'audit', { query })
+    return page.events
+  }
+
+  async listTokens(): Promise<Static<typeof Token>[]> {
+    const tokens: Static<typeof Token>[] = []
+    let cursor: string | undefined
+    do {
+      const page = await this.send<{ tokens: Static<typeof Token>[]; nextCursor?: string }>('GET', 'tokens', { query: { limit: PAGE, cursor } })
+      tokens.push(...page.tokens)
+      cursor = page.nextCursor
+    } while (cursor !== undefined)
+    // The service pages by id; people read credentials oldest first, the bootstrap token on top.
+    return tokens.sort(
+      (a, b) => Number(b.id === 'bootstrap') - Number(a.id === 'bootstrap') || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+    )
+  }
+
+  createToken(name: string, scope: Scope): Promise<Static<typeof TokenCreated>> {
+    return this.send('POST', 'tokens', { body: { name, scope } })
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.send('DELETE', `tokens/${encodeURIComponent(id)}`)
+  }
+
+  private async send<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(path, this.connection.url)
+    for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value))
+    const headers: Record<string, string> = { authorization: `Bearer ${this.connection.token}`, 'user-agent': `flagctl/${VERSION}`, accept: 'application/json' }
+    if (options.body !== undefined) headers['content-type'] = 'application/json'
+    if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`
+    const where = `${method} ${url.origin}${url.pathname}`
+
+    let response: Response
+    let text: string
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.connection.timeoutMs),
+      })
+      text = await response.text()
+    } catch (err) {
+      throw networkError(`cannot reach the API (${where}): ${describeFetchError(err, this.connection.timeoutMs)}`)
+    }
+    if (response.status === 204) return undefined as T
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      throw networkError(`${where} answered ${response.status} with a body that is not JSON: is ${url.origin} a Switchyard API?`)
+    }
+    if (response.ok) return body as T
+    const error = body as { code?: unknown; message?: unknown }
+    if (typeof error.message !== 'string')
+      throw networkError(`${where} answered ${response.status} without an error message: is ${url.origin} a Switchyard API?`)
+    throw new ApiError(response.status, typeof error.code === 'string' ? error.code : 'ERROR', error.message)
+  }
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof DOMException && err.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause
+  return cause?.code ?? cause?.message ?? (err as Error).message
+}

@@ -1,0 +1,58 @@
+// The flag commands: list, get, create, enable, disable, rollout, beta, delete, evaluate.
+import type { Flag, FlagPatch, FlagState, Stickiness } from '@switchyard/core/flags/schema'
+import type { CommandContext } from '../context.js'
+import { usageError } from '../errors.js'
+import { flagDetails, flagTable } from '../output.js'
+
+export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState }): Promise<void> {
+  const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state })
+  ctx.out.emit({ flags }, () => flagTable(flags))
+}
+
+export async function getFlag(ctx: CommandContext, key: string): Promise<void> {
+  const flag = await ctx.api.getFlag(key)
+  ctx.out.emit(flag, () => flagDetails(flag))
+}
+
+export async function createFlag(ctx: CommandContext, key: string, options: { description?: string; tag: string[] }): Promise<void> {
+  const flag = await ctx.api.createFlag({ key, description: options.description, tags: options.tag.length > 0 ? options.tag : undefined })
+  ctx.out.emit(flag, () => flagTable([flag]))
+}
+
+/**
+ * Reads the flag, then writes against the version it read (If-Match): a change someone else
+ * made in between is refused with 412 rather than silently overwritten.
+ */
+async function change(ctx: CommandContext, key: string, patchOf: (flag: Flag) => FlagPatch): Promise<void> {
+  const current = await ctx.api.getFlag(key)
+  const flag = await ctx.api.updateFlag(key, patchOf(current), current.version)
+  if (flag.version === current.version) ctx.out.note(`${key} already was so: nothing changed`)
+  ctx.out.emit(flag, () => flagTable([flag]))
+}
+
+export const enableFlag = (ctx: CommandContext, key: string) => change(ctx, key, () => ({ state: 'enabled' }))
+export const disableFlag = (ctx: CommandContext, key: string) => change(ctx, key, () => ({ state: 'disabled' }))
+
+export const rolloutFlag = (ctx: CommandContext, key: string, percentage: number, options: { stickiness?: Stickiness }) =>
+  change(ctx, key, () => ({ state: 'percentage', percentage, ...(options.stickiness ? { stickiness: options.stickiness } : {}) }))
+
+export async function betaFlag(ctx: CommandContext, key: string, action: 'add' | 'remove', ids: { user: string[]; tenant: string[] }): Promise<void> {
+  if (ids.user.length === 0 && ids.tenant.length === 0) throw usageError('beta needs at least one --user or --tenant')
+  const edit = (list: string[], given: string[]) =>
+    action === 'add' ? [...list, ...given.filter((id) => !list.includes(id))] : list.filter((id) => !given.includes(id))
+  await change(ctx, key, (flag) => ({
+    ...(ids.user.length > 0 ? { betaUsers: edit(flag.betaUsers, ids.user) } : {}),
+    ...(ids.tenant.length > 0 ? { betaTenants: edit(flag.betaTenants, ids.tenant) } : {}),
+  }))
+}
+
+export async function deleteFlag(ctx: CommandContext, key: string): Promise<void> {
+  const { version } = await ctx.api.getFlag(key)
+  await ctx.api.deleteFlag(key, version)
+  ctx.out.emit({ deleted: key, version }, () => `deleted ${key} (it was at version ${version})`)
+}
+
+export async function evaluateFlag(ctx: CommandContext, key: string, who: { user?: string; tenant?: string }): Promise<void> {
+  const result = await ctx.api.evaluate(key, { userId: who.user, tenantId: who.tenant })
+  ctx.out.emit(result, () => `${key} is ${result.enabled ? 'on' : 'off'} (reason: ${result.reason}, version ${result.version})`)
+}

@@ -1,0 +1,174 @@
+// flagctl's command line: commander wiring only. Each action is a function in commands/, and
+// every failure ends as one of the exit codes in errors.ts.
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { SCOPES } from '@switchyard/core/auth/schema'
+import { FLAG_STATES, STICKINESS } from '@switchyard/core/flags/schema'
+import { VERSION } from '@switchyard/core/version'
+import { DEFAULT_URL } from './client.js'
+import { createContext, type CommandContext, type GlobalOptions } from './context.js'
+import { ApiError, CliError, EXIT } from './errors.js'
+import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags, rolloutFlag } from './commands/flags.js'
+import { createToken, listTokens, revokeToken, showAudit } from './commands/admin.js'
+
+const HELP_FOOTER = `
+Environment:
+  SWITCHYARD_URL    the API base URL (--url wins; default ${DEFAULT_URL})
+  SWITCHYARD_TOKEN  the API token (--token wins); reads need an evaluate or admin token, writes an admin one
+
+Exit codes: 0 ok · 1 usage or invalid flags file · 2 the API refused (its message is printed) · 3 network · 10 plan found changes`
+
+const repeatable = (value: string, previous: string[]) => [...previous, value]
+
+function percentage(value: string): number {
+  const n = Number(value.replace(/%$/, ''))
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number from 0 to 100')
+  return n
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number above 0')
+  return n
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number of seconds above 0')
+  return n
+}
+
+type Action = (ctx: CommandContext, ...args: never[]) => Promise<number | void> | number | void
+
+type AsCode = typeof import('./commands/as-code.js')
+/** A flags-as-code command, loaded when used: the file parser and validator (yaml, Ajv) stay out of every other command's start-up. */
+const asCode =
+  (name: keyof AsCode): Action =>
+  async (ctx, ...args) =>
+    ((await import('./commands/as-code.js'))[name] as Action)(ctx, ...args)
+
+export function buildProgram(): { program: Command; exitCode(): number } {
+  let exitCode: number = EXIT.ok
+  // Commander passes the positional arguments, then the command's options, then the command.
+  const run =
+    (action: Action) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command
+      const options = command.optsWithGlobals<GlobalOptions>()
+      const code = await (action as (ctx: CommandContext, ...rest: unknown[]) => Promise<number | void>)(createContext(options), ...args.slice(0, -2), options)
+      exitCode = code ?? EXIT.ok
+    }
+
+  const program = new Command('flagctl')
+    .description('Operate a Switchyard flag service over its REST API, and keep flags as code (export → plan → apply).')
+    .version(VERSION)
+    .option('--url <url>', 'API base URL (or SWITCHYARD_URL)')
+    .option('--token <token>', 'API token (or SWITCHYARD_TOKEN, which keeps it out of the process list)')
+    .option('--json', 'print JSON for scripts instead of tables')
+    .option('--timeout <seconds>', 'give up on a request after this long (default 10)', positiveNumber)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', HELP_FOOTER)
+
+  program
+    .command('list')
+    .description('list flags, sorted by key')
+    .addOption(new Option('--state <state>', 'only flags in this state').choices(FLAG_STATES))
+    .option('--tag <tag>', 'only flags with this tag')
+    .action(run(listFlags))
+  program.command('get').description('show one flag').argument('<key>').action(run(getFlag))
+  program
+    .command('create')
+    .description('create a flag (disabled until you enable it)')
+    .argument('<key>', 'snake_case key')
+    .option('--description <text>', 'what the flag is for')
+    .option('--tag <tag>', 'a tag (repeatable)', repeatable, [])
+    .action(run(createFlag))
+  program.command('enable').description('switch a flag on for everyone').argument('<key>').action(run(enableFlag))
+  program.command('disable').description('switch a flag off for everyone').argument('<key>').action(run(disableFlag))
+  program
+    .command('rollout')
+    .description('roll a flag out to a percentage of users (beta users and tenants stay in)')
+    .argument('<key>')
+    .argument('<percent>', '0 to 100, at most three decimals', percentage)
+    .addOption(new Option('--stickiness <field>', 'context value the rollout hashes').choices(STICKINESS))
+    .action(run(rolloutFlag))
+  program
+    .command('beta')
+    .description("add or remove beta users and tenants (their effect depends on the flag's state)")
+    .argument('<key>')
+    .addArgument(new Argument('<action>').choices(['add', 'remove']))
+    .option('--user <id>', 'a user id (repeatable)', repeatable, [])
+    .option('--tenant <id>', 'a tenant id (repeatable)', repeatable, [])
+    .action(run(betaFlag))
+  program.command('delete').description('delete a flag').argument('<key>').action(run(deleteFlag))
+  program
+    .command('evaluate')
+    .description('evaluate a flag for a user and/or tenant')
+    .argument('<key>')
+    .option('--user <id>', 'userId of the context')
+    .option('--tenant <id>', 'tenantId of the context')
+    .action(run(evaluateFlag))
+  program
+    .command('audit')
+    .description('the audit trail, newest first')
+    .argument('[key]', 'only events of this flag')
+    .option('--actor <name>', 'only changes made with this token name')
+    .option('--limit <n>', 'how many events (default 20, at most 1000)', positiveInteger, 20)
+    .action(run(showAudit))
+
+  const tokens = program.command('tokens').description('manage API tokens')
+  tokens.command('list').description('list tokens (never their secrets)').action(run(listTokens))
+  tokens
+    .command('create')
+    .description('create a named token; its secret is printed this once')
+    .argument('<name>')
+    .addOption(new Option('--scope <scope>', 'what the token may do').choices(SCOPES).default('evaluate'))
+    .action(run(createToken))
+  tokens.command('revoke').description('revoke a token').argument('<id>').action(run(revokeToken))
+
+  program
+    .command('export')
+    .description('write the live flags as a flags file (sorted and stable, for git)')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .addOption(new Option('--format <format>', 'file format (default: json for a .json file or with --json, else yaml)').choices(['yaml', 'json']))
+    .action(run(asCode('exportFlags')))
+  program
+    .command('plan')
+    .description('show what apply would change; exits 10 when something would (a CI drift check)')
+    .argument('<file>', 'flags file (YAML or JSON; - for stdin)')
+    .option('--prune', 'also delete flags the file does not mention')
+    .action(run(asCode('planFlags')))
+  program
+    .command('apply')
+    .description('make the live flags match a flags file, stopping at the first concurrent edit')
+    .argument('<file>', 'flags file (YAML or JSON; - for stdin, with --yes)')
+    .option('--prune', 'also delete flags the file does not mention')
+    .option('-y, --yes', 'apply without asking for confirmation')
+    .action(run(asCode('applyFlags')))
+  program
+    .command('schema')
+    .description('print the JSON Schema of the flags file')
+    .action(run(asCode('printSchema')))
+
+  return { program, exitCode: () => exitCode }
+}
+
+/** Runs flagctl on `argv` (as process.argv) and answers its exit code; it never throws. */
+export async function runFlagctl(argv: readonly string[]): Promise<number> {
+  const { program, exitCode } = buildProgram()
+  try {
+    await program.parseAsync([...argv])
+    return exitCode()
+  } catch (err) {
+    // Commander has already printed its usage error (or the help / version asked for).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+    process.stderr.write(`flagctl: ${describeFailure(err)}\n`)
+    return err instanceof CliError ? err.exitCode : EXIT.usage
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof ApiError) return `the API refused (${err.status} ${err.code}): ${err.message}`
+  if (err instanceof CliError) return err.message
+  return `unexpected error: ${(err as Error).stack ?? String(err)}`
+}

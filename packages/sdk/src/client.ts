@@ -1,0 +1,330 @@
+// The SDK: every flag held in memory, kept current by GET /stream, and evaluated locally with
+// the server's own engine, so isEnabled is a synchronous map lookup and a switch.
+import { request as httpRequest, type ClientRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { answer, compileFlag, EMPTY_CONTEXT, evaluate, type CompiledFlag, type Context } from '@switchyard/core/evaluation/engine'
+import type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
+import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
+import { VersionedMap } from '@switchyard/core/replica/versioned-map'
+import { SseParser, type SseEvent } from './sse.js'
+
+export type { Context } from '@switchyard/core/evaluation/engine'
+export type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
+
+/** Flags whose definition changed (created, updated or deleted), and the stream position after them. */
+export interface FlagChange {
+  keys: string[]
+  seq: number
+}
+export type ChangeListener = (change: FlagChange) => void
+
+export interface ClientOptions {
+  /** Base URL of a Switchyard replica (or the load balancer in front of them). */
+  url: string
+  /** A token with scope evaluate (or admin). */
+  token: string
+  /** Called after every change applied once the client is ready. */
+  onChange?: ChangeListener
+  /** Connection problems, for your logs; the client keeps serving its last state and retries. */
+  onError?: (error: Error) => void
+  /** How long createClient waits for the first state before it fails; default 10 s. */
+  timeoutMs?: number
+  /** Reconnection backoff, doubled per failed attempt with jitter; default 250 ms up to 30 s. */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number }
+}
+
+export interface SwitchyardClient {
+  /** Whether the flag is on for the context; `fallback` (default false) for an unknown flag. Synchronous, allocation-free. */
+  isEnabled(key: string, context?: Context, fallback?: boolean): boolean
+  /** The answer POST /evaluate would give: `{flag, enabled, reason, version}`. */
+  evaluate(key: string, context?: Context): EvaluationResult
+  /** The flag as last received, or undefined. */
+  flag(key: string): Flag | undefined
+  /** Adds a change listener; returns the function that removes it. */
+  onChange(listener: ChangeListener): () => void
+  /** True while the stream is open; false while reconnecting (answers then come from the last state). */
+  readonly connected: boolean
+  /** Closes the stream and stops retrying; resolves once nothing is left running. */
+  close(): Promise<void>
+}
+
+/** The server refused the stream or it could not be read; `status` is the HTTP status, if any. */
+export class SwitchyardClientError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'SwitchyardClientError'
+  }
+}
+
+/** Connects, waits for the full state, and returns a client that stays current. */
+export async function createClient(options: ClientOptions): Promise<SwitchyardClient> {
+  const client = new StreamingClient(options)
+  try {
+    await client.ready
+  } catch (err) {
+    await client.close()
+    throw err
+  }
+  return client
+}
+
+// Statuses that retrying cannot fix before the first state: a wrong token, scope or URL.
+const FATAL_AT_START = new Set([401, 403, 404])
+
+class StreamingClient implements SwitchyardClient {
+  readonly ready: Promise<void>
+  connected = false
+  private flags = new VersionedMap<CompiledFlag>()
+  private readonly listeners = new Set<ChangeListener>()
+  private readonly streamUrl: string
+  private readonly minDelayMs: number
+  private readonly maxDelayMs: number
+  private lastEventId: string | undefined
+  private heartbeatMs = 15_000
+  private isReady = false
+  private closed = false
+  private attempt = 0
+  private request: ClientRequest | null = null
+  /** Set when this connection's remaining events must be dropped (see apply). */
+  private discarding = false
+  private wake: (() => void) | null = null
+  private readonly loop: Promise<void>
+  private settle!: { resolve(): void; reject(err: Error): void }
+
+  constructor(private readonly options: ClientOptions) {
+    // Changes as patches: a toggle of a flag with a long list is a few hundred bytes.
+    this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch`
+    this.minDelayMs = options.reconnect?.minDelayMs ?? 250
+    this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
+    if (options.onChange) this.listeners.add(options.onChange)
+    this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
+    const timeout = setTimeout(
+      () => this.settle.reject(new SwitchyardClientError(`no state from ${this.streamUrl} within ${options.timeoutMs ?? 10_000} ms`)),
+      options.timeoutMs ?? 10_000,
+    )
+    void this.ready.then(
+      () => clearTimeout(timeout),
+      () => clearTimeout(timeout),
+    )
+    this.loop = this.run()
+  }
+
+  isEnabled(key: string, context: Context = EMPTY_CONTEXT, fallback = false): boolean {
+    const compiled = this.flags.get(key)
+    return compiled === undefined ? fallback : evaluate(compiled, context).enabled
+  }
+
+  evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
+    return answer(key, this.flags.get(key), context)
+  }
+
+  flag(key: string): Flag | undefined {
+    return this.flags.get(key)?.flag
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true
+      this.settle.reject(new SwitchyardClientError('the client was closed before it was ready'))
+      this.request?.destroy()
+      this.wake?.()
+    }
+    await this.loop
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      try {
+        await this.stream()
+        if (!this.closed) this.report(new SwitchyardClientError('the stream ended'))
+      } catch (err) {
+        if (this.closed) break
+        const error =
+          err instanceof SwitchyardClientError ? err : new SwitchyardClientError(`stream failed: ${(err as Error).message}`, undefined, { cause: err })
+        if (!this.isReady && error.status !== undefined && FATAL_AT_START.has(error.status)) {
+          this.settle.reject(error)
+          break
+        }
+        this.report(error)
+      }
+      this.connected = false
+      if (!this.closed) await this.sleep(this.backoff())
+    }
+    this.connected = false
+  }
+
+  /**
+   * One connection, from request to end of stream. node:http rather than fetch: a connection of
+   * its own (no pool that outlives close()), and ended the moment close() asks.
+   */
+  private stream(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const url = new URL(this.streamUrl)
+      const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' }
+      if (this.lastEventId !== undefined) headers['last-event-id'] = this.lastEventId
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, agent: false })
+      this.request = req
+      // A connection that goes quiet for several heartbeats is dead even if no error says so.
+      const idle = setTimeout(() => req.destroy(new SwitchyardClientError('the stream went quiet')), this.idleLimit())
+      let settled = false
+      const finish = (err?: Error) => {
+        if (settled) return
+        settled = true
+        clearTimeout(idle)
+        this.request = null
+        if (err) reject(err)
+        else resolve()
+      }
+      req.on('error', finish)
+      req.on('close', () => finish())
+      req.on('response', (res) => {
+        res.on('error', finish)
+        if (res.statusCode !== 200) {
+          finish(new SwitchyardClientError(`GET ${this.streamUrl} answered ${res.statusCode}`, res.statusCode))
+          req.destroy()
+          return
+        }
+        this.connected = true
+        this.discarding = false
+        this.attempt = 0
+        idle.refresh()
+        const parser = new SseParser((event) => this.apply(event))
+        res.setEncoding('utf8')
+        res.on('data', (text: string) => {
+          idle.refresh()
+          try {
+            parser.push(text)
+          } catch (err) {
+            req.destroy(new SwitchyardClientError(`unreadable event: ${(err as Error).message}`, undefined, { cause: err }))
+          }
+        })
+        res.on('end', () => finish())
+      })
+      req.end()
+    })
+  }
+
+  private apply(event: SseEvent): void {
+    // After a gap or a revocation the rest of this connection is ignored: the next event in the
+    // same chunk must not set lastEventId again, or the reconnection would resume, not reload.
+    if (this.discarding) return
+    if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; heartbeatMs?: number; flags: Flag[] })
+    else if (event.event === 'change') this.applyChange(JSON.parse(event.data) as { seq: number; key: string; flag: Flag | null })
+    else if (event.event === 'patch') {
+      if (!this.applyPatchEvent(JSON.parse(event.data) as { seq: number; key: string; from: number; patch: RecordPatch })) return
+    } else if (event.event === 'revoked') return this.revoked(JSON.parse(event.data) as { message?: string })
+    this.lastEventId = event.id
+  }
+
+  /**
+   * Applies a change patch to the version it was made from. A patch for a version this client does
+   * not hold means it missed something: it drops the connection and reloads the whole state.
+   */
+  private applyPatchEvent(change: { seq: number; key: string; from: number; patch: RecordPatch }): boolean {
+    if (!this.flags.isNewer(change.key, change.seq)) return true
+    const held = this.flags.get(change.key)?.flag ?? null
+    if ((held?.version ?? 0) !== change.from) {
+      this.lastEventId = undefined
+      this.discarding = true
+      this.request?.destroy(
+        new SwitchyardClientError(
+          `a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`,
+        ),
+      )
+      return false
+    }
+    this.applyChange({ seq: change.seq, key: change.key, flag: applyPatch(held, change.patch) })
+    return true
+  }
+
+  /** The token was revoked or expired: retrying cannot help, so the client stops and says why. */
+  private revoked(event: { message?: string }): void {
+    this.discarding = true
+    this.report(
+      new SwitchyardClientError(`the stream ended: ${event.message ?? 'the token was revoked'}; the client serves its last state and no longer updates`, 401),
+    )
+    this.closed = true
+    this.settle.reject(new SwitchyardClientError('the token was revoked before the client was ready', 401))
+    this.request?.destroy()
+    this.wake?.()
+  }
+
+  /**
+   * Replaces everything. A state older than what is held still wins: it may come from a new
+   * store whose sequence restarted, and a lagging replica catches up through later changes.
+   */
+  private applyState(state: { seq: number; heartbeatMs?: number; flags: Flag[] }): void {
+    if (state.heartbeatMs !== undefined) this.heartbeatMs = state.heartbeatMs
+    const previous = this.flags
+    const next = new VersionedMap<CompiledFlag>()
+    const changed: string[] = []
+    const entries: [string, CompiledFlag][] = []
+    for (const flag of state.flags) {
+      const held = previous.get(flag.key)
+      const same = held !== undefined && held.flag.version === flag.version && held.flag.updatedAt === flag.updatedAt
+      entries.push([flag.key, same ? held : compileFlag(flag)])
+      if (!same) changed.push(flag.key)
+    }
+    next.reset(entries, state.seq)
+    for (const held of previous.valuesIterator()) if (next.get(held.flag.key) === undefined) changed.push(held.flag.key)
+    this.flags = next
+    if (!this.isReady) {
+      this.isReady = true
+      this.settle.resolve()
+    } else if (changed.length > 0) this.emit({ keys: changed, seq: state.seq })
+  }
+
+  private applyChange(change: { seq: number; key: string; flag: Flag | null }): void {
+    if (this.flags.apply(change.key, change.seq, change.flag ? compileFlag(change.flag) : null) && this.isReady) {
+      this.emit({ keys: [change.key], seq: change.seq })
+    }
+  }
+
+  private emit(change: FlagChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.report(new SwitchyardClientError(`an onChange listener threw: ${(err as Error).message}`, undefined, { cause: err }))
+      }
+    }
+  }
+
+  private report(error: Error): void {
+    this.options.onError?.(error)
+  }
+
+  private idleLimit(): number {
+    return this.heartbeatMs * 3 + 2000
+  }
+
+  /** Exponential backoff with jitter, so a fleet of clients does not reconnect in lockstep. */
+  private backoff(): number {
+    const ceiling = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(this.attempt, 30))
+    this.attempt++
+    return ceiling / 2 + Math.random() * (ceiling / 2)
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = () => {
+        this.wake = null
+        done()
+      }
+    })
+  }
+}

@@ -1,0 +1,54 @@
+// POST /evaluate: the hot path. Memory only, no I/O, no allocation beyond the response.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { flagNotFound, validationFailed } from '../errors.js'
+import { errors } from '@switchyard/core/schema'
+import { answer, EMPTY_CONTEXT } from '@switchyard/core/evaluation/engine'
+import type { FlagReader, OnEvaluated } from './reader.js'
+import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '@switchyard/core/flags/schema'
+
+/** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
+export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number }> = async (
+  app,
+  { flags, onEvaluated, bodyLimit },
+) => {
+  // Evaluations are logged one by one only at debug level; decided once, not per request.
+  const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
+
+  app.post(
+    '/evaluate',
+    {
+      schema: {
+        operationId: 'evaluate',
+        summary: 'Evaluate one flag, a list of flags, or every flag for a context',
+        description:
+          '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, ' +
+          'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
+        tags: ['evaluation'],
+        body: EvaluateRequest,
+        response: { 200: EvaluateResponse, ...errors(400, 401, 404, 413, 503) },
+      },
+      config: { scope: 'client' },
+      bodyLimit,
+    },
+    (request, reply) => {
+      const { flag, flags: keys, context = EMPTY_CONTEXT } = request.body
+      if (flag !== undefined) {
+        if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
+        const result = answer(flag, flags.get(flag), context)
+        onEvaluated(flag, result.reason, result.enabled)
+        if (result.version === undefined) throw flagNotFound(flag)
+        if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
+        reply.send(result)
+        return
+      }
+      const results: EvaluationResult[] = []
+      for (const key of keys ?? flags.keys()) {
+        const result = answer(key, flags.get(key), context)
+        onEvaluated(key, result.reason, result.enabled)
+        results.push(result)
+      }
+      if (debug) request.log.debug({ count: results.length }, 'flags.evaluated')
+      reply.send({ results })
+    },
+  )
+}

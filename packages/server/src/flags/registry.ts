@@ -1,0 +1,204 @@
+// The flag registry: this replica's read model of the flags, compiled for evaluation. The store is
+// the write authority: a write commits there first (commitAndApply) and only then is applied here.
+import { AppError, flagNotFound } from '../errors.js'
+import { draftEvent, type Actor } from '../audit/audit.js'
+import { diff } from '@switchyard/core/audit/diff'
+import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
+import type { Replicated } from '../replica/sync.js'
+import type { Store } from '../store/store.js'
+import { VersionedMap } from '@switchyard/core/replica/versioned-map'
+import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { toNfc } from '@switchyard/core/flags/identity'
+import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from '@switchyard/core/flags/schema'
+
+export interface FlagListQuery {
+  tag?: string
+  state?: FlagState
+  /** Keys sort ascending; the page starts after this key. */
+  after?: string
+  limit: number
+}
+
+/** A flag created, updated or deleted (`flag` null), or the whole registry replaced by a resync. */
+/** `previous` is the flag this replica held before the change (null: none), so a listener can send a patch. */
+export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previous: Flag | null; seq: number } | { type: 'reset'; seq: number }
+export type FlagChangeListener = (event: FlagEvent) => void
+
+export class FlagRegistry {
+  private readonly flags = new VersionedMap<CompiledFlag>()
+  private sorted: string[] | null = null
+  private readonly listeners = new Set<FlagChangeListener>()
+
+  private constructor(private readonly store: Store) {}
+
+  /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
+  static create(store: Store): { registry: FlagRegistry; replica: Replicated<Flag> } {
+    const registry = new FlagRegistry(store)
+    const replica: Replicated<Flag> = {
+      apply: (key, flag, seq) => registry.#apply(key, flag, seq),
+      reset: (flags, seq) => registry.#reset(flags, seq),
+    }
+    return { registry, replica }
+  }
+
+  get(key: string): CompiledFlag | undefined {
+    return this.flags.get(key)
+  }
+
+  get size(): number {
+    return this.flags.size
+  }
+
+  /** Changes whenever any flag does; equal on replicas that hold the same changes (VersionedMap.revision). */
+  get revision(): string {
+    return this.flags.revision
+  }
+
+  all(): IterableIterator<CompiledFlag> {
+    return this.flags.valuesIterator()
+  }
+
+  /** Every key, sorted; cached until the flags change. */
+  keys(): readonly string[] {
+    return (this.sorted ??= [...this.flags.valuesIterator()].map((f) => f.flag.key).sort())
+  }
+
+  list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
+    const keys = this.keys()
+    let i = 0
+    if (query.after !== undefined) {
+      // Binary search: the first key strictly after the cursor.
+      let lo = 0
+      let hi = keys.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (keys[mid]! <= query.after) lo = mid + 1
+        else hi = mid
+      }
+      i = lo
+    }
+    const matches = (flag: Flag) => (query.state === undefined || flag.state === query.state) && (query.tag === undefined || flag.tags.includes(query.tag))
+    const out: Flag[] = []
+    for (; i < keys.length && out.length < query.limit; i++) {
+      const flag = this.flags.get(keys[i]!)!.flag
+      if (matches(flag)) out.push(flag)
+    }
+    // A cursor only when another match follows, so a filtered listing never ends on an empty page.
+    let more = false
+    for (; i < keys.length && !more; i++) more = matches(this.flags.get(keys[i]!)!.flag)
+    return { flags: out, nextCursor: more ? out[out.length - 1]!.key : undefined }
+  }
+
+  /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
+  async create(input: FlagCreate, actor: Actor): Promise<Flag> {
+    if (this.flags.get(input.key)) throw flagExists(input.key)
+    const now = new Date().toISOString()
+    let flag: Flag = normalize({
+      ...FLAG_DEFAULTS,
+      ...input,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      updatedBy: actor.name,
+    })
+    const changes = diff(null, flag, MUTABLE_FIELDS)
+    const written = await commitAndApply(this.writer(input.key, actor), (conflict) => {
+      if (conflict?.current) throw flagExists(input.key)
+      // The store holds a tombstone for the key: start where the deleted flag stopped.
+      if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
+      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
+      return { kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit }
+    })
+    return written!.next!
+  }
+
+  /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
+  async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
+    let base = await this.base(key, ifMatch)
+    const written = await commitAndApply(this.writer(key, actor), (conflict) => {
+      if (conflict) base = conflict.current
+      if (!base) throw flagNotFound(key)
+      if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
+      const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
+      const changes = diff(base, next, MUTABLE_FIELDS)
+      if (Object.keys(changes).length === 0) return null
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
+      return { kind: 'flag', key, expectedVersion: base.version, next, audit }
+    })
+    return written ? written.next! : base!
+  }
+
+  async remove(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
+    let base = await this.base(key, ifMatch)
+    await commitAndApply(this.writer(key, actor), (conflict) => {
+      if (conflict) base = conflict.current
+      if (!base) throw flagNotFound(key)
+      if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
+      const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
+      return { kind: 'flag', key, expectedVersion: base.version, next: null, audit }
+    })
+  }
+
+  private writer(key: string, actor: Actor): Writer {
+    return {
+      store: this.store,
+      actor,
+      what: `flag '${key}'`,
+      apply: (change) => {
+        if (change.kind === 'flag') this.#apply(change.key, change.flag, change.seq)
+      },
+    }
+  }
+
+  /**
+   * The flag a write starts from. A client may have read a newer version on another replica
+   * than this one holds yet; then the store, not this replica, is asked.
+   */
+  private async base(key: string, ifMatch: number | undefined): Promise<Flag | null> {
+    const local = this.flags.get(key)?.flag ?? null
+    if (ifMatch !== undefined && (local === null || local.version < ifMatch)) return this.store.readFlag(key)
+    return local
+  }
+
+  /** Applies a committed change if it is newer than what this replica holds. */
+  #apply(key: string, flag: Flag | null, seq: number): boolean {
+    const previous = this.flags.get(key)?.flag ?? null
+    const applied = this.flags.apply(key, seq, flag ? compileFlag(flag) : null)
+    if (applied) {
+      this.sorted = null
+      this.emit({ type: 'change', key, flag, previous, seq })
+    }
+    return applied
+  }
+
+  #reset(flags: readonly Flag[], seq: number): void {
+    this.flags.reset(
+      flags.map((f) => [f.key, compileFlag(f)]),
+      seq,
+    )
+    this.sorted = null
+    this.emit({ type: 'reset', seq })
+  }
+
+  private emit(event: FlagEvent): void {
+    for (const listener of this.listeners) listener(event)
+  }
+
+  onChange(listener: FlagChangeListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
+
+/** Lists as sets, ids in NFC (so café is one user however it was typed; identity.ts). */
+function normalize(flag: Flag): Flag {
+  return {
+    ...flag,
+    tags: [...new Set(flag.tags)],
+    betaUsers: [...new Set(flag.betaUsers.map(toNfc))],
+    betaTenants: [...new Set(flag.betaTenants.map(toNfc))],
+  }
+}
+
+const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)
+const versionMismatch = (key: string, current: number) => new AppError('VERSION_MISMATCH', `flag '${key}' is at version ${current}; If-Match did not match`)

@@ -1,0 +1,141 @@
+// Admin CRUD on flags. Every write goes through the registry (write-through, audited).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { actorOf } from '../auth/authenticate.js'
+import { flagNotFound, validationFailed } from '../errors.js'
+import { errors, ref, StringEnum } from '@switchyard/core/schema'
+import type { FlagRegistry } from './registry.js'
+import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch } from '@switchyard/core/flags/schema'
+
+const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches',
+    }),
+  ),
+})
+
+/** A version no flag has: what a weak ETag in If-Match stands for, so the write answers 412. */
+export const NO_VERSION = -1
+
+/**
+ * If-Match carries the version as an ETag ("3", or a bare 3); `*` means "any version". If-Match
+ * compares strongly (RFC 9110 §13.1.1), so a weak ETag (W/"3") never matches.
+ */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined
+  const m = /^\s*(W\/)?"?(\d{1,15})"?\s*$/.exec(header)
+  if (!m) throw validationFailed('headers.if-match', 'must be a flag version as sent in ETag, e.g. "3"')
+  return m[1] ? NO_VERSION : Number(m[2])
+}
+
+export const etagOf = (version: number) => `"${version}"`
+
+export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
+  app.post(
+    '/flags',
+    {
+      schema: {
+        operationId: 'createFlag',
+        summary: 'Create a flag',
+        tags: ['flags'],
+        body: ref(FlagCreate),
+        response: { 201: ref(Flag), ...errors(400, 401, 403, 409, 413, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      const flag = await flags.create(request.body, actorOf(request))
+      return reply.code(201).header('etag', etagOf(flag.version)).send(flag)
+    },
+  )
+
+  app.get(
+    '/flags',
+    {
+      schema: {
+        operationId: 'listFlags',
+        summary: 'List flags, sorted by key',
+        tags: ['flags'],
+        querystring: Type.Object(
+          {
+            tag: Type.Optional(Type.String({ maxLength: 100 })),
+            state: Type.Optional(StringEnum(FLAG_STATES)),
+            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+            limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ flags: Type.Array(ref(Flag)), nextCursor: Type.Optional(Type.String()) }),
+          ...errors(400, 401, 403),
+        },
+      },
+      config: { scope: 'evaluate' },
+    },
+    async (request) => {
+      const { tag, state, cursor, limit } = request.query
+      return flags.list({ tag, state, after: cursor, limit })
+    },
+  )
+
+  app.get(
+    '/flags/:key',
+    {
+      schema: {
+        operationId: 'getFlag',
+        summary: 'Read one flag; its ETag is its version',
+        tags: ['flags'],
+        params: KeyParams,
+        response: { 200: ref(Flag), ...errors(400, 401, 403, 404) },
+      },
+      config: { scope: 'evaluate' },
+    },
+    async (request, reply) => {
+      const compiled = flags.get(request.params.key)
+      if (!compiled) throw flagNotFound(request.params.key)
+      return reply.header('etag', etagOf(compiled.flag.version)).send(compiled.flag)
+    },
+  )
+
+  app.patch(
+    '/flags/:key',
+    {
+      schema: {
+        operationId: 'updateFlag',
+        summary: 'Change any mutable field; If-Match guards against concurrent edits',
+        tags: ['flags'],
+        params: KeyParams,
+        headers: IfMatchHeaders,
+        body: ref(FlagPatch),
+        response: { 200: ref(Flag), ...errors(400, 401, 403, 404, 412, 413, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      const flag = await flags.update(request.params.key, request.body, parseIfMatch(request.headers['if-match']), actorOf(request))
+      return reply.header('etag', etagOf(flag.version)).send(flag)
+    },
+  )
+
+  app.delete(
+    '/flags/:key',
+    {
+      schema: {
+        operationId: 'deleteFlag',
+        summary: 'Delete a flag',
+        tags: ['flags'],
+        params: KeyParams,
+        headers: IfMatchHeaders,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 401, 403, 404, 412, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      await flags.remove(request.params.key, parseIfMatch(request.headers['if-match']), actorOf(request))
+      return reply.code(204).send(null)
+    },
+  )
+}

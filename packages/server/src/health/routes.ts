@@ -1,0 +1,51 @@
+// Liveness and readiness probes; no token needed. Readiness gates only the initial load, so a
+// store outage later does not make an orchestrator pull every replica at once.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { StringEnum } from '@switchyard/core/schema'
+import type { Store } from '../store/store.js'
+import type { StoreSync } from '../replica/sync.js'
+
+const StoreHealth = Type.Object({
+  kind: StringEnum(['memory', 'file', 'redis']),
+  status: StringEnum(['up', 'degraded', 'down']),
+  detail: Type.Optional(Type.String()),
+})
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: StoreSync }> = async (app, { store, sync }) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'healthz',
+        summary: 'Liveness: the process answers',
+        tags: ['health'],
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok'), ready: Type.Boolean(), store: StoreHealth }) },
+      },
+      config: { scope: 'public' },
+    },
+    async () => ({ status: 'ok' as const, ready: sync.ready, store: store.health() }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'readyz',
+        summary: 'Readiness: the state has been loaded from the store',
+        tags: ['health'],
+        security: [],
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), store: StoreHealth }),
+          503: Type.Object({ status: Type.Literal('loading'), store: StoreHealth }),
+        },
+      },
+      config: { scope: 'public' },
+    },
+    async (_request, reply) => {
+      if (sync.ready) return { status: 'ready' as const, store: store.health() }
+      return reply.code(503).send({ status: 'loading' as const, store: store.health() })
+    },
+  )
+}

@@ -1,0 +1,85 @@
+// Keeps the registries in step with the store: the initial load, changes committed by other
+// replicas, and full resyncs after a gap in notifications.
+import type { FastifyBaseLogger } from 'fastify'
+import { StoreUnavailableError } from '../store/errors.js'
+import type { Flag } from '@switchyard/core/flags/schema'
+import type { TokenRecord } from '@switchyard/core/auth/schema'
+import type { Change, Snapshot, Store } from '../store/store.js'
+
+/**
+ * What changes a registry's contents: applying a committed change, or replacing everything with a
+ * snapshot. A registry hands it out once, at construction, to the composition root, which gives it
+ * to the sync; nothing else can put state into this replica's memory.
+ */
+export interface Replicated<R> {
+  /** Applies a committed record (null: deleted) if `seq` is newer than what is held; true if it was. */
+  apply(id: string, record: R | null, seq: number): boolean
+  reset(records: readonly R[], seq: number): void
+}
+
+/** Told what each store notification did; metrics implement it. */
+export interface SyncObserver {
+  /** A change from the store: applied, or skipped as one this replica already held or outran. */
+  changeReceived(change: Change, applied: boolean): void
+  /** A full snapshot replaced the registries after a gap in notifications. */
+  resynced(snapshot: Snapshot): void
+}
+
+export class StoreSync {
+  ready = false
+  /** Runs after the first load and before the replica reports ready; FLAGS_BOOTSTRAP_FILE seeds an empty store here. */
+  beforeReady?: (snapshot: Snapshot) => Promise<void>
+  private closed = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly flags: Replicated<Flag>,
+    private readonly tokens: Replicated<TokenRecord>,
+    private readonly log: FastifyBaseLogger,
+    observer?: SyncObserver,
+  ) {
+    store.subscribe((event) => {
+      if (event.type === 'change') {
+        const applied = this.applyChange(event.change)
+        observer?.changeReceived(event.change, applied)
+      } else {
+        this.applySnapshot(event.snapshot)
+        observer?.resynced(event.snapshot)
+      }
+    })
+  }
+
+  /**
+   * Loads the whole state. A store that is unreachable is retried until it answers (the
+   * replica stays unready meanwhile); anything else, such as a corrupt data file, is fatal.
+   */
+  async start(retryMs = 1000): Promise<void> {
+    for (;;) {
+      try {
+        const snapshot = await this.store.load()
+        this.applySnapshot(snapshot)
+        await this.beforeReady?.(snapshot)
+        this.ready = true
+        this.log.info({ flags: snapshot.flags.length, store: this.store.kind }, 'store loaded')
+        return
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || this.closed) throw err
+        this.log.warn({ err: err.message }, 'store unavailable at startup; retrying')
+        await new Promise((resolve) => setTimeout(resolve, retryMs))
+      }
+    }
+  }
+
+  stop(): void {
+    this.closed = true
+  }
+
+  private applyChange(change: Change): boolean {
+    return change.kind === 'flag' ? this.flags.apply(change.key, change.flag, change.seq) : this.tokens.apply(change.id, change.token, change.seq)
+  }
+
+  private applySnapshot(snapshot: Snapshot): void {
+    this.flags.reset(snapshot.flags, snapshot.seq)
+    this.tokens.reset(snapshot.tokens, snapshot.seq)
+  }
+}

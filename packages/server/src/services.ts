@@ -1,0 +1,51 @@
+// The composition root: builds the services the routes share (store, registries, sync, stream,
+// metrics) from the configuration. No Fastify here: app.ts registers what this builds.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from './config.js'
+import { TokenRegistry } from './auth/tokens.js'
+import { flagsBootstrap } from './flags/bootstrap.js'
+import { FlagRegistry } from './flags/registry.js'
+import { Metrics } from './metrics/metrics.js'
+import { StoreSync } from './replica/sync.js'
+import { createStore } from './store/create.js'
+import type { Store } from './store/store.js'
+import { ChangeStream } from './stream/hub.js'
+import { defaultStreamLimits } from './stream/limits.js'
+
+export interface Switchyard {
+  config: Config
+  store: Store
+  flags: FlagRegistry
+  tokens: TokenRegistry
+  sync: StoreSync
+  stream: ChangeStream
+  metrics: Metrics
+}
+
+/** Every service, wired; `store` defaults to the one the config selects (file, or Redis with REDIS_URL). */
+export async function buildServices(config: Config, log: FastifyBaseLogger, store?: Store): Promise<Switchyard> {
+  store ??= await createStore(config, log)
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store)
+  const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax })
+  if (config.adminToken) tokens.setBootstrap(config.adminToken)
+  const metrics = new Metrics({ store, flags })
+  const sync = new StoreSync(store, flagReplica, tokenReplica, log, metrics.sync)
+  if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, log)
+  const limits = defaultStreamLimits()
+  const stream = new ChangeStream(
+    flags,
+    {
+      heartbeatMs: config.streamHeartbeatMs,
+      maxBufferBytes: config.streamMaxBuffer,
+      maxStreams: config.streamMaxTotal ?? limits.total,
+      maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(limits.perToken, config.streamMaxTotal ?? Infinity),
+      maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
+    },
+    log,
+    (id) => {
+      const token = tokens.find(id)
+      return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
+    },
+  )
+  return { config, store, flags, tokens, sync, stream, metrics }
+}

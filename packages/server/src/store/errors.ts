@@ -1,0 +1,26 @@
+// The errors of the Store contract (store.ts): every store throws these, and only these, from commit.
+import type { Flag } from '@switchyard/core/flags/schema'
+
+/**
+ * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.
+ * Carries what the store holds now (null when absent) so the caller can re-merge or refuse, and,
+ * when it holds no flag, `lastVersion`: the version a create must continue from (the last version
+ * of the flag deleted under that key; 0 for a key never used).
+ */
+export class ConflictError extends Error {
+  constructor(
+    readonly current: Flag | null,
+    readonly lastVersion = 0,
+  ) {
+    super(current ? `store holds version ${current.version}` : `store holds no flag; a create continues from version ${lastVersion}`)
+    this.name = 'ConflictError'
+  }
+}
+
+/** Thrown by a store that could not be reached or could not commit; its message says whether anything changed. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}

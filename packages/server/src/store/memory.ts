@@ -1,0 +1,202 @@
+// The memory store: the whole contract held in process. Tests use it directly; the file store
+// extends it with durability.
+import { ConflictError } from './errors.js'
+import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
+import type { Flag } from '@switchyard/core/flags/schema'
+import type { TokenRecord } from '@switchyard/core/auth/schema'
+import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Tombstone, type Write } from './store.js'
+
+export interface StoredState {
+  seq: number
+  flags: Flag[]
+  tokens: TokenRecord[]
+  audit: AuditEvent[]
+  /** Deleted flags' last versions, and the floor dropped ones raised (absent in older files: none). */
+  tombstones?: Tombstone[]
+  versionFloor?: number
+}
+
+export interface AuditLimits {
+  /** Events kept; the oldest are dropped first. */
+  auditMaxEvents?: number
+  /** Bytes of JSON the kept events may add up to; the oldest are dropped first (the newest is always kept). */
+  auditMaxBytes?: number
+}
+
+export interface TombstoneLimits {
+  /** Tombstones of deleted flags kept (default MAX_TOMBSTONES); past that the lowest version is dropped. */
+  maxTombstones?: number
+}
+
+export class MemoryStore implements Store {
+  readonly kind: StoreHealth['kind'] = 'memory'
+  protected seq = 0
+  protected flags = new Map<string, Flag>()
+  protected tokens = new Map<string, TokenRecord>()
+  /** Deleted flag key → its last version: a re-created flag continues from it (store.ts, Write). */
+  protected tombstones = new Map<string, number>()
+  /** The highest version among dropped tombstones: a key without one continues from it. */
+  protected versionFloor = 0
+  private readonly maxTombstones: number
+  /** The audit trail oldest first, each event beside the bytes of its JSON. */
+  protected audit: AuditEvent[] = []
+  private auditSizes: number[] = []
+  private auditBytes = 0
+  protected readonly auditMaxEvents: number
+  private readonly auditMaxBytes: number
+  // Commits run one at a time so the version check and the write see the same state.
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(limits: AuditLimits & TombstoneLimits = {}) {
+    this.auditMaxEvents = limits.auditMaxEvents ?? 10_000
+    this.auditMaxBytes = limits.auditMaxBytes ?? 64 * 1024 * 1024
+    this.maxTombstones = limits.maxTombstones ?? MAX_TOMBSTONES
+  }
+
+  async load(): Promise<Snapshot> {
+    return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
+  }
+
+  async readFlag(key: string): Promise<Flag | null> {
+    return this.flags.get(key) ?? null
+  }
+
+  commit(write: Write): Promise<Change> {
+    return this.serialized(() => this.commitNow(write))
+  }
+
+  /** Runs `task` after every commit before it, and before any after it. */
+  protected serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async commitNow(write: Write): Promise<Change> {
+    if (write.kind === 'flag') {
+      const current = this.flags.get(write.key) ?? null
+      const last = current ? 0 : (this.tombstones.get(write.key) ?? this.versionFloor)
+      if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current, last)
+      // A create continues the key's sequence, so no version (and no ETag) is ever used twice.
+      if (!current && write.next && write.next.version !== last + 1) throw new ConflictError(null, last)
+    }
+    const seq = this.seq + 1
+    const change = changeOf(write, seq)
+    const event: AuditEvent = { ...write.audit, seq }
+    const eventJson = JSON.stringify(event)
+    await this.persist(change, event, eventJson)
+    this.applyCommitted(change, event, Buffer.byteLength(eventJson))
+    return change
+  }
+
+  /**
+   * Durability hook, run before a commit takes effect: the memory store keeps nothing. Throwing
+   * leaves the state untouched. `eventJson` is the event already encoded.
+   */
+  protected async persist(_change: Change, _event: AuditEvent, _eventJson: string): Promise<void> {}
+
+  /** Takes a committed change into the state: after persist, or replayed from a durable log. */
+  protected applyCommitted(change: Change, event: AuditEvent, eventBytes: number): void {
+    this.seq = change.seq
+    if (change.kind === 'flag') {
+      this.keepTombstone(change.key, change.flag)
+      setOrDelete(this.flags, change.key, change.flag)
+    } else setOrDelete(this.tokens, change.id, change.token)
+    this.remember(event, eventBytes)
+  }
+
+  /** A deletion leaves the flag's last version behind; a (re-)creation takes it away. */
+  private keepTombstone(key: string, next: Flag | null): void {
+    const previous = this.flags.get(key)
+    this.tombstones.delete(key)
+    if (next === null && previous) this.tombstones.set(key, previous.version)
+    this.trimTombstones()
+  }
+
+  /** Over the cap, drops the lowest version (ties: the first key), as Redis's ZPOPMIN does, and raises the floor to it. */
+  private trimTombstones(): void {
+    while (this.tombstones.size > this.maxTombstones) {
+      let lowest: [string, number] | undefined
+      for (const entry of this.tombstones) {
+        if (!lowest || entry[1] < lowest[1] || (entry[1] === lowest[1] && entry[0] < lowest[0])) lowest = entry
+      }
+      const [key, version] = lowest!
+      this.tombstones.delete(key)
+      this.versionFloor = Math.max(this.versionFloor, version)
+    }
+  }
+
+  private remember(event: AuditEvent, bytes: number): void {
+    this.audit.push(event)
+    this.auditSizes.push(bytes)
+    this.auditBytes += bytes
+    // shift(), not splice(0, 1): V8 drops an array's head in place, where splice copies the
+    // whole array (36 µs per write at the default 10,000 events, against under 0.5 µs).
+    while (this.audit.length > this.auditMaxEvents || (this.auditBytes > this.auditMaxBytes && this.audit.length > 1)) {
+      this.audit.shift()
+      this.auditBytes -= this.auditSizes.shift()!
+    }
+  }
+
+  /** The whole state, as a durable store saves it: copies of the lists, sharing the (immutable) records. */
+  protected state(): StoredState {
+    const tombstones = [...this.tombstones].map(([key, version]) => ({ key, version }))
+    const records = { flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
+    return { seq: this.seq, ...records, tombstones, versionFloor: this.versionFloor }
+  }
+
+  protected restore(state: StoredState): void {
+    this.seq = state.seq
+    this.flags = new Map(state.flags.map((f) => [f.key, f]))
+    this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
+    this.tombstones = new Map((state.tombstones ?? []).map((t) => [t.key, t.version]))
+    this.versionFloor = state.versionFloor ?? 0
+    this.trimTombstones()
+    this.audit = []
+    this.auditSizes = []
+    this.auditBytes = 0
+    for (const event of state.audit) this.remember(event, Buffer.byteLength(JSON.stringify(event)))
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditPage> {
+    return pageAudit(this.audit, query, this.auditSizes)
+  }
+
+  subscribe(_listener: (event: StoreEvent) => void): void {}
+
+  health(): StoreHealth {
+    return { kind: this.kind, status: 'up' }
+  }
+
+  async close(): Promise<void> {
+    await this.queue
+  }
+}
+
+function setOrDelete<V>(map: Map<string, V>, key: string, value: V | null): void {
+  if (value === null) map.delete(key)
+  else map.set(key, value)
+}
+
+/**
+ * Newest-first page over events held oldest-first, beside the bytes of each one's JSON. A page
+ * ends early, with a cursor, once it holds AUDIT_PAGE_MAX_BYTES (always at least one event).
+ */
+function pageAudit(events: readonly AuditEvent[], query: AuditQuery, sizes: readonly number[]): AuditPage {
+  const out: AuditEvent[] = []
+  let bytes = 0
+  let more = false
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!
+    if (query.before !== undefined && e.seq >= query.before) continue
+    if (query.flag !== undefined && e.flag !== query.flag) continue
+    if (query.actor !== undefined && e.actor !== query.actor) continue
+    if (out.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
+      more = true
+      break
+    }
+    out.push(e)
+    bytes += sizes[i]!
+  }
+  return { events: out, nextCursor: more ? String(out[out.length - 1]!.seq) : undefined }
+}

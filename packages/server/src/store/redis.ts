@@ -1,0 +1,346 @@
+// The Redis store: flags, tokens and the audit trail shared by a fleet of replicas. A commit is
+// one Lua script; a subscriber connection turns other replicas' commits into changes, and a
+// full resync follows every gap (reconnect, or the change counter moving without a message).
+import { randomBytes } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import { ConflictError, StoreUnavailableError } from './errors.js'
+import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
+import type { TokenRecord } from '@switchyard/core/auth/schema'
+import type { Flag } from '@switchyard/core/flags/schema'
+import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
+
+export interface RedisStoreOptions {
+  url: string
+  prefix: string
+  auditMaxEvents: number
+  /** Bytes of JSON the audit trail may hold (default 64 MiB). */
+  auditMaxBytes?: number
+  /** Tombstones of deleted flags kept (default MAX_TOMBSTONES). */
+  maxTombstones?: number
+  /** A command that takes longer fails; a write then answers 503 instead of hanging. */
+  commandTimeoutMs?: number
+  /** Interval of the change-counter check that catches missed notifications; 0 turns it off. */
+  resyncCheckMs?: number
+  /** Delay before reconnection attempt `attempt` (1, 2, …) after Redis is lost. */
+  retryDelayMs?: (attempt: number) => number
+}
+
+type CommitResult = [number, string | null, number?]
+type CommandConnection = Redis & { switchyardCommit(...args: (string | number)[]): Promise<CommitResult> }
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const
+  /** Names this replica's connections in CLIENT LIST: switchyard-cmd-<id>, switchyard-sub-<id>. */
+  readonly instanceId = randomBytes(8).toString('hex')
+  private readonly keys: RedisKeys
+  private readonly cmd: CommandConnection
+  private readonly sub: Redis
+  private readonly listeners = new Set<(event: StoreEvent) => void>()
+  private readonly firstConnect: Promise<void>
+  // Rejections for commands in flight, fired when the connection drops: without them a write
+  // would wait for the command timeout although Redis can no longer answer.
+  private readonly inflight = new Set<(err: Error) => void>()
+  private readonly timer?: NodeJS.Timeout
+  private lastError?: string
+  /** Redis's clock minus this one's, so a commit can carry a deadline Redis can check. */
+  private clockOffsetMs = 0
+  /** Highest seq this replica has seen in a notification or a snapshot. */
+  private seenSeq = 0
+  /** The change counter as read by the previous check. */
+  private counterAtLastCheck = 0
+  /** Set when Redis's counter went backwards: it lost data this replica still holds. */
+  private regression?: string
+  private resyncing?: Promise<void>
+  private resyncAgain = false
+  private resyncPending = false
+  private checking = false
+  private closed = false
+
+  private get commandTimeoutMs(): number {
+    return this.options.commandTimeoutMs ?? 2000
+  }
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.keys = redisKeys(options.prefix)
+    const timeout = this.commandTimeoutMs
+    const common: RedisOptions = {
+      // Fail fast while disconnected: writes answer 503 at once, reads never touch Redis.
+      enableOfflineQueue: false,
+      // A command lost with its connection may or may not have run; resending it later could
+      // apply a write that was already answered with 503.
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      commandTimeout: timeout,
+      retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
+    }
+    this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
+    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 6, lua: COMMIT_SCRIPT })
+    this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
+
+    for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
+    let clockMeasured = Promise.resolve()
+    this.cmd.on('ready', () => {
+      this.lastError = undefined
+      clockMeasured = this.measureClock()
+    })
+    // Startup waits for the first attempt to connect rather than failing while it is under way.
+    this.firstConnect = new Promise((resolve) => {
+      this.cmd.once('ready', () => void clockMeasured.then(resolve))
+      this.cmd.once('close', resolve)
+    })
+    this.cmd.on('close', () => {
+      for (const abort of this.inflight) abort(new Error('the connection to Redis was lost before it answered'))
+    })
+    // Pub/sub is at-most-once: whatever was published while the subscriber was away is caught
+    // up by a full resync, taken only once the subscription is active again.
+    this.sub.on('ready', () => {
+      this.sub.subscribe(this.keys.changes).then(
+        () => this.resync(),
+        () => undefined, // the connection dropped again; its next 'ready' retries
+      )
+    })
+    this.sub.on('message', (_channel: string, message: string) => this.onMessage(message))
+
+    const every = options.resyncCheckMs ?? 1000
+    if (every > 0) {
+      this.timer = setInterval(() => void this.checkCounter(), every)
+      this.timer.unref()
+    }
+  }
+
+  async load(): Promise<Snapshot> {
+    const replies = await this.run('loading the state', (redis) => redis.multi().get(this.keys.seq).hvals(this.keys.flags).hvals(this.keys.tokens).exec())
+    if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
+    const failed = replies.find(([err]) => err)
+    if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
+    const [[, seq], [, flags], [, tokens]] = replies as [[null, string | null], [null, string[]], [null, string[]]]
+    const snapshot: Snapshot = {
+      seq: Number(seq ?? 0),
+      flags: flags.map((text) => parseRecord<Flag>(text).doc),
+      tokens: tokens.map((text) => parseRecord<TokenRecord>(text).doc),
+    }
+    this.seenSeq = Math.max(this.seenSeq, snapshot.seq)
+    return snapshot
+  }
+
+  async readFlag(key: string): Promise<Flag | null> {
+    const text = await this.run('reading the flag', (redis) => redis.hget(this.keys.flags, key))
+    return text === null ? null : parseRecord<Flag>(text).doc
+  }
+
+  async commit(write: Write): Promise<Change> {
+    const isFlag = write.kind === 'flag'
+    const [seq, current, lastVersion] = await this.run('committing the change', (redis) =>
+      redis.switchyardCommit(
+        this.keys.seq,
+        isFlag ? this.keys.flags : this.keys.tokens,
+        this.keys.audit,
+        this.keys.auditBytes,
+        this.keys.flagTombstones,
+        this.keys.flagVersionFloor,
+        write.kind,
+        isFlag ? write.key : write.id,
+        isFlag ? String(write.expectedVersion) : '',
+        isFlag && write.next ? String(write.next.version) : '',
+        write.next === null ? '' : JSON.stringify(write.next),
+        JSON.stringify(write.audit),
+        write.audit.flag ?? '',
+        write.audit.actor,
+        this.options.auditMaxEvents,
+        this.keys.changes,
+        // Half the timeout: a reply still has the other half to arrive before the replica gives up.
+        Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
+        this.instanceId,
+        this.options.auditMaxBytes ?? 64 * 1024 * 1024,
+        this.options.maxTombstones ?? MAX_TOMBSTONES,
+      ),
+    )
+    if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
+    if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
+    this.seenSeq = Math.max(this.seenSeq, seq)
+    return changeOf(write, seq)
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditPage> {
+    const filtered = query.flag !== undefined || query.actor !== undefined
+    const batch = filtered ? Math.max(query.limit + 1, 1000) : query.limit + 1
+    const events: AuditEvent[] = []
+    let bytes = 0
+    let more = false
+    // Entry ids are `<seq>-0`, so the cursor (a seq, exclusive) maps straight onto the range end.
+    let below = query.before ?? Infinity
+    scan: while (below > 1) {
+      const end = below === Infinity ? '+' : String(below - 1)
+      const entries = await this.run('reading the audit trail', (redis) => redis.xrevrange(this.keys.audit, end, '-', 'COUNT', batch))
+      for (const [id, fields] of entries) {
+        const seq = Number(id.slice(0, id.indexOf('-')))
+        below = seq
+        const field = fieldsOf(fields)
+        if (query.flag !== undefined && field.flag !== query.flag) continue
+        if (query.actor !== undefined && field.actor !== query.actor) continue
+        // A page ends at its limit, or once it holds AUDIT_PAGE_MAX_BYTES (always one event at least).
+        if (events.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
+          more = true
+          break scan
+        }
+        const text = field.event ?? '{}'
+        bytes += Buffer.byteLength(text)
+        events.push({ ...(JSON.parse(text) as Omit<AuditEvent, 'seq'>), seq })
+      }
+      if (entries.length < batch) break
+    }
+    return { events, nextCursor: more ? String(events[events.length - 1]!.seq) : undefined }
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): void {
+    this.listeners.add(listener)
+  }
+
+  health(): StoreHealth {
+    const down = (detail: string): StoreHealth => ({ kind: this.kind, status: 'down', detail })
+    if (this.closed) return down('closed')
+    if (this.cmd.status !== 'ready') {
+      return down(`Redis is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`)
+    }
+    if (this.sub.status !== 'ready')
+      return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
+    if (this.regression) return down(this.regression)
+    return { kind: this.kind, status: 'up' }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    this.sub.disconnect()
+    // QUIT lets replies already on their way arrive; disconnect stops reconnecting if it cannot be sent.
+    if (this.cmd.status === 'ready') await this.cmd.quit().catch(() => undefined)
+    this.cmd.disconnect()
+  }
+
+  /** Runs a command, turning every way it can fail to commit into StoreUnavailableError. */
+  private async run<T>(what: string, command: (redis: CommandConnection) => Promise<T>): Promise<T> {
+    await this.firstConnect
+    if (this.cmd.status !== 'ready') {
+      throw new StoreUnavailableError(`${what} failed: Redis is unreachable (${this.lastError ?? 'connection lost'}); nothing was changed`)
+    }
+    let abort!: (err: Error) => void
+    const lost = new Promise<never>((_, reject) => (abort = reject))
+    this.inflight.add(abort)
+    try {
+      return await Promise.race([command(this.cmd), lost])
+    } catch (err) {
+      const message = (err as Error).message === 'Command timed out' ? `Redis did not answer within ${this.commandTimeoutMs} ms` : (err as Error).message
+      // Sent but unanswered: Redis may have run it (the deadline only covers a late start).
+      const outcome = what === 'committing the change' ? '; the change may have been applied: read it back before retrying' : ''
+      throw new StoreUnavailableError(`${what} failed: ${message}${outcome}`, { cause: err })
+    } finally {
+      this.inflight.delete(abort)
+    }
+  }
+
+  /**
+   * Measured against the moment TIME was sent, not the round trip's midpoint: Redis read its
+   * clock after that moment, so the offset can only come out too large, and a deadline too
+   * late — never so early that a busy replica refuses its own timely writes.
+   */
+  private async measureClock(): Promise<void> {
+    try {
+      const sent = Date.now()
+      const [seconds, micros] = await this.cmd.time()
+      this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - sent
+    } catch {
+      // Unreachable again: the next connection measures it.
+    }
+  }
+
+  private emit(event: StoreEvent): void {
+    for (const listener of this.listeners) listener(event)
+  }
+
+  /** A notification carries the record (or says it was deleted); a large one is re-read, with the seq that wrote it. */
+  private onMessage(message: string): void {
+    const note = parseMessage(message)
+    // This replica's own commit is applied when commit() resolves; should its reply be lost, the
+    // change counter check finds the seq unseen and resyncs.
+    if (!note || this.closed || note.origin === this.instanceId) return
+    this.seenSeq = Math.max(this.seenSeq, note.seq)
+    if (note.record !== undefined) return this.emitChange(note, note.record)
+    const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
+    this.run('re-reading a changed record', (redis) => redis.hget(hash, note.id)).then(
+      // Absent: deleted at this seq or later; a newer notification will follow any re-creation.
+      (text) => this.emitChange(note, text),
+      () => {
+        // The change is known but not its content: catch up with a full resync when Redis answers.
+        this.resyncPending = true
+      },
+    )
+  }
+
+  private emitChange(note: ChangeNote, text: string | null): void {
+    const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
+    const seq = record?.seq ?? note.seq
+    const change: Change =
+      note.kind === 'flag'
+        ? { kind: 'flag', key: note.id, seq, flag: (record?.doc as Flag | undefined) ?? null }
+        : { kind: 'token', id: note.id, seq, token: (record?.doc as TokenRecord | undefined) ?? null }
+    this.emit({ type: 'change', change })
+  }
+
+  /** Loads everything and hands it over; concurrent requests share one load and rerun once. */
+  private resync(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true
+      return this.resyncing
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false
+        try {
+          const snapshot = await this.load()
+          this.resyncPending = false
+          if (!this.closed) this.emit({ type: 'resync', snapshot })
+        } catch {
+          this.resyncPending = true
+          return
+        }
+      } while (this.resyncAgain)
+    })().finally(() => (this.resyncing = undefined))
+    return this.resyncing
+  }
+
+  /**
+   * The backstop for lost notifications: a seq that Redis held one interval ago and that no
+   * notification has announced since was missed. Comparing with the previous reading rather
+   * than the current one leaves in-flight notifications time to arrive.
+   */
+  private async checkCounter(): Promise<void> {
+    if (this.checking || this.closed) return
+    this.checking = true
+    try {
+      if (this.resyncPending) return await this.resync()
+      // Read before asking: a notification arriving meanwhile may carry a seq above the reply.
+      const seen = this.seenSeq
+      const counter = Number((await this.run('reading the change counter', (redis) => redis.get(this.keys.seq))) ?? 0)
+      if (counter < seen) {
+        this.regression =
+          `Redis's change counter went back from ${seen} to ${counter}: Redis lost data (run it with persistence); restart the replicas ` + `to reload from it`
+      }
+      const missed = this.counterAtLastCheck > this.seenSeq
+      this.counterAtLastCheck = counter
+      if (missed) await this.resync()
+      await this.measureClock()
+    } catch {
+      // Unreachable: health() says so, and the subscriber's reconnection resyncs.
+    } finally {
+      this.checking = false
+    }
+  }
+}
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
+  return out
+}

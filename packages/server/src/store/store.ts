@@ -1,0 +1,76 @@
+// The store boundary: durable state behind the in-memory registries. Write-through and
+// change notifications are part of the contract so one node (file) and a fleet (Redis)
+// fit the same shape.
+import type { Flag } from '@switchyard/core/flags/schema'
+import type { AuditDraft, AuditQuery, AuditPage } from '@switchyard/core/audit/schema'
+import type { TokenRecord } from '@switchyard/core/auth/schema'
+
+export interface Snapshot {
+  flags: Flag[]
+  tokens: TokenRecord[]
+  /** The store's global change counter when the snapshot was taken. */
+  seq: number
+}
+
+/**
+ * One atomic write: the record change, its audit event and its notification commit together
+ * or not at all. `expectedVersion` is the version the caller based the change on (0 = must
+ * not exist yet); the store refuses with ConflictError when it holds another.
+ *
+ * Versions are never reused under a key: deleting a flag leaves a tombstone with its last version,
+ * and a create must carry that version + 1 (1 for a key never used), else ConflictError with
+ * `lastVersion`. So an ETag of a deleted flag never matches the flag re-created in its place.
+ * At most `maxTombstones` (MAX_TOMBSTONES) are kept: past that the lowest version is dropped and
+ * raises a floor that every key without a tombstone continues from instead of 0.
+ */
+export type Write =
+  | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft }
+  | { kind: 'token'; id: string; next: TokenRecord | null; audit: AuditDraft }
+
+/** A committed change, as the registries apply it (locally after a commit, or from another replica). */
+export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null } | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
+
+export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot }
+
+/** Tombstones a store keeps by default (a key and a number each; see Write). */
+export const MAX_TOMBSTONES = 10_000
+
+/** A deleted flag's key and the last version it had. */
+export interface Tombstone {
+  key: string
+  version: number
+}
+
+export interface StoreHealth {
+  kind: 'memory' | 'file' | 'redis'
+  /** degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing. */
+  status: 'up' | 'degraded' | 'down'
+  detail?: string
+}
+
+/** A store that folds a log of writes into a snapshot (the embedded store) says how that is going. */
+export interface FoldingStore {
+  foldStats(): { failures: number; journalBytes: number }
+}
+
+export function isFoldingStore(store: Store): store is Store & FoldingStore {
+  return typeof (store as Partial<FoldingStore>).foldStats === 'function'
+}
+
+export interface Store {
+  readonly kind: StoreHealth['kind']
+  load(): Promise<Snapshot>
+  /** The committed flag, bypassing the registry; for a replica that may be behind. */
+  readFlag(key: string): Promise<Flag | null>
+  /** Commits a write; resolves with the change to apply. Rejects with ConflictError or StoreUnavailableError. */
+  commit(write: Write): Promise<Change>
+  readAudit(query: AuditQuery): Promise<AuditPage>
+  /** Changes committed elsewhere, and full resyncs after a gap; a single-node store never emits. */
+  subscribe(listener: (event: StoreEvent) => void): void
+  health(): StoreHealth
+  close(): Promise<void>
+}
+
+export function changeOf(write: Write, seq: number): Change {
+  return write.kind === 'flag' ? { kind: 'flag', key: write.key, seq, flag: write.next } : { kind: 'token', id: write.id, seq, token: write.next }
+}

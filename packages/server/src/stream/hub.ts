@@ -1,0 +1,323 @@
+// The change stream's fan-out: one registry listener feeding every open SSE connection. Each
+// event is encoded once into a Buffer every consumer shares; a change travels as a change patch
+// (src/replica/change-patch.ts), so a state toggle on a flag with a 1 MB list sends a few hundred
+// bytes. Also: a bounded replay ring for Last-Event-ID, heartbeats, a bound on how far a consumer
+// may lag, limits on open streams, and streams that end with their token.
+import type { ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import { AppError } from '../errors.js'
+import { answer, type Context } from '@switchyard/core/evaluation/engine'
+import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
+import { diffRecord } from '@switchyard/core/replica/change-patch'
+
+export interface ChangeStreamOptions {
+  heartbeatMs: number
+  /** Bytes a consumer may have queued, beyond its catch-up payload, before it is dropped. */
+  maxBufferBytes: number
+  /** Open streams in all, and per token, past which a new one is refused with 429. */
+  maxStreams: number
+  maxStreamsPerToken: number
+  /**
+   * Evaluation streams (POST /stream/evaluations) per client address: their token is shared by
+   * every browser of an app by design, so the per-token limit would let one address crowd out all.
+   */
+  maxStreamsPerAddress: number
+  /** Recent change events kept for Last-Event-ID resumption, by count and by size. */
+  replayEvents?: number
+  replayBytes?: number
+  /** How often open streams' tokens are checked for revocation and expiry. */
+  tokenCheckMs?: number
+}
+
+/**
+ * What each consumer is sent per change. `patch` (GET /stream?format=patch, what the SDK asks for):
+ * `{seq, key, from, patch}`, the patch to apply to version `from` (0: the flag did not exist).
+ * `flag` (the default, for consumers written before patches): `{seq, key, flag}` with the flag whole.
+ * `evaluations` (POST /stream/evaluations): answers for one context, never a flag's definition.
+ */
+export type StreamFormat = 'patch' | 'flag' | 'evaluations'
+
+/** What an evaluation stream answers for: one context, and every flag or only some. */
+export interface EvaluationSubscription {
+  context: Context
+  /** Only these flags; undefined: every flag. */
+  keys?: ReadonlySet<string>
+}
+
+/** Whether the token a stream was opened with still admits it; the reason it ended when not. */
+export type TokenCheck = (tokenId: string) => 'ok' | 'revoked' | 'expired'
+
+interface Connection {
+  readonly res: ServerResponse
+  readonly tokenId: string
+  /** What its limit is counted by: `token:<id>`, or `address:<ip>` for an evaluation stream. */
+  readonly limitKey: string
+  readonly format: StreamFormat
+  /** Set for format `evaluations`. */
+  readonly subscription?: EvaluationSubscription
+  /** Size of the last state or replay written: a large catch-up is not mistaken for lag. */
+  slack: number
+}
+
+/** One change, encoded at most once per format however many consumers receive it. */
+class Encoded {
+  private flagFormat?: Buffer
+  readonly patchFormat: Buffer
+  constructor(private readonly event: Extract<FlagEvent, { type: 'change' }>) {
+    const { seq, key, flag, previous } = event
+    const data = JSON.stringify({ seq, key, from: previous?.version ?? 0, patch: diffRecord(previous, flag) })
+    this.patchFormat = sse(seq, 'patch', data)
+  }
+  get(format: 'patch' | 'flag'): Buffer {
+    if (format === 'patch') return this.patchFormat
+    const { seq, key, flag } = this.event
+    return (this.flagFormat ??= sse(seq, 'change', JSON.stringify({ seq, key, flag })))
+  }
+}
+
+interface Remembered {
+  readonly id: number
+  readonly event: Buffer
+}
+
+function sse(id: number, event: string, data: string): Buffer {
+  return Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
+}
+
+const HEARTBEAT = Buffer.from(': heartbeat\n\n')
+/** Evaluation streams sent their full answers per turn of the event loop after a resync. */
+const ANSWER_BATCH = 25
+const NONE = -1
+
+export class ChangeStream {
+  private readonly connections = new Set<Connection>()
+  /** Open streams by limit key (see Connection.limitKey). */
+  private readonly counts = new Map<string, number>()
+  private readonly unsubscribe: () => void
+  private readonly replayEvents: number
+  private readonly replayBytes: number
+  // Patch events in arrival order; `base` is the id of the position just before the first,
+  // or NONE when nothing before the first can be resumed from.
+  private ring: Remembered[] = []
+  private ringBytes = 0
+  private base = NONE
+  private seq = 0
+  private state: Buffer | null = null
+  private heartbeat: NodeJS.Timeout | null = null
+  private tokenTimer: NodeJS.Timeout | null = null
+  private closed = false
+  /** Counts resyncs, so an older one's batches of answers stop when a newer one starts. */
+  private refreshes = 0
+
+  constructor(
+    private readonly flags: FlagRegistry,
+    private readonly options: ChangeStreamOptions,
+    private readonly log: FastifyBaseLogger,
+    private readonly checkToken: TokenCheck = () => 'ok',
+  ) {
+    this.replayEvents = options.replayEvents ?? 1024
+    this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
+    this.unsubscribe = flags.onChange((event) => this.onFlagEvent(event))
+  }
+
+  /** Open connections. */
+  get size(): number {
+    return this.connections.size
+  }
+
+  /**
+   * The key a new stream's limit is counted by, after throwing 429 when it would go past a limit;
+   * call before answering. Evaluation streams count by client address, the rest by token.
+   */
+  admit(tokenId: string, address?: string): string {
+    const { maxStreams, maxStreamsPerToken, maxStreamsPerAddress } = this.options
+    if (this.connections.size >= maxStreams) {
+      throw new AppError(
+        'TOO_MANY_STREAMS',
+        `this replica holds ${this.connections.size} open streams, its limit (STREAM_MAX_TOTAL); retry later or on another replica`,
+      )
+    }
+    const key = address === undefined ? `token:${tokenId}` : `address:${address}`
+    const mine = this.counts.get(key) ?? 0
+    if (address === undefined && mine >= maxStreamsPerToken) {
+      throw new AppError('TOO_MANY_STREAMS', `this token has ${mine} open streams on this replica, its limit (STREAM_MAX_PER_TOKEN); close one first`)
+    }
+    if (address !== undefined && mine >= maxStreamsPerAddress) {
+      throw new AppError(
+        'TOO_MANY_STREAMS',
+        `this address has ${mine} open evaluation streams on this replica, its limit (STREAM_MAX_PER_ADDRESS); close one first`,
+      )
+    }
+    return key
+  }
+
+  /**
+   * Starts streaming to a response whose headers are written. With a Last-Event-ID still in
+   * the ring (patch format) the missed changes are replayed; otherwise the full state is sent.
+   */
+  open(
+    res: ServerResponse,
+    lastEventId: number | undefined,
+    stream: { tokenId: string; limitKey: string; format: StreamFormat; subscription?: EvaluationSubscription },
+  ): void {
+    if (this.closed) {
+      res.end()
+      return
+    }
+    const { tokenId, limitKey, format, subscription } = stream
+    const connection: Connection = { res, tokenId, limitKey, format, subscription, slack: 0 }
+    this.connections.add(connection)
+    this.counts.set(limitKey, (this.counts.get(limitKey) ?? 0) + 1)
+    res.on('close', () => this.forget(connection))
+    // The ring holds patch events: any other consumer resumes from a state (or its answers).
+    const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
+    if (missed === undefined) this.sendState(connection)
+    else {
+      let bytes = 0
+      for (const event of missed) bytes += event.event.length
+      connection.slack = bytes
+      for (const event of missed) this.write(connection, event.event)
+    }
+    this.heartbeat ??= setInterval(() => {
+      for (const c of this.connections) this.write(c, HEARTBEAT)
+    }, this.options.heartbeatMs).unref()
+    this.tokenTimer ??= setInterval(() => this.checkTokens(), this.options.tokenCheckMs ?? 250).unref()
+  }
+
+  /** Ends every stream (server shutdown); a consumer still behind is cut off rather than awaited. */
+  close(): void {
+    this.closed = true
+    this.unsubscribe()
+    for (const c of [...this.connections]) this.end(c, false)
+  }
+
+  /** Ends the streams of a token that no longer admits them, with a last `revoked` event saying why. */
+  private checkTokens(): void {
+    const verdicts = new Map<string, ReturnType<TokenCheck>>()
+    for (const c of [...this.connections]) {
+      let verdict = verdicts.get(c.tokenId)
+      if (verdict === undefined) verdicts.set(c.tokenId, (verdict = this.checkToken(c.tokenId)))
+      if (verdict === 'ok') continue
+      this.log.info({ tokenId: c.tokenId, reason: verdict }, 'stream.revoked')
+      this.write(c, sse(this.seq, 'revoked', JSON.stringify({ reason: verdict, message: `the token was ${verdict}` })))
+      this.end(c, true)
+    }
+  }
+
+  private onFlagEvent(event: FlagEvent): void {
+    this.seq = Math.max(this.seq, event.seq)
+    this.state = null
+    if (event.type === 'reset') {
+      // A resync may hold changes this replica never saw one by one, so a consumer at any
+      // earlier id, even the current seq, may lack them: only a full state bridges it.
+      this.ring = []
+      this.ringBytes = 0
+      this.base = NONE
+      const answering: Connection[] = []
+      for (const c of [...this.connections]) {
+        if (c.format === 'evaluations') answering.push(c)
+        else this.sendState(c)
+      }
+      this.refreshAnswers(answering)
+      return
+    }
+    const encoded = new Encoded(event)
+    this.remember(event.seq, encoded.patchFormat)
+    for (const c of [...this.connections]) {
+      if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
+      else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context))
+    }
+  }
+
+  /**
+   * Sends evaluation streams their full answers again, a batch per turn of the event loop: each one
+   * evaluates every flag for its own context, and 1,000 streams by 2,000 flags in one go held the
+   * loop for about a second. A newer resync supersedes the batches still to come.
+   */
+  private refreshAnswers(connections: Connection[]): void {
+    const generation = ++this.refreshes
+    const next = (from: number) => {
+      if (generation !== this.refreshes || this.closed) return
+      for (const c of connections.slice(from, from + ANSWER_BATCH)) if (this.connections.has(c)) this.sendState(c)
+      if (from + ANSWER_BATCH < connections.length) setImmediate(next, from + ANSWER_BATCH)
+    }
+    next(0)
+  }
+
+  /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
+  private evaluation(seq: number, key: string, context: Context): Buffer {
+    return sse(seq, 'evaluation', JSON.stringify({ seq, ...answer(key, this.flags.get(key), context) }))
+  }
+
+  /** Every answer a stream subscribes to, in key order. */
+  private evaluations(c: Connection): Buffer {
+    const { context, keys } = c.subscription!
+    const results = []
+    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context))
+    return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, results }))
+  }
+
+  private remember(id: number, event: Buffer): void {
+    this.ring.push({ id, event })
+    this.ringBytes += event.length
+    while (this.ring.length > this.replayEvents || (this.ringBytes > this.replayBytes && this.ring.length > 0)) {
+      const dropped = this.ring.shift()!
+      this.ringBytes -= dropped.event.length
+      this.base = dropped.id
+    }
+  }
+
+  /** The events that arrived after `id`, or undefined when the ring no longer reaches back to it. */
+  private replayAfter(id: number): Remembered[] | undefined {
+    if (id === this.base) return this.ring.slice()
+    for (let i = this.ring.length - 1; i >= 0; i--) if (this.ring[i]!.id === id) return this.ring.slice(i + 1)
+    return undefined
+  }
+
+  private sendState(c: Connection): void {
+    if (c.format === 'evaluations') {
+      const answers = this.evaluations(c)
+      if (this.write(c, answers)) c.slack = answers.length
+      return
+    }
+    if (!this.state) {
+      const flags = []
+      for (const compiled of this.flags.all()) flags.push(compiled.flag)
+      this.state = sse(this.seq, 'state', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, flags }))
+    }
+    if (!this.write(c, this.state)) return
+    c.slack = this.state.length
+  }
+
+  private write(c: Connection, data: Buffer): boolean {
+    if (c.res.writableLength > this.options.maxBufferBytes + c.slack) {
+      this.log.warn({ buffered: c.res.writableLength, limit: this.options.maxBufferBytes }, 'stream.consumer_dropped')
+      this.forget(c)
+      c.res.destroy()
+      return false
+    }
+    c.res.write(data)
+    return true
+  }
+
+  /** Ends a stream; `flush` lets what is queued (a last event) reach the consumer first, for a while. */
+  private end(c: Connection, flush: boolean): void {
+    this.forget(c)
+    if (!flush && c.res.writableLength > 0) return void c.res.destroy()
+    c.res.end()
+    if (c.res.writableLength > 0) setTimeout(() => c.res.destroy(), 5000).unref()
+  }
+
+  private forget(c: Connection): void {
+    if (!this.connections.delete(c)) return
+    const left = (this.counts.get(c.limitKey) ?? 1) - 1
+    if (left > 0) this.counts.set(c.limitKey, left)
+    else this.counts.delete(c.limitKey)
+    if (this.connections.size === 0) {
+      if (this.heartbeat) clearInterval(this.heartbeat)
+      if (this.tokenTimer) clearInterval(this.tokenTimer)
+      this.heartbeat = null
+      this.tokenTimer = null
+    }
+  }
+}
