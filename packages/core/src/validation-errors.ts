@@ -3,13 +3,20 @@
 import type { ErrorObject } from 'ajv'
 import { IDENTIFIER_PATTERN, TEXT_PATTERN } from './schema.js'
 
+/** The segments of a JSON pointer (an Ajv instancePath), unescaped. */
+export function pointerSegments(instancePath: string): string[] {
+  if (instancePath === '') return []
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+}
+
 function fieldPath(dataVar: string, instancePath: string): string {
   return (
     dataVar +
-    instancePath
-      .split('/')
-      .slice(1)
-      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    pointerSegments(instancePath)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
       .join('')
   )
 }
@@ -21,7 +28,7 @@ const PATTERN_RULES: Record<string, string> = {
 }
 
 /** A failed field and the rule it broke, as one sentence (`message`, which begins with `field`). */
-export interface ValidationProblem {
+interface ValidationProblem {
   field: string
   message: string
 }

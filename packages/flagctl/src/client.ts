@@ -1,6 +1,5 @@
 // The REST client flagctl speaks through: one method per API action, errors mapped to exit codes.
 // It holds the token only to send it; no message it builds ever contains it.
-import type { Static } from 'typebox'
 import type { AuditEvent } from '@switchyard/core/audit/schema'
 import type { Token, TokenCreated, Scope } from '@switchyard/core/auth/schema'
 import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState } from '@switchyard/core/flags/schema'
@@ -89,11 +88,11 @@ export class Api {
     return page.events
   }
 
-  async listTokens(): Promise<Static<typeof Token>[]> {
-    const tokens: Static<typeof Token>[] = []
+  async listTokens(): Promise<Token[]> {
+    const tokens: Token[] = []
     let cursor: string | undefined
     do {
-      const page = await this.send<{ tokens: Static<typeof Token>[]; nextCursor?: string }>('GET', 'tokens', { query: { limit: PAGE, cursor } })
+      const page = await this.send<{ tokens: Token[]; nextCursor?: string }>('GET', 'tokens', { query: { limit: PAGE, cursor } })
       tokens.push(...page.tokens)
       cursor = page.nextCursor
     } while (cursor !== undefined)
@@ -103,7 +102,7 @@ export class Api {
     )
   }
 
-  createToken(name: string, scope: Scope): Promise<Static<typeof TokenCreated>> {
+  createToken(name: string, scope: Scope): Promise<TokenCreated> {
     return this.send('POST', 'tokens', { body: { name, scope } })
   }
 

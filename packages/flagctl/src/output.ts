@@ -72,7 +72,7 @@ export function flagDetails(flag: Flag): string {
 const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? `[${value.join(', ')}]` : String(value))
 
 /** `state: "disabled" → "enabled"`, `betaUsers: +alice -bob`: the shape audit events and plans share. */
-export function describeChange(field: string, change: FieldChange): string {
+function describeChange(field: string, change: FieldChange): string {
   if (change.added !== undefined || change.removed !== undefined) {
     const parts = [...(change.added ?? []).map((id) => `+${id}`), ...(change.removed ?? []).map((id) => `-${id}`)]
     return `${field}: ${parts.join(' ')}`

@@ -2,7 +2,7 @@
 // itself, so `plan` and `apply` show and carry out exactly the same steps.
 import { diff } from '@switchyard/core/audit/diff'
 import type { FieldChange } from '@switchyard/core/audit/schema'
-import { MUTABLE_FIELDS, type Flag, type FlagPatch } from '@switchyard/core/flags/schema'
+import { byKey, MUTABLE_FIELDS, type Flag, type FlagPatch } from '@switchyard/core/flags/schema'
 import { fullSpec, SPEC_DEFAULTS, type FlagsFile, type FullSpec } from '@switchyard/core/flags/flags-file'
 import { describeChanges, table } from './output.js'
 
@@ -17,8 +17,6 @@ export interface Plan {
   /** Flags on the server that the file does not mention; left alone unless --prune. */
   unmanaged: string[]
 }
-
-const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 
 export function computePlan(live: readonly Flag[], file: FlagsFile, prune: boolean): Plan {
   const liveByKey = new Map(live.map((f) => [f.key, f]))
@@ -49,7 +47,7 @@ export function planSummary(plan: Plan): Record<PlanStep['action'], number> {
 }
 
 /** A created flag shows only what differs from the defaults; an update shows each field's before → after. */
-export function describeStep(step: PlanStep): string {
+function describeStep(step: PlanStep): string {
   if (step.action === 'delete') return `version ${step.version}`
   if (step.action === 'update') return `version ${step.version}: ${describeChanges(step.changes)}`
   const set = diff({ key: step.key, ...SPEC_DEFAULTS }, step.flag, MUTABLE_FIELDS)

@@ -46,7 +46,7 @@ const asCode =
   async (ctx, ...args) =>
     ((await import('./commands/as-code.js'))[name] as Action)(ctx, ...args)
 
-export function buildProgram(): { program: Command; exitCode(): number } {
+function buildProgram(): { program: Command; exitCode(): number } {
   let exitCode: number = EXIT.ok
   // Commander passes the positional arguments, then the command's options, then the command.
   const run =

@@ -1,35 +1,31 @@
 // Tokens: named, scoped credentials. Only a hash of each secret is ever stored.
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TObject } from 'typebox'
 import { StringEnum } from '../schema.js'
 
 export const SCOPES = ['admin', 'evaluate', 'client'] as const
 export type Scope = (typeof SCOPES)[number]
-
-export interface TokenRecord {
-  id: string
-  name: string
-  scope: Scope
-  /** sha256 of the secret, hex. */
-  hash: string
-  createdAt: string
-  createdBy: string
-  /** ISO date-time from which the token is refused (401) on every replica; absent: never. */
-  expiresAt?: string
-}
 
 const ExpiresAt = Type.String({
   format: 'date-time',
   description: 'When the token stops working: from then on it is refused (401) on every replica. Absent: never',
 })
 
+/** What every view of a token shows. */
+const tokenFields = {
+  id: Type.String(),
+  name: Type.String(),
+  scope: StringEnum(SCOPES),
+  createdAt: Type.String({ format: 'date-time' }),
+  createdBy: Type.String(),
+  expiresAt: Type.Optional(ExpiresAt),
+}
+
+/** A token as stored: what every view shows, and the sha256 of the secret (hex), never shown. */
+export type TokenRecord = Static<TObject<typeof tokenFields>> & { hash: string }
+
 export const Token = Type.Object(
   {
-    id: Type.String(),
-    name: Type.String(),
-    scope: StringEnum(SCOPES),
-    createdAt: Type.String({ format: 'date-time' }),
-    createdBy: Type.String(),
-    expiresAt: Type.Optional(ExpiresAt),
+    ...tokenFields,
     lastUsedAt: Type.Optional(
       Type.String({
         format: 'date-time',
@@ -40,6 +36,7 @@ export const Token = Type.Object(
   },
   { $id: 'Token', additionalProperties: false },
 )
+export type Token = Static<typeof Token>
 
 export const TokenCreate = Type.Object(
   {
@@ -61,15 +58,11 @@ export type TokenCreate = Static<typeof TokenCreate>
 
 export const TokenCreated = Type.Object(
   {
-    id: Type.String(),
-    name: Type.String(),
-    scope: StringEnum(SCOPES),
-    createdAt: Type.String({ format: 'date-time' }),
-    createdBy: Type.String(),
-    expiresAt: Type.Optional(ExpiresAt),
+    ...tokenFields,
     token: Type.String({ description: 'The secret: shown once, never again' }),
   },
   { $id: 'TokenCreated', additionalProperties: false },
 )
+export type TokenCreated = Static<typeof TokenCreated>
 
 export const tokenSchemas = [Token, TokenCreate, TokenCreated]

@@ -21,7 +21,7 @@ function fnvByte(h: number, byte: number): number {
 }
 
 /** Feeds the UTF-8 encoding of `s` into an FNV-1a state, without allocating. */
-export function fnvString(h: number, s: string): number {
+function fnvString(h: number, s: string): number {
   // ASCII is every id in practice: a loop this small is one the JIT compiles tightly.
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)

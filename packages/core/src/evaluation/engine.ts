@@ -1,13 +1,10 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
 import { hasId, hasOtherForms, toNfc } from '../flags/identity.js'
-import type { EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
+import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
 
-export interface Context {
-  userId?: string
-  tenantId?: string
-  attributes?: Record<string, string | number | boolean>
-}
+/** What a flag is evaluated for: the API's EvaluationContext. */
+export type Context = EvaluationContext
 
 export interface Decision {
   readonly enabled: boolean

@@ -5,14 +5,14 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from 'yaml'
 import { toNfc } from './identity.js'
-import { FLAG_DEFAULTS, FlagCreate, type Flag } from './schema.js'
-import { describeValidationError } from '../validation-errors.js'
+import { byKey, FLAG_DEFAULTS, FlagCreate, type Flag } from './schema.js'
+import { describeValidationError, pointerSegments } from '../validation-errors.js'
 
-export const FlagSpec = Type.Object(FlagCreate.properties, {
+const FlagSpec = Type.Object(FlagCreate.properties, {
   additionalProperties: false,
   description: 'One flag: every field the API lets you change. A field left out means its default.',
 })
-export type FlagSpec = Static<typeof FlagSpec>
+type FlagSpec = Static<typeof FlagSpec>
 
 export const FlagsFile = Type.Object(
   {
@@ -58,7 +58,7 @@ export type FileFormat = 'yaml' | 'json'
 
 /** The stable text of a set of flags: sorted by key, every field written, fields in one order. */
 export function formatFlagsFile(flags: readonly (Flag | FlagSpec)[], format: FileFormat): string {
-  const file: FlagsFile = { version: 1, flags: flags.map(fullSpec).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) }
+  const file: FlagsFile = { version: 1, flags: flags.map(fullSpec).sort(byKey) }
   if (format === 'json') return JSON.stringify(file, null, 2) + '\n'
   // lineWidth 0: long descriptions stay on one line, so an edit shows as a one-line diff.
   return '# Switchyard flags (flagctl export). A field left out means its default.\n' + stringify(file, { lineWidth: 0 })
@@ -151,13 +151,7 @@ function describeProblem(e: ErrorObject): string {
  * or, for a missing field, the object that lacks it.
  */
 function offsetOf(doc: Document, e: Pick<ErrorObject, 'instancePath'> & Partial<Pick<ErrorObject, 'keyword' | 'params'>>): number | undefined {
-  const segments =
-    e.instancePath === ''
-      ? []
-      : e.instancePath
-          .split('/')
-          .slice(1)
-          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const segments = pointerSegments(e.instancePath)
   const unknownField = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : undefined
   if (unknownField !== undefined) segments.push(unknownField)
   let node: unknown = doc.contents

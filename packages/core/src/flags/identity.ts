@@ -3,7 +3,7 @@
 // uses are never normalised. Bucketing does not use this: it hashes the id exactly as given.
 
 /** True when every UTF-16 unit is below 0x80; such a string is already in NFC. */
-export function isAscii(s: string): boolean {
+function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
   return true
 }

@@ -1,5 +1,5 @@
 // The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TOptional, type TSchema } from 'typebox'
 import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
 
 export const FLAG_STATES = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
@@ -20,7 +20,7 @@ export const REASONS = [
 ] as const
 export type Reason = (typeof REASONS)[number]
 
-export const MAX_BETA_IDS = 10_000
+const MAX_BETA_IDS = 10_000
 export const MAX_BATCH_FLAGS = 1_000
 
 export const FlagKey = Type.String({
@@ -60,38 +60,25 @@ export const Flag = Type.Object(
 )
 export type Flag = Static<typeof Flag>
 
+/** Orders flags, or anything keyed like them, by key: the order of every listing and file. */
+export const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+
+function optional<T extends Record<string, TSchema>>(fields: T): { [K in keyof T]: TOptional<T[K]> } {
+  return Object.fromEntries(Object.entries(fields).map(([name, schema]) => [name, Type.Optional(schema)])) as { [K in keyof T]: TOptional<T[K]> }
+}
+
 export const FlagCreate = Type.Object(
-  {
-    key: FlagKey,
-    description: Type.Optional(mutable.description),
-    tags: Type.Optional(mutable.tags),
-    state: Type.Optional(StringEnum(FLAG_STATES, { default: 'disabled' })),
-    percentage: Type.Optional(mutable.percentage),
-    betaUsers: Type.Optional(mutable.betaUsers),
-    betaTenants: Type.Optional(mutable.betaTenants),
-    stickiness: Type.Optional(mutable.stickiness),
-  },
+  { key: FlagKey, ...optional(mutable), state: Type.Optional(StringEnum(FLAG_STATES, { default: 'disabled' })) },
   { $id: 'FlagCreate', additionalProperties: false, examples: [{ key: 'copilot_v2', state: 'disabled' }] },
 )
 export type FlagCreate = Static<typeof FlagCreate>
 
-export const FlagPatch = Type.Object(
-  {
-    description: Type.Optional(mutable.description),
-    tags: Type.Optional(mutable.tags),
-    state: Type.Optional(mutable.state),
-    percentage: Type.Optional(mutable.percentage),
-    betaUsers: Type.Optional(mutable.betaUsers),
-    betaTenants: Type.Optional(mutable.betaTenants),
-    stickiness: Type.Optional(mutable.stickiness),
-  },
-  {
-    $id: 'FlagPatch',
-    additionalProperties: false,
-    minProperties: 1,
-    examples: [{ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }],
-  },
-)
+export const FlagPatch = Type.Object(optional(mutable), {
+  $id: 'FlagPatch',
+  additionalProperties: false,
+  minProperties: 1,
+  examples: [{ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }],
+})
 export type FlagPatch = Static<typeof FlagPatch>
 
 export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]

@@ -5,7 +5,7 @@
 // Redis notifications, the SSE stream and PostgreSQL.
 
 /** What one list field gained and lost; `add` keeps the order the record lists them in. */
-export interface ListPatch {
+interface ListPatch {
   add: string[]
   remove: string[]
 }

@@ -12,7 +12,7 @@ import type { TokenRegistry } from './tokens.js'
  * `client`: routes a browser or mobile app may call (answers for its own context, never a flag's
  * lists or rules); `evaluate`: also the flags themselves (backends, SDKs); `admin`: everything.
  */
-export type RouteScope = 'public' | 'client' | 'evaluate' | 'admin'
+type RouteScope = 'public' | 'client' | 'evaluate' | 'admin'
 type TokenScope = Exclude<RouteScope, 'public'>
 
 /** A token of scope S passes a route of scope R when S ranks at least as high. */

@@ -10,7 +10,7 @@ import { AppError } from '../errors.js'
 import { tokenFromHeader } from './authenticate.js'
 import type { TokenRegistry } from './tokens.js'
 
-export interface AuthFailureLimitOptions {
+interface AuthFailureLimitOptions {
   /** Failed authentications allowed per address and window; 0 turns the limit off. */
   maxFailures: number
   windowSeconds: number

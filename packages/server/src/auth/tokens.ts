@@ -6,13 +6,14 @@ import { draftEvent, isBuiltInActor, type Actor } from '../audit/audit.js'
 import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
+import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import type { Scope, TokenRecord } from '@switchyard/core/auth/schema'
 
-export const BOOTSTRAP_TOKEN_ID = 'bootstrap'
+const BOOTSTRAP_TOKEN_ID = 'bootstrap'
 
 // The one-shot crypto.hash (Node 20.12+) costs a third of createHash on every request.
-export function hashSecret(secret: string): string {
+function hashSecret(secret: string): string {
   return hash('sha256', secret, 'hex')
 }
 
@@ -21,20 +22,20 @@ export function generateSecret(): string {
 }
 
 /** What POST /tokens asks for. */
-export interface TokenCreateInput {
+interface TokenCreateInput {
   name: string
   scope: Scope
   expiresAt?: string
 }
 
-export interface TokenListQuery {
+interface TokenListQuery {
   /** Ids sort ascending; the page starts after this id. */
   after?: string
   limit: number
 }
 
 /** A token as GET /tokens lists it: its record, and when this replica last accepted it. */
-export type TokenListing = TokenRecord & { lastUsedAt?: string }
+type TokenListing = TokenRecord & { lastUsedAt?: string }
 
 /** A token as this replica resolves it: its expiry parsed once, and its last use here. */
 interface Held {
@@ -53,7 +54,7 @@ function expiryOf(record: TokenRecord): number {
 
 const held = (record: TokenRecord, lastUsedMs = 0): Held => ({ record, expiresAtMs: expiryOf(record), lastUsedMs })
 
-export const TOKENS_MAX_DEFAULT = 10_000
+const TOKENS_MAX_DEFAULT = 10_000
 
 export class TokenRegistry {
   private readonly tokens = new VersionedMap<TokenRecord>()
@@ -123,23 +124,12 @@ export class TokenRegistry {
 
   /** A page of tokens by id, expired ones included; a cursor only when another token follows. */
   page(query: TokenListQuery): { tokens: TokenListing[]; nextCursor?: string } {
-    const ids = this.sortedIds()
-    let i = 0
-    if (query.after !== undefined) {
-      // Binary search: the first id strictly after the cursor.
-      let hi = ids.length
-      while (i < hi) {
-        const mid = (i + hi) >>> 1
-        if (ids[mid]! <= query.after) i = mid + 1
-        else hi = mid
-      }
-    }
-    const tokens = ids.slice(i, i + query.limit).map((id) => {
-      const record = this.find(id)!
+    const { items, nextCursor } = pageAfter(this.sortedIds(), query, (id) => this.find(id)!)
+    const tokens = items.map((record) => {
       const lastUsedMs = this.byHash.get(record.hash)?.lastUsedMs ?? 0
       return lastUsedMs > 0 ? { ...record, lastUsedAt: new Date(lastUsedMs).toISOString() } : record
     })
-    return { tokens, nextCursor: i + query.limit < ids.length ? tokens[tokens.length - 1]!.id : undefined }
+    return { tokens, nextCursor }
   }
 
   async create(input: TokenCreateInput, actor: Actor, nowMs = Date.now()): Promise<{ record: TokenRecord; secret: string }> {

@@ -4,6 +4,7 @@ import { flagNotFound, validationFailed } from '../errors.js'
 import { errors } from '@switchyard/core/schema'
 import { answer, EMPTY_CONTEXT } from '@switchyard/core/evaluation/engine'
 import type { FlagReader, OnEvaluated } from './reader.js'
+import { logsAt } from '../plugins/request-log.js'
 import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '@switchyard/core/flags/schema'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
@@ -12,7 +13,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
   { flags, onEvaluated, bodyLimit },
 ) => {
   // Evaluations are logged one by one only at debug level; decided once, not per request.
-  const debug = (app.log as unknown as { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug')
+  const debug = logsAt(app.log, 'debug')
 
   app.post(
     '/evaluate',

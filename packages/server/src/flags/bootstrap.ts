@@ -7,7 +7,7 @@ import type { Snapshot } from '../store/store.js'
 import type { FlagRegistry } from './registry.js'
 
 /** Fatal at startup: StoreSync retries only an unavailable store, never this. */
-export class BootstrapError extends Error {
+class BootstrapError extends Error {
   override name = 'BootstrapError'
 }
 

@@ -6,12 +6,13 @@ import { diff } from '@switchyard/core/audit/diff'
 import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
+import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { toNfc } from '@switchyard/core/flags/identity'
 import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from '@switchyard/core/flags/schema'
 
-export interface FlagListQuery {
+interface FlagListQuery {
   tag?: string
   state?: FlagState
   /** Keys sort ascending; the page starts after this key. */
@@ -22,7 +23,7 @@ export interface FlagListQuery {
 /** A flag created, updated or deleted (`flag` null), or the whole registry replaced by a resync. */
 /** `previous` is the flag this replica held before the change (null: none), so a listener can send a patch. */
 export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previous: Flag | null; seq: number } | { type: 'reset'; seq: number }
-export type FlagChangeListener = (event: FlagEvent) => void
+type FlagChangeListener = (event: FlagEvent) => void
 
 export class FlagRegistry {
   private readonly flags = new VersionedMap<CompiledFlag>()
@@ -64,29 +65,9 @@ export class FlagRegistry {
   }
 
   list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
-    const keys = this.keys()
-    let i = 0
-    if (query.after !== undefined) {
-      // Binary search: the first key strictly after the cursor.
-      let lo = 0
-      let hi = keys.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (keys[mid]! <= query.after) lo = mid + 1
-        else hi = mid
-      }
-      i = lo
-    }
     const matches = (flag: Flag) => (query.state === undefined || flag.state === query.state) && (query.tag === undefined || flag.tags.includes(query.tag))
-    const out: Flag[] = []
-    for (; i < keys.length && out.length < query.limit; i++) {
-      const flag = this.flags.get(keys[i]!)!.flag
-      if (matches(flag)) out.push(flag)
-    }
-    // A cursor only when another match follows, so a filtered listing never ends on an empty page.
-    let more = false
-    for (; i < keys.length && !more; i++) more = matches(this.flags.get(keys[i]!)!.flag)
-    return { flags: out, nextCursor: more ? out[out.length - 1]!.key : undefined }
+    const { items, nextCursor } = pageAfter(this.keys(), query, (key) => this.flags.get(key)!.flag, matches)
+    return { flags: items, nextCursor }
   }
 
   /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */

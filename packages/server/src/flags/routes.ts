@@ -18,13 +18,13 @@ const IfMatchHeaders = Type.Object({
 })
 
 /** A version no flag has: what a weak ETag in If-Match stands for, so the write answers 412. */
-export const NO_VERSION = -1
+const NO_VERSION = -1
 
 /**
  * If-Match carries the version as an ETag ("3", or a bare 3); `*` means "any version". If-Match
  * compares strongly (RFC 9110 §13.1.1), so a weak ETag (W/"3") never matches.
  */
-export function parseIfMatch(header: string | undefined): number | undefined {
+function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === '*') return undefined
   const m = /^\s*(W\/)?"?(\d{1,15})"?\s*$/.exec(header)
   if (!m) throw validationFailed('headers.if-match', 'must be a flag version as sent in ETag, e.g. "3"')

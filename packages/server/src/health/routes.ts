@@ -2,15 +2,8 @@
 // store outage later does not make an orchestrator pull every replica at once.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { StringEnum } from '@switchyard/core/schema'
-import type { Store } from '../store/store.js'
+import { StoreHealth, type Store } from '../store/store.js'
 import type { StoreSync } from '../replica/sync.js'
-
-const StoreHealth = Type.Object({
-  kind: StringEnum(['memory', 'file', 'redis']),
-  status: StringEnum(['up', 'degraded', 'down']),
-  detail: Type.Optional(Type.String()),
-})
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: StoreSync }> = async (app, { store, sync }) => {
   app.get(

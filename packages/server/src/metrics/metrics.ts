@@ -10,7 +10,7 @@ import { EvaluationCounter } from './evaluation-counter.js'
 // Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
-export interface MetricsSources {
+interface MetricsSources {
   store: Store
   flags: FlagRegistry
 }

@@ -26,7 +26,7 @@ export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError'
 }
 
-export interface LockOptions {
+interface LockOptions {
   /** Take over a lock held from another host (DATA_DIR_FORCE_UNLOCK=1, --force-unlock). */
   force?: boolean
 }

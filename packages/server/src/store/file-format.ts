@@ -19,14 +19,14 @@ import type { RecordPatch } from '@switchyard/core/replica/change-patch'
 import type { StoredState } from './memory.js'
 import type { Change, Tombstone } from './store.js'
 
-export const FORMAT = 'switchyard/v2'
+const FORMAT = 'switchyard/v2'
 const FORMAT_V1 = 'switchyard/v1'
 const NEWLINE = 0x0a
 /** Lines are gathered into writes of about this size. */
 const CHUNK_BYTES = 1024 * 1024
 
 /** One journal line: a committed write as a patch on the record it changed. */
-export interface JournalEntry {
+interface JournalEntry {
   seq: number
   kind: Change['kind']
   /** The flag key or token id. */

@@ -27,7 +27,7 @@ export const DATA_FILE = 'switchyard.json'
 export const JOURNAL_FILE = 'switchyard.journal'
 
 /** Below this much free space the directory counts as full, and the service does not start. */
-export const MIN_FREE_BYTES = 256 * 1024
+const MIN_FREE_BYTES = 256 * 1024
 
 export interface FileStoreOptions extends AuditLimits, TombstoneLimits {
   /** Journal lines after which the journal is folded into the data file. */

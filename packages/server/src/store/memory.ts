@@ -1,10 +1,21 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
 import { ConflictError } from './errors.js'
-import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
+import type { AuditEvent, AuditPage, AuditQuery } from '@switchyard/core/audit/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
-import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Tombstone, type Write } from './store.js'
+import {
+  AuditPageBuilder,
+  changeOf,
+  MAX_TOMBSTONES,
+  type Change,
+  type Snapshot,
+  type Store,
+  type StoreEvent,
+  type StoreHealth,
+  type Tombstone,
+  type Write,
+} from './store.js'
 
 export interface StoredState {
   seq: number
@@ -183,20 +194,10 @@ function setOrDelete<V>(map: Map<string, V>, key: string, value: V | null): void
  * ends early, with a cursor, once it holds AUDIT_PAGE_MAX_BYTES (always at least one event).
  */
 function pageAudit(events: readonly AuditEvent[], query: AuditQuery, sizes: readonly number[]): AuditPage {
-  const out: AuditEvent[] = []
-  let bytes = 0
-  let more = false
+  const page = new AuditPageBuilder(query)
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!
-    if (query.before !== undefined && e.seq >= query.before) continue
-    if (query.flag !== undefined && e.flag !== query.flag) continue
-    if (query.actor !== undefined && e.actor !== query.actor) continue
-    if (out.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
-      more = true
-      break
-    }
-    out.push(e)
-    bytes += sizes[i]!
+    if (!page.offer(e.seq, e.flag, e.actor, sizes[i]!, () => e)) break
   }
-  return { events: out, nextCursor: more ? String(out[out.length - 1]!.seq) : undefined }
+  return page.page()
 }

@@ -29,7 +29,7 @@ export type RedisKeys = ReturnType<typeof redisKeys>
  * script checks): `{"seq":7,"version":3,"doc":{…}}`. The script builds it by concatenation so
  * it never decodes a document that may hold 20,000 ids.
  */
-export interface StoredRecord<T> {
+interface StoredRecord<T> {
   seq: number
   version?: number
   doc: T

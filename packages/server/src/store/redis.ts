@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConflictError, StoreUnavailableError } from './errors.js'
-import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
+import { type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
-import { changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import { AuditPageBuilder, changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
 import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
@@ -165,9 +165,7 @@ export class RedisStore implements Store {
   async readAudit(query: AuditQuery): Promise<AuditPage> {
     const filtered = query.flag !== undefined || query.actor !== undefined
     const batch = filtered ? Math.max(query.limit + 1, 1000) : query.limit + 1
-    const events: AuditEvent[] = []
-    let bytes = 0
-    let more = false
+    const page = new AuditPageBuilder(query)
     // Entry ids are `<seq>-0`, so the cursor (a seq, exclusive) maps straight onto the range end.
     let below = query.before ?? Infinity
     scan: while (below > 1) {
@@ -177,20 +175,13 @@ export class RedisStore implements Store {
         const seq = Number(id.slice(0, id.indexOf('-')))
         below = seq
         const field = fieldsOf(fields)
-        if (query.flag !== undefined && field.flag !== query.flag) continue
-        if (query.actor !== undefined && field.actor !== query.actor) continue
-        // A page ends at its limit, or once it holds AUDIT_PAGE_MAX_BYTES (always one event at least).
-        if (events.length === query.limit || bytes >= AUDIT_PAGE_MAX_BYTES) {
-          more = true
-          break scan
-        }
         const text = field.event ?? '{}'
-        bytes += Buffer.byteLength(text)
-        events.push({ ...(JSON.parse(text) as Omit<AuditEvent, 'seq'>), seq })
+        const taken = page.offer(seq, field.flag, field.actor ?? '', Buffer.byteLength(text), () => ({ ...(JSON.parse(text) as Omit<AuditEvent, 'seq'>), seq }))
+        if (!taken) break scan
       }
       if (entries.length < batch) break
     }
-    return { events, nextCursor: more ? String(events[events.length - 1]!.seq) : undefined }
+    return page.page()
   }
 
   subscribe(listener: (event: StoreEvent) => void): void {

@@ -1,9 +1,11 @@
 // The store boundary: durable state behind the in-memory registries. Write-through and
 // change notifications are part of the contract so one node (file) and a fleet (Redis)
 // fit the same shape.
+import { Type, type Static } from 'typebox'
 import type { Flag } from '@switchyard/core/flags/schema'
-import type { AuditDraft, AuditQuery, AuditPage } from '@switchyard/core/audit/schema'
+import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type AuditEvent, type AuditQuery, type AuditPage } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
+import { StringEnum } from '@switchyard/core/schema'
 
 export interface Snapshot {
   flags: Flag[]
@@ -41,12 +43,14 @@ export interface Tombstone {
   version: number
 }
 
-export interface StoreHealth {
-  kind: 'memory' | 'file' | 'redis'
-  /** degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing. */
-  status: 'up' | 'degraded' | 'down'
-  detail?: string
-}
+/** What /healthz and /readyz report of the store. */
+export const StoreHealth = Type.Object({
+  kind: StringEnum(['memory', 'file', 'redis']),
+  // degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing.
+  status: StringEnum(['up', 'degraded', 'down']),
+  detail: Type.Optional(Type.String()),
+})
+export type StoreHealth = Static<typeof StoreHealth>
 
 /** A store that folds a log of writes into a snapshot (the embedded store) says how that is going. */
 export interface FoldingStore {
@@ -73,4 +77,38 @@ export interface Store {
 
 export function changeOf(write: Write, seq: number): Change {
   return write.kind === 'flag' ? { kind: 'flag', key: write.key, seq, flag: write.next } : { kind: 'token', id: write.id, seq, token: write.next }
+}
+
+/**
+ * One newest-first page of the audit trail, by the rule every store shares: the query's filters,
+ * its limit, and at most AUDIT_PAGE_MAX_BYTES (always one event at least); a cursor only when
+ * another matching event follows.
+ */
+export class AuditPageBuilder {
+  private readonly events: AuditEvent[] = []
+  private bytes = 0
+  private more = false
+
+  constructor(private readonly query: AuditQuery) {}
+
+  /**
+   * Offers the next older event: its seq, flag and actor, the bytes of its JSON, and how to build
+   * it (called only when it is taken). False once the page is full: offer nothing more.
+   */
+  offer(seq: number, flag: string | undefined, actor: string, bytes: number, event: () => AuditEvent): boolean {
+    const { before, limit } = this.query
+    if ((before !== undefined && seq >= before) || (this.query.flag !== undefined && flag !== this.query.flag)) return true
+    if (this.query.actor !== undefined && actor !== this.query.actor) return true
+    if (this.events.length === limit || this.bytes >= AUDIT_PAGE_MAX_BYTES) {
+      this.more = true
+      return false
+    }
+    this.events.push(event())
+    this.bytes += bytes
+    return true
+  }
+
+  page(): AuditPage {
+    return { events: this.events, nextCursor: this.more ? String(this.events[this.events.length - 1]!.seq) : undefined }
+  }
 }

@@ -10,7 +10,7 @@ import { answer, type Context } from '@switchyard/core/evaluation/engine'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
 import { diffRecord } from '@switchyard/core/replica/change-patch'
 
-export interface ChangeStreamOptions {
+interface ChangeStreamOptions {
   heartbeatMs: number
   /** Bytes a consumer may have queued, beyond its catch-up payload, before it is dropped. */
   maxBufferBytes: number
@@ -35,17 +35,17 @@ export interface ChangeStreamOptions {
  * `flag` (the default, for consumers written before patches): `{seq, key, flag}` with the flag whole.
  * `evaluations` (POST /stream/evaluations): answers for one context, never a flag's definition.
  */
-export type StreamFormat = 'patch' | 'flag' | 'evaluations'
+type StreamFormat = 'patch' | 'flag' | 'evaluations'
 
 /** What an evaluation stream answers for: one context, and every flag or only some. */
-export interface EvaluationSubscription {
+interface EvaluationSubscription {
   context: Context
   /** Only these flags; undefined: every flag. */
   keys?: ReadonlySet<string>
 }
 
 /** Whether the token a stream was opened with still admits it; the reason it ended when not. */
-export type TokenCheck = (tokenId: string) => 'ok' | 'revoked' | 'expired'
+type TokenCheck = (tokenId: string) => 'ok' | 'revoked' | 'expired'
 
 interface Connection {
   readonly res: ServerResponse

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 
 /** Used when /proc/self/limits cannot be read (not Linux): a common default soft limit. */
-export const FALLBACK_OPEN_FILES = 1024
+const FALLBACK_OPEN_FILES = 1024
 /** Descriptors kept for everything that is not a stream: the store, Redis, plain requests. */
 const RESERVED = 128
 

@@ -4,11 +4,11 @@ import type { Decision } from '../engine.js'
 import type { Flag, Reason } from '../../flags/schema.js'
 
 export const OFREP_REASONS = ['STATIC', 'TARGETING_MATCH', 'SPLIT', 'DISABLED', 'DEFAULT'] as const
-export type OfrepReason = (typeof OFREP_REASONS)[number]
+type OfrepReason = (typeof OFREP_REASONS)[number]
 
 /** Error codes of an evaluation failure; FLAG_NOT_FOUND has a response of its own (404). */
 export const OFREP_ERROR_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const
-export type OfrepErrorCode = (typeof OFREP_ERROR_CODES)[number]
+type OfrepErrorCode = (typeof OFREP_ERROR_CODES)[number]
 
 export const VARIANTS = ['on', 'off'] as const
 
@@ -26,13 +26,13 @@ export interface OfrepFailure {
   errorDetails: string
 }
 
-export interface OfrepNotFound {
+interface OfrepNotFound {
   key: string
   errorCode: 'FLAG_NOT_FOUND'
   errorDetails: string
 }
 
-export type OfrepResolution = OfrepSuccess | OfrepFailure | OfrepNotFound
+type OfrepResolution = OfrepSuccess | OfrepFailure | OfrepNotFound
 
 // null: the reason is an error in OpenFeature terms, handled below.
 const REASONS: Record<Reason, OfrepReason | null> = {

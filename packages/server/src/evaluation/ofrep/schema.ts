@@ -8,7 +8,7 @@ import { OFREP_ERROR_CODES, OFREP_REASONS, VARIANTS } from '@switchyard/core/eva
 const Key = Type.String({ description: 'The flag key', examples: ['copilot_v2'] })
 const ErrorDetails = Type.String({ description: 'What went wrong, for logs' })
 
-export const OfrepContext = Type.Object(
+const OfrepContext = Type.Object(
   {
     targetingKey: Type.Optional(Type.String({ description: 'The user: Switchyard’s userId' })),
     tenantId: Type.Optional(Type.String({ description: 'The tenant' })),
