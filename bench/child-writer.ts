@@ -1,18 +1,18 @@
 // Writes to a Switchyard server at a steady rate from its own process, so the writer's work
 // never lands in the load generator's event loop (where it would delay reading responses and
 // inflate the very latencies being compared). Started and paused by the parent over IPC.
-import { Agent } from 'node:http'
-import { jsonRequest } from './http.js'
+import { HttpClient } from '../test/support/http.js'
+import { BENCH_TOKEN } from './fixtures.js'
 
 const port = Number(process.env.WRITER_PORT)
 const perSecond = Number(process.env.WRITER_RATE ?? 20)
-const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+const client = new HttpClient(`http://127.0.0.1:${port}`, BENCH_TOKEN, { maxSockets: 4 })
 let patches = 0
 let failures = 0
 let timer: NodeJS.Timeout | undefined
 
 function patch(): void {
-  jsonRequest(agent, port, 'PATCH', '/flags/flag_2', { percentage: 40 + (patches++ % 20) }).then(
+  client.send('PATCH', '/flags/flag_2', { percentage: 40 + (patches++ % 20) }).then(
     (res) => res.status === 200 || failures++,
     () => failures++,
   )
@@ -30,7 +30,7 @@ process.on('message', (msg: { type: string }) => {
   }
   if (msg.type === 'stop') {
     clearInterval(timer)
-    agent.destroy()
+    client.close()
     process.exit(0)
   }
 })

@@ -1,12 +1,11 @@
 // Redis cases: loading 10,000 flags at startup, and toggle propagation between two replicas
 // beside the raw pub/sub round trip (the physical floor), measured by the same script.
 import { randomBytes } from 'node:crypto'
-import { Agent } from 'node:http'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../packages/server/src/store/redis.js'
 import { redisKeys } from '../packages/server/src/store/redis-scripts.js'
-import { makeFlags, seedWrite } from './fixtures.js'
-import { jsonRequest } from './http.js'
+import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
+import { HttpClient } from '../test/support/http.js'
 import { benchRedis } from './redis.js'
 import { startChild } from './servers.js'
 
@@ -66,7 +65,7 @@ async function pubsubFloor(url: string, channel: string): Promise<{ sample(): Pr
 async function propagation(url: string, prefix: string): Promise<{ samples: number[]; floor: number[]; missed: number }> {
   const env = { REDIS_URL: url, REDIS_PREFIX: prefix }
   const [a, b] = await Promise.all([startChild('child-switchyard.ts', env), startChild('child-switchyard.ts', env)])
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const client = new HttpClient(`http://127.0.0.1:${a.port}`, BENCH_TOKEN, { maxSockets: 1 })
   const probe = await pubsubFloor(url, `switchyard-bench-floor:${randomBytes(4).toString('hex')}`)
   try {
     const applied = new Map<number, bigint>()
@@ -76,7 +75,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
       notify?.()
     })
     b.send({ type: 'watch', key: 'prop_flag' })
-    const created = await jsonRequest(agent, a.port, 'POST', '/flags', { key: 'prop_flag', state: 'disabled' })
+    const created = await client.send('POST', '/flags', { key: 'prop_flag', state: 'disabled' })
     if (created.status !== 201) throw new Error(`creating the flag failed: ${created.status} ${created.body}`)
     const appliedOnB = async (version: number, timeoutMs: number) => {
       const deadline = performance.now() + timeoutMs
@@ -99,7 +98,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
       const floorMs = await probe.sample()
       if (i >= 100) floor.push(floorMs)
       const t0 = process.hrtime.bigint()
-      const res = await jsonRequest(agent, a.port, 'PATCH', '/flags/prop_flag', { state: i % 2 ? 'disabled' : 'enabled' })
+      const res = await client.send('PATCH', '/flags/prop_flag', { state: i % 2 ? 'disabled' : 'enabled' })
       if (res.status !== 200) throw new Error(`PATCH failed: ${res.status} ${res.body}`)
       const { version } = JSON.parse(res.body) as { version: number }
       const at = await appliedOnB(version, 2000)
@@ -110,7 +109,7 @@ async function propagation(url: string, prefix: string): Promise<{ samples: numb
     return { samples, floor, missed }
   } finally {
     probe.close()
-    agent.destroy()
+    client.close()
     await Promise.all([a.stop(), b.stop()])
   }
 }

@@ -2,12 +2,11 @@
 // bench/results.json. Servers run in child processes; autocannon loads them from this one.
 // Figures are measured, never asserted: see bench/RESULTS.md for the latest run.
 import { writeFileSync } from 'node:fs'
-import { Agent } from 'node:http'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { engineBench } from './engine.js'
 import { BENCH_TOKEN } from './fixtures.js'
-import { jsonRequest } from './http.js'
+import { HttpClient } from '../test/support/http.js'
 import { load, type LoadResult } from './load.js'
 import { startChild, type ChildServer } from './servers.js'
 
@@ -232,7 +231,7 @@ async function writesCase(): Promise<void> {
  * which run on libuv's thread pool.
  */
 async function oneAtATime(server: ChildServer): Promise<{ patchMicros: number; evaluateMicros: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const client = new HttpClient(`http://127.0.0.1:${server.port}`, BENCH_TOKEN, { maxSockets: 1 })
   const cpuPer = async (count: number, send: (i: number) => Promise<{ status: number; body: string }>) => {
     for (let i = 0; i < 200; i++) await send(i)
     const before = await server.cpuMicros()
@@ -244,11 +243,11 @@ async function oneAtATime(server: ChildServer): Promise<{ patchMicros: number; e
   }
   try {
     // flag_3 rather than flag_2 (which the writer toggles), so the two never race.
-    const patchMicros = await cpuPer(2000, (i) => jsonRequest(agent, server.port, 'PATCH', '/flags/flag_3', { percentage: 40 + (i % 20) }))
-    const evaluateMicros = await cpuPer(2000, () => jsonRequest(agent, server.port, 'POST', '/evaluate', single))
+    const patchMicros = await cpuPer(2000, (i) => client.send('PATCH', '/flags/flag_3', { percentage: 40 + (i % 20) }))
+    const evaluateMicros = await cpuPer(2000, () => client.send('POST', '/evaluate', single))
     return { patchMicros, evaluateMicros }
   } finally {
-    agent.destroy()
+    client.close()
   }
 }
 

@@ -8,13 +8,12 @@
 //   BENCH_ONLY=limits npx tsx bench/run.ts        (or: npx tsx bench/store-limits.ts)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BENCH_TOKEN } from './fixtures.js'
-import { jsonRequest } from './http.js'
 import { freePort, RUN_TS } from '../test/support/process.js'
+import { HttpClient } from '../test/support/http.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const SWAPS = Number(process.env.BENCH_SWAPS ?? 500)
@@ -36,7 +35,7 @@ export interface LimitsResult {
 interface Server {
   child: ChildProcess
   port: number
-  agent: Agent
+  client: HttpClient
   exited: Promise<void>
 }
 
@@ -56,11 +55,14 @@ async function start(dir: string): Promise<{ server: Server; readyMs: number }> 
     if (res?.status === 200) break
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
-  return { server: { child, port, agent: new Agent({ keepAlive: true, maxSockets: 16 }), exited }, readyMs: Math.round(performance.now() - started) }
+  return {
+    server: { child, port, client: new HttpClient(`http://127.0.0.1:${port}`, BENCH_TOKEN, { maxSockets: 16 }), exited },
+    readyMs: Math.round(performance.now() - started),
+  }
 }
 
 async function call(server: Server, method: string, path: string, body?: unknown, expected = 200): Promise<string> {
-  const res = await jsonRequest(server.agent, server.port, method, path, body ?? {})
+  const res = await server.client.send(method, path, body)
   if (res.status !== expected) throw new Error(`${method} ${path} answered ${res.status}: ${res.body.slice(0, 200)}`)
   return res.body
 }
@@ -104,7 +106,7 @@ const list = (side: string) => Array.from({ length: 10_000 }, (_, i) => `${side}
 const dirBytes = (dir: string) => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
 
 async function stop(server: Server, signal: NodeJS.Signals): Promise<void> {
-  server.agent.destroy()
+  server.client.close()
   server.child.kill(signal)
   await server.exited
 }

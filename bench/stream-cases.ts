@@ -1,10 +1,9 @@
 // GET /stream at scale: what opening a stream costs with 1,000 flags, and what one change to a
 // flag with a 1 MB list costs the server's event loop with 1,000 consumers connected, with
 // evaluate p99 measured while such changes flow. Run with BENCH_ONLY=streams.
-import { Agent } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { BENCH_TOKEN } from './fixtures.js'
-import { jsonRequest } from './http.js'
+import { HttpClient } from '../test/support/http.js'
 import { load, type LoadResult } from './load.js'
 import { startChild, type ChildServer } from './servers.js'
 
@@ -85,7 +84,7 @@ async function toggle(port: number): Promise<unknown> {
 /** Event-loop ms one change costs with the consumers open: median of `rounds` changes. */
 async function changeCost(
   server: ChildServer,
-  agent: Agent,
+  client: HttpClient,
   consumers: Consumers,
   kind: string,
   rounds: number,
@@ -96,7 +95,7 @@ async function changeCost(
     const patch = await body(i)
     const before = consumers.least(kind)
     const { active: start } = await server.loopBusyMs()
-    const res = await jsonRequest(agent, server.port, 'PATCH', '/flags/big', patch).catch(() => jsonRequest(agent, server.port, 'PATCH', '/flags/big', patch))
+    const res = await client.send('PATCH', '/flags/big', patch).catch(() => client.send('PATCH', '/flags/big', patch))
     if (res.status !== 200) throw new Error(`PATCH answered ${res.status}`)
     await until(() => consumers.least(kind) > before, 60_000, 'every consumer to receive the change')
     costs.push((await server.loopBusyMs()).active - start)
@@ -120,7 +119,7 @@ export interface StreamResults {
 
 export async function streamCases(): Promise<StreamResults> {
   const server = await startChild('child-switchyard.ts', { BENCH_FLAGS: '1000' })
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  const client = new HttpClient(`http://127.0.0.1:${server.port}`, BENCH_TOKEN, { maxSockets: 4 })
   try {
     // Opening a stream with 1,000 flags: the server's CPU per open, one at a time.
     const cpuBefore = await server.cpuMicros()
@@ -130,11 +129,11 @@ export async function streamCases(): Promise<StreamResults> {
     probe.close()
 
     const lists = [list('a'), list('b')]
-    const created = await jsonRequest(agent, server.port, 'POST', '/flags', { key: 'big', state: 'beta_users', betaUsers: lists[0] })
+    const created = await client.send('POST', '/flags', { key: 'big', state: 'beta_users', betaUsers: lists[0] })
     if (created.status !== 201) throw new Error(`POST /flags answered ${created.status}`)
     const consumers = await openConsumers(server.port, CONSUMERS, 'patch')
-    const toggleLoopMs = await changeCost(server, agent, consumers, 'patch', 5, () => toggle(server.port))
-    const swapLoopMs = await changeCost(server, agent, consumers, 'patch', 3, (i) => ({ betaUsers: lists[(i + 1) % 2] }))
+    const toggleLoopMs = await changeCost(server, client, consumers, 'patch', 5, () => toggle(server.port))
+    const swapLoopMs = await changeCost(server, client, consumers, 'patch', 3, (i) => ({ betaUsers: lists[(i + 1) % 2] }))
 
     // Evaluate p99 while the large flag toggles twice a second, against the same without.
     await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 2 })
@@ -144,7 +143,7 @@ export async function streamCases(): Promise<StreamResults> {
     // A kept-alive socket the server closed meanwhile may fail one request: counted, not thrown.
     const flip = async () => {
       toggles++
-      await jsonRequest(agent, server.port, 'PATCH', '/flags/big', await toggle(server.port)).catch(() => failedToggles++)
+      await client.send('PATCH', '/flags/big', await toggle(server.port)).catch(() => failedToggles++)
     }
     const timer = setInterval(() => void flip(), 500)
     const busy = await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 5 })
@@ -153,20 +152,20 @@ export async function streamCases(): Promise<StreamResults> {
 
     // The same toggle for consumers of whole flags (GET /stream without format=patch): reported, no target.
     const legacy = await openConsumers(server.port, CONSUMERS, 'flag')
-    const legacyToggleLoopMs = await changeCost(server, agent, legacy, 'change', 3, () => toggle(server.port))
+    const legacyToggleLoopMs = await changeCost(server, client, legacy, 'change', 3, () => toggle(server.port))
     legacy.close()
 
     // 1,000 client streams (POST /stream/evaluations), each its own context: one change is one
     // evaluation and one small event per stream.
     const clients = await openConsumers(server.port, CONSUMERS, 'evaluations')
-    const clientToggleLoopMs = await changeCost(server, agent, clients, 'evaluation', 5, () => toggle(server.port))
+    const clientToggleLoopMs = await changeCost(server, client, clients, 'evaluation', 5, () => toggle(server.port))
     const clientTimer = setInterval(() => void flip(), 500)
     const clientBusy = await load({ port: server.port, path: '/evaluate', body: single, token: BENCH_TOKEN, seconds: 5 })
     clearInterval(clientTimer)
     clients.close()
     return { openCpuMicros, toggleLoopMs, swapLoopMs, legacyToggleLoopMs, quiet, busy, clientToggleLoopMs, clientBusy, toggles, failedToggles }
   } finally {
-    agent.destroy()
+    client.close()
     await server.stop()
   }
 }

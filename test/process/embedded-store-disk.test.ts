@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore, JOURNAL_FILE } from '../../packages/server/src/store/file.js'
 import { spawnServer, startServer, type ServerProcess } from '../support/helpers.js'
-import { Client } from '../support/soak-helpers.js'
+import { HttpClient } from '../support/http.js'
 import { mountTmpfs, type Tmpfs } from '../support/tmpfs.js'
 
 const ADMIN_TOKEN = 'disk-admin-token-0123456789'
@@ -22,9 +22,9 @@ function disk(size: string): Tmpfs {
   return fs
 }
 
-async function start(dataDir: string): Promise<{ server: ServerProcess; client: Client }> {
+async function start(dataDir: string): Promise<{ server: ServerProcess; client: HttpClient }> {
   const server = await startServer({ ADMIN_TOKEN, DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
-  const client = new Client(server.url, ADMIN_TOKEN)
+  const client = new HttpClient(server.url, ADMIN_TOKEN)
   cleanups.push(async () => {
     client.close()
     await server.stop('SIGKILL').catch(() => undefined)

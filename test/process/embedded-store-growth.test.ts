@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DATA_FILE } from '../../packages/server/src/store/file.js'
 import { startServer, tempDir, type ServerProcess } from '../support/helpers.js'
-import { Client } from '../support/soak-helpers.js'
+import { HttpClient } from '../support/http.js'
 
 const ADMIN_TOKEN = 'growth-admin-token-0123456789'
 const MiB = 1024 * 1024
@@ -19,9 +19,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function start(dir: string): Promise<{ server: ServerProcess; client: Client }> {
+async function start(dir: string): Promise<{ server: ServerProcess; client: HttpClient }> {
   const server = await startServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'warn' }, 120_000)
-  const client = new Client(server.url, ADMIN_TOKEN)
+  const client = new HttpClient(server.url, ADMIN_TOKEN)
   cleanups.push(async () => {
     client.close()
     await server.stop('SIGKILL').catch(() => undefined)

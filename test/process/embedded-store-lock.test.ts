@@ -11,8 +11,8 @@ import { StoreUnavailableError } from '../../packages/server/src/store/errors.js
 import { FLAG_DEFAULTS } from '../../packages/core/src/flags/schema.js'
 import { FileStore } from '../../packages/server/src/store/file.js'
 import type { Write } from '../../packages/server/src/store/store.js'
-import { eventually, spawnServer, startServer, tempDir, type ServerProcess } from '../support/helpers.js'
-import { Client } from '../support/soak-helpers.js'
+import { eventually, spawnServer, startServer, tempDir, waitReady, type ServerProcess } from '../support/helpers.js'
+import { HttpClient } from '../support/http.js'
 
 const ADMIN_TOKEN = 'lock-admin-token-0123456789'
 
@@ -32,9 +32,9 @@ function track(server: ServerProcess): ServerProcess {
   return server
 }
 
-async function start(dir: string, env: Record<string, string> = {}): Promise<{ server: ServerProcess; client: Client }> {
+async function start(dir: string, env: Record<string, string> = {}): Promise<{ server: ServerProcess; client: HttpClient }> {
   const server = track(await startServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'warn', ...env }))
-  const client = new Client(server.url, ADMIN_TOKEN)
+  const client = new HttpClient(server.url, ADMIN_TOKEN)
   cleanups.push(() => client.close())
   return { server, client }
 }
@@ -134,7 +134,7 @@ describe('a lock left behind', () => {
     await start(dir, { DATA_DIR_FORCE_UNLOCK: '1' }).then(({ server }) => server.stop('SIGTERM'))
     writeLock(dir, { host: 'another-host.example', pid: 4242 })
     const forced = track(await spawnServer({ ADMIN_TOKEN, DATA_DIR: dir, LOG_LEVEL: 'warn' }, ['--force-unlock']))
-    await eventually(async () => (await fetch(`${forced.url}/readyz`).catch(() => undefined))?.status === 200, 20_000, 'the forced start')
+    await waitReady(forced)
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(forced.child.pid)
   })
 

@@ -6,7 +6,8 @@ import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DATA_FILE, FileStore } from '../../packages/server/src/store/file.js'
 import { eventually, startServer, tempDir, type ServerProcess } from '../support/helpers.js'
-import { Client, runLoad, type Outcome } from '../support/soak-helpers.js'
+import { HttpClient } from '../support/http.js'
+import { runLoad, type Outcome } from '../support/soak-helpers.js'
 
 const ADMIN_TOKEN = 'faults-admin-token-0123456789'
 
@@ -41,17 +42,17 @@ const descriptionsOf = (data: DataFile, key: string) =>
 
 const servers: ServerProcess[] = []
 const dirs: { remove(): void }[] = []
-const clients: Client[] = []
+const clients: HttpClient[] = []
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close()
   for (const server of servers.splice(0)) await server.stop('SIGKILL').catch(() => undefined)
   for (const dir of dirs.splice(0)) dir.remove()
 })
 
-async function start(dataDir: string): Promise<{ server: ServerProcess; client: Client }> {
+async function start(dataDir: string): Promise<{ server: ServerProcess; client: HttpClient }> {
   const server = await startServer({ ADMIN_TOKEN, DATA_DIR: dataDir, LOG_LEVEL: 'info' })
   servers.push(server)
-  const client = new Client(server.url, ADMIN_TOKEN)
+  const client = new HttpClient(server.url, ADMIN_TOKEN)
   clients.push(client)
   return { server, client }
 }

@@ -3,7 +3,7 @@
 // replica converges on Redis's state by itself once it is back.
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, updateFlag } from '../support/helpers.js'
+import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, updateFlag, waitReady } from '../support/helpers.js'
 import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
@@ -157,7 +157,7 @@ describe('graceful shutdown', () => {
     const server = await privateRedis()
     const proc = await spawnServer({ REDIS_URL: server.url, ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'silent' })
     onTestFinished(async () => void (await proc.stop('SIGKILL')))
-    await eventually(async () => (await fetch(`${proc.url}/readyz`).catch(() => undefined))?.status === 200, 20_000, 'the server to be ready')
+    await waitReady(proc)
     const named = async () => ((await server.client().client('LIST')) as string).split('\n').filter((line) => / name=switchyard-(cmd|sub)-/.test(line))
     expect(await named()).toHaveLength(2)
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
-import { freePort, RUN_TS } from './process.js'
+import { listeningPorts, RUN_TS } from './process.js'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppDeps } from '../../packages/server/src/app.js'
 import { defaultConfig, type Config } from '../../packages/server/src/config.js'
@@ -165,10 +165,9 @@ export function tempDir(prefix = 'switchyard-'): { path: string; remove(): void 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
 
-/** A port that was free a moment ago (the server's own PORT=0 choice cannot be read back). */
-
 export interface ServerProcess {
-  url: string
+  /** Once the server listens (it starts on port 0 unless PORT is given); throws before. */
+  readonly url: string
   child: ChildProcess
   stdout(): string
   stderr(): string
@@ -183,10 +182,10 @@ export interface ServerProcess {
  * and HOME), so the developer's own variables cannot leak in. Does not wait for readiness.
  */
 export async function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
-  const port = env.PORT ?? String(await freePort())
+  let port = env.PORT === undefined ? undefined : Number(env.PORT)
   const child = spawn(process.execPath, [...RUN_TS, 'packages/server/src/server.ts', ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: port, ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
@@ -197,7 +196,11 @@ export async function spawnServer(env: Record<string, string>, args: string[] = 
   let done = false
   void exited.then(() => (done = true))
   return {
-    url: `http://127.0.0.1:${port}`,
+    get url() {
+      port ??= child.pid === undefined ? undefined : listeningPorts(child.pid)[0]
+      if (port === undefined) throw new Error('the server does not listen yet')
+      return `http://127.0.0.1:${port}`
+    },
     child,
     stdout: () => stdout,
     stderr: () => stderr,
@@ -215,21 +218,33 @@ export async function spawnServer(env: Record<string, string>, args: string[] = 
   }
 }
 
-/** spawnServer, then polls /readyz until the state is loaded; fails if the process exits first. */
-export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const server = await spawnServer(env)
+/** Polls /readyz until the state is loaded; fails if the process exits first. */
+export async function waitReady(server: ServerProcess, timeoutMs = 20_000): Promise<void> {
   let exitedEarly = false
   void server.exited.then(() => (exitedEarly = true))
+  const listening = () => {
+    try {
+      return server.url
+    } catch {
+      return undefined
+    }
+  }
+  await eventually(
+    async () => {
+      if (exitedEarly) throw new Error(`server exited before it was ready:\n${server.stderr()}\n${server.stdout()}`)
+      const url = listening()
+      return url !== undefined && (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200
+    },
+    timeoutMs,
+    'the server to listen and answer /readyz',
+  )
+}
+
+/** spawnServer, then waitReady. */
+export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+  const server = await spawnServer(env)
   try {
-    await eventually(
-      async () => {
-        if (exitedEarly) throw new Error(`server exited before it was ready:\n${server.stderr()}\n${server.stdout()}`)
-        const res = await fetch(`${server.url}/readyz`).catch(() => undefined)
-        return res?.status === 200
-      },
-      timeoutMs,
-      `${server.url}/readyz`,
-    )
+    await waitReady(server, timeoutMs)
   } catch (err) {
     await server.stop('SIGKILL')
     throw err

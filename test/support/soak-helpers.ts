@@ -1,60 +1,7 @@
 // Load for the fault and soak suites: bounded loops of real HTTP requests on loopback (95 %
 // evaluate, 5 % PATCH by default), every outcome recorded, and readers for what a server holds.
-import { Agent, request as httpRequest } from 'node:http'
 import { startServer, type ServerProcess } from './helpers.js'
-
-export interface Answer {
-  status: number
-  body: string
-}
-
-/** One keep-alive HTTP client for one server, answering status and body, or throwing with a code. */
-export class Client {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 })
-  constructor(
-    readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        `${this.base}${path}`,
-        {
-          method,
-          agent: this.agent,
-          headers: {
-            authorization: `Bearer ${this.token}`,
-            ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-            ...headers,
-          },
-          timeout: 10_000,
-        },
-        (res) => {
-          let text = ''
-          res.setEncoding('utf8')
-          res.on('data', (chunk: string) => (text += chunk))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-          res.on('error', reject)
-        },
-      )
-      req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'TIMEOUT' })))
-      req.on('error', reject)
-      req.end(payload)
-    })
-  }
-
-  async json<T = Record<string, unknown>>(method: string, path: string, body?: unknown, expected = 200): Promise<T> {
-    const answer = await this.send(method, path, body)
-    if (answer.status !== expected) throw new Error(`${method} ${path}: expected ${expected}, got ${answer.status} ${answer.body}`)
-    return JSON.parse(answer.body) as T
-  }
-
-  close(): void {
-    this.agent.destroy()
-  }
-}
+import { HttpClient } from './http.js'
 
 export interface Outcome {
   kind: 'evaluate' | 'patch'
@@ -72,7 +19,7 @@ export interface Outcome {
 }
 
 export interface LoadOptions {
-  clients: Client[]
+  clients: HttpClient[]
   flags: string[]
   workers: number
   /** Share of requests that are PATCHes (the rest evaluate). */
@@ -132,7 +79,7 @@ export interface AuditEventLike {
 }
 
 /** Every audit event, oldest first, following the cursor. */
-export async function readWholeAudit(client: Client): Promise<AuditEventLike[]> {
+export async function readWholeAudit(client: HttpClient): Promise<AuditEventLike[]> {
   const events: AuditEventLike[] = []
   let cursor: string | undefined
   do {
@@ -155,7 +102,7 @@ export function metricValue(text: string, name: string): number | undefined {
 
 export interface Replica {
   server: ServerProcess
-  client: Client
+  client: HttpClient
 }
 
 /**
@@ -166,7 +113,7 @@ export async function startReplicas(redisUrl: string, prefix: string, adminToken
   return Promise.all(
     Array.from({ length: count }, async () => {
       const server = await startServer({ ADMIN_TOKEN: adminToken, REDIS_URL: redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', AUDIT_MAX_EVENTS: '1000000' })
-      return { server, client: new Client(server.url, adminToken) }
+      return { server, client: new HttpClient(server.url, adminToken) }
     }),
   )
 }
@@ -177,7 +124,7 @@ export async function stopReplicas(replicas: Replica[]): Promise<void> {
 }
 
 /** Resident memory of a replica, as its own /metrics reports it. */
-export async function rssOf(client: Client): Promise<number> {
+export async function rssOf(client: HttpClient): Promise<number> {
   const answer = await client.send('GET', '/metrics')
   const value = metricValue(answer.body, 'process_resident_memory_bytes')
   if (value === undefined) throw new Error(`no process_resident_memory_bytes in /metrics (${answer.status})`)
