@@ -4,10 +4,14 @@
 // BARE_REQUIRED=1 adds, in the plainest Fastify way and with none of Switchyard's code, the
 // per-request work the issues require of every evaluation: helmet's security headers and an
 // x-request-id on the response, a per-request child logger carrying the request id, a bearer
-// token looked up by its SHA-256, a strict body schema and a response schema. It is the floor
-// any implementation of the requirements on this stack stands on.
+// token looked up by its SHA-256 with its expiry and scope checked, a JSON body refused past a
+// nesting depth before it is parsed, a strict body schema and a response schema. It is the floor
+// any implementation of the requirements on this stack stands on. The headers are computed once
+// and the depth scan is one pass, as any implementation would do them: those two come from
+// Switchyard's own files, so both sides pay the same for them.
 import { hash } from 'node:crypto'
 import Fastify from 'fastify'
+import { nestsDeeperThan } from '../packages/server/src/plugins/json-body.js'
 import { securityHeaders } from '../packages/server/src/plugins/security.js'
 import { BENCH_TOKEN } from './fixtures.js'
 
@@ -18,13 +22,21 @@ const app = Fastify(
 )
 if (required) {
   const headers = securityHeaders()
-  const tokens = new Map([[hash('sha256', BENCH_TOKEN, 'hex'), { name: 'bench' }]])
+  const tokens = new Map([[hash('sha256', BENCH_TOKEN, 'hex'), { name: 'bench', rank: 3, expiresAtMs: Infinity }]])
+  const needed = 1
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers).header('x-request-id', request.id)
     const auth = request.headers.authorization
     const token = auth?.startsWith('Bearer ') ? tokens.get(hash('sha256', auth.slice(7), 'hex')) : undefined
-    if (token === undefined) return done(Object.assign(new Error('a valid bearer token is required'), { statusCode: 401 }))
+    if (token === undefined || token.expiresAtMs <= Date.now()) return done(Object.assign(new Error('a valid bearer token is required'), { statusCode: 401 }))
+    if (token.rank < needed) return done(Object.assign(new Error('scope'), { statusCode: 403 }))
     done()
+  })
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    if (nestsDeeperThan(body, 32)) return done(Object.assign(new Error('too deep'), { statusCode: 400 }), undefined)
+    void parse(request, body, done)
   })
 }
 const id = { type: 'string', minLength: 1, maxLength: 200 }
