@@ -12,14 +12,14 @@ export function installMetrics(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onRoute', (route: RouteOptions) => {
     const routeLabel = route.url
     const fixedMethod = typeof route.method === 'string' ? route.method : undefined
-    // Status codes and methods are few: one prom-client child each, built on first use.
+    // Status codes and methods are few: one series each, built on first use.
     const children = new Map<string | number, Observe>()
     const observeDuration: onResponseHookHandler = (request, reply, done) => {
       const method = fixedMethod ?? request.method
       const key = fixedMethod ? reply.statusCode : `${method} ${reply.statusCode}`
       let observe = children.get(key)
       if (observe === undefined) {
-        observe = metrics.httpDuration.labels({ method, route: routeLabel, status_code: String(reply.statusCode) }).observe
+        observe = metrics.httpDuration.observer({ method, route: routeLabel, status_code: String(reply.statusCode) })
         children.set(key, observe)
       }
       observe(reply.elapsedTime / 1000)

@@ -1,10 +1,11 @@
 // Every metric GET /metrics exports: the service's own in one registry per app instance (so
 // several apps in one process, as in tests, never share counters), the process's in one shared
 // registry.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { FlagRegistry } from '../flags/registry.js'
 import { isFoldingStore, type Change, type Store } from '../store/store.js'
 import type { SyncObserver } from '../replica/sync.js'
+import { DurationHistogram } from './duration-histogram.js'
 import { EvaluationCounter } from './evaluation-counter.js'
 
 // Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.
@@ -29,7 +30,7 @@ function processMetrics(): Registry {
 export class Metrics {
   readonly registry = new Registry()
   readonly contentType = this.registry.contentType
-  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly httpDuration: DurationHistogram
   readonly evaluations: EvaluationCounter
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
@@ -38,13 +39,12 @@ export class Metrics {
     const registers = [this.registry]
     processMetrics()
 
-    this.httpDuration = new Histogram({
-      name: 'switchyard_http_request_duration_seconds',
-      help: 'Time from request received to response sent, by route template and status code (requests that match no route are not included)',
-      labelNames: ['method', 'route', 'status_code'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    })
+    this.httpDuration = new DurationHistogram(
+      this.registry,
+      'switchyard_http_request_duration_seconds',
+      'Time from request received to response sent, by route template and status code (requests that match no route are not included)',
+      DURATION_BUCKETS,
+    )
     this.evaluations = new EvaluationCounter(this.registry, (key) => flags.get(key) !== undefined)
 
     new Gauge({
