@@ -7,18 +7,27 @@
 // token looked up by its SHA-256 with its expiry and scope checked, a JSON body refused past a
 // nesting depth before it is parsed, a strict body schema and a response schema. It is the floor
 // any implementation of the requirements on this stack stands on. The headers are computed once
-// and the depth scan is one pass, as any implementation would do them: those two come from
-// Switchyard's own files, so both sides pay the same for them.
+// and the depth scan is one pass, and the child logger is made only when a request logs, as any
+// implementation would do them: those three come from Switchyard's own files, so both sides pay
+// the same for them.
 import { hash } from 'node:crypto'
 import Fastify from 'fastify'
 import { nestsDeeperThan } from '../packages/server/src/plugins/json-body.js'
+import { lazyChildLoggers } from '../packages/server/src/plugins/lazy-request-logger.js'
 import { securityHeaders } from '../packages/server/src/plugins/security.js'
 import { BENCH_TOKEN } from './fixtures.js'
 
 const required = process.env.BARE_REQUIRED === '1'
 let requests = 0
 const app = Fastify(
-  required ? { logger: { level: 'warn' }, genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}` } : { logger: false },
+  required
+    ? {
+        logger: { level: 'warn' },
+        // As Switchyard does: a request's child logger is made only if the request logs.
+        childLoggerFactory: lazyChildLoggers,
+        genReqId: () => `00000000-0000-4000-8000-${(requests++).toString(16).padStart(12, '0')}`,
+      }
+    : { logger: false },
 )
 if (required) {
   const headers = securityHeaders()

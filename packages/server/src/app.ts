@@ -18,6 +18,7 @@ import { installResponseHeaders } from './plugins/security.js'
 import { installCors } from './plugins/cors.js'
 import { readinessGate } from './plugins/readiness.js'
 import { requestLog } from './plugins/request-log.js'
+import { lazyChildLoggers } from './plugins/lazy-request-logger.js'
 import { gracefulClose } from './plugins/graceful-close.js'
 import { installSwagger } from './plugins/swagger.js'
 import { installAuthFailureLimit } from './auth/failure-limit.js'
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     logger,
     bodyLimit: config.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggers,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
