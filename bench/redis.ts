@@ -1,7 +1,7 @@
 // The Redis the benchmark uses: REDIS_URL, else the local default if it answers, else a private
 // redis-server from PATH on a free port (no persistence), stopped at the end.
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
+import { freePort } from '../test/support/process.js'
 import { Redis } from 'ioredis'
 
 async function answers(url: string): Promise<boolean> {
@@ -15,17 +15,6 @@ async function answers(url: string): Promise<boolean> {
   } finally {
     client.disconnect()
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export async function benchRedis(): Promise<{ url: string; stop(): Promise<void> }> {
