@@ -2,8 +2,9 @@
 // writers never lose an update, and a restarted fleet gets its state back from Redis.
 import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
+import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
 import { redisClient, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { HttpClient } from '../support/http.js'
 import { INLINE_RECORD_BYTES } from '../../packages/server/src/store/redis-scripts.js'
 
 const redis = useSharedRedis()
@@ -177,6 +178,35 @@ describe('concurrent writers on two replicas', () => {
     expect(versions.sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2))
     await eventually(() => held(a, 'counted')?.version === 41 && held(b, 'counted')?.version === 41, 10_000, 'both replicas at version 41')
     expect((await listAudit(b, { flag: 'counted', limit: 100 })).events).toHaveLength(41)
+  })
+})
+
+describe('writes under contention (issue 15)', () => {
+  // Finding: 200 concurrent PATCHes without If-Match on one flag, 100 through each replica over
+  // HTTP, got 65-163 successes and 503 STORE_UNAVAILABLE ("changed under 50 attempts") for the rest.
+  it('2 × 100 concurrent PATCHes over HTTP without If-Match all apply, each in its own version, on a healthy Redis', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'hot' })
+    await eventually(() => held(b, 'hot') !== undefined, 10_000, 'B to hold the flag')
+    const clients = await Promise.all(
+      [a, b].map(async (app) => {
+        await app.listen({ host: '127.0.0.1', port: 0 })
+        return new HttpClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, ADMIN, { maxSockets: 100 })
+      }),
+    )
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => clients.map((client, r) => client.send('PATCH', '/flags/hot', { description: `writer ${r}-${i}` }))).flat(),
+      )
+      expect(answers.filter((answer) => answer.status !== 200).map((answer) => answer.body)).toEqual([])
+      const versions = answers.map((answer) => (JSON.parse(answer.body) as { version: number }).version).sort((x, y) => x - y)
+      expect(versions).toEqual(Array.from({ length: 200 }, (_, i) => i + 2))
+      await eventually(() => held(a, 'hot')?.version === 201 && held(b, 'hot')?.version === 201, 10_000, 'both replicas at version 201')
+      const audit = await listAudit(a, { flag: 'hot', limit: 1000 })
+      expect(audit.events.filter((e: { action: string }) => e.action === 'flag.updated')).toHaveLength(200)
+    } finally {
+      for (const client of clients) client.close()
+    }
   })
 })
 

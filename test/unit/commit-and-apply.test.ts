@@ -1,9 +1,11 @@
 // The write path every registry shares: a conflict drafts the write again from what the store
-// holds, a bounded number of times; a draft with nothing to change writes nothing.
+// holds, until the deadline; a draft with nothing to change writes nothing; writes to one record
+// in one replica queue behind each other.
 import { describe, expect, it } from 'vitest'
 import type { Actor } from '../../packages/server/src/audit/audit.js'
 import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
-import { commitAndApply } from '../../packages/server/src/replica/commit-and-apply.js'
+import { commitAndApply, type Writer } from '../../packages/server/src/replica/commit-and-apply.js'
+import { KeyQueue } from '../../packages/server/src/replica/key-queue.js'
 import { ConflictError } from '../../packages/server/src/store/errors.js'
 import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import type { Change, Write } from '../../packages/server/src/store/store.js'
@@ -42,34 +44,76 @@ class Contended extends MemoryStore {
   }
 }
 
+const writer = (store: MemoryStore, apply: (c: Change) => unknown = () => undefined, deadlineMs = 10_000): Writer => ({
+  store,
+  actor,
+  what: "flag 'k'",
+  apply,
+  queue: new KeyQueue(),
+  key: 'k',
+  deadlineMs,
+})
+
 describe('commitAndApply', () => {
   it('drafts the write again from the version the store holds after a conflict, and applies the one that commits', async () => {
     const store = new Contended(2)
     const applied: Change[] = []
     const seen: (number | undefined)[] = []
-    const result = await commitAndApply({ store, actor, what: "flag 'k'", apply: (c) => applied.push(c) }, (conflict) => {
-      seen.push(conflict?.current?.version)
-      // The store itself holds no flag: a create passes its real version check once the races stop.
-      return write(0, flag(1))
-    })
+    const result = await commitAndApply(
+      writer(store, (c) => applied.push(c)),
+      (conflict) => {
+        seen.push(conflict?.current?.version)
+        // The store itself holds no flag: a create passes its real version check once the races stop.
+        return write(0, flag(1))
+      },
+    )
     expect(seen).toEqual([undefined, 101, 102])
     expect(result?.kind === 'flag' && result.next?.version).toBe(1)
     expect(store.commits).toBe(3)
     expect(applied).toHaveLength(1)
   })
 
-  it('gives up with STORE_UNAVAILABLE after 50 attempts in a row, having applied nothing', async () => {
-    const store = new Contended(1000)
+  it('keeps retrying past 50 lost races, and refuses with WRITE_CONTENDED and Retry-After only at its deadline, having applied nothing', async () => {
+    const store = new Contended(60)
+    expect(await commitAndApply(writer(store), () => write(0, flag(1)))).not.toBeNull()
+    expect(store.commits).toBe(61)
+
+    const endless = new Contended(Infinity)
     const applied: Change[] = []
-    const attempt = commitAndApply({ store, actor, what: "flag 'k'", apply: (c) => applied.push(c) }, () => write(0, flag(1)))
-    await expect(attempt).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining("flag 'k' changed under 50 attempts") })
-    expect(store.commits).toBe(50)
+    const attempt = commitAndApply(
+      writer(endless, (c) => applied.push(c), 200),
+      () => write(0, flag(1)),
+    )
+    await expect(attempt).rejects.toMatchObject({ code: 'WRITE_CONTENDED', statusCode: 503, retryAfterSeconds: 1 })
+    expect(endless.commits).toBeGreaterThan(1)
     expect(applied).toEqual([])
+  })
+
+  it('runs the writes to one record one at a time, each drafted after the one before it committed', async () => {
+    const store = new MemoryStore()
+    const shared = writer(store)
+    let running = 0
+    let most = 0
+    let version = 0
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        commitAndApply(shared, async () => {
+          running++
+          most = Math.max(most, running)
+          await new Promise((resolve) => setImmediate(resolve))
+          running--
+          version++
+          return write(version - 1, flag(version))
+        }),
+      ),
+    )
+    expect(most).toBe(1)
+    expect((await store.readFlag('k'))?.version).toBe(20)
   })
 
   it('writes nothing when the draft finds nothing to change', async () => {
     const store = new Contended(0)
-    expect(await commitAndApply({ store, actor, what: "flag 'k'", apply: () => undefined }, () => null)).toBeNull()
+    expect(await commitAndApply(writer(store), () => null)).toBeNull()
     expect(store.commits).toBe(0)
   })
 })

@@ -15,6 +15,7 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
   TOKENS_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  WRITE_DEADLINE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   AUDIT_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10_000 }),
   AUDIT_MAX_BYTES: Type.Integer({ minimum: 1024 * 1024, maximum: 16 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 8 * 1024 * 1024 }),
@@ -49,6 +50,8 @@ export interface Config {
   redisPrefix: string
   /** Named tokens the store may hold (expired ones included); creating one more is refused. */
   tokensMax: number
+  /** How long a write may keep losing races to other replicas before it answers 503 WRITE_CONTENDED. */
+  writeDeadlineMs: number
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold; the oldest events are dropped first. */
   auditMaxBytes: number
@@ -159,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     tokensMax: e.TOKENS_MAX,
+    writeDeadlineMs: e.WRITE_DEADLINE_MS,
     auditMaxEvents: e.AUDIT_MAX_EVENTS,
     auditMaxBytes: e.AUDIT_MAX_BYTES,
     bodyLimit: e.BODY_LIMIT,

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   TOO_MANY_STREAMS: 429,
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,
+  WRITE_CONTENDED: 503,
   NOT_READY: 503,
 } as const
 
@@ -25,6 +26,8 @@ export type ErrorCode = keyof typeof ErrorCodes
 
 export class AppError extends Error {
   readonly statusCode: number
+  /** Sent as Retry-After: when trying again is the answer. */
+  retryAfterSeconds?: number
   constructor(
     readonly code: ErrorCode,
     message: string,

@@ -25,8 +25,8 @@ export interface Switchyard {
 /** Every service, wired; `store` defaults to the one the config selects (file, or Redis with REDIS_URL). */
 export async function buildServices(config: Config, log: FastifyBaseLogger, store?: Store): Promise<Switchyard> {
   store ??= await createStore(config, log)
-  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store)
-  const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax })
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs: config.writeDeadlineMs })
+  const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs: config.writeDeadlineMs })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
   const metrics = new Metrics({ store, flags })
   const sync = new StoreSync(store, flagReplica, tokenReplica, log, metrics.sync)

@@ -3,7 +3,8 @@
 import { hash, randomBytes, randomUUID } from 'node:crypto'
 import { AppError, validationFailed } from '../errors.js'
 import { draftEvent, isBuiltInActor, type Actor } from '../audit/audit.js'
-import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
+import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
+import { KeyQueue } from '../replica/key-queue.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
@@ -67,11 +68,13 @@ export class TokenRegistry {
 
   private constructor(
     private readonly store: Store,
-    private readonly options: { max?: number },
+    private readonly options: { max?: number; writeDeadlineMs?: number },
   ) {}
 
+  private readonly writes = new KeyQueue()
+
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
-  static create(store: Store, options: { max?: number } = {}): { registry: TokenRegistry; replica: Replicated<TokenRecord> } {
+  static create(store: Store, options: { max?: number; writeDeadlineMs?: number } = {}): { registry: TokenRegistry; replica: Replicated<TokenRecord> } {
     const registry = new TokenRegistry(store, options)
     const replica: Replicated<TokenRecord> = {
       apply: (id, record, seq) => registry.#apply(id, record, seq),
@@ -213,6 +216,9 @@ export class TokenRegistry {
       store: this.store,
       actor,
       what: `token '${id}'`,
+      queue: this.writes,
+      key: id,
+      deadlineMs: this.options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT,
       apply: (change) => {
         if (change.kind === 'token') this.#apply(change.id, change.token, change.seq)
       },

@@ -3,7 +3,8 @@
 import { AppError, flagNotFound } from '../errors.js'
 import { draftEvent, type Actor } from '../audit/audit.js'
 import { diff } from '@switchyard/core/audit/diff'
-import { commitAndApply, type Writer } from '../replica/commit-and-apply.js'
+import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
+import { KeyQueue } from '../replica/key-queue.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
@@ -30,11 +31,16 @@ export class FlagRegistry {
   private sorted: string[] | null = null
   private readonly listeners = new Set<FlagChangeListener>()
 
-  private constructor(private readonly store: Store) {}
+  private readonly writes = new KeyQueue()
+
+  private constructor(
+    private readonly store: Store,
+    private readonly writeDeadlineMs: number,
+  ) {}
 
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
-  static create(store: Store): { registry: FlagRegistry; replica: Replicated<Flag> } {
-    const registry = new FlagRegistry(store)
+  static create(store: Store, options: { writeDeadlineMs?: number } = {}): { registry: FlagRegistry; replica: Replicated<Flag> } {
+    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT)
     const replica: Replicated<Flag> = {
       apply: (key, flag, seq) => registry.#apply(key, flag, seq),
       reset: (flags, seq) => registry.#reset(flags, seq),
@@ -72,7 +78,6 @@ export class FlagRegistry {
 
   /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
   async create(input: FlagCreate, actor: Actor): Promise<Flag> {
-    if (this.flags.get(input.key)) throw flagExists(input.key)
     const now = new Date().toISOString()
     let flag: Flag = normalize({
       ...FLAG_DEFAULTS,
@@ -84,7 +89,7 @@ export class FlagRegistry {
     })
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), (conflict) => {
-      if (conflict?.current) throw flagExists(input.key)
+      if (conflict?.current || (!conflict && this.flags.get(input.key))) throw flagExists(input.key)
       // The store holds a tombstone for the key: start where the deleted flag stopped.
       if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
       const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
@@ -95,9 +100,9 @@ export class FlagRegistry {
 
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
   async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
-    let base = await this.base(key, ifMatch)
-    const written = await commitAndApply(this.writer(key, actor), (conflict) => {
-      if (conflict) base = conflict.current
+    let base: Flag | null = null
+    const written = await commitAndApply(this.writer(key, actor), async (conflict) => {
+      base = conflict ? conflict.current : await this.base(key, ifMatch)
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
@@ -110,9 +115,8 @@ export class FlagRegistry {
   }
 
   async remove(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
-    let base = await this.base(key, ifMatch)
-    await commitAndApply(this.writer(key, actor), (conflict) => {
-      if (conflict) base = conflict.current
+    await commitAndApply(this.writer(key, actor), async (conflict) => {
+      const base = conflict ? conflict.current : await this.base(key, ifMatch)
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
@@ -125,6 +129,9 @@ export class FlagRegistry {
       store: this.store,
       actor,
       what: `flag '${key}'`,
+      queue: this.writes,
+      key,
+      deadlineMs: this.writeDeadlineMs,
       apply: (change) => {
         if (change.kind === 'flag') this.#apply(change.key, change.flag, change.seq)
       },

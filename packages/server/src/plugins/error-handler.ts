@@ -21,6 +21,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       code = err.code
       message = err.message
       field = err.field
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', err.retryAfterSeconds)
     } else if (err instanceof StoreUnavailableError) {
       request.log.error({ err }, 'store unavailable')
       code = 'STORE_UNAVAILABLE'

@@ -1,13 +1,15 @@
 // The write path every registry shares: commit a write to the store, apply the committed change
-// to this replica, mirror its audit event to the log; on a conflict with another writer, draft
-// the write again from what the store holds, a bounded number of times.
+// to this replica, mirror its audit event to the log. Writes to one record queue behind each
+// other in this replica; a conflict with another replica drafts the write again from what the
+// store holds, until WRITE_DEADLINE_MS has passed.
 import { logAudit, type Actor } from '../audit/audit.js'
 import { AppError } from '../errors.js'
 import { ConflictError } from '../store/errors.js'
 import type { Change, Store, Write } from '../store/store.js'
+import type { KeyQueue } from './key-queue.js'
 
-// Retries of a write that lost a race to another writer; each retry re-merges onto the winner.
-const MAX_ATTEMPTS = 50
+/** How long a write may keep losing races to other replicas by default (WRITE_DEADLINE_MS). */
+export const WRITE_DEADLINE_MS_DEFAULT = 10_000
 
 export interface Writer {
   store: Store
@@ -16,29 +18,49 @@ export interface Writer {
   actor: Actor
   /** What is written, for the message when it keeps losing races ("flag 'x'"). */
   what: string
+  /** This replica's queue of writes per record, and the record's key in it. */
+  queue: KeyQueue
+  key: string
+  /** How long a write may keep losing races to other replicas before it is refused. */
+  deadlineMs: number
 }
 
 /**
  * `draft` gives the write to commit (null: nothing to change), given the conflict that sent it
- * round again (undefined the first time); it may throw to refuse. Resolves with the committed
- * write, or null when the draft found nothing to change.
+ * round again (undefined the first time); it may throw to refuse. It runs once this write's turn
+ * in the queue has come, so it drafts from the state the writes before it left. Resolves with
+ * the committed write, or null when the draft found nothing to change.
  */
-export async function commitAndApply<W extends Write>(writer: Writer, draft: (conflict?: ConflictError) => W | null): Promise<W | null> {
-  let conflict: ConflictError | undefined
-  for (let attempt = 1; ; attempt++) {
-    const write = draft(conflict)
-    if (write === null) return null
-    try {
-      const change = await writer.store.commit(write)
-      writer.apply(change)
-      logAudit(writer.actor, { ...write.audit, seq: change.seq })
-      return write
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err
-      if (attempt >= MAX_ATTEMPTS) {
-        throw new AppError('STORE_UNAVAILABLE', `${writer.what} changed under ${MAX_ATTEMPTS} attempts in a row; nothing was changed, retry`)
+export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict?: ConflictError) => W | null | Promise<W | null>): Promise<W | null> {
+  const deadline = Date.now() + writer.deadlineMs
+  return writer.queue.run(writer.key, async () => {
+    let conflict: ConflictError | undefined
+    for (let attempt = 1; ; attempt++) {
+      const write = await draft(conflict)
+      if (write === null) return null
+      try {
+        const change = await writer.store.commit(write)
+        writer.apply(change)
+        logAudit(writer.actor, { ...write.audit, seq: change.seq })
+        return write
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err
+        if (Date.now() >= deadline) throw contended(writer)
+        conflict = err
+        // Each conflict means another replica's write went in: retry at once, with a little
+        // jitter once the same race has been lost a few times, so two replicas stop colliding.
+        if (attempt > 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)))
       }
-      conflict = err
     }
-  }
+  })
+}
+
+function contended(writer: Writer): AppError {
+  const seconds = Math.round(writer.deadlineMs / 1000)
+  const error = new AppError(
+    'WRITE_CONTENDED',
+    `${writer.what} kept changing under writes from other replicas for ${seconds} s (WRITE_DEADLINE_MS); nothing was changed, retry`,
+  )
+  error.retryAfterSeconds = 1
+  return error
 }
