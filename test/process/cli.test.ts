@@ -92,7 +92,7 @@ describe('flags', () => {
     expect(missing.stderr).toContain("flag 'no_such_flag' does not exist")
   })
 
-  it('enables, disables, rolls out and edits beta ids, each write based on the version it read', async () => {
+  it('enables, disables and rolls out, each write based on the version it read, and edits beta ids in one atomic step', async () => {
     await createFlag(service.app, { key: 'cli_toggle', betaUsers: ['keep'] })
     expect(json<Flag>(await run(['enable', 'cli_toggle', '--json']))).toMatchObject({ state: 'enabled', version: 2 })
     expect(json<Flag>(await run(['disable', 'cli_toggle', '--json']))).toMatchObject({ state: 'disabled', version: 3 })

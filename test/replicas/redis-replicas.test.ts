@@ -208,6 +208,21 @@ describe('writes under contention (issue 15)', () => {
       for (const client of clients) client.close()
     }
   })
+  // Finding: adding users to a beta list in parallel had no safe way (PATCH replaces the list).
+  it('100 concurrent target additions of distinct ids through 2 replicas all end in the list, with one audit event each', async () => {
+    const [a, b] = await twoReplicas()
+    await createFlag(a, { key: 'provisioned', state: 'beta_users' })
+    await eventually(() => held(b, 'provisioned') !== undefined, 10_000, 'B to hold the flag')
+    const ids = Array.from({ length: 100 }, (_, i) => `user-${i}`)
+    await Promise.all(ids.map((id, i) => call(i % 2 ? a : b, 'POST', '/flags/provisioned/targets', { body: { add: { users: [id] } }, expected: 200 })))
+    await eventually(() => held(a, 'provisioned')?.version === 101 && held(b, 'provisioned')?.version === 101, 10_000, 'both replicas at version 101')
+    expect([...held(a, 'provisioned')!.betaUsers].sort()).toEqual([...ids].sort())
+    expect(held(b, 'provisioned')).toEqual(held(a, 'provisioned'))
+    const added = (await listAudit(b, { flag: 'provisioned', limit: 1000 })).events.flatMap(
+      (e: { changes: { betaUsers?: { added: string[] } } }) => e.changes.betaUsers?.added ?? [],
+    )
+    expect(added.sort()).toEqual([...ids].sort())
+  })
 })
 
 describe('restarting every replica', () => {

@@ -2,7 +2,7 @@
 // It holds the token only to send it; no message it builds ever contains it.
 import type { AuditEvent } from '@switchyard/core/audit/schema'
 import type { Token, TokenCreated, Scope } from '@switchyard/core/auth/schema'
-import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState } from '@switchyard/core/flags/schema'
+import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState, TargetsEdit } from '@switchyard/core/flags/schema'
 import { VERSION } from '@switchyard/core/version'
 import { ApiError, networkError, usageError } from './errors.js'
 
@@ -73,6 +73,10 @@ export class Api {
 
   updateFlag(key: string, patch: FlagPatch, version: number): Promise<Flag> {
     return this.send('PATCH', `flags/${encodeURIComponent(key)}`, { body: patch, ifMatch: version })
+  }
+
+  editTargets(key: string, edit: TargetsEdit): Promise<Flag> {
+    return this.send('POST', `flags/${encodeURIComponent(key)}/targets`, { body: edit })
   }
 
   async deleteFlag(key: string, version: number): Promise<void> {

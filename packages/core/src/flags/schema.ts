@@ -20,7 +20,7 @@ export const REASONS = [
 ] as const
 export type Reason = (typeof REASONS)[number]
 
-const MAX_BETA_IDS = 10_000
+export const MAX_BETA_IDS = 10_000
 export const MAX_BATCH_FLAGS = 1_000
 
 export const FlagKey = Type.String({
@@ -82,6 +82,21 @@ export const FlagPatch = Type.Object(optional(mutable), {
 export type FlagPatch = Static<typeof FlagPatch>
 
 export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]
+
+const TargetIds = Type.Object({ users: Type.Optional(IdList), tenants: Type.Optional(IdList) }, { additionalProperties: false })
+
+/** POST /flags/:key/targets: ids added to and removed from the beta lists, in one atomic step. */
+export const TargetsEdit = Type.Object(
+  { add: Type.Optional(TargetIds), remove: Type.Optional(TargetIds) },
+  {
+    $id: 'TargetsEdit',
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Ids already present (to add) or absent (to remove) change nothing; an id may not be both added and removed',
+    examples: [{ add: { users: ['alice', 'bob'] } }, { add: { tenants: ['acme'] }, remove: { users: ['carol'] } }],
+  },
+)
+export type TargetsEdit = Static<typeof TargetsEdit>
 
 /** What a field left out of a create (or a flags file) means. */
 export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = {
@@ -147,4 +162,4 @@ export const EvaluateResponse = Type.Object(
   { additionalProperties: false },
 )
 
-export const flagSchemas = [Flag, FlagCreate, FlagPatch, EvaluationContext, EvaluationResult]
+export const flagSchemas = [Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, EvaluationResult]

@@ -36,14 +36,11 @@ export const disableFlag = (ctx: CommandContext, key: string) => change(ctx, key
 export const rolloutFlag = (ctx: CommandContext, key: string, percentage: number, options: { stickiness?: Stickiness }) =>
   change(ctx, key, () => ({ state: 'percentage', percentage, ...(options.stickiness ? { stickiness: options.stickiness } : {}) }))
 
+/** One atomic edit of the lists (POST /flags/:key/targets): concurrent edits elsewhere all apply. */
 export async function betaFlag(ctx: CommandContext, key: string, action: 'add' | 'remove', ids: { user: string[]; tenant: string[] }): Promise<void> {
   if (ids.user.length === 0 && ids.tenant.length === 0) throw usageError('beta needs at least one --user or --tenant')
-  const edit = (list: string[], given: string[]) =>
-    action === 'add' ? [...list, ...given.filter((id) => !list.includes(id))] : list.filter((id) => !given.includes(id))
-  await change(ctx, key, (flag) => ({
-    ...(ids.user.length > 0 ? { betaUsers: edit(flag.betaUsers, ids.user) } : {}),
-    ...(ids.tenant.length > 0 ? { betaTenants: edit(flag.betaTenants, ids.tenant) } : {}),
-  }))
+  const flag = await ctx.api.editTargets(key, { [action]: { users: ids.user, tenants: ids.tenant } })
+  ctx.out.emit(flag, () => flagTable([flag]))
 }
 
 export async function deleteFlag(ctx: CommandContext, key: string): Promise<void> {

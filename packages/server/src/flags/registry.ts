@@ -1,6 +1,6 @@
 // The flag registry: this replica's read model of the flags, compiled for evaluation. The store is
 // the write authority: a write commits there first (commitAndApply) and only then is applied here.
-import { AppError, flagNotFound } from '../errors.js'
+import { AppError, flagNotFound, validationFailed } from '../errors.js'
 import { draftEvent, type Actor } from '../audit/audit.js'
 import { diff } from '@switchyard/core/audit/diff'
 import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
@@ -11,7 +11,16 @@ import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { toNfc } from '@switchyard/core/flags/identity'
-import { FLAG_DEFAULTS, MUTABLE_FIELDS, type Flag, type FlagCreate, type FlagPatch, type FlagState } from '@switchyard/core/flags/schema'
+import {
+  FLAG_DEFAULTS,
+  MAX_BETA_IDS,
+  MUTABLE_FIELDS,
+  type Flag,
+  type FlagCreate,
+  type FlagPatch,
+  type FlagState,
+  type TargetsEdit,
+} from '@switchyard/core/flags/schema'
 
 interface FlagListQuery {
   tag?: string
@@ -106,6 +115,39 @@ export class FlagRegistry {
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
+      const changes = diff(base, next, MUTABLE_FIELDS)
+      if (Object.keys(changes).length === 0) return null
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
+      return { kind: 'flag', key, expectedVersion: base.version, next, audit }
+    })
+    return written ? written.next! : base!
+  }
+
+  /**
+   * Adds ids to and removes them from the beta lists in one atomic step, whatever else changes
+   * the flag meanwhile (no If-Match needed): each attempt starts from the flag as it is.
+   */
+  async editTargets(key: string, edit: TargetsEdit, actor: Actor): Promise<Flag> {
+    const lists = [
+      ['users', 'betaUsers'],
+      ['tenants', 'betaTenants'],
+    ] as const
+    for (const [side] of lists) {
+      const removed = new Set((edit.remove?.[side] ?? []).map(toNfc))
+      const both = (edit.add?.[side] ?? []).findIndex((id) => removed.has(toNfc(id)))
+      if (both >= 0) throw validationFailed(`body.add.${side}[${both}]`, `is also in body.remove.${side}: an id is either added or removed`)
+    }
+    let base: Flag | null = null
+    const written = await commitAndApply(this.writer(key, actor), (conflict) => {
+      base = conflict ? conflict.current : (this.flags.get(key)?.flag ?? null)
+      if (!base) throw flagNotFound(key)
+      const next: Flag = { ...base, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name }
+      for (const [side, field] of lists) {
+        const removed = new Set((edit.remove?.[side] ?? []).map(toNfc))
+        const list = [...new Set([...base[field].map(toNfc), ...(edit.add?.[side] ?? []).map(toNfc)])].filter((id) => !removed.has(id))
+        if (list.length > MAX_BETA_IDS) throw validationFailed(`body.add.${side}`, `would make ${field} longer than ${MAX_BETA_IDS} ids`)
+        next[field] = list
+      }
       const changes = diff(base, next, MUTABLE_FIELDS)
       if (Object.keys(changes).length === 0) return null
       const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)

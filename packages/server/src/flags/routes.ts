@@ -5,7 +5,7 @@ import { actorOf } from '../auth/authenticate.js'
 import { flagNotFound, validationFailed } from '../errors.js'
 import { errors, ref, StringEnum } from '@switchyard/core/schema'
 import type { FlagRegistry } from './registry.js'
-import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch } from '@switchyard/core/flags/schema'
+import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '@switchyard/core/flags/schema'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
 const IfMatchHeaders = Type.Object({
@@ -116,6 +116,28 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
     },
     async (request, reply) => {
       const flag = await flags.update(request.params.key, request.body, parseIfMatch(request.headers['if-match']), actorOf(request))
+      return reply.header('etag', etagOf(flag.version)).send(flag)
+    },
+  )
+
+  app.post(
+    '/flags/:key/targets',
+    {
+      schema: {
+        operationId: 'editFlagTargets',
+        summary: 'Add and remove beta users and tenants in one atomic step, without If-Match',
+        description:
+          'Concurrent edits through any replica all apply: each starts from the flag as the store holds it. The audit event lists the ids ' +
+          'added and removed (up to 1,000 per side, then counts). A list may not grow past 10,000 ids.',
+        tags: ['flags'],
+        params: KeyParams,
+        body: ref(TargetsEdit),
+        response: { 200: ref(Flag), ...errors(400, 401, 403, 404, 413, 503) },
+      },
+      config: { scope: 'admin' },
+    },
+    async (request, reply) => {
+      const flag = await flags.editTargets(request.params.key, request.body, actorOf(request))
       return reply.header('etag', etagOf(flag.version)).send(flag)
     },
   )
