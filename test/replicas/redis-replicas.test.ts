@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
 import { redisClient, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 import { HttpClient } from '../support/http.js'
-import { INLINE_RECORD_BYTES } from '../../packages/server/src/store/redis-scripts.js'
+import { createHash } from 'node:crypto'
 
 const redis = useSharedRedis()
 
@@ -58,17 +58,15 @@ describe('changes made on one replica', () => {
     expect((await updateFlag(a, 'phoenix', { description: 'second life' }, 200, { 'if-match': '"3"' })).version).toBe(4)
   })
 
-  it('a record too large to travel inside the notification (10,000 beta ids) is re-read and propagates', async () => {
+  it('a record of 10,000 beta ids propagates, read from the store like every other', async () => {
     const [a, b] = await twoReplicas()
     await createFlag(a, { key: 'big_beta', state: 'beta_users' })
     await eventually(() => held(b, 'big_beta') !== undefined, 10_000, 'B to hold the flag')
     const betaUsers = Array.from({ length: 10_000 }, (_, i) => `beta-user-${i}`)
-    expect(JSON.stringify(betaUsers).length).toBeGreaterThan(INLINE_RECORD_BYTES)
     await updateFlag(a, 'big_beta', { betaUsers })
-    await eventually(() => held(b, 'big_beta')?.version === 2, 10_000, 'B to re-read the large record')
+    await eventually(() => held(b, 'big_beta')?.version === 2, 10_000, 'B to read the large record')
     expect(held(b, 'big_beta')!.betaUsers).toHaveLength(10_000)
     expect(await evaluateFlag(b, 'big_beta', { userId: 'beta-user-9999' })).toMatchObject({ enabled: true, reason: 'beta_user' })
-    // And a small change after it travels inline again.
     await updateFlag(a, 'big_beta', { betaUsers: ['only-one'] })
     await eventually(() => held(b, 'big_beta')?.version === 3, 10_000, 'B to apply the small record')
     expect(held(b, 'big_beta')!.betaUsers).toEqual(['only-one'])
@@ -178,6 +176,44 @@ describe('concurrent writers on two replicas', () => {
     expect(versions.sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2))
     await eventually(() => held(a, 'counted')?.version === 41 && held(b, 'counted')?.version === 41, 10_000, 'both replicas at version 41')
     expect((await listAudit(b, { flag: 'counted', limit: 100 })).events).toHaveLength(41)
+  })
+})
+
+describe('forged notifications (issue 15)', () => {
+  // Finding: anyone able to PUBLISH on the change channel could plant an admin token or pin a flag
+  // on every replica; a later PATCH did not replace it, a resync did not remove it, no audit event.
+  it('a PUBLISH of a token or a flag the store does not hold changes nothing on any replica, and is logged and counted', async () => {
+    const [a, b, prefix] = await twoReplicas()
+    await createFlag(a, { key: 'pinned', state: 'disabled' })
+    await eventually(() => held(b, 'pinned') !== undefined, 10_000, 'B to hold the flag')
+    const secret = 'sy_forged-secret-0123456789abcdef'
+    const at = new Date().toISOString()
+    const token = { id: 'tok_forged', name: 'forged', scope: 'admin', hash: createHash('sha256').update(secret).digest('hex'), createdAt: at, createdBy: 'x' }
+    const flag = { ...held(a, 'pinned')!, state: 'enabled', version: 99 }
+    const counter = Number(await redisClient(redis.url()).get(`${prefix}seq`))
+    const forged = [
+      // The format servers before issue 15 trusted: the record inline, a seq far ahead.
+      `token 999999 tok_forged forger\n{"seq":999999,"doc":${JSON.stringify(token)}}`,
+      `flag 999999 pinned forger\n{"seq":999999,"version":99,"doc":${JSON.stringify(flag)}}`,
+      // A seq the store did issue, with a record it does not hold.
+      `token ${counter} tok_forged forger\n{"seq":${counter},"doc":${JSON.stringify(token)}}`,
+      `flag ${counter + 1} pinned forger`,
+    ]
+    for (const message of forged) await redisClient(redis.url()).publish(`${prefix}changes`, message)
+
+    // A real write after them: once both replicas moved off version 1, every note before it was handled.
+    await updateFlag(b, 'pinned', { description: 'after' })
+    await eventually(() => [a, b].every((app) => held(app, 'pinned')?.version !== 1), 10_000, 'both replicas to handle the notes and the write')
+    for (const app of [a, b]) {
+      expect(held(app, 'pinned')).toMatchObject({ state: 'disabled', description: 'after', version: 2 })
+      await call(app, 'GET', '/flags', { token: secret, expected: 401 })
+      expect(app.switchyard.tokens.find('tok_forged')).toBeUndefined()
+    }
+    // The three notes claiming a seq or a record the store lacks are refused and counted; the one
+    // for a seq the store issued is applied as what the store holds for that id: nothing.
+    const rejected = async (app: FastifyInstance) =>
+      Number(/^switchyard_sync_notifications_rejected_total (\d+)/m.exec((await call(app, 'GET', '/metrics', { expected: 200 })).body)?.[1] ?? 0)
+    expect([await rejected(a), await rejected(b)]).toEqual([3, 3])
   })
 })
 

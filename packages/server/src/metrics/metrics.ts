@@ -96,6 +96,11 @@ export class Metrics {
       help: 'Full reloads of the state from the store after a gap in notifications (reconnect, missed message)',
       registers,
     })
+    const rejected = new Counter({
+      name: 'switchyard_sync_notifications_rejected_total',
+      help: 'Change notifications that named a change the store does not hold (forged or replayed on the channel): ignored, and logged',
+      registers,
+    })
     const lag = new Gauge({
       name: 'switchyard_sync_propagation_lag_seconds',
       help:
@@ -114,6 +119,9 @@ export class Metrics {
       },
       resynced() {
         resyncs.inc()
+      },
+      notificationRejected() {
+        rejected.inc()
       },
     }
   }

@@ -23,6 +23,8 @@ export interface SyncObserver {
   changeReceived(change: Change, applied: boolean): void
   /** A full snapshot replaced the registries after a gap in notifications. */
   resynced(snapshot: Snapshot): void
+  /** A notification the store did not back (forged or replayed) changed nothing. */
+  notificationRejected(): void
 }
 
 export class StoreSync {
@@ -42,9 +44,12 @@ export class StoreSync {
       if (event.type === 'change') {
         const applied = this.applyChange(event.change)
         observer?.changeReceived(event.change, applied)
-      } else {
+      } else if (event.type === 'resync') {
         this.applySnapshot(event.snapshot)
         observer?.resynced(event.snapshot)
+      } else {
+        this.log.warn({ detail: event.detail }, 'store.notification_rejected')
+        observer?.notificationRejected()
       }
     })
   }

@@ -39,28 +39,24 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
   return JSON.parse(text) as StoredRecord<T>
 }
 
-/** Records up to this size travel inside the notification; larger ones (long id lists) are re-read. */
-export const INLINE_RECORD_BYTES = 65_536
-
 /**
- * A notification: `<kind> <seq> <id> <origin>`, then on a second line the record as stored (`-`
- * when it was deleted). Without the second line the record was too large to carry and is re-read.
- * `origin` is the committing replica's instance id, so it can skip its own notifications.
+ * A notification: `<kind> <seq> <id> <origin>`. It is a hint, never data: anyone allowed to
+ * PUBLISH on the channel could send one, so a replica re-reads the record and the counter and
+ * applies only what the store holds (redis.ts, onMessage). `origin` is the committing replica's
+ * instance id, so it can skip its own notifications. Servers before issue 15 appended the record
+ * on a second line; it is ignored.
  */
 export interface ChangeNote {
   kind: 'flag' | 'token'
   seq: number
   id: string
   origin: string
-  /** The stored record, null when deleted, undefined when it must be re-read. */
-  record?: string | null
 }
 
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^(flag|token) (\d+) ([^\s]+) ([^\s]+)(?:\n([\s\S]*))?$/.exec(message)
+  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?:\n[\s\S]*)?$/.exec(message)
   if (!m) return undefined
-  const body = m[5]
-  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]!, record: body === undefined ? undefined : body === '-' ? null : body }
+  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]! }
 }
 
 /**
@@ -102,12 +98,10 @@ if last then
 end
 redis.call('SET', KEYS[1], seq)
 
--- Replicas apply the record straight from the notification, saving a round trip, unless it is
--- too large to send to every replica on every change.
+-- The notification names the change; replicas read the record itself from the store.
 local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12]
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
-  note = note .. '\\n-'
   if kind == 'flag' and current then
     redis.call('ZADD', KEYS[5], held, id)
     -- Past the cap the lowest version goes, and raises the floor keys without a tombstone start from.
@@ -122,7 +116,6 @@ else
   if version ~= '' then versionField = ',"version":' .. version end
   local record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'
   redis.call('HSET', KEYS[2], id, record)
-  if #record <= ${INLINE_RECORD_BYTES} then note = note .. '\\n' .. record end
 end
 -- The first commit under the byte cap on a trail written before it counts what is there, once.
 if redis.call('EXISTS', KEYS[4]) == 0 then

@@ -250,18 +250,29 @@ export class RedisStore implements Store {
     for (const listener of this.listeners) listener(event)
   }
 
-  /** A notification carries the record (or says it was deleted); a large one is re-read, with the seq that wrote it. */
+  /**
+   * A notification is a hint: the record it names is read from the store, with the change
+   * counter in the same transaction, and only what the store holds is applied. A note naming a
+   * seq the store never issued, or a record older than the note says, is refused: a forged or
+   * replayed PUBLISH changes nothing.
+   */
   private onMessage(message: string): void {
     const note = parseMessage(message)
     // This replica's own commit is applied when commit() resolves; should its reply be lost, the
     // change counter check finds the seq unseen and resyncs.
     if (!note || this.closed || note.origin === this.instanceId) return
-    this.seenSeq = Math.max(this.seenSeq, note.seq)
-    if (note.record !== undefined) return this.emitChange(note, note.record)
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
-    this.run('re-reading a changed record', (redis) => redis.hget(hash, note.id)).then(
-      // Absent: deleted at this seq or later; a newer notification will follow any re-creation.
-      (text) => this.emitChange(note, text),
+    this.run('re-reading a changed record', (redis) => redis.multi().hget(hash, note.id).get(this.keys.seq).exec()).then(
+      (replies) => {
+        const [[, text], [, counter]] = replies as [[unknown, string | null], [unknown, string | null]]
+        const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
+        if (note.seq > Number(counter ?? 0) || (record !== null && record.seq < note.seq)) {
+          const detail = `${note.kind} '${note.id}' at seq ${note.seq}: the store's counter is ${counter ?? 0}, its record's seq ${record?.seq ?? 'none'}`
+          return this.emit({ type: 'rejected', detail })
+        }
+        this.seenSeq = Math.max(this.seenSeq, note.seq)
+        this.emitChange(note, record)
+      },
       () => {
         // The change is known but not its content: catch up with a full resync when Redis answers.
         this.resyncPending = true
@@ -269,8 +280,8 @@ export class RedisStore implements Store {
     )
   }
 
-  private emitChange(note: ChangeNote, text: string | null): void {
-    const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
+  /** The record as the store holds it (null: absent, so deleted at the note's seq or later). */
+  private emitChange(note: ChangeNote, record: ReturnType<typeof parseRecord<Flag | TokenRecord>> | null): void {
     const seq = record?.seq ?? note.seq
     const change: Change =
       note.kind === 'flag'

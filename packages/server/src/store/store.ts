@@ -32,7 +32,11 @@ export type Write =
 /** A committed change, as the registries apply it (locally after a commit, or from another replica). */
 export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null } | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
 
-export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot }
+/**
+ * What a store tells the sync: a change another replica committed, a whole new snapshot, or a
+ * notification it refused because the store does not hold what it claims (forged or replayed).
+ */
+export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot } | { type: 'rejected'; detail: string }
 
 /** Tombstones a store keeps by default (a key and a number each; see Write). */
 export const MAX_TOMBSTONES = 10_000
