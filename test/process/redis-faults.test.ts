@@ -117,17 +117,65 @@ describe('missed notifications', () => {
   })
 })
 
-describe('Redis restarted without its data', () => {
-  it('is reported in health rather than trusted, and the replicas keep serving what they hold', async () => {
+describe('Redis that lost its data (issue 15)', () => {
+  it('restarted without persistence: reported as diverged, writes refused with STORE_DIVERGED, evaluations served from memory', async () => {
     const server = await privateRedis()
     const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 100, retryDelayMs: () => 50 })
     await createFlag(a, { key: 'kept', state: 'enabled' })
     await server.kill()
     await server.restart()
 
-    await eventually(() => /lost data/.test(redisStoreOf(a).health().detail ?? ''), 10_000, 'the lost data to be reported')
-    expect(redisStoreOf(a).health().status).toBe('down')
+    await eventually(() => redisStoreOf(a).health().status === 'diverged', 10_000, 'the loss to be reported')
+    expect(redisStoreOf(a).health().detail).toMatch(/epoch key is gone/)
     expect(await evaluateFlag(a, 'kept')).toMatchObject({ enabled: true, version: 1 })
+    const refused = await call(a, 'POST', '/flags', { body: { key: 'after_loss' }, expected: 503 })
+    expect(refused.json()).toMatchObject({ code: 'STORE_DIVERGED', message: expect.stringContaining('restart every replica') })
+    expect(await server.client().exists(`${PREFIX}flags`)).toBe(0)
+  })
+
+  // Finding: after a resync and then a FLUSHALL, 15 creates were acknowledged with 201 and then
+  // dropped by both replicas as "already seen"; flags gone from Redis kept being served; both
+  // replicas reported the store "up", indefinitely.
+  it('FLUSHALL after a resync: no write is acknowledged into the empty store, every replica reports it and keeps serving', async () => {
+    const server = await privateRedis()
+    const fast = { resyncCheckMs: 100, retryDelayMs: () => 50 }
+    const [a, b] = await Promise.all([startReplica(server.url, PREFIX, fast), startReplica(server.url, PREFIX, fast)])
+    for (let i = 0; i < 5; i++) await createFlag(a, { key: `before_${i}`, state: 'enabled' })
+    await eventually(() => held(b, 'before_4') !== undefined, 10_000, 'B to hold the flags')
+    // A resync first: B's subscriber is cut, and it reloads everything when it reconnects.
+    await killConnection(server.client(), b, 'sub')
+    await eventually(() => isUp(b), 10_000, 'B to reconnect and resync')
+
+    await server.client().flushall()
+    const answers = await Promise.all(Array.from({ length: 15 }, (_, i) => call(i % 2 ? a : b, 'POST', '/flags', { body: { key: `after_${i}` } })))
+    const acknowledged = answers.filter((res) => res.statusCode === 201)
+    expect(answers.map((res) => res.statusCode)).toEqual(answers.map(() => 503))
+    expect(answers.every((res) => res.json().code === 'STORE_DIVERGED')).toBe(true)
+    expect(acknowledged).toEqual([])
+    for (const app of [a, b]) {
+      await eventually(() => redisStoreOf(app).health().status === 'diverged', 10_000, 'every replica to report the loss')
+      expect(await evaluateFlag(app, 'before_3')).toMatchObject({ enabled: true })
+      const health = (await call(app, 'GET', '/readyz', { token: null, expected: 200 })).json()
+      expect(health.store).toMatchObject({ kind: 'redis', status: 'diverged' })
+      const metrics = (await call(app, 'GET', '/metrics', { expected: 200 })).body
+      expect(metrics).toMatch(/^switchyard_store_diverged 1$/m)
+      expect(metrics).toMatch(/^switchyard_store_up\{store="redis"\} 0$/m)
+      await call(app, 'PATCH', '/flags/before_1', { body: { state: 'disabled' }, expected: 503 })
+    }
+    // Nothing was written into the empty Redis.
+    expect(await server.client().dbsize()).toBe(0)
+  })
+
+  it('a store from before epochs (a counter, no epoch) is adopted without being taken for a loss', async () => {
+    const server = await privateRedis()
+    const first = await startReplica(server.url, PREFIX)
+    await createFlag(first, { key: 'legacy' })
+    await first.close()
+    await server.client().del(`${PREFIX}epoch`)
+    const later = await startReplica(server.url, PREFIX)
+    expect(redisStoreOf(later).health().status).toBe('up')
+    await updateFlag(later, 'legacy', { state: 'enabled' })
+    expect(await server.client().get(`${PREFIX}epoch`)).toMatch(/^[A-Za-z0-9_-]{16}$/)
   })
 })
 

@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
-import { redisClient, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 import { HttpClient } from '../support/http.js'
 import { createHash } from 'node:crypto'
 
@@ -198,7 +198,11 @@ describe('forged notifications (issue 15)', () => {
       // A seq the store did issue, with a record it does not hold.
       `token ${counter} tok_forged forger\n{"seq":${counter},"doc":${JSON.stringify(token)}}`,
       `flag ${counter + 1} pinned forger`,
+      // A seq the store issued, for a flag it never held: no change event, no tombstone.
+      `flag ${counter} ghost forger`,
     ]
+    const ghosts: string[] = []
+    b.switchyard.flags.onChange((event) => event.type === 'change' && event.key === 'ghost' && ghosts.push(event.key))
     for (const message of forged) await redisClient(redis.url()).publish(`${prefix}changes`, message)
 
     // A real write after them: once both replicas moved off version 1, every note before it was handled.
@@ -209,11 +213,11 @@ describe('forged notifications (issue 15)', () => {
       await call(app, 'GET', '/flags', { token: secret, expected: 401 })
       expect(app.switchyard.tokens.find('tok_forged')).toBeUndefined()
     }
-    // The three notes claiming a seq or a record the store lacks are refused and counted; the one
-    // for a seq the store issued is applied as what the store holds for that id: nothing.
+    // Every note the store does not back is refused and counted, and the ghost made no change event.
+    expect(ghosts).toEqual([])
     const rejected = async (app: FastifyInstance) =>
       Number(/^switchyard_sync_notifications_rejected_total (\d+)/m.exec((await call(app, 'GET', '/metrics', { expected: 200 })).body)?.[1] ?? 0)
-    expect([await rejected(a), await rejected(b)]).toEqual([3, 3])
+    expect([await rejected(a), await rejected(b)]).toEqual([5, 5])
   })
 })
 
@@ -244,6 +248,22 @@ describe('writes under contention (issue 15)', () => {
       for (const client of clients) client.close()
     }
   })
+  it('an edit a stale replica thinks changes nothing is still written when the store holds otherwise', async () => {
+    const prefix = testPrefix(redis.url())
+    const [a, b] = await Promise.all([startReplica(redis.url(), prefix, { resyncCheckMs: 0 }), startReplica(redis.url(), prefix, { resyncCheckMs: 0 })])
+    await createFlag(b, { key: 'stale_beta', state: 'beta_users', betaUsers: ['alice'] })
+    await eventually(() => held(a, 'stale_beta') !== undefined, 10_000, 'A to hold it')
+    // A stops hearing notifications, a stand-in for one arriving late.
+    await (redisStoreOf(a) as unknown as { sub: { unsubscribe(): Promise<unknown> } }).sub.unsubscribe()
+    await call(b, 'POST', '/flags/stale_beta/targets', { body: { remove: { users: ['alice'] } }, expected: 200 })
+    const added = await call(a, 'POST', '/flags/stale_beta/targets', { body: { add: { users: ['alice'] } }, expected: 200 })
+    expect(added.json()).toMatchObject({ betaUsers: ['alice'], version: 3 })
+    expect(await redisStoreOf(b).readFlag('stale_beta')).toMatchObject({ betaUsers: ['alice'], version: 3 })
+    // The same for a PATCH back to what the stale replica holds.
+    await updateFlag(b, 'stale_beta', { state: 'enabled' })
+    expect(await updateFlag(a, 'stale_beta', { state: 'beta_users' })).toMatchObject({ state: 'beta_users', version: 5 })
+  })
+
   // Finding: adding users to a beta list in parallel had no safe way (PATCH replaces the list).
   it('100 concurrent target additions of distinct ids through 2 replicas all end in the list, with one audit event each', async () => {
     const [a, b] = await twoReplicas()

@@ -117,9 +117,11 @@ describe('RedisStore.commit', () => {
     await eventually(() => messages.length > 0, 5000, 'the notification')
     expect(messages).toHaveLength(1)
     // The notification names the change only: a replica reads the record from the store.
-    expect(messages[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId}`)
     const client = redisClient(redis.url())
-    expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}audit-bytes`, `${prefix}flags`, `${prefix}seq`])
+    const epoch = await client.get(`${prefix}epoch`)
+    expect(epoch).toMatch(/^[A-Za-z0-9_-]{16}$/)
+    expect(messages[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId} ${epoch}`)
+    expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}audit-bytes`, `${prefix}epoch`, `${prefix}flags`, `${prefix}seq`])
     expect(await neighbour.readFlag('alpha')).toBeNull()
     expect(await neighbour.load()).toEqual({ seq: 0, flags: [], tokens: [] })
   })

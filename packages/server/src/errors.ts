@@ -19,6 +19,7 @@ export const ErrorCodes = {
   INTERNAL: 500,
   STORE_UNAVAILABLE: 503,
   WRITE_CONTENDED: 503,
+  STORE_DIVERGED: 503,
   NOT_READY: 503,
 } as const
 

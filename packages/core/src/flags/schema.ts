@@ -33,7 +33,9 @@ export const FlagKey = Type.String({
 const Tag = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z][a-z0-9_]*$' })
 // A stored id refuses control characters and unpaired surrogates; an id in a context is never
 // refused for them (it only has to match), so the two are different types.
-const Id = Type.String({ minLength: 1, maxLength: 200, pattern: IDENTIFIER_PATTERN, description: 'No control characters; compared in Unicode NFC' })
+/** The longest id a flag lists, counted in Unicode NFC. */
+export const MAX_ID_LENGTH = 200
+const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: IDENTIFIER_PATTERN, description: 'No control characters; compared in Unicode NFC' })
 const ContextId = Type.String({ minLength: 1, maxLength: 200 })
 const IdList = Type.Array(Id, { maxItems: MAX_BETA_IDS, description: 'Duplicates are removed; stored in Unicode NFC' })
 
@@ -83,7 +85,7 @@ export type FlagPatch = Static<typeof FlagPatch>
 
 export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]
 
-const TargetIds = Type.Object({ users: Type.Optional(IdList), tenants: Type.Optional(IdList) }, { additionalProperties: false })
+const TargetIds = Type.Object({ users: Type.Optional(IdList), tenants: Type.Optional(IdList) }, { additionalProperties: false, minProperties: 1 })
 
 /** POST /flags/:key/targets: ids added to and removed from the beta lists, in one atomic step. */
 export const TargetsEdit = Type.Object(

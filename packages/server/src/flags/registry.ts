@@ -14,6 +14,7 @@ import { toNfc } from '@switchyard/core/flags/identity'
 import {
   FLAG_DEFAULTS,
   MAX_BETA_IDS,
+  MAX_ID_LENGTH,
   MUTABLE_FIELDS,
   type Flag,
   type FlagCreate,
@@ -88,14 +89,7 @@ export class FlagRegistry {
   /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
   async create(input: FlagCreate, actor: Actor): Promise<Flag> {
     const now = new Date().toISOString()
-    let flag: Flag = normalize({
-      ...FLAG_DEFAULTS,
-      ...input,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-      updatedBy: actor.name,
-    })
+    let flag: Flag = normalize({ ...FLAG_DEFAULTS, ...input, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, 'body')
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), (conflict) => {
       if (conflict?.current || (!conflict && this.flags.get(input.key))) throw flagExists(input.key)
@@ -109,18 +103,7 @@ export class FlagRegistry {
 
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
   async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
-    let base: Flag | null = null
-    const written = await commitAndApply(this.writer(key, actor), async (conflict) => {
-      base = conflict ? conflict.current : await this.base(key, ifMatch)
-      if (!base) throw flagNotFound(key)
-      if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
-      const next = normalize({ ...base, ...patch, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name })
-      const changes = diff(base, next, MUTABLE_FIELDS)
-      if (Object.keys(changes).length === 0) return null
-      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
-      return { kind: 'flag', key, expectedVersion: base.version, next, audit }
-    })
-    return written ? written.next! : base!
+    return this.change(key, actor, ifMatch, (base) => normalize({ ...base, ...patch }, 'body'))
   }
 
   /**
@@ -137,21 +120,43 @@ export class FlagRegistry {
       const both = (edit.add?.[side] ?? []).findIndex((id) => removed.has(toNfc(id)))
       if (both >= 0) throw validationFailed(`body.add.${side}[${both}]`, `is also in body.remove.${side}: an id is either added or removed`)
     }
-    let base: Flag | null = null
-    const written = await commitAndApply(this.writer(key, actor), (conflict) => {
-      base = conflict ? conflict.current : (this.flags.get(key)?.flag ?? null)
-      if (!base) throw flagNotFound(key)
-      const next: Flag = { ...base, version: base.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name }
+    for (const [side] of lists) checkIdLengths(edit.add?.[side] ?? [], `body.add.${side}`)
+    return this.change(key, actor, undefined, (base) => {
+      const next: Flag = { ...base }
       for (const [side, field] of lists) {
         const removed = new Set((edit.remove?.[side] ?? []).map(toNfc))
         const list = [...new Set([...base[field].map(toNfc), ...(edit.add?.[side] ?? []).map(toNfc)])].filter((id) => !removed.has(id))
         if (list.length > MAX_BETA_IDS) throw validationFailed(`body.add.${side}`, `would make ${field} longer than ${MAX_BETA_IDS} ids`)
         next[field] = list
       }
-      const changes = diff(base, next, MUTABLE_FIELDS)
+      return next
+    })
+  }
+
+  /**
+   * The write path of an update: `apply` gives the flag's new fields from its current ones, once
+   * this write's turn has come. When this replica's copy says nothing would change, the store's
+   * copy decides: this replica may not hold a change made elsewhere yet, and an edit that would
+   * undo it must still be written.
+   */
+  private async change(key: string, actor: Actor, ifMatch: number | undefined, apply: (base: Flag) => Flag): Promise<Flag> {
+    let base: Flag | null = null
+    const draft = (from: Flag) => {
+      if (ifMatch !== undefined && from.version !== ifMatch) throw versionMismatch(key, from.version)
+      const next: Flag = { ...apply(from), key, version: from.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name }
+      const changes = diff(from, next, MUTABLE_FIELDS)
       if (Object.keys(changes).length === 0) return null
       const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
-      return { kind: 'flag', key, expectedVersion: base.version, next, audit }
+      return { kind: 'flag' as const, key, expectedVersion: from.version, next, audit }
+    }
+    const written = await commitAndApply(this.writer(key, actor), async (conflict) => {
+      base = conflict ? conflict.current : await this.base(key, ifMatch)
+      if (!base) throw flagNotFound(key)
+      const write = draft(base)
+      if (write !== null || conflict) return write
+      base = await this.store.readFlag(key)
+      if (!base) throw flagNotFound(key)
+      return draft(base)
     })
     return written ? written.next! : base!
   }
@@ -221,13 +226,19 @@ export class FlagRegistry {
 }
 
 /** Lists as sets, ids in NFC (so café is one user however it was typed; identity.ts). */
-function normalize(flag: Flag): Flag {
-  return {
-    ...flag,
-    tags: [...new Set(flag.tags)],
-    betaUsers: [...new Set(flag.betaUsers.map(toNfc))],
-    betaTenants: [...new Set(flag.betaTenants.map(toNfc))],
-  }
+/** Tags and ids without duplicates, ids in NFC; `body` names the request's fields in errors. */
+function normalize(flag: Flag, body: string): Flag {
+  const betaUsers = [...new Set(flag.betaUsers.map(toNfc))]
+  const betaTenants = [...new Set(flag.betaTenants.map(toNfc))]
+  checkIdLengths(betaUsers, `${body}.betaUsers`)
+  checkIdLengths(betaTenants, `${body}.betaTenants`)
+  return { ...flag, tags: [...new Set(flag.tags)], betaUsers, betaTenants }
+}
+
+/** NFC can lengthen an id (U+FB2C becomes three characters): the 200-character limit holds after it. */
+function checkIdLengths(ids: readonly string[], field: string): void {
+  const long = ids.findIndex((id) => toNfc(id).length > MAX_ID_LENGTH)
+  if (long >= 0) throw validationFailed(`${field}[${long}]`, `must NOT have more than ${MAX_ID_LENGTH} characters in Unicode NFC`)
 }
 
 const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)

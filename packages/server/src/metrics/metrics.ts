@@ -49,12 +49,20 @@ export class Metrics {
 
     new Gauge({
       name: 'switchyard_store_up',
-      help: 'Whether the store (file or Redis) is reachable and its last write succeeded: 1 up (or degraded: writes succeed, upkeep fails), 0 down',
+      help: 'Whether the store (file or Redis) is reachable and its last write succeeded: 1 up (or degraded: writes succeed, upkeep fails), 0 down or diverged',
       labelNames: ['store'] as const,
       registers,
       collect() {
         const health = store.health()
-        this.set({ store: health.kind }, health.status === 'down' ? 0 : 1)
+        this.set({ store: health.kind }, health.status === 'down' || health.status === 'diverged' ? 0 : 1)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_store_diverged',
+      help: 'Whether the store lost or replaced its data under this replica (its epoch gone or another, its counter gone back): 1 while writes are refused',
+      registers,
+      collect() {
+        this.set(store.health().status === 'diverged' ? 1 : 0)
       },
     })
     if (isFoldingStore(store)) {

@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { setResponseHeaders } from './security.js'
 import { AppError, ErrorCodes, type ErrorCode } from '../errors.js'
-import { StoreUnavailableError } from '../store/errors.js'
+import { StoreDivergedError, StoreUnavailableError } from '../store/errors.js'
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -22,6 +22,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       message = err.message
       field = err.field
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', err.retryAfterSeconds)
+    } else if (err instanceof StoreDivergedError) {
+      code = 'STORE_DIVERGED'
+      message = `nothing was changed: ${err.message}`
     } else if (err instanceof StoreUnavailableError) {
       request.log.error({ err }, 'store unavailable')
       code = 'STORE_UNAVAILABLE'

@@ -14,11 +14,11 @@ class LazyRequestLogger {
 
   constructor(
     private readonly parent: FastifyBaseLogger,
-    private readonly bindings: Bindings,
+    private readonly childBindings: Bindings,
   ) {}
 
   private get real(): FastifyBaseLogger {
-    return (this.#real ??= this.parent.child(this.bindings))
+    return (this.#real ??= this.parent.child(this.childBindings))
   }
 
   /** A line at a level the parent drops is dropped here too, without making the child. */
@@ -57,6 +57,14 @@ class LazyRequestLogger {
 
   child(bindings: Bindings, options?: Options): FastifyBaseLogger {
     return this.real.child(bindings, options)
+  }
+
+  isLevelEnabled(level: Level): boolean {
+    return enabled(this.#real ?? this.parent, level)
+  }
+
+  bindings(): Bindings {
+    return (this.real as FastifyBaseLogger & { bindings(): Bindings }).bindings()
   }
 }
 

@@ -32,8 +32,9 @@ export interface Writer {
  * the committed write, or null when the draft found nothing to change.
  */
 export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict?: ConflictError) => W | null | Promise<W | null>): Promise<W | null> {
-  const deadline = Date.now() + writer.deadlineMs
   return writer.queue.run(writer.key, async () => {
+    // From this write's turn: waiting behind this replica's own writes is not contention.
+    const deadline = Date.now() + writer.deadlineMs
     let conflict: ConflictError | undefined
     for (let attempt = 1; ; attempt++) {
       const write = await draft(conflict)
@@ -56,10 +57,9 @@ export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict
 }
 
 function contended(writer: Writer): AppError {
-  const seconds = Math.round(writer.deadlineMs / 1000)
   const error = new AppError(
     'WRITE_CONTENDED',
-    `${writer.what} kept changing under writes from other replicas for ${seconds} s (WRITE_DEADLINE_MS); nothing was changed, retry`,
+    `${writer.what} kept changing under writes from other replicas for ${writer.deadlineMs} ms (WRITE_DEADLINE_MS); nothing was changed, retry`,
   )
   error.retryAfterSeconds = 1
   return error

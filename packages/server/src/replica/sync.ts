@@ -47,9 +47,11 @@ export class StoreSync {
       } else if (event.type === 'resync') {
         this.applySnapshot(event.snapshot)
         observer?.resynced(event.snapshot)
-      } else {
+      } else if (event.type === 'rejected') {
         this.log.warn({ detail: event.detail }, 'store.notification_rejected')
         observer?.notificationRejected()
+      } else {
+        this.log.error({ detail: event.detail }, 'store.diverged')
       }
     })
   }

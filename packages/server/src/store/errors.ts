@@ -18,6 +18,18 @@ export class ConflictError extends Error {
 }
 
 /** Thrown by a store that could not be reached or could not commit; its message says whether anything changed. */
+/**
+ * The store is not the one this replica synced from: its data was lost or replaced (FLUSHALL, a
+ * restart without persistence, a restore from an older copy, a failover to a lagging replica).
+ * Writes are refused so nothing lands in it unnoticed; reads are served from memory.
+ */
+export class StoreDivergedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StoreDivergedError'
+  }
+}
+
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)

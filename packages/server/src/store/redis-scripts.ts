@@ -18,7 +18,13 @@ export function redisKeys(prefix: string) {
     audit: `${prefix}audit`,
     /** Bytes of the audit events the stream holds (their JSON), for the byte cap. */
     auditBytes: `${prefix}audit-bytes`,
-    /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id>`. */
+    /**
+     * The store's identity: a random id written when the store is first used (or, for a store
+     * from before issue 15, first loaded). Gone or changed, the data is no longer the data the
+     * replicas synced from (FLUSHALL, a restart without persistence, a restore, a failover).
+     */
+    epoch: `${prefix}epoch`,
+    /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id> <origin> <epoch>`. */
     changes: `${prefix}changes`,
   }
 }
@@ -40,7 +46,7 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
 }
 
 /**
- * A notification: `<kind> <seq> <id> <origin>`. It is a hint, never data: anyone allowed to
+ * A notification: `<kind> <seq> <id> <origin> <epoch>`. It is a hint, never data: anyone allowed to
  * PUBLISH on the channel could send one, so a replica re-reads the record and the counter and
  * applies only what the store holds (redis.ts, onMessage). `origin` is the committing replica's
  * instance id, so it can skip its own notifications. Servers before issue 15 appended the record
@@ -51,23 +57,26 @@ export interface ChangeNote {
   seq: number
   id: string
   origin: string
+  /** Absent from servers before issue 15. */
+  epoch?: string
 }
 
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?:\n[\s\S]*)?$/.exec(message)
+  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?:\n[\s\S]*)?$/.exec(message)
   if (!m) return undefined
-  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]! }
+  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]!, epoch: m[5] }
 }
 
 /**
- * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor.
+ * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor, epoch.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
- *       audit byte cap, tombstone cap.
+ *       audit byte cap, tombstone cap, the store epoch the replica synced from.
  * Returns {seq} once committed, {0, current record or nil, last version} when the version check
  * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
- * reached it after the deadline.
+ * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
+ * synced from (its epoch is gone or another): nothing is written into a store that lost data.
  */
 export const COMMIT_SCRIPT = `
 local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -76,6 +85,8 @@ local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 -- later (it was paused, or busy) must then change nothing, or the 503 would be a lie.
 local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[11]) then return {-1} end
+local epoch = redis.call('GET', KEYS[7])
+if epoch ~= ARGV[15] then return {-2, epoch} end
 
 local current = redis.call('HGET', KEYS[2], id)
 local held = 0
@@ -99,7 +110,7 @@ end
 redis.call('SET', KEYS[1], seq)
 
 -- The notification names the change; replicas read the record itself from the store.
-local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12]
+local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12] .. ' ' .. ARGV[15]
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
   if kind == 'flag' and current then

@@ -3,7 +3,7 @@
 // full resync follows every gap (reconnect, or the change counter moving without a message).
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import { ConflictError, StoreUnavailableError } from './errors.js'
+import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
 import { type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
@@ -49,8 +49,11 @@ export class RedisStore implements Store {
   private seenSeq = 0
   /** The change counter as read by the previous check. */
   private counterAtLastCheck = 0
-  /** Set when Redis's counter went backwards: it lost data this replica still holds. */
-  private regression?: string
+  /** The epoch of the store this replica synced from, once known (redisKeys: epoch). */
+  private epoch?: string
+  private identifying?: Promise<string>
+  /** Why the store is no longer the one this replica synced from; writes are refused from then on. */
+  private diverged?: string
   private resyncing?: Promise<void>
   private resyncAgain = false
   private resyncPending = false
@@ -75,7 +78,7 @@ export class RedisStore implements Store {
       retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
     }
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
-    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 6, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 7, lua: COMMIT_SCRIPT })
     this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
@@ -110,11 +113,20 @@ export class RedisStore implements Store {
   }
 
   async load(): Promise<Snapshot> {
-    const replies = await this.run('loading the state', (redis) => redis.multi().get(this.keys.seq).hvals(this.keys.flags).hvals(this.keys.tokens).exec())
+    // Read before asking: a commit answered meanwhile may carry a seq above what the reply holds.
+    const seen = this.seenSeq
+    const replies = await this.run('loading the state', (redis) =>
+      redis.multi().get(this.keys.seq).get(this.keys.epoch).hvals(this.keys.flags).hvals(this.keys.tokens).exec(),
+    )
     if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
     const failed = replies.find(([err]) => err)
     if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
-    const [[, seq], [, flags], [, tokens]] = replies as [[null, string | null], [null, string[]], [null, string[]]]
+    const [[, seq], [, epoch], [, flags], [, tokens]] = replies as [[null, string | null], [null, string | null], [null, string[]], [null, string[]]]
+    // The first load learns (or, on a store never used before, writes) the epoch; every later
+    // one must find the same, with a counter no lower than any seen.
+    if (this.epoch === undefined) this.epoch = epoch ?? (await this.identify())
+    else this.checkIdentity(epoch, Number(seq ?? 0), seen)
+    if (this.diverged) throw new StoreDivergedError(this.diverged)
     const snapshot: Snapshot = {
       seq: Number(seq ?? 0),
       flags: flags.map((text) => parseRecord<Flag>(text).doc),
@@ -130,6 +142,8 @@ export class RedisStore implements Store {
   }
 
   async commit(write: Write): Promise<Change> {
+    if (this.diverged) throw new StoreDivergedError(this.diverged)
+    const epoch = this.epoch ?? (await this.identify())
     const isFlag = write.kind === 'flag'
     const [seq, current, lastVersion] = await this.run('committing the change', (redis) =>
       redis.switchyardCommit(
@@ -139,6 +153,7 @@ export class RedisStore implements Store {
         this.keys.auditBytes,
         this.keys.flagTombstones,
         this.keys.flagVersionFloor,
+        this.keys.epoch,
         write.kind,
         isFlag ? write.key : write.id,
         isFlag ? String(write.expectedVersion) : '',
@@ -154,8 +169,13 @@ export class RedisStore implements Store {
         this.instanceId,
         this.options.auditMaxBytes ?? 64 * 1024 * 1024,
         this.options.maxTombstones ?? MAX_TOMBSTONES,
+        epoch,
       ),
     )
+    if (seq === -2) {
+      this.checkIdentity(current, this.seenSeq)
+      throw new StoreDivergedError(this.diverged!)
+    }
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
     if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
     this.seenSeq = Math.max(this.seenSeq, seq)
@@ -191,12 +211,12 @@ export class RedisStore implements Store {
   health(): StoreHealth {
     const down = (detail: string): StoreHealth => ({ kind: this.kind, status: 'down', detail })
     if (this.closed) return down('closed')
+    if (this.diverged) return { kind: this.kind, status: 'diverged', detail: this.diverged }
     if (this.cmd.status !== 'ready') {
       return down(`Redis is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`)
     }
     if (this.sub.status !== 'ready')
       return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
-    if (this.regression) return down(this.regression)
     return { kind: this.kind, status: 'up' }
   }
 
@@ -208,6 +228,48 @@ export class RedisStore implements Store {
     // QUIT lets replies already on their way arrive; disconnect stops reconnecting if it cannot be sent.
     if (this.cmd.status === 'ready') await this.cmd.quit().catch(() => undefined)
     this.cmd.disconnect()
+  }
+
+  /** The store's epoch, written now if it has none (first use, or a store from before epochs). */
+  private identify(): Promise<string> {
+    this.identifying ??= this.run('reading the store epoch', async (redis) => {
+      await redis.set(this.keys.epoch, randomBytes(12).toString('base64url'), 'NX')
+      const epoch = await redis.get(this.keys.epoch)
+      if (epoch === null) throw new StoreUnavailableError('Redis lost the store epoch as it was written')
+      return epoch
+    }).then(
+      (epoch) => (this.epoch ??= epoch),
+      (err: unknown) => {
+        this.identifying = undefined
+        throw err
+      },
+    )
+    return this.identifying
+  }
+
+  /**
+   * Whether the store is no longer the one this replica synced from: its epoch gone or another,
+   * or its change counter below a seq this replica has seen. The first reason found is kept, and
+   * from then on writes are refused.
+   */
+  private checkIdentity(epoch: string | null, counter: number, seen = this.seenSeq): boolean {
+    if (this.diverged) return true
+    // Before the first load there is nothing to compare with: that load learns the epoch.
+    if (this.epoch === undefined) return false
+    const recover =
+      'Writes are refused and evaluations answered from what this replica holds. To go on with what Redis holds now, restart every ' +
+      'replica (changes since are lost), then restore the flags with `flagctl apply` from an export.'
+    if (epoch === null)
+      this.diverged = `Redis no longer holds the data this replica synced from: its epoch key is gone (FLUSHALL, or a restart without persistence). ${recover}`
+    else if (epoch !== this.epoch) this.diverged = `Redis holds another store now (epoch ${epoch}; this replica synced from ${this.epoch}). ${recover}`
+    else if (counter < seen) {
+      this.diverged =
+        `Redis's change counter went back from ${seen} to ${counter}: it lost writes (restored from an older copy, or failed over to a replica ` +
+        `that lagged). ${recover}`
+    }
+    if (!this.diverged) return false
+    this.emit({ type: 'diverged', detail: this.diverged })
+    return true
   }
 
   /** Runs a command, turning every way it can fail to commit into StoreUnavailableError. */
@@ -262,15 +324,34 @@ export class RedisStore implements Store {
     // change counter check finds the seq unseen and resyncs.
     if (!note || this.closed || note.origin === this.instanceId) return
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
-    this.run('re-reading a changed record', (redis) => redis.multi().hget(hash, note.id).get(this.keys.seq).exec()).then(
+    const seen = this.seenSeq
+    const entry = `${note.seq}-0`
+    this.run('re-reading a changed record', (redis) =>
+      redis.multi().hget(hash, note.id).get(this.keys.seq).get(this.keys.epoch).xrange(this.keys.audit, entry, entry).exec(),
+    ).then(
       (replies) => {
-        const [[, text], [, counter]] = replies as [[unknown, string | null], [unknown, string | null]]
+        const [[, text], [, counter], [, epoch], [, audit]] = replies as [
+          [unknown, string | null],
+          [unknown, string | null],
+          [unknown, string | null],
+          [unknown, [string, string[]][]],
+        ]
+        if (this.diverged || this.checkIdentity(epoch, Number(counter ?? 0), seen)) return
         const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
-        if (note.seq > Number(counter ?? 0) || (record !== null && record.seq < note.seq)) {
-          const detail = `${note.kind} '${note.id}' at seq ${note.seq}: the store's counter is ${counter ?? 0}, its record's seq ${record?.seq ?? 'none'}`
+        // What the store backs: the record written at the note's seq, or one written after it; or,
+        // for a record it no longer holds, an audit event of a change to it at that seq.
+        const backed =
+          (note.epoch === undefined || note.epoch === epoch) &&
+          note.seq <= Number(counter ?? 0) &&
+          (record !== null ? record.seq >= note.seq : changedAt(note, audit[0]?.[1]))
+        if (!backed) {
+          const detail =
+            `${note.kind} '${note.id}' at seq ${note.seq} of epoch ${note.epoch ?? '(none)'}: the store's counter is ${counter ?? 0}, ` +
+            `its record's seq ${record?.seq ?? 'none'}, and no change of it at that seq`
           return this.emit({ type: 'rejected', detail })
         }
-        this.seenSeq = Math.max(this.seenSeq, note.seq)
+        // Only a seq the store confirmed counts as heard of, so a replayed note cannot hide a lost one.
+        if (record === null || record.seq === note.seq) this.seenSeq = Math.max(this.seenSeq, note.seq)
         this.emitChange(note, record)
       },
       () => {
@@ -303,8 +384,9 @@ export class RedisStore implements Store {
           const snapshot = await this.load()
           this.resyncPending = false
           if (!this.closed) this.emit({ type: 'resync', snapshot })
-        } catch {
-          this.resyncPending = true
+        } catch (err) {
+          // A diverged store is not reloaded: the replica keeps serving what it holds.
+          this.resyncPending = !(err instanceof StoreDivergedError)
           return
         }
       } while (this.resyncAgain)
@@ -321,14 +403,14 @@ export class RedisStore implements Store {
     if (this.checking || this.closed) return
     this.checking = true
     try {
+      if (this.diverged) return
       if (this.resyncPending) return await this.resync()
       // Read before asking: a notification arriving meanwhile may carry a seq above the reply.
       const seen = this.seenSeq
-      const counter = Number((await this.run('reading the change counter', (redis) => redis.get(this.keys.seq))) ?? 0)
-      if (counter < seen) {
-        this.regression =
-          `Redis's change counter went back from ${seen} to ${counter}: Redis lost data (run it with persistence); restart the replicas ` + `to reload from it`
-      }
+      const replies = await this.run('reading the change counter', (redis) => redis.multi().get(this.keys.seq).get(this.keys.epoch).exec())
+      const [[, counterText], [, epoch]] = replies as [[unknown, string | null], [unknown, string | null]]
+      const counter = Number(counterText ?? 0)
+      if (this.epoch !== undefined && this.checkIdentity(epoch, counter, seen)) return
       const missed = this.counterAtLastCheck > this.seenSeq
       this.counterAtLastCheck = counter
       if (missed) await this.resync()
@@ -338,6 +420,21 @@ export class RedisStore implements Store {
     } finally {
       this.checking = false
     }
+  }
+}
+
+/**
+ * Whether the audit stream entry at the note's seq is a change of the record the note names: with
+ * the record gone from the store, it was deleted (or revoked) then or since.
+ */
+function changedAt(note: ChangeNote, fields: string[] | undefined): boolean {
+  if (fields === undefined) return false
+  const field = fieldsOf(fields)
+  if (note.kind === 'flag') return field.flag === note.id
+  try {
+    return (JSON.parse(field.event ?? '{}') as { tokenId?: string }).tokenId === note.id
+  } catch {
+    return false
   }
 }
 

@@ -33,10 +33,12 @@ export type Write =
 export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null } | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
 
 /**
- * What a store tells the sync: a change another replica committed, a whole new snapshot, or a
- * notification it refused because the store does not hold what it claims (forged or replayed).
+ * What a store tells the sync: a change another replica committed, a whole new snapshot, a
+ * notification it refused because the store does not hold what it claims (forged or replayed),
+ * or that the store lost or replaced its data under this replica (health() says so from then on).
  */
-export type StoreEvent = { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot } | { type: 'rejected'; detail: string }
+export type StoreEvent =
+  { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot } | { type: 'rejected'; detail: string } | { type: 'diverged'; detail: string }
 
 /** Tombstones a store keeps by default (a key and a number each; see Write). */
 export const MAX_TOMBSTONES = 10_000
@@ -50,8 +52,9 @@ export interface Tombstone {
 /** What /healthz and /readyz report of the store. */
 export const StoreHealth = Type.Object({
   kind: StringEnum(['memory', 'file', 'redis']),
-  // degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing.
-  status: StringEnum(['up', 'degraded', 'down']),
+  // degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing;
+  // diverged: the store lost or replaced its data under this replica, which refuses writes.
+  status: StringEnum(['up', 'degraded', 'diverged', 'down']),
   detail: Type.Optional(Type.String()),
 })
 export type StoreHealth = Static<typeof StoreHealth>
