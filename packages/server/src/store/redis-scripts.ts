@@ -68,6 +68,18 @@ export function parseMessage(message: string): ChangeNote | undefined {
 }
 
 /**
+ * What a replica checks a notification against, in one atomic read: the record it names, the
+ * change counter, the epoch and the audit entry at the note's seq (its `flag` and `event` fields).
+ * KEYS: records hash, seq, epoch, audit stream. ARGV: id, seq.
+ */
+export const NOTE_SCRIPT = `
+local entry = redis.call('XRANGE', KEYS[4], ARGV[2] .. '-0', ARGV[2] .. '-0')[1]
+local fields = {}
+if entry then fields = entry[2] end
+return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), fields}
+`
+
+/**
  * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor, epoch.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,

@@ -8,7 +8,7 @@ import { type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/co
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
 import { AuditPageBuilder, changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
-import { COMMIT_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
+import { COMMIT_SCRIPT, NOTE_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
   url: string
@@ -27,7 +27,11 @@ export interface RedisStoreOptions {
 }
 
 type CommitResult = [number, string | null, number?]
-type CommandConnection = Redis & { switchyardCommit(...args: (string | number)[]): Promise<CommitResult> }
+type CommandConnection = Redis & {
+  switchyardCommit(...args: (string | number)[]): Promise<CommitResult>
+  /** Lua nil comes back as null: the record (or null), the counter, the epoch, the audit entry's fields. */
+  switchyardNote(...args: (string | number)[]): Promise<[string | null, string | null, string | null, string[]]>
+}
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
@@ -79,6 +83,7 @@ export class RedisStore implements Store {
     }
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
     this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 7, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
     this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
@@ -325,17 +330,8 @@ export class RedisStore implements Store {
     if (!note || this.closed || note.origin === this.instanceId) return
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
     const seen = this.seenSeq
-    const entry = `${note.seq}-0`
-    this.run('re-reading a changed record', (redis) =>
-      redis.multi().hget(hash, note.id).get(this.keys.seq).get(this.keys.epoch).xrange(this.keys.audit, entry, entry).exec(),
-    ).then(
-      (replies) => {
-        const [[, text], [, counter], [, epoch], [, audit]] = replies as [
-          [unknown, string | null],
-          [unknown, string | null],
-          [unknown, string | null],
-          [unknown, [string, string[]][]],
-        ]
+    this.run('re-reading a changed record', (redis) => redis.switchyardNote(hash, this.keys.seq, this.keys.epoch, this.keys.audit, note.id, note.seq)).then(
+      ([text, counter, epoch, auditFields]) => {
         if (this.diverged || this.checkIdentity(epoch, Number(counter ?? 0), seen)) return
         const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
         // What the store backs: the record written at the note's seq, or one written after it; or,
@@ -343,7 +339,7 @@ export class RedisStore implements Store {
         const backed =
           (note.epoch === undefined || note.epoch === epoch) &&
           note.seq <= Number(counter ?? 0) &&
-          (record !== null ? record.seq >= note.seq : changedAt(note, audit[0]?.[1]))
+          (record !== null ? record.seq >= note.seq : changedAt(note, auditFields.length > 0 ? auditFields : undefined))
         if (!backed) {
           const detail =
             `${note.kind} '${note.id}' at seq ${note.seq} of epoch ${note.epoch ?? '(none)'}: the store's counter is ${counter ?? 0}, ` +
