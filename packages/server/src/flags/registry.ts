@@ -91,8 +91,10 @@ export class FlagRegistry {
     const now = new Date().toISOString()
     let flag: Flag = normalize({ ...FLAG_DEFAULTS, ...input, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, 'body')
     const changes = diff(null, flag, MUTABLE_FIELDS)
-    const written = await commitAndApply(this.writer(input.key, actor), (conflict) => {
-      if (conflict?.current || (!conflict && this.flags.get(input.key))) throw flagExists(input.key)
+    const written = await commitAndApply(this.writer(input.key, actor), async (conflict) => {
+      if (conflict?.current) throw flagExists(input.key)
+      // This replica may still hold a flag deleted elsewhere: the store decides.
+      if (!conflict && this.flags.get(input.key) && (await this.store.readFlag(input.key))) throw flagExists(input.key)
       // The store holds a tombstone for the key: start where the deleted flag stopped.
       if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
       const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
@@ -187,11 +189,12 @@ export class FlagRegistry {
 
   /**
    * The flag a write starts from. A client may have read a newer version on another replica
-   * than this one holds yet; then the store, not this replica, is asked.
+   * than this one holds yet, or a flag created there this replica has not heard of: then the
+   * store, not this replica, is asked.
    */
   private async base(key: string, ifMatch: number | undefined): Promise<Flag | null> {
     const local = this.flags.get(key)?.flag ?? null
-    if (ifMatch !== undefined && (local === null || local.version < ifMatch)) return this.store.readFlag(key)
+    if (local === null || (ifMatch !== undefined && local.version < ifMatch)) return this.store.readFlag(key)
     return local
   }
 
