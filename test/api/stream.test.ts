@@ -187,6 +187,8 @@ describe('GET /stream with a consumer that stops reading', () => {
       while (app.switchyard.stream.size === 2) {
         expect(changes, 'the stalled consumer was never dropped').toBeLessThan(200)
         await updateFlag(app, 'big', { description: `v${changes++}` })
+        // Paced on the reading consumer, so only the stalled one can fall behind however slow the machine.
+        await eventually(() => healthy.events.length >= changes + 1, 10_000, 'the reading consumer to receive the change')
       }
       expect(app.switchyard.stream.size).toBe(1)
       // The server let go of the socket: only the healthy consumer's connection is left.
