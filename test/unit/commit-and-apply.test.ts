@@ -111,6 +111,18 @@ describe('commitAndApply', () => {
     expect((await store.readFlag('k'))?.version).toBe(20)
   })
 
+  it('lets the next write to a record run after one that failed, and holds nothing once they are done', async () => {
+    const shared = writer(new MemoryStore())
+    const failed = commitAndApply(shared, () => {
+      throw new Error('refused by its draft')
+    })
+    const next = commitAndApply(shared, () => write(0, flag(1)))
+    await expect(failed).rejects.toThrow('refused by its draft')
+    expect(await next).not.toBeNull()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(shared.queue.size).toBe(0)
+  })
+
   it('writes nothing when the draft finds nothing to change', async () => {
     const store = new Contended(0)
     expect(await commitAndApply(writer(store), () => null)).toBeNull()

@@ -20,7 +20,7 @@ export class KeyQueue {
     return result
   }
 
-  /** Keys with a write queued or running: for tests and shutdown checks. */
+  /** Keys with a write queued or running. */
   get size(): number {
     return this.tails.size
   }

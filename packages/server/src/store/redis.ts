@@ -319,9 +319,10 @@ export class RedisStore implements Store {
 
   /**
    * A notification is a hint: the record it names is read from the store, with the change
-   * counter in the same transaction, and only what the store holds is applied. A note naming a
-   * seq the store never issued, or a record older than the note says, is refused: a forged or
-   * replayed PUBLISH changes nothing.
+   * counter, the epoch and the audit entry at its seq in one atomic script (NOTE_SCRIPT), and only
+   * what the store holds is applied. A note naming a seq the store never issued, a record older
+   * than the note says, or an absent record with no change of it at that seq, is refused: a forged
+   * or replayed PUBLISH changes nothing.
    */
   private onMessage(message: string): void {
     const note = parseMessage(message)
