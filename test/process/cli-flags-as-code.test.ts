@@ -177,3 +177,25 @@ flags:
     expect((await listAudit(s.app)).events).toHaveLength(SEED.length)
   })
 })
+
+describe('read-your-writes (issue 15)', () => {
+  it('each request after a write asks for the revision that write returned, and --min-revision asks for one by hand', async () => {
+    const s = await service([])
+    const path = await file('two.yaml', 'version: 1\nflags:\n  - key: first_one\n  - key: second_one\n')
+    expect((await flagctl(['apply', path, '--yes'], { url: s.url })).code).toBe(0)
+    const writes = s.requests.filter((r) => r.method === 'POST' && r.path === '/flags')
+    expect(writes).toHaveLength(2)
+    expect(writes[0]!.minRevision).toBeUndefined()
+    // The second create asks for the revision the first returned: the one before the last.
+    const revision = Number((await s.app.inject({ method: 'GET', url: '/healthz' })).headers['x-switchyard-revision'])
+    expect(Number(writes[1]!.minRevision)).toBe(revision - 1)
+
+    const ahead = await flagctl(['get', 'first_one', '--min-revision', String(revision + 1000)], { url: s.url })
+    expect(ahead.code).toBe(2)
+    expect(ahead.stderr).toContain('503 STALE_REPLICA')
+    expect(s.requests.at(-1)).toMatchObject({ method: 'GET', path: '/flags/first_one', minRevision: String(revision + 1000) })
+    const invalid = await flagctl(['get', 'first_one', '--min-revision', 'latest'], { url: s.url })
+    expect(invalid.code).toBe(1)
+    expect(invalid.stderr).toContain('must be a revision')
+  })
+})

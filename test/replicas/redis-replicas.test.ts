@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
-import { redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { killConnection, redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 import { HttpClient } from '../support/http.js'
 import { createHash } from 'node:crypto'
 
@@ -297,5 +297,32 @@ describe('restarting every replica', () => {
       expect(await evaluateFlag(replica, 'durable', { userId: 'vip' }, 200, token)).toEqual({ flag: 'durable', enabled: true, reason: 'beta_user', version: 2 })
       expect((await listAudit(replica, { flag: 'durable' })).events).toHaveLength(2)
     }
+  })
+})
+
+describe('read-your-writes (issue 15)', () => {
+  const revisionOf = (res: { headers: Record<string, unknown> }) => Number(res.headers['x-switchyard-revision'])
+
+  it('every replica reaches the revision of every write, whichever replica made it', async () => {
+    const [a, b, prefix] = await twoReplicas()
+    let last = 0
+    for (let i = 0; i < 10; i++) last = revisionOf(await call(i % 2 ? a : b, 'POST', '/flags', { body: { key: `rev_${i}` }, expected: 201 }))
+    expect(Number(await redisClient(redis.url()).get(`${prefix}seq`))).toBe(last)
+    await eventually(() => a.switchyard.sync.revision.value === last && b.switchyard.sync.revision.value === last, 10_000, 'both at the last revision')
+    expect(revisionOf(await call(b, 'GET', '/flags', { expected: 200 }))).toBe(last)
+  })
+
+  it('a read through a replica whose notifications are cut off waits for the revision a write on another returned', async () => {
+    const prefix = testPrefix(redis.url())
+    const [a, b] = await Promise.all([startReplica(redis.url(), prefix), startReplica(redis.url(), prefix, { retryDelayMs: () => 300 })])
+    await createFlag(a, { key: 'read_mine' })
+    await eventually(() => held(b, 'read_mine') !== undefined, 10_000, 'B to hold the flag')
+    await killConnection(redisClient(redis.url()), b, 'sub')
+    const write = await call(a, 'PATCH', '/flags/read_mine', { body: { state: 'enabled' }, expected: 200 })
+    // Without the header B answers what it holds: the change has not reached it.
+    expect((await getFlag(b, 'read_mine')).version).toBe(1)
+    const read = await call(b, 'GET', '/flags/read_mine', { headers: { 'x-switchyard-min-revision': String(revisionOf(write)) }, expected: 200 })
+    expect(read.json()).toMatchObject({ version: 2, state: 'enabled' })
+    expect(revisionOf(read)).toBeGreaterThanOrEqual(revisionOf(write))
   })
 })

@@ -117,6 +117,8 @@ export interface Service {
    * its write.
    */
   afterRead(method: string, path: string, hook: () => Promise<void>): void
+  /** Every request answered, with the X-Switchyard-Min-Revision it asked for. */
+  readonly requests: { method: string; path: string; minRevision?: string }[]
   close(): Promise<void>
 }
 
@@ -124,7 +126,10 @@ export interface Service {
 export async function serve(overrides: Partial<Config> = {}): Promise<Service> {
   const app = await buildApp(defaultConfig({ logLevel: 'silent', adminToken: ADMIN, ...overrides }), { store: new MemoryStore() })
   const pending: { matches(request: FastifyRequest): boolean; hook: () => Promise<void> }[] = []
+  const requests: Service['requests'] = []
   app.addHook('onSend', async (request, _reply, payload) => {
+    const minRevision = request.headers['x-switchyard-min-revision']
+    requests.push({ method: request.method, path: request.url.split('?')[0]!, minRevision: typeof minRevision === 'string' ? minRevision : undefined })
     const i = pending.findIndex((p) => p.matches(request))
     if (i >= 0) await pending.splice(i, 1)[0]!.hook()
     return payload
@@ -135,6 +140,7 @@ export async function serve(overrides: Partial<Config> = {}): Promise<Service> {
   return {
     app,
     url: `http://127.0.0.1:${port}`,
+    requests,
     afterRead(method, path, hook) {
       pending.push({ matches: (r) => r.method === method && r.url.split('?')[0] === path, hook })
     },

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { Actor } from '../../packages/server/src/audit/audit.js'
 import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
 import { commitAndApply, type Writer } from '../../packages/server/src/replica/commit-and-apply.js'
+import { AppliedRevision } from '../../packages/server/src/replica/revision.js'
 import { KeyQueue } from '../../packages/server/src/replica/key-queue.js'
 import { ConflictError } from '../../packages/server/src/store/errors.js'
 import { MemoryStore } from '../../packages/server/src/store/memory.js'
@@ -52,6 +53,7 @@ const writer = (store: MemoryStore, apply: (c: Change) => unknown = () => undefi
   queue: new KeyQueue(),
   key: 'k',
   deadlineMs,
+  revision: new AppliedRevision(),
 })
 
 describe('commitAndApply', () => {

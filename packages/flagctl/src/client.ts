@@ -15,12 +15,15 @@ export interface Connection {
   url: string
   token: string
   timeoutMs: number
+  /** Sent as X-Switchyard-Min-Revision until a write returns a higher revision. */
+  minRevision?: number
 }
 
 export interface ConnectionOptions {
   url?: string
   token?: string
   timeout?: number
+  minRevision?: number
 }
 
 /** --url/--token/--timeout win over SWITCHYARD_URL/SWITCHYARD_TOKEN; a missing token is a usage error. */
@@ -35,7 +38,7 @@ export function connectionFrom(options: ConnectionOptions, env: NodeJS.ProcessEn
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw usageError(`'${url}' must be an http:// or https:// URL`)
   const token = options.token ?? env.SWITCHYARD_TOKEN
   if (!token) throw usageError('no API token: set SWITCHYARD_TOKEN (or pass --token)')
-  return { url: parsed.href.replace(/\/?$/, '/'), token, timeoutMs: (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000 }
+  return { url: parsed.href.replace(/\/?$/, '/'), token, timeoutMs: (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000, minRevision: options.minRevision }
 }
 
 interface RequestOptions {
@@ -46,7 +49,16 @@ interface RequestOptions {
 }
 
 export class Api {
-  constructor(private readonly connection: Connection) {}
+  /**
+   * The revision every request asks for: --min-revision, then the one each write returned. Behind a
+   * load balancer the next request may reach another replica; it waits until that one holds the
+   * write (X-Switchyard-Min-Revision), so one invocation always reads what it wrote.
+   */
+  private minRevision: number | undefined
+
+  constructor(private readonly connection: Connection) {
+    this.minRevision = connection.minRevision
+  }
 
   get url(): string {
     return this.connection.url
@@ -120,6 +132,7 @@ export class Api {
     const headers: Record<string, string> = { authorization: `Bearer ${this.connection.token}`, 'user-agent': `flagctl/${VERSION}`, accept: 'application/json' }
     if (options.body !== undefined) headers['content-type'] = 'application/json'
     if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`
+    if (this.minRevision !== undefined) headers['x-switchyard-min-revision'] = String(this.minRevision)
     const where = `${method} ${url.origin}${url.pathname}`
 
     let response: Response
@@ -135,6 +148,8 @@ export class Api {
     } catch (err) {
       throw networkError(`cannot reach the API (${where}): ${describeFetchError(err, this.connection.timeoutMs)}`)
     }
+    const revision = Number(response.headers.get('x-switchyard-revision') ?? NaN)
+    if (method !== 'GET' && response.ok && Number.isSafeInteger(revision)) this.minRevision = Math.max(this.minRevision ?? 0, revision)
     if (response.status === 204) return undefined as T
     let body: unknown
     try {

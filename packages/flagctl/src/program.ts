@@ -37,6 +37,11 @@ function positiveNumber(value: string): number {
   return n
 }
 
+function revisionNumber(value: string): number {
+  if (!/^\d{1,15}$/.test(value)) throw new InvalidArgumentError('must be a revision as the service returns it in X-Switchyard-Revision, e.g. 42')
+  return Number(value)
+}
+
 type Action = (ctx: CommandContext, ...args: never[]) => Promise<number | void> | number | void
 
 type AsCode = typeof import('./commands/as-code.js')
@@ -65,6 +70,7 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .option('--token <token>', 'API token (or SWITCHYARD_TOKEN, which keeps it out of the process list)')
     .option('--json', 'print JSON for scripts instead of tables')
     .option('--timeout <seconds>', 'give up on a request after this long (default 10)', positiveNumber)
+    .option('--min-revision <revision>', "read at least this revision (a write's X-Switchyard-Revision); a replica behind waits or answers 503", revisionNumber)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', HELP_FOOTER)

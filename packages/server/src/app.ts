@@ -16,6 +16,7 @@ import { installJsonParser } from './plugins/json-body.js'
 import { frameworkErrors, installErrorHandler, notFound } from './plugins/error-handler.js'
 import { installResponseHeaders } from './plugins/security.js'
 import { installCors } from './plugins/cors.js'
+import { installRevision } from './plugins/revision.js'
 import { readinessGate } from './plugins/readiness.js'
 import { requestLog } from './plugins/request-log.js'
 import { lazyChildLoggers } from './plugins/lazy-request-logger.js'
@@ -111,6 +112,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // request (so refusals carry the security headers too).
   installMetrics(app, metrics)
   installResponseHeaders(app)
+  installRevision(app, sync.revision, config.minRevisionWaitMs)
 
   await app.register(readinessGate, { sync })
   await installCors(app, config.corsOrigins)

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 503,
   WRITE_CONTENDED: 503,
   STORE_DIVERGED: 503,
+  STALE_REPLICA: 503,
   NOT_READY: 503,
 } as const
 

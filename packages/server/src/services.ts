@@ -6,6 +6,7 @@ import { TokenRegistry } from './auth/tokens.js'
 import { flagsBootstrap } from './flags/bootstrap.js'
 import { FlagRegistry } from './flags/registry.js'
 import { Metrics } from './metrics/metrics.js'
+import { AppliedRevision } from './replica/revision.js'
 import { StoreSync } from './replica/sync.js'
 import { createStore } from './store/create.js'
 import type { Store } from './store/store.js'
@@ -25,11 +26,13 @@ export interface Switchyard {
 /** Every service, wired; `store` defaults to the one the config selects (file, or Redis with REDIS_URL). */
 export async function buildServices(config: Config, log: FastifyBaseLogger, store?: Store): Promise<Switchyard> {
   store ??= await createStore(config, log)
-  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs: config.writeDeadlineMs })
-  const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs: config.writeDeadlineMs })
+  const revision = new AppliedRevision()
+  const { writeDeadlineMs } = config
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision })
+  const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs, revision })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
   const metrics = new Metrics({ store, flags })
-  const sync = new StoreSync(store, flagReplica, tokenReplica, log, metrics.sync)
+  const sync = new StoreSync(store, flagReplica, tokenReplica, log, revision, metrics.sync)
   if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, log)
   const limits = defaultStreamLimits()
   const stream = new ChangeStream(

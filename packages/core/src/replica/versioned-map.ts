@@ -2,7 +2,7 @@
 // replica's own commits and from other replicas, duplicated or out of order; the store's
 // global seq decides which one is newest. Deletions leave a tombstone so a late, older
 // "create" cannot resurrect a deleted record.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 export class VersionedMap<V> {
   private readonly values = new Map<string, V>()
@@ -15,6 +15,27 @@ export class VersionedMap<V> {
   private behind = 0
   private revisionText: string | undefined
   private readonly instance = randomBytes(6).toString('base64url')
+  /** XOR of every held value's identity hash (see `digest`). */
+  private xor = 0n
+
+  /**
+   * `identify` names a value by what makes it the same on every replica (a flag's key and version),
+   * for `digest`; without it the digest stays empty.
+   */
+  constructor(private readonly identify?: (value: V) => string) {}
+
+  /**
+   * The state held, as 16 hex digits: equal on two maps that hold the same values, whatever order
+   * they came in. Kept up to date with each change (an XOR of each value's hash), not recomputed.
+   */
+  get digest(): string {
+    return this.xor.toString(16).padStart(16, '0')
+  }
+
+  private mix(value: V | undefined): void {
+    if (value === undefined || !this.identify) return
+    this.xor ^= createHash('sha256').update(this.identify(value)).digest().readBigUInt64BE(0)
+  }
 
   /**
    * Names the values held, and changes whenever they do: the newest seq, this map's own id, and
@@ -56,6 +77,8 @@ export class VersionedMap<V> {
     if (seq <= (this.seqs.get(key) ?? this.floor)) return false
     this.seqs.set(key, seq)
     this.moved(seq)
+    this.mix(this.values.get(key))
+    this.mix(value ?? undefined)
     if (value === null) this.values.delete(key)
     else this.values.set(key, value)
     return true
@@ -64,14 +87,17 @@ export class VersionedMap<V> {
   /**
    * Replaces everything with a full snapshot taken at `seq`, keeping only changes already
    * applied that are newer than the snapshot (a slow resync must not roll anything back).
+   * `exact` keeps nothing: the snapshot comes from a store with a new epoch, whose seqs do not
+   * compare with the ones held.
    */
-  reset(entries: Iterable<[string, V]>, seq: number): void {
+  reset(entries: Iterable<[string, V]>, seq: number, exact = false): void {
     const wasEmpty = this.values.size === 0
     const newer = new Map<string, [number, V | undefined]>()
-    for (const [key, held] of this.seqs) if (held > seq) newer.set(key, [held, this.values.get(key)])
+    if (!exact) for (const [key, held] of this.seqs) if (held > seq) newer.set(key, [held, this.values.get(key)])
     this.values.clear()
     this.seqs.clear()
-    this.floor = Math.max(this.floor, seq)
+    this.xor = 0n
+    this.floor = exact ? seq : Math.max(this.floor, seq)
     for (const [key, value] of entries) {
       this.values.set(key, value)
       this.seqs.set(key, seq)
@@ -81,6 +107,7 @@ export class VersionedMap<V> {
       if (value === undefined) this.values.delete(key)
       else this.values.set(key, value)
     }
+    for (const value of this.values.values()) this.mix(value)
     if (!(wasEmpty && this.values.size === 0)) this.moved(seq)
   }
 }

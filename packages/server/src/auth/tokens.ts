@@ -5,6 +5,7 @@ import { AppError, validationFailed } from '../errors.js'
 import { draftEvent, isBuiltInActor, type Actor } from '../audit/audit.js'
 import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
 import { KeyQueue } from '../replica/key-queue.js'
+import { AppliedRevision } from '../replica/revision.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
@@ -58,7 +59,7 @@ const held = (record: TokenRecord, lastUsedMs = 0): Held => ({ record, expiresAt
 const TOKENS_MAX_DEFAULT = 10_000
 
 export class TokenRegistry {
-  private readonly tokens = new VersionedMap<TokenRecord>()
+  private readonly tokens = new VersionedMap<TokenRecord>((r) => `${r.id}\0${r.hash}`)
   private readonly byHash = new Map<string, Held>()
   private bootstrap?: TokenRecord
   /** Every id, the bootstrap token's included, sorted; rebuilt after a change. */
@@ -68,17 +69,20 @@ export class TokenRegistry {
 
   private constructor(
     private readonly store: Store,
-    private readonly options: { max?: number; writeDeadlineMs?: number },
+    private readonly options: { max?: number; writeDeadlineMs?: number; revision: AppliedRevision },
   ) {}
 
   private readonly writes = new KeyQueue()
 
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
-  static create(store: Store, options: { max?: number; writeDeadlineMs?: number } = {}): { registry: TokenRegistry; replica: Replicated<TokenRecord> } {
-    const registry = new TokenRegistry(store, options)
+  static create(
+    store: Store,
+    options: { max?: number; writeDeadlineMs?: number; revision?: AppliedRevision } = {},
+  ): { registry: TokenRegistry; replica: Replicated<TokenRecord> } {
+    const registry = new TokenRegistry(store, { ...options, revision: options.revision ?? new AppliedRevision() })
     const replica: Replicated<TokenRecord> = {
       apply: (id, record, seq) => registry.#apply(id, record, seq),
-      reset: (records, seq) => registry.#reset(records, seq),
+      reset: (records, seq, exact) => registry.#reset(records, seq, exact),
     }
     return { registry, replica }
   }
@@ -99,6 +103,11 @@ export class TokenRegistry {
   }
 
   /** The token with this id (the bootstrap token included), if it exists on this replica. */
+  /** The stored tokens held, as a hash equal on replicas that hold the same ones (VersionedMap.digest). */
+  get digest(): string {
+    return this.tokens.digest
+  }
+
   find(id: string): TokenRecord | undefined {
     return id === BOOTSTRAP_TOKEN_ID ? this.bootstrap : this.tokens.get(id)
   }
@@ -219,6 +228,7 @@ export class TokenRegistry {
       queue: this.writes,
       key: id,
       deadlineMs: this.options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT,
+      revision: this.options.revision,
       apply: (change) => {
         if (change.kind === 'token') this.#apply(change.id, change.token, change.seq)
       },
@@ -235,10 +245,11 @@ export class TokenRegistry {
     return true
   }
 
-  #reset(records: readonly TokenRecord[], seq: number): void {
+  #reset(records: readonly TokenRecord[], seq: number, exact?: boolean): void {
     this.tokens.reset(
       records.map((r) => [r.id, r]),
       seq,
+      exact,
     )
     // A resync keeps what this replica knows of each token's last use.
     const lastUsed = new Map([...this.byHash].map(([hash, token]) => [hash, token.lastUsedMs]))

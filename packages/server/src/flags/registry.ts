@@ -5,6 +5,7 @@ import { draftEvent, type Actor } from '../audit/audit.js'
 import { diff } from '@switchyard/core/audit/diff'
 import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
 import { KeyQueue } from '../replica/key-queue.js'
+import { AppliedRevision } from '../replica/revision.js'
 import type { Replicated } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
@@ -37,7 +38,7 @@ export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previo
 type FlagChangeListener = (event: FlagEvent) => void
 
 export class FlagRegistry {
-  private readonly flags = new VersionedMap<CompiledFlag>()
+  private readonly flags = new VersionedMap<CompiledFlag>((c) => `${c.flag.key}\0${c.flag.version}`)
   private sorted: string[] | null = null
   private readonly listeners = new Set<FlagChangeListener>()
 
@@ -46,14 +47,15 @@ export class FlagRegistry {
   private constructor(
     private readonly store: Store,
     private readonly writeDeadlineMs: number,
+    private readonly applied: AppliedRevision,
   ) {}
 
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
-  static create(store: Store, options: { writeDeadlineMs?: number } = {}): { registry: FlagRegistry; replica: Replicated<Flag> } {
-    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT)
+  static create(store: Store, options: { writeDeadlineMs?: number; revision?: AppliedRevision } = {}): { registry: FlagRegistry; replica: Replicated<Flag> } {
+    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT, options.revision ?? new AppliedRevision())
     const replica: Replicated<Flag> = {
       apply: (key, flag, seq) => registry.#apply(key, flag, seq),
-      reset: (flags, seq) => registry.#reset(flags, seq),
+      reset: (flags, seq, exact) => registry.#reset(flags, seq, exact),
     }
     return { registry, replica }
   }
@@ -64,6 +66,11 @@ export class FlagRegistry {
 
   get size(): number {
     return this.flags.size
+  }
+
+  /** The flags held, as a hash equal on replicas that hold the same versions (VersionedMap.digest). */
+  get digest(): string {
+    return this.flags.digest
   }
 
   /** Changes whenever any flag does; equal on replicas that hold the same changes (VersionedMap.revision). */
@@ -181,6 +188,7 @@ export class FlagRegistry {
       queue: this.writes,
       key,
       deadlineMs: this.writeDeadlineMs,
+      revision: this.applied,
       apply: (change) => {
         if (change.kind === 'flag') this.#apply(change.key, change.flag, change.seq)
       },
@@ -209,10 +217,11 @@ export class FlagRegistry {
     return applied
   }
 
-  #reset(flags: readonly Flag[], seq: number): void {
+  #reset(flags: readonly Flag[], seq: number, exact?: boolean): void {
     this.flags.reset(
       flags.map((f) => [f.key, compileFlag(f)]),
       seq,
+      exact,
     )
     this.sorted = null
     this.emit({ type: 'reset', seq })

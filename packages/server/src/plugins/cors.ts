@@ -10,8 +10,8 @@ export async function installCors(app: FastifyInstance, origins: readonly string
     // Exact matches only; any other origin gets no CORS headers, and its preflight no answer.
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'last-event-id', 'x-request-id'],
-    exposedHeaders: ['etag', 'retry-after', 'x-request-id'],
+    allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'last-event-id', 'x-request-id', 'x-switchyard-min-revision'],
+    exposedHeaders: ['etag', 'retry-after', 'x-request-id', 'x-switchyard-revision'],
     // Tokens travel in the Authorization header, never in cookies: nothing to send with credentials.
     credentials: false,
     maxAge: 600,

@@ -7,6 +7,7 @@ import { AppError } from '../errors.js'
 import { ConflictError } from '../store/errors.js'
 import type { Change, Store, Write } from '../store/store.js'
 import type { KeyQueue } from './key-queue.js'
+import type { AppliedRevision } from './revision.js'
 
 /** How long a write may keep losing races to other replicas by default (WRITE_DEADLINE_MS). */
 export const WRITE_DEADLINE_MS_DEFAULT = 10_000
@@ -15,6 +16,8 @@ export interface Writer {
   store: Store
   /** Takes the committed change into this replica's registry. */
   apply(change: Change): void
+  /** This replica's revision, which the applied change moves. */
+  revision: AppliedRevision
   actor: Actor
   /** What is written, for the message when it keeps losing races ("flag 'x'"). */
   what: string
@@ -42,6 +45,7 @@ export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict
       try {
         const change = await writer.store.commit(write)
         writer.apply(change)
+        writer.revision.applied(change.seq)
         logAudit(writer.actor, { ...write.audit, seq: change.seq })
         return write
       } catch (err) {

@@ -5,6 +5,7 @@ import { StoreUnavailableError } from '../store/errors.js'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Change, Snapshot, Store } from '../store/store.js'
+import type { AppliedRevision } from './revision.js'
 
 /**
  * What changes a registry's contents: applying a committed change, or replacing everything with a
@@ -14,7 +15,8 @@ import type { Change, Snapshot, Store } from '../store/store.js'
 export interface Replicated<R> {
   /** Applies a committed record (null: deleted) if `seq` is newer than what is held; true if it was. */
   apply(id: string, record: R | null, seq: number): boolean
-  reset(records: readonly R[], seq: number): void
+  /** `exact`: keep nothing held, not even changes newer than `seq` (the snapshot is of another epoch). */
+  reset(records: readonly R[], seq: number, exact?: boolean): void
 }
 
 /** Told what each store notification did; metrics implement it. */
@@ -31,6 +33,8 @@ export class StoreSync {
   ready = false
   /** Runs after the first load and before the replica reports ready; FLAGS_BOOTSTRAP_FILE seeds an empty store here. */
   beforeReady?: (snapshot: Snapshot) => Promise<void>
+  /** The epoch of the store this replica's state comes from; undefined until the first load. */
+  epoch?: string
   private closed = false
 
   constructor(
@@ -38,11 +42,13 @@ export class StoreSync {
     private readonly flags: Replicated<Flag>,
     private readonly tokens: Replicated<TokenRecord>,
     private readonly log: FastifyBaseLogger,
+    readonly revision: AppliedRevision,
     observer?: SyncObserver,
   ) {
     store.subscribe((event) => {
       if (event.type === 'change') {
         const applied = this.applyChange(event.change)
+        if (event.confirms !== undefined) revision.applied(event.confirms)
         observer?.changeReceived(event.change, applied)
       } else if (event.type === 'resync') {
         this.applySnapshot(event.snapshot)
@@ -85,8 +91,14 @@ export class StoreSync {
     return change.kind === 'flag' ? this.flags.apply(change.key, change.flag, change.seq) : this.tokens.apply(change.id, change.token, change.seq)
   }
 
+  /** A snapshot of another epoch replaces everything: its seqs say nothing about the ones held. */
   private applySnapshot(snapshot: Snapshot): void {
-    this.flags.reset(snapshot.flags, snapshot.seq)
-    this.tokens.reset(snapshot.tokens, snapshot.seq)
+    const exact = this.epoch !== undefined && snapshot.epoch !== this.epoch
+    if (exact) this.log.warn({ from: this.epoch, to: snapshot.epoch }, 'store.epoch_changed')
+    this.epoch = snapshot.epoch
+    this.flags.reset(snapshot.flags, snapshot.seq, exact)
+    this.tokens.reset(snapshot.tokens, snapshot.seq, exact)
+    if (exact) this.revision.restart(snapshot.seq)
+    else this.revision.appliedThrough(snapshot.seq)
   }
 }

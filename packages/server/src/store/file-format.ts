@@ -2,7 +2,7 @@
 // reads a whole file into one: both are JSON lines, written in bounded chunks and read line by
 // line, so neither V8's string limit nor a 2 GiB read limits how large the state may grow.
 //
-// switchyard.json (format switchyard/v2): a header line {"format","seq"} (with "versionFloor" once
+// switchyard.json (format switchyard/v2): a header line {"format","seq","epoch"} (with "versionFloor" once
 // tombstones were dropped), one line per flag, token, audit event and deleted flag's tombstone
 // ({"flag":…}, {"token":…}, {"audit":…}, {"tombstone":{"key","version"}}), and a trailer
 // {"end":{counts}} that proves the file whole. Files written before tombstones (no such lines, no
@@ -145,7 +145,7 @@ export async function writeState(file: FileHandle, state: StoredState): Promise<
   }
   const tombstones = state.tombstones ?? []
   const floor = state.versionFloor ? { versionFloor: state.versionFloor } : {}
-  await add(`${JSON.stringify({ format: FORMAT, seq: state.seq, ...floor })}\n`)
+  await add(`${JSON.stringify({ format: FORMAT, seq: state.seq, epoch: state.epoch, ...floor })}\n`)
   for (const flag of state.flags) await add(`{"flag":${JSON.stringify(flag)}}\n`)
   for (const token of state.tokens) await add(`{"token":${JSON.stringify(token)}}\n`)
   for (const event of state.audit) await add(`{"audit":${JSON.stringify(event)}}\n`)
@@ -221,7 +221,8 @@ function firstLine(value: Record<string, unknown>, notOurs: () => Error): Stored
   if (typeof value !== 'object' || value === null || !Number.isInteger(value.seq)) throw notOurs()
   if (value.format === FORMAT) {
     const versionFloor = Number.isInteger(value.versionFloor) ? (value.versionFloor as number) : 0
-    return { seq: value.seq as number, flags: [], tokens: [], audit: [], tombstones: [], versionFloor }
+    const epoch = typeof value.epoch === 'string' ? { epoch: value.epoch } : {}
+    return { seq: value.seq as number, ...epoch, flags: [], tokens: [], audit: [], tombstones: [], versionFloor }
   }
   if (value.format === FORMAT_V1 && Array.isArray(value.flags) && Array.isArray(value.tokens) && Array.isArray(value.audit)) {
     return value as unknown as StoredState

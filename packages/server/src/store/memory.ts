@@ -1,5 +1,6 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
+import { randomBytes } from 'node:crypto'
 import { ConflictError } from './errors.js'
 import type { AuditEvent, AuditPage, AuditQuery } from '@switchyard/core/audit/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
@@ -19,6 +20,8 @@ import {
 
 export interface StoredState {
   seq: number
+  /** The store's identity (Snapshot.epoch); absent in files written before issue 15. */
+  epoch?: string
   flags: Flag[]
   tokens: TokenRecord[]
   audit: AuditEvent[]
@@ -42,6 +45,7 @@ export interface TombstoneLimits {
 export class MemoryStore implements Store {
   readonly kind: StoreHealth['kind'] = 'memory'
   protected seq = 0
+  protected epoch = randomBytes(12).toString('base64url')
   protected flags = new Map<string, Flag>()
   protected tokens = new Map<string, TokenRecord>()
   /** Deleted flag key → its last version: a re-created flag continues from it (store.ts, Write). */
@@ -65,7 +69,7 @@ export class MemoryStore implements Store {
   }
 
   async load(): Promise<Snapshot> {
-    return { seq: this.seq, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
+    return { seq: this.seq, epoch: this.epoch, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
   }
 
   async readFlag(key: string): Promise<Flag | null> {
@@ -153,11 +157,13 @@ export class MemoryStore implements Store {
   protected state(): StoredState {
     const tombstones = [...this.tombstones].map(([key, version]) => ({ key, version }))
     const records = { flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
-    return { seq: this.seq, ...records, tombstones, versionFloor: this.versionFloor }
+    return { seq: this.seq, epoch: this.epoch, ...records, tombstones, versionFloor: this.versionFloor }
   }
 
   protected restore(state: StoredState): void {
     this.seq = state.seq
+    // A file from before epochs adopts the one this process drew; it is saved with the next fold.
+    if (state.epoch !== undefined) this.epoch = state.epoch
     this.flags = new Map(state.flags.map((f) => [f.key, f]))
     this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
     this.tombstones = new Map((state.tombstones ?? []).map((t) => [t.key, t.version]))

@@ -8,6 +8,7 @@ import { type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/co
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
 import { AuditPageBuilder, changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import { SeqSet } from '@switchyard/core/replica/seq-set'
 import { COMMIT_SCRIPT, NOTE_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
@@ -51,6 +52,11 @@ export class RedisStore implements Store {
   private clockOffsetMs = 0
   /** Highest seq this replica has seen in a notification or a snapshot. */
   private seenSeq = 0
+  /**
+   * The seqs whose changes the store confirmed to this replica (its own commits, checked
+   * notifications, snapshots): one missing for a whole counter check is caught up by a resync.
+   */
+  private readonly confirmed = new SeqSet()
   /** The change counter as read by the previous check. */
   private counterAtLastCheck = 0
   /** The epoch of the store this replica synced from, once known (redisKeys: epoch). */
@@ -134,10 +140,12 @@ export class RedisStore implements Store {
     if (this.diverged) throw new StoreDivergedError(this.diverged)
     const snapshot: Snapshot = {
       seq: Number(seq ?? 0),
+      epoch: this.epoch,
       flags: flags.map((text) => parseRecord<Flag>(text).doc),
       tokens: tokens.map((text) => parseRecord<TokenRecord>(text).doc),
     }
     this.seenSeq = Math.max(this.seenSeq, snapshot.seq)
+    this.confirmed.addThrough(snapshot.seq)
     return snapshot
   }
 
@@ -184,6 +192,7 @@ export class RedisStore implements Store {
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
     if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
     this.seenSeq = Math.max(this.seenSeq, seq)
+    this.confirmed.add(seq)
     return changeOf(write, seq)
   }
 
@@ -347,9 +356,14 @@ export class RedisStore implements Store {
             `its record's seq ${record?.seq ?? 'none'}, and no change of it at that seq`
           return this.emit({ type: 'rejected', detail })
         }
-        // Only a seq the store confirmed counts as heard of, so a replayed note cannot hide a lost one.
-        if (record === null || record.seq === note.seq) this.seenSeq = Math.max(this.seenSeq, note.seq)
-        this.emitChange(note, record)
+        // Only a seq the store confirmed counts as heard of, so a replayed note cannot hide a lost one:
+        // the record written then, or (the record moved on or went) the audit entry of a change to it then.
+        const confirmed = record?.seq === note.seq || changedAt(note, auditFields.length > 0 ? auditFields : undefined)
+        if (confirmed) {
+          this.seenSeq = Math.max(this.seenSeq, note.seq)
+          this.confirmed.add(note.seq)
+        }
+        this.emitChange(note, record, confirmed ? note.seq : undefined)
       },
       () => {
         // The change is known but not its content: catch up with a full resync when Redis answers.
@@ -359,13 +373,13 @@ export class RedisStore implements Store {
   }
 
   /** The record as the store holds it (null: absent, so deleted at the note's seq or later). */
-  private emitChange(note: ChangeNote, record: ReturnType<typeof parseRecord<Flag | TokenRecord>> | null): void {
+  private emitChange(note: ChangeNote, record: ReturnType<typeof parseRecord<Flag | TokenRecord>> | null, confirms: number | undefined): void {
     const seq = record?.seq ?? note.seq
     const change: Change =
       note.kind === 'flag'
         ? { kind: 'flag', key: note.id, seq, flag: (record?.doc as Flag | undefined) ?? null }
         : { kind: 'token', id: note.id, seq, token: (record?.doc as TokenRecord | undefined) ?? null }
-    this.emit({ type: 'change', change })
+    this.emit({ type: 'change', change, confirms })
   }
 
   /** Loads everything and hands it over; concurrent requests share one load and rerun once. */
@@ -408,7 +422,7 @@ export class RedisStore implements Store {
       const [[, counterText], [, epoch]] = replies as [[unknown, string | null], [unknown, string | null]]
       const counter = Number(counterText ?? 0)
       if (this.epoch !== undefined && this.checkIdentity(epoch, counter, seen)) return
-      const missed = this.counterAtLastCheck > this.seenSeq
+      const missed = this.counterAtLastCheck > this.confirmed.contiguous
       this.counterAtLastCheck = counter
       if (missed) await this.resync()
       await this.measureClock()

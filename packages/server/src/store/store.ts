@@ -12,6 +12,11 @@ export interface Snapshot {
   tokens: TokenRecord[]
   /** The store's global change counter when the snapshot was taken. */
   seq: number
+  /**
+   * The store's identity, written when it was first initialized and replaced by a reseed: seqs of
+   * one epoch never compare with another's.
+   */
+  epoch: string
 }
 
 /**
@@ -38,7 +43,11 @@ export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null
  * or that the store lost or replaced its data under this replica (health() says so from then on).
  */
 export type StoreEvent =
-  { type: 'change'; change: Change } | { type: 'resync'; snapshot: Snapshot } | { type: 'rejected'; detail: string } | { type: 'diverged'; detail: string }
+  /** `confirms`: the seq whose change the store confirmed this is (absent: the record moved on, the seq is not accounted for). */
+  | { type: 'change'; change: Change; confirms?: number }
+  | { type: 'resync'; snapshot: Snapshot }
+  | { type: 'rejected'; detail: string }
+  | { type: 'diverged'; detail: string }
 
 /** Tombstones a store keeps by default (a key and a number each; see Write). */
 export const MAX_TOMBSTONES = 10_000
