@@ -17,6 +17,8 @@ describe('GET /healthz and GET /readyz', () => {
       status: 'ok',
       ready: true,
       store: { kind: 'memory', status: 'up' },
+      revision: 0,
+      stale: false,
     })
     expect((await call(app, 'GET', '/readyz', { token: null, expected: 200 })).json()).toEqual({ status: 'ready', store: { kind: 'memory', status: 'up' } })
   })

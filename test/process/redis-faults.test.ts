@@ -1,9 +1,10 @@
 // Redis faults with a private redis-server per test, killed and restarted at will: evaluation
 // keeps answering from memory, writes fail fast with 503 and change nothing, and every
 // replica converges on Redis's state by itself once it is back.
+import { writeFileSync } from 'node:fs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, updateFlag, waitReady } from '../support/helpers.js'
+import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, tempDir, updateFlag, waitReady } from '../support/helpers.js'
 import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
@@ -129,7 +130,7 @@ describe('Redis that lost its data (issue 15)', () => {
     expect(redisStoreOf(a).health().detail).toMatch(/epoch key is gone/)
     expect(await evaluateFlag(a, 'kept')).toMatchObject({ enabled: true, version: 1 })
     const refused = await call(a, 'POST', '/flags', { body: { key: 'after_loss' }, expected: 503 })
-    expect(refused.json()).toMatchObject({ code: 'STORE_DIVERGED', message: expect.stringContaining('restart every replica') })
+    expect(refused.json()).toMatchObject({ code: 'STORE_DIVERGED', message: expect.stringContaining('POST /admin/reseed') })
     expect(await server.client().exists(`${PREFIX}flags`)).toBe(0)
   })
 
@@ -162,8 +163,8 @@ describe('Redis that lost its data (issue 15)', () => {
       expect(metrics).toMatch(/^switchyard_store_up\{store="redis"\} 0$/m)
       await call(app, 'PATCH', '/flags/before_1', { body: { state: 'disabled' }, expected: 503 })
     }
-    // Nothing was written into the empty Redis.
-    expect(await server.client().dbsize()).toBe(0)
+    // Nothing was written into the empty Redis but the replicas' heartbeats (they never touch a seq).
+    expect((await server.client().keys('*')).filter((key) => !/:replica(s|-beats)$/.test(key))).toEqual([])
   })
 
   it('a store from before epochs (a counter, no epoch) is adopted without being taken for a loss', async () => {
@@ -176,6 +177,99 @@ describe('Redis that lost its data (issue 15)', () => {
     expect(redisStoreOf(later).health().status).toBe('up')
     await updateFlag(later, 'legacy', { state: 'enabled' })
     expect(await server.client().get(`${PREFIX}epoch`)).toMatch(/^[A-Za-z0-9_-]{16}$/)
+  })
+})
+
+describe('recovering a store that lost data (issue 15)', () => {
+  const fast = { resyncCheckMs: 100, retryDelayMs: () => 50 }
+  const revisionOf = (app: FastifyInstance) => app.switchyard.sync.revision.value
+  const fleetOf = async (app: FastifyInstance) => (await call(app, 'GET', '/admin/fleet', { expected: 200 })).json()
+
+  /** Two replicas holding flags and a token, then Redis restarted empty, as a restart without persistence leaves it. */
+  async function lostStore() {
+    const server = await privateRedis()
+    const [a, b] = await Promise.all([startReplica(server.url, PREFIX, fast), startReplica(server.url, PREFIX, fast)])
+    for (let i = 0; i < 3; i++) await createFlag(a, { key: `kept_${i}`, state: 'enabled' })
+    const token = (await call(b, 'POST', '/tokens', { body: { name: 'svc', scope: 'evaluate' }, expected: 201 })).json()
+    await eventually(() => held(b, 'kept_2') !== undefined && a.switchyard.tokens.find(token.id) !== undefined, 10_000, 'both replicas to hold it all')
+    const before = revisionOf(a)
+    await server.kill()
+    await server.restart()
+    for (const app of [a, b]) await eventually(() => redisStoreOf(app).health().status === 'diverged', 10_000, 'the loss to be reported')
+    // Their heartbeats reach the empty Redis: a replica started now can see them.
+    await eventually(async () => (await server.client().hlen(`${PREFIX}replica-beats`)) === 2, 10_000, 'both heartbeats in the new Redis')
+    return { server, a, b, token, before }
+  }
+
+  it('a replica started after the loss reports it instead of serving an empty state, and FLAGS_BOOTSTRAP_FILE does not seed the store', async () => {
+    const { server, a } = await lostStore()
+    const bootstrap = tempDir()
+    onTestFinished(() => bootstrap.remove())
+    const file = `${bootstrap.path}/flags.yaml`
+    writeFileSync(file, 'version: 1\nflags:\n  - key: from_bootstrap\n')
+    const late = await startReplica(server.url, PREFIX, { ...fast, load: false, config: { flagsBootstrapFile: file } })
+    await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to report the loss')
+    expect(redisStoreOf(late).health().detail).toMatch(/does not hold the store the running replicas synced from/)
+    const ready = await call(late, 'GET', '/readyz', { token: null, expected: 503 })
+    expect(ready.json().store).toMatchObject({ status: 'diverged' })
+    expect(await server.client().hexists(`${PREFIX}flags`, 'from_bootstrap')).toBe(0)
+    expect(await server.client().exists(`${PREFIX}epoch`)).toBe(0)
+
+    const fleet = await fleetOf(a)
+    expect(fleet).toMatchObject({ epoch: null, consistent: false })
+    expect(fleet.replicas.map((r: { epoch: string | null }) => r.epoch).filter((e: string | null) => e === null)).toHaveLength(1)
+    // The late replica holds nothing to write back.
+    expect((await call(late, 'POST', '/admin/reseed', { expected: 409 })).json()).toMatchObject({ code: 'NOTHING_TO_RESEED' })
+  })
+
+  it("POST /admin/reseed writes a replica's state back under a new epoch: every replica converges, writes resume, no seq is issued twice", async () => {
+    const { server, a, b, token, before } = await lostStore()
+    const late = await startReplica(server.url, PREFIX, { ...fast, load: false })
+    await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to report the loss')
+
+    const fleet = await fleetOf(b)
+    const [ra, rb] = [a, b].map((app) => fleet.replicas.find((r: { id: string }) => r.id === redisStoreOf(app).instanceId))
+    expect(ra.stateHash).toBe(rb.stateHash)
+
+    const reseeded = (await call(a, 'POST', '/admin/reseed', { expected: 200 })).json()
+    expect(reseeded).toMatchObject({ flags: 3, tokens: 1 })
+    expect(reseeded.seq).toBeGreaterThan(before)
+    expect(await server.client().get(`${PREFIX}epoch`)).toBe(reseeded.epoch)
+    for (const app of [a, b, late]) {
+      await eventually(() => redisStoreOf(app).health().status === 'up' && app.switchyard.sync.ready, 10_000, 'every replica to adopt the reseed')
+      await eventually(() => held(app, 'kept_2') !== undefined && revisionOf(app) >= reseeded.seq, 10_000, 'the state on every replica')
+      await call(app, 'POST', '/evaluate', { token: token.token, body: { flag: 'kept_0', context: {} }, expected: 200 })
+    }
+    const written = (await call(late, 'PATCH', '/flags/kept_1', { body: { state: 'disabled' }, expected: 200 })).json()
+    expect(written.version).toBe(2)
+    await eventually(() => held(a, 'kept_1')?.version === 2 && held(b, 'kept_1')?.version === 2, 10_000, 'the write on every replica')
+    expect(Number(await server.client().get(`${PREFIX}seq`))).toBe(reseeded.seq + 1)
+    // Within a heartbeat every replica reports the new epoch and one state.
+    await eventually(async () => (await fleetOf(a)).consistent === true, 10_000, 'the fleet to agree')
+    expect((await fleetOf(b)).epoch).toBe(reseeded.epoch)
+    const [event] = (await call(a, 'GET', '/audit?limit=2', { expected: 200 })).json().events.slice(1)
+    expect(event).toMatchObject({ action: 'store.reseeded', seq: reseeded.seq, changes: { flags: { after: 3 }, tokens: { after: 1 } } })
+    // Only a diverged store can be reseeded.
+    expect((await call(a, 'POST', '/admin/reseed', { expected: 409 })).json()).toMatchObject({ code: 'STORE_NOT_DIVERGED' })
+  })
+
+  it('POST /admin/accept-store goes on with what Redis holds: every replica empties, only ADMIN_TOKEN remains, writes resume', async () => {
+    const { server, a, b, token } = await lostStore()
+    const accepted = (await call(b, 'POST', '/admin/accept-store', { expected: 200 })).json()
+    expect(accepted).toMatchObject({ flags: 0, tokens: 0 })
+    for (const app of [a, b]) {
+      await eventually(
+        () => redisStoreOf(app).health().status === 'up' && held(app, 'kept_0') === undefined,
+        10_000,
+        'every replica to take the store as it is',
+      )
+      await call(app, 'POST', '/evaluate', { token: token.token, body: { flag: 'kept_0', context: {} }, expected: 401 })
+    }
+    await createFlag(a, { key: 'restored' })
+    await eventually(() => held(b, 'restored') !== undefined, 10_000, 'the new flag on B')
+    expect(Number(await server.client().get(`${PREFIX}seq`))).toBe(accepted.seq + 1)
+    const [event] = (await call(a, 'GET', '/audit?limit=2', { expected: 200 })).json().events.slice(1)
+    expect(event).toMatchObject({ action: 'store.accepted', seq: accepted.seq })
   })
 })
 

@@ -116,6 +116,8 @@ describe('changes made on one replica', () => {
       status: 'ok',
       ready: true,
       store: { kind: 'redis', status: 'up' },
+      revision: a.switchyard.sync.revision.value,
+      stale: false,
     })
     expect((await call(a, 'GET', '/readyz', { token: null, expected: 200 })).json()).toEqual({ status: 'ready', store: { kind: 'redis', status: 'up' } })
   })

@@ -101,7 +101,7 @@ describe('RedisStore.commit', () => {
     await store.commit({ kind: 'token', id: token.id, next: token, audit: { ...audit('x'), flag: undefined, tokenId: token.id, action: 'token.created' } })
     const removed = await store.commit({ kind: 'flag', key: 'alpha', expectedVersion: 1, next: null, audit: audit('alpha') })
     expect(removed).toEqual({ kind: 'flag', key: 'alpha', seq: 3, flag: null })
-    expect(await store.load()).toEqual({ seq: 3, flags: [], tokens: [token] })
+    expect(await store.load()).toEqual({ seq: 3, epoch: expect.any(String), flags: [], tokens: [token] })
   })
 
   it('keeps every key and the channel under its prefix, apart from other prefixes', async () => {
@@ -120,10 +120,13 @@ describe('RedisStore.commit', () => {
     const client = redisClient(redis.url())
     const epoch = await client.get(`${prefix}epoch`)
     expect(epoch).toMatch(/^[A-Za-z0-9_-]{16}$/)
-    expect(messages[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId} ${epoch}`)
+    // The last field is when the commit ran, on Redis's clock (for the propagation histogram).
+    const [, committedAt] = /^.* (\d+)$/.exec(messages[0]!)!
+    expect(messages[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId} ${epoch} ${committedAt}`)
+    expect(Math.abs(Number(committedAt) - Date.now())).toBeLessThan(60_000)
     expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}audit-bytes`, `${prefix}epoch`, `${prefix}flags`, `${prefix}seq`])
     expect(await neighbour.readFlag('alpha')).toBeNull()
-    expect(await neighbour.load()).toEqual({ seq: 0, flags: [], tokens: [] })
+    expect(await neighbour.load()).toEqual({ seq: 0, epoch: expect.not.stringMatching(epoch!), flags: [], tokens: [] })
   })
 })
 

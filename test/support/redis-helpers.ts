@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
 import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
+import type { Config } from '../../packages/server/src/config.js'
 import { eventually, startApp, tempDir } from './helpers.js'
 import { freePort } from './process.js'
 
@@ -37,18 +38,20 @@ export interface RedisServer {
 /**
  * A private redis-server on 127.0.0.1 and a free port. `persistent` turns on the append-only
  * file with an fsync per write, as production runs it, so a killed server restarts with every
- * committed change; otherwise nothing touches the disk.
+ * committed change; otherwise nothing touches the disk. `debugCommand` allows DEBUG (off by default
+ * since Redis 7), for tests that stall the server with DEBUG SLEEP.
  */
-export async function startRedisServer(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(opts: { persistent?: boolean; debugCommand?: boolean } = {}): Promise<RedisServer> {
   const binary = redisServerBinary()
   const dir = tempDir('switchyard-redis-')
   const persistence = opts.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  const debug = opts.debugCommand ? ['--enable-debug-command', 'yes'] : []
   let client: Redis | undefined
   let port = 0
   let child: ChildProcess | undefined
 
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, '--loglevel', 'notice']
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, ...debug, '--loglevel', 'notice']
     const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     let output = ''
@@ -154,16 +157,16 @@ export function testPrefix(url: string): string {
   return prefix
 }
 
-export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'url' | 'prefix'>> & { load?: boolean }
+export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'url' | 'prefix'>> & { load?: boolean; config?: Partial<Config> }
 
 /**
  * One replica: an app on its own RedisStore, closed when the test finishes. `load: false`
  * leaves it loading in the background (as server.ts does) instead of waiting for the state.
  */
 export async function startReplica(url: string, prefix: string, options: ReplicaOptions = {}): Promise<FastifyInstance> {
-  const { load, ...storeOptions } = options
+  const { load, config, ...storeOptions } = options
   const store = new RedisStore({ url, prefix, auditMaxEvents: 10_000, ...storeOptions })
-  const app = await startApp({ redisUrl: url, redisPrefix: prefix }, { store, load: false })
+  const app = await startApp({ redisUrl: url, redisPrefix: prefix, ...config }, { store, load: false })
   onTestFinished(() => app.close())
   const loading = app.switchyard.sync.start(50)
   if (load === false) {

@@ -35,6 +35,7 @@ import { ofrepRoutes } from './evaluation/ofrep/routes.js'
 import { streamRoutes } from './stream/routes.js'
 import { installMetrics } from './metrics/hooks.js'
 import { metricsRoutes } from './metrics/routes.js'
+import { adminRoutes } from './admin/routes.js'
 
 export type { Switchyard } from './services.js'
 
@@ -99,7 +100,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const services = await buildServices(config, app.log, deps.store)
-  const { store, flags, tokens, sync, stream, metrics } = services
+  const { store, flags, tokens, sync, heartbeat, stream, metrics } = services
   app.decorate('switchyard', services)
   const onEvaluated = metrics.evaluations.count.bind(metrics.evaluations)
 
@@ -122,14 +123,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await installSwagger(app)
 
-  await app.register(healthRoutes, { store, sync })
+  await app.register(healthRoutes, { store, sync, heartbeat })
   await app.register(evaluateRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
   await app.register(flagRoutes, { flags })
   await app.register(tokenRoutes, { tokens })
   await app.register(auditRoutes, { store })
-  await app.register(ofrepRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
+  await app.register(ofrepRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit, isStale: () => heartbeat.stale })
   await app.register(streamRoutes, { stream, bodyLimit: config.evaluateBodyLimit })
   await app.register(metricsRoutes, { metrics })
+  await app.register(adminRoutes, { services })
 
   await app.register(gracefulClose, { sync, store })
   return app

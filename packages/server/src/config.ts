@@ -17,6 +17,7 @@ const EnvSchema = Type.Object({
   TOKENS_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   WRITE_DEADLINE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   MIN_REVISION_WAIT_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 500 }),
+  STALE_AFTER_MS: Type.Integer({ minimum: 2000, maximum: 3_600_000, default: 5000 }),
   AUDIT_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 10_000 }),
   AUDIT_MAX_BYTES: Type.Integer({ minimum: 1024 * 1024, maximum: 16 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 8 * 1024 * 1024 }),
@@ -55,6 +56,8 @@ export interface Config {
   writeDeadlineMs: number
   /** How long a read with X-Switchyard-Min-Revision may wait for this replica to catch up before 503 STALE_REPLICA. */
   minRevisionWaitMs: number
+  /** A replica that has heard nothing from the store for this long reports itself stale (/healthz, OFREP metadata). */
+  staleAfterMs: number
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold; the oldest events are dropped first. */
   auditMaxBytes: number
@@ -167,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokensMax: e.TOKENS_MAX,
     writeDeadlineMs: e.WRITE_DEADLINE_MS,
     minRevisionWaitMs: e.MIN_REVISION_WAIT_MS,
+    staleAfterMs: e.STALE_AFTER_MS,
     auditMaxEvents: e.AUDIT_MAX_EVENTS,
     auditMaxBytes: e.AUDIT_MAX_BYTES,
     bodyLimit: e.BODY_LIMIT,

@@ -7,6 +7,7 @@ import { flagsBootstrap } from './flags/bootstrap.js'
 import { FlagRegistry } from './flags/registry.js'
 import { Metrics } from './metrics/metrics.js'
 import { AppliedRevision } from './replica/revision.js'
+import { Heartbeat } from './replica/heartbeat.js'
 import { StoreSync } from './replica/sync.js'
 import { createStore } from './store/create.js'
 import type { Store } from './store/store.js'
@@ -19,6 +20,7 @@ export interface Switchyard {
   flags: FlagRegistry
   tokens: TokenRegistry
   sync: StoreSync
+  heartbeat: Heartbeat
   stream: ChangeStream
   metrics: Metrics
 }
@@ -33,6 +35,18 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
   const metrics = new Metrics({ store, flags })
   const sync = new StoreSync(store, flagReplica, tokenReplica, log, revision, metrics.sync)
+  const heartbeat = new Heartbeat(
+    store,
+    {
+      id: store.instanceId,
+      revision,
+      epoch: () => sync.epoch,
+      stateHash: () => (BigInt(`0x${flags.digest}`) ^ BigInt(`0x${tokens.digest}`)).toString(16).padStart(16, '0'),
+    },
+    config.staleAfterMs,
+    log,
+  )
+  sync.heartbeat = heartbeat
   if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, log)
   const limits = defaultStreamLimits()
   const stream = new ChangeStream(
@@ -50,5 +64,5 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
     },
   )
-  return { config, store, flags, tokens, sync, stream, metrics }
+  return { config, store, flags, tokens, sync, heartbeat, stream, metrics }
 }

@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { StringEnum } from '../schema.js'
 
-const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'token.created', 'token.revoked'] as const
+const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'token.created', 'token.revoked', 'store.reseeded', 'store.accepted'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 const FieldChange = Type.Object(

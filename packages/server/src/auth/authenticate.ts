@@ -21,6 +21,8 @@ const RANK: Record<TokenScope, number> = { client: 1, evaluate: 2, admin: 3 }
 declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope
+    /** Answers before the state is loaded too (the readiness gate lets it through). */
+    whileLoading?: boolean
   }
   interface FastifyRequest {
     token: TokenRecord | null

@@ -102,12 +102,12 @@ export class TokenRegistry {
     this.sorted = null
   }
 
-  /** The token with this id (the bootstrap token included), if it exists on this replica. */
   /** The stored tokens held, as a hash equal on replicas that hold the same ones (VersionedMap.digest). */
   get digest(): string {
     return this.tokens.digest
   }
 
+  /** The token with this id (the bootstrap token included), if it exists on this replica. */
   find(id: string): TokenRecord | undefined {
     return id === BOOTSTRAP_TOKEN_ID ? this.bootstrap : this.tokens.get(id)
   }
@@ -127,6 +127,11 @@ export class TokenRegistry {
   /** Whether `record` has expired at `nowMs`; one without expiresAt never does. */
   isExpired(record: TokenRecord, nowMs: number): boolean {
     return expiryOf(record) <= nowMs
+  }
+
+  /** The tokens the store holds (not the bootstrap token), as this replica holds them. */
+  stored(): TokenRecord[] {
+    return [...this.tokens.valuesIterator()]
   }
 
   /** Every token, the bootstrap token's included, by id. */

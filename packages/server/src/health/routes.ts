@@ -4,8 +4,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { StoreHealth, type Store } from '../store/store.js'
 import type { StoreSync } from '../replica/sync.js'
+import type { Heartbeat } from '../replica/heartbeat.js'
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: StoreSync }> = async (app, { store, sync }) => {
+const Freshness = {
+  revision: Type.Integer({ description: 'X-Switchyard-Revision: every store change up to it is applied here' }),
+  stale: Type.Boolean({ description: 'This replica has heard nothing from its store for longer than STALE_AFTER_MS: what it serves may be old' }),
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: StoreSync; heartbeat: Heartbeat }> = async (app, { store, sync, heartbeat }) => {
   app.get(
     '/healthz',
     {
@@ -14,11 +20,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: Store
         summary: 'Liveness: the process answers',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), ready: Type.Boolean(), store: StoreHealth }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok'), ready: Type.Boolean(), store: StoreHealth, ...Freshness }) },
       },
       config: { scope: 'public' },
     },
-    async () => ({ status: 'ok' as const, ready: sync.ready, store: store.health() }),
+    async () => ({ status: 'ok' as const, ready: sync.ready, store: store.health(), revision: sync.revision.value, stale: heartbeat.stale }),
   )
 
   app.get(

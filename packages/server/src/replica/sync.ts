@@ -1,11 +1,12 @@
 // Keeps the registries in step with the store: the initial load, changes committed by other
 // replicas, and full resyncs after a gap in notifications.
 import type { FastifyBaseLogger } from 'fastify'
-import { StoreUnavailableError } from '../store/errors.js'
+import { StoreDivergedError, StoreUnavailableError } from '../store/errors.js'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Change, Snapshot, Store } from '../store/store.js'
 import type { AppliedRevision } from './revision.js'
+import type { Heartbeat } from './heartbeat.js'
 
 /**
  * What changes a registry's contents: applying a committed change, or replacing everything with a
@@ -33,6 +34,8 @@ export class StoreSync {
   ready = false
   /** Runs after the first load and before the replica reports ready; FLAGS_BOOTSTRAP_FILE seeds an empty store here. */
   beforeReady?: (snapshot: Snapshot) => Promise<void>
+  /** Beats from the start, so a replica that cannot load yet is in the fleet view too. */
+  heartbeat?: Heartbeat
   /** The epoch of the store this replica's state comes from; undefined until the first load. */
   epoch?: string
   private closed = false
@@ -63,10 +66,13 @@ export class StoreSync {
   }
 
   /**
-   * Loads the whole state. A store that is unreachable is retried until it answers (the
-   * replica stays unready meanwhile); anything else, such as a corrupt data file, is fatal.
+   * Loads the whole state. A store that is unreachable, or that lost the data the running replicas
+   * hold (until an operator recovers it), is retried (the replica stays unready meanwhile);
+   * anything else, such as a corrupt data file, is fatal.
    */
   async start(retryMs = 1000): Promise<void> {
+    let reported = false
+    this.heartbeat?.start()
     for (;;) {
       try {
         const snapshot = await this.store.load()
@@ -76,6 +82,12 @@ export class StoreSync {
         this.log.info({ flags: snapshot.flags.length, store: this.store.kind }, 'store loaded')
         return
       } catch (err) {
+        if (err instanceof StoreDivergedError && !this.closed) {
+          if (!reported) this.log.error({ detail: err.message }, 'store.diverged')
+          reported = true
+          await new Promise((resolve) => setTimeout(resolve, retryMs))
+          continue
+        }
         if (!(err instanceof StoreUnavailableError) || this.closed) throw err
         this.log.warn({ err: err.message }, 'store unavailable at startup; retrying')
         await new Promise((resolve) => setTimeout(resolve, retryMs))
@@ -85,6 +97,7 @@ export class StoreSync {
 
   stop(): void {
     this.closed = true
+    this.heartbeat?.stop()
   }
 
   private applyChange(change: Change): boolean {

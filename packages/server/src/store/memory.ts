@@ -9,7 +9,10 @@ import {
   AuditPageBuilder,
   changeOf,
   MAX_TOMBSTONES,
+  BEAT_TTL_MS,
   type Change,
+  type Fleet,
+  type ReplicaBeat,
   type Snapshot,
   type Store,
   type StoreEvent,
@@ -44,6 +47,7 @@ export interface TombstoneLimits {
 
 export class MemoryStore implements Store {
   readonly kind: StoreHealth['kind'] = 'memory'
+  readonly instanceId = randomBytes(8).toString('hex')
   protected seq = 0
   protected epoch = randomBytes(12).toString('base64url')
   protected flags = new Map<string, Flag>()
@@ -180,6 +184,24 @@ export class MemoryStore implements Store {
   }
 
   subscribe(_listener: (event: StoreEvent) => void): void {}
+
+  // Heartbeats of the one process: kept like Redis keeps them, so GET /admin/fleet is the same everywhere.
+  private readonly beats = new Map<string, { beat: ReplicaBeat; at: number }>()
+
+  async beat(beat: ReplicaBeat): Promise<number> {
+    this.beats.set(beat.id, { beat, at: Date.now() })
+    return this.seq
+  }
+
+  async fleet(): Promise<Fleet> {
+    const now = Date.now()
+    const beats = []
+    for (const [id, { beat, at }] of this.beats) {
+      if (now - at >= BEAT_TTL_MS) this.beats.delete(id)
+      else beats.push({ ...beat, lastBeatAt: new Date(at).toISOString() })
+    }
+    return { counter: this.seq, epoch: this.epoch, parents: [], beats }
+  }
 
   health(): StoreHealth {
     return { kind: this.kind, status: 'up' }

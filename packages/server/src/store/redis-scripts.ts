@@ -24,7 +24,16 @@ export function redisKeys(prefix: string) {
      * replicas synced from (FLUSHALL, a restart without persistence, a restore, a failover).
      */
     epoch: `${prefix}epoch`,
-    /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id> <origin> <epoch>`. */
+    /**
+     * Set: the epochs a reseed (or an accepted loss) replaced with the current one. A replica of one
+     * of them adopts the current epoch and its state; any other epoch is a store it never knew.
+     */
+    epochParents: `${prefix}epoch-parents`,
+    /** Sorted set: live replica id → when its heartbeat expires (ms, Redis clock). */
+    replicas: `${prefix}replicas`,
+    /** Hash: replica id → `<ms of its last heartbeat> <heartbeat JSON>`; beats never touch the seq. */
+    replicaBeats: `${prefix}replica-beats`,
+    /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id> <origin> <epoch> <ms>`. */
     changes: `${prefix}changes`,
   }
 }
@@ -46,11 +55,12 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
 }
 
 /**
- * A notification: `<kind> <seq> <id> <origin> <epoch>`. It is a hint, never data: anyone allowed to
+ * A notification: `<kind> <seq> <id> <origin> <epoch> <ms>`. It is a hint, never data: anyone allowed to
  * PUBLISH on the channel could send one, so a replica re-reads the record and the counter and
  * applies only what the store holds (redis.ts, onMessage). `origin` is the committing replica's
- * instance id, so it can skip its own notifications. Servers before issue 15 appended the record
- * on a second line; it is ignored.
+ * instance id, so it can skip its own notifications; `ms` is when the commit ran (Redis's
+ * clock), for the propagation histogram. Servers before issue 15 appended the record on a
+ * second line; it is ignored.
  */
 export interface ChangeNote {
   kind: 'flag' | 'token'
@@ -59,12 +69,21 @@ export interface ChangeNote {
   origin: string
   /** Absent from servers before issue 15. */
   epoch?: string
+  /** When the commit ran, ms on Redis's clock; absent from servers before issue 15. */
+  committedAtMs?: number
 }
 
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?:\n[\s\S]*)?$/.exec(message)
+  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?: (\d{1,15}))?(?:\n[\s\S]*)?$/.exec(message)
   if (!m) return undefined
-  return { kind: m[1] as 'flag' | 'token', seq: Number(m[2]), id: m[3]!, origin: m[4]!, epoch: m[5] }
+  return {
+    kind: m[1] as 'flag' | 'token',
+    seq: Number(m[2]),
+    id: m[3]!,
+    origin: m[4]!,
+    epoch: m[5],
+    committedAtMs: m[6] === undefined ? undefined : Number(m[6]),
+  }
 }
 
 /**
@@ -96,7 +115,8 @@ local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 -- The replica stops waiting after its command timeout and answers 503; a write Redis gets to
 -- later (it was paused, or busy) must then change nothing, or the 503 would be a lie.
 local now = redis.call('TIME')
-if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[11]) then return {-1} end
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if nowMs > tonumber(ARGV[11]) then return {-1} end
 local epoch = redis.call('GET', KEYS[7])
 if epoch ~= ARGV[15] then return {-2, epoch} end
 
@@ -122,7 +142,7 @@ end
 redis.call('SET', KEYS[1], seq)
 
 -- The notification names the change; replicas read the record itself from the store.
-local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12] .. ' ' .. ARGV[15]
+local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12] .. ' ' .. ARGV[15] .. ' ' .. string.format('%d', nowMs)
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
   if kind == 'flag' and current then
@@ -174,5 +194,76 @@ end
 if length == 1 then redis.call('SET', KEYS[4], #ARGV[6])
 elseif bytes < 0 then redis.call('SET', KEYS[4], 0) end
 redis.call('PUBLISH', ARGV[10], note)
+return {seq}
+`
+
+/** Drops the heartbeats whose time is up; shared by the two scripts below. KEYS[1] replicas, KEYS[2] beats. */
+const DROP_EXPIRED = `
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowMs)) do redis.call('HDEL', KEYS[2], gone) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
+`
+
+/**
+ * One replica's heartbeat, on Redis's clock so every replica's expiries compare. Never touches
+ * the seq. KEYS: replicas, beats, seq. ARGV: id, heartbeat JSON, TTL ms. Returns the change counter.
+ */
+export const HEARTBEAT_SCRIPT = `${DROP_EXPIRED}
+redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], string.format('%d', nowMs) .. ' ' .. ARGV[2])
+return redis.call('GET', KEYS[3])
+`
+
+/**
+ * Every live heartbeat, with the store's counter, epoch and epoch parents.
+ * KEYS: replicas, beats, seq, epoch, epoch parents. Returns {now ms, beats (flat hash), counter, epoch, parents}.
+ */
+export const FLEET_SCRIPT = `${DROP_EXPIRED}
+return {string.format('%d', nowMs), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), redis.call('SMEMBERS', KEYS[5])}
+`
+
+/**
+ * The operator's recovery of a store that lost data: a new epoch, its parents (the epochs it
+ * replaces, which replicas then adopt it from), a counter past every seq any replica has seen,
+ * one audit event, and — for a reseed — the records a replica held, each written at the new seq;
+ * accepting the loss keeps the records Redis holds. Refused ({-2, epoch}) if the store's epoch is
+ * not the one the operator saw.
+ * KEYS: seq, flags, tokens, audit, audit bytes, epoch, epoch parents.
+ * ARGV: expected epoch ('' = none), new epoch, lowest seq, mode ('reseed' | 'accept'), audit event,
+ *       actor, parent count, parents…, flag count, (key, version, document)…, token count, (id, document)….
+ * Returns {seq}.
+ */
+export const RESEED_SCRIPT = `
+local held = redis.call('GET', KEYS[6])
+if (held or '') ~= ARGV[1] then return {-2, held} end
+local seq = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[3])) + 1
+local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
+if last then
+  local lastSeq = tonumber(string.match(last[1], '^(%d+)-'))
+  if lastSeq >= seq then seq = lastSeq + 1 end
+end
+local i = 7
+local parents = tonumber(ARGV[i])
+for p = 1, parents do redis.call('SADD', KEYS[7], ARGV[i + p]) end
+i = i + parents + 1
+local flags = tonumber(ARGV[i])
+if ARGV[4] == 'reseed' then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  for f = 0, flags - 1 do
+    local at = i + 1 + f * 3
+    redis.call('HSET', KEYS[2], ARGV[at], '{"seq":' .. seq .. ',"version":' .. ARGV[at + 1] .. ',"doc":' .. ARGV[at + 2] .. '}')
+  end
+  i = i + flags * 3 + 1
+  local tokens = tonumber(ARGV[i])
+  for t = 0, tokens - 1 do
+    local at = i + 1 + t * 2
+    redis.call('HSET', KEYS[3], ARGV[at], '{"seq":' .. seq .. ',"doc":' .. ARGV[at + 1] .. '}')
+  end
+end
+redis.call('SET', KEYS[1], seq)
+redis.call('SET', KEYS[6], ARGV[2])
+redis.call('XADD', KEYS[4], seq .. '-0', 'flag', '', 'actor', ARGV[6], 'event', ARGV[5])
+redis.call('INCRBY', KEYS[5], #ARGV[5])
 return {seq}
 `

@@ -4,12 +4,37 @@
 import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
-import { type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
+import { type AuditDraft, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
-import { AuditPageBuilder, changeOf, MAX_TOMBSTONES, type Change, type Snapshot, type Store, type StoreEvent, type StoreHealth, type Write } from './store.js'
+import {
+  AuditPageBuilder,
+  BEAT_TTL_MS,
+  changeOf,
+  MAX_TOMBSTONES,
+  type Change,
+  type Fleet,
+  type RecoverableStore,
+  type ReplicaBeat,
+  type Snapshot,
+  type Store,
+  type StoreEvent,
+  type StoreHealth,
+  type Write,
+} from './store.js'
+import {
+  COMMIT_SCRIPT,
+  FLEET_SCRIPT,
+  HEARTBEAT_SCRIPT,
+  NOTE_SCRIPT,
+  parseMessage,
+  parseRecord,
+  redisKeys,
+  RESEED_SCRIPT,
+  type ChangeNote,
+  type RedisKeys,
+} from './redis-scripts.js'
 import { SeqSet } from '@switchyard/core/replica/seq-set'
-import { COMMIT_SCRIPT, NOTE_SCRIPT, parseMessage, parseRecord, redisKeys, type ChangeNote, type RedisKeys } from './redis-scripts.js'
 
 export interface RedisStoreOptions {
   url: string
@@ -32,9 +57,13 @@ type CommandConnection = Redis & {
   switchyardCommit(...args: (string | number)[]): Promise<CommitResult>
   /** Lua nil comes back as null: the record (or null), the counter, the epoch, the audit entry's fields. */
   switchyardNote(...args: (string | number)[]): Promise<[string | null, string | null, string | null, string[]]>
+  switchyardBeat(...args: (string | number)[]): Promise<string | null>
+  /** Now (ms), the beats as a flat hash, the counter, the epoch, the epoch parents. */
+  switchyardFleet(...args: (string | number)[]): Promise<[string, string[], string | null, string | null, string[]]>
+  switchyardReseed(...args: (string | number)[]): Promise<[number, (string | null)?]>
 }
 
-export class RedisStore implements Store {
+export class RedisStore implements Store, RecoverableStore {
   readonly kind = 'redis' as const
   /** Names this replica's connections in CLIENT LIST: switchyard-cmd-<id>, switchyard-sub-<id>. */
   readonly instanceId = randomBytes(8).toString('hex')
@@ -90,6 +119,9 @@ export class RedisStore implements Store {
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
     this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 7, lua: COMMIT_SCRIPT })
     this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
+    this.cmd.defineCommand('switchyardBeat', { numberOfKeys: 3, lua: HEARTBEAT_SCRIPT })
+    this.cmd.defineCommand('switchyardFleet', { numberOfKeys: 5, lua: FLEET_SCRIPT })
+    this.cmd.defineCommand('switchyardReseed', { numberOfKeys: 7, lua: RESEED_SCRIPT })
     this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
@@ -127,19 +159,43 @@ export class RedisStore implements Store {
     // Read before asking: a commit answered meanwhile may carry a seq above what the reply holds.
     const seen = this.seenSeq
     const replies = await this.run('loading the state', (redis) =>
-      redis.multi().get(this.keys.seq).get(this.keys.epoch).hvals(this.keys.flags).hvals(this.keys.tokens).exec(),
+      redis.multi().get(this.keys.seq).get(this.keys.epoch).smembers(this.keys.epochParents).hvals(this.keys.flags).hvals(this.keys.tokens).exec(),
     )
     if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
     const failed = replies.find(([err]) => err)
     if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
-    const [[, seq], [, epoch], [, flags], [, tokens]] = replies as [[null, string | null], [null, string | null], [null, string[]], [null, string[]]]
-    // The first load learns (or, on a store never used before, writes) the epoch; every later
-    // one must find the same, with a counter no lower than any seen.
-    if (this.epoch === undefined) this.epoch = epoch ?? (await this.identify())
-    else this.checkIdentity(epoch, Number(seq ?? 0), seen)
+    const [[, seq], [, epoch], [, parents], [, flags], [, tokens]] = replies as [
+      [null, string | null],
+      [null, string | null],
+      [null, string[]],
+      [null, string[]],
+      [null, string[]],
+    ]
+    const counter = Number(seq ?? 0)
+    if (this.epoch === undefined) {
+      // The first load learns (or, on a store never used before, writes) the epoch, unless live
+      // replicas synced from another store: then this one lost data and they hold what it had.
+      const foreign = (await this.fleet()).beats.filter((b) => b.id !== this.instanceId && b.epoch !== null && b.epoch !== epoch && !parents.includes(b.epoch))
+      if (foreign.length > 0) {
+        const list = foreign.map((b) => `${b.id} (epoch ${b.epoch}, revision ${b.revision})`).join(', ')
+        this.diverged =
+          `Redis does not hold the store the running replicas synced from: ${list} ${foreign.length === 1 ? 'holds' : 'hold'} another ` +
+          `(${epoch === null ? 'Redis holds no epoch: it lost its data' : `Redis holds epoch ${epoch}`}). This replica serves nothing until an operator ` +
+          'recovers: POST /admin/reseed on the replica whose state to keep (GET /admin/fleet compares them), ' +
+          'or POST /admin/accept-store to go on with what Redis holds.'
+        this.emit({ type: 'diverged', detail: this.diverged })
+        throw new StoreDivergedError(this.diverged)
+      }
+      this.diverged = undefined
+      this.epoch = epoch ?? (await this.identify())
+    } else if (epoch !== null && epoch !== this.epoch && parents.includes(this.epoch)) {
+      // An operator reseeded the store, or accepted its loss, from the epoch this replica knew:
+      // its state is the store's now, numbered from the new counter.
+      this.adopt(epoch)
+    } else this.checkIdentity(epoch, counter, seen, parents)
     if (this.diverged) throw new StoreDivergedError(this.diverged)
     const snapshot: Snapshot = {
-      seq: Number(seq ?? 0),
+      seq: counter,
       epoch: this.epoch,
       flags: flags.map((text) => parseRecord<Flag>(text).doc),
       tokens: tokens.map((text) => parseRecord<TokenRecord>(text).doc),
@@ -187,7 +243,8 @@ export class RedisStore implements Store {
     )
     if (seq === -2) {
       this.checkIdentity(current, this.seenSeq)
-      throw new StoreDivergedError(this.diverged!)
+      if (this.diverged) throw new StoreDivergedError(this.diverged)
+      throw new StoreUnavailableError('the store was reseeded under this replica, which is taking its state over; nothing was changed, retry')
     }
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
     if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
@@ -220,6 +277,92 @@ export class RedisStore implements Store {
 
   subscribe(listener: (event: StoreEvent) => void): void {
     this.listeners.add(listener)
+  }
+
+  async beat(beat: ReplicaBeat): Promise<number> {
+    const counter = await this.run('sending the heartbeat', (redis) =>
+      redis.switchyardBeat(this.keys.replicas, this.keys.replicaBeats, this.keys.seq, beat.id, JSON.stringify(beat), BEAT_TTL_MS),
+    )
+    return Number(counter ?? 0)
+  }
+
+  async fleet(): Promise<Fleet> {
+    const [, flat, counter, epoch, parents] = await this.run('reading the fleet', (redis) =>
+      redis.switchyardFleet(this.keys.replicas, this.keys.replicaBeats, this.keys.seq, this.keys.epoch, this.keys.epochParents),
+    )
+    const beats: Fleet['beats'] = []
+    for (const text of Object.values(fieldsOf(flat))) {
+      const space = text.indexOf(' ')
+      try {
+        const at = Number(text.slice(0, space))
+        beats.push({ ...(JSON.parse(text.slice(space + 1)) as ReplicaBeat), lastBeatAt: new Date(at - this.clockOffsetMs).toISOString() })
+      } catch {
+        // Not a heartbeat this code wrote: left out of the fleet.
+      }
+    }
+    return { counter: Number(counter ?? 0), epoch, parents, beats }
+  }
+
+  /**
+   * Writes this replica's state back under a new epoch, whose parents are every epoch a live replica
+   * or Redis holds: each of those replicas adopts it (load). The counter goes past every seq any of
+   * them has applied, so no seq an SDK or a stream consumer holds is issued again.
+   */
+  reseed(state: { flags: Flag[]; tokens: TokenRecord[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
+    const records: (string | number)[] = [state.flags.length]
+    for (const flag of state.flags) records.push(flag.key, flag.version, JSON.stringify(flag))
+    records.push(state.tokens.length)
+    for (const token of state.tokens) records.push(token.id, JSON.stringify(token))
+    return this.newEpoch('reseed', audit, records)
+  }
+
+  acceptLoss(audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
+    return this.newEpoch('accept', audit, [0, 0])
+  }
+
+  private async newEpoch(mode: 'reseed' | 'accept', audit: AuditDraft, records: (string | number)[]): Promise<{ epoch: string; seq: number }> {
+    const fleet = await this.fleet()
+    const parents = new Set<string>()
+    for (const beat of fleet.beats) if (beat.epoch !== null) parents.add(beat.epoch)
+    if (this.epoch !== undefined) parents.add(this.epoch)
+    if (fleet.epoch !== null) parents.add(fleet.epoch)
+    const lowest = Math.max(this.seenSeq, fleet.counter, ...fleet.beats.map((b) => b.newest))
+    const epoch = randomBytes(12).toString('base64url')
+    const event = JSON.stringify({ ...audit, changes: { ...audit.changes, epoch: { before: fleet.epoch ?? undefined, after: epoch } } })
+    const [seq, held] = await this.run(`${mode === 'reseed' ? 'reseeding' : 'accepting'} the store`, (redis) =>
+      redis.switchyardReseed(
+        this.keys.seq,
+        this.keys.flags,
+        this.keys.tokens,
+        this.keys.audit,
+        this.keys.auditBytes,
+        this.keys.epoch,
+        this.keys.epochParents,
+        fleet.epoch ?? '',
+        epoch,
+        lowest,
+        mode,
+        event,
+        audit.actor,
+        parents.size,
+        ...parents,
+        ...records,
+      ),
+    )
+    if (seq === -2) throw new StoreUnavailableError(`the store's epoch changed to ${held ?? '(none)'} while it was being recovered; nothing was changed, retry`)
+    this.adopt(epoch)
+    await this.resync()
+    return { epoch, seq }
+  }
+
+  /** Takes a new epoch the store was given from this replica's own (a reseed): its seqs start afresh. */
+  private adopt(epoch: string): void {
+    this.epoch = epoch
+    this.identifying = undefined
+    this.diverged = undefined
+    this.seenSeq = 0
+    this.counterAtLastCheck = 0
+    this.confirmed.restart(0)
   }
 
   health(): StoreHealth {
@@ -266,13 +409,19 @@ export class RedisStore implements Store {
    * or its change counter below a seq this replica has seen. The first reason found is kept, and
    * from then on writes are refused.
    */
-  private checkIdentity(epoch: string | null, counter: number, seen = this.seenSeq): boolean {
+  private checkIdentity(epoch: string | null, counter: number, seen = this.seenSeq, parents?: string[]): boolean {
     if (this.diverged) return true
     // Before the first load there is nothing to compare with: that load learns the epoch.
     if (this.epoch === undefined) return false
+    // Another epoch may be a reseed of this one, which a load adopts; only a load reads the parents.
+    if (epoch !== null && epoch !== this.epoch && parents === undefined) {
+      void this.resync()
+      return true
+    }
     const recover =
-      'Writes are refused and evaluations answered from what this replica holds. To go on with what Redis holds now, restart every ' +
-      'replica (changes since are lost), then restore the flags with `flagctl apply` from an export.'
+      'Writes are refused and evaluations answered from what this replica holds. To write it back: POST /admin/reseed (flagctl reseed) on the ' +
+      'replica whose state to keep (GET /admin/fleet compares them); or, to go on with what Redis holds, POST /admin/accept-store, then restore ' +
+      'the flags with `flagctl apply` from an export.'
     if (epoch === null)
       this.diverged = `Redis no longer holds the data this replica synced from: its epoch key is gone (FLUSHALL, or a restart without persistence). ${recover}`
     else if (epoch !== this.epoch) this.diverged = `Redis holds another store now (epoch ${epoch}; this replica synced from ${this.epoch}). ${recover}`
@@ -379,7 +528,8 @@ export class RedisStore implements Store {
       note.kind === 'flag'
         ? { kind: 'flag', key: note.id, seq, flag: (record?.doc as Flag | undefined) ?? null }
         : { kind: 'token', id: note.id, seq, token: (record?.doc as TokenRecord | undefined) ?? null }
-    this.emit({ type: 'change', change, confirms })
+    const committedAtMs = note.committedAtMs === undefined ? undefined : note.committedAtMs - this.clockOffsetMs
+    this.emit({ type: 'change', change, confirms, committedAtMs })
   }
 
   /** Loads everything and hands it over; concurrent requests share one load and rerun once. */
@@ -414,7 +564,18 @@ export class RedisStore implements Store {
     if (this.checking || this.closed) return
     this.checking = true
     try {
-      if (this.diverged) return
+      // A diverged replica looks for the operator's recovery: a new epoch that names its own as a parent.
+      if (this.diverged) {
+        const [epoch, isParent] = await this.run('reading the store epoch', (redis) =>
+          redis
+            .multi()
+            .get(this.keys.epoch)
+            .sismember(this.keys.epochParents, this.epoch ?? '')
+            .exec(),
+        ).then((replies) => [replies?.[0]?.[1] as string | null, replies?.[1]?.[1] === 1] as const)
+        if (epoch !== null && epoch !== this.epoch && isParent) await this.resync()
+        return
+      }
       if (this.resyncPending) return await this.resync()
       // Read before asking: a notification arriving meanwhile may carry a seq above the reply.
       const seen = this.seenSeq

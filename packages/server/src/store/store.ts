@@ -43,8 +43,8 @@ export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null
  * or that the store lost or replaced its data under this replica (health() says so from then on).
  */
 export type StoreEvent =
-  /** `confirms`: the seq whose change the store confirmed this is (absent: the record moved on, the seq is not accounted for). */
-  | { type: 'change'; change: Change; confirms?: number }
+  /** `confirms`: the seq whose change the store confirmed this is; `committedAtMs`: when it committed, on this replica's clock. */
+  | { type: 'change'; change: Change; confirms?: number; committedAtMs?: number }
   | { type: 'resync'; snapshot: Snapshot }
   | { type: 'rejected'; detail: string }
   | { type: 'diverged'; detail: string }
@@ -68,6 +68,51 @@ export const StoreHealth = Type.Object({
 })
 export type StoreHealth = Static<typeof StoreHealth>
 
+/** What a replica says of itself every second (replica/heartbeat.ts); beats never consume a seq. */
+export const ReplicaBeat = Type.Object({
+  id: Type.String({ description: "The replica's instance id (its Redis connections are named after it)" }),
+  epoch: Type.Union([Type.String(), Type.Null()], {
+    description: 'The store epoch its state comes from; null while it has none (it started on a store that lost data)',
+  }),
+  revision: Type.Integer({ description: 'X-Switchyard-Revision: every seq up to it is applied there' }),
+  newest: Type.Integer({ description: 'The highest seq it has applied, gaps or not' }),
+  stateHash: Type.String({ description: 'A hash of the flag versions and tokens it holds: equal on replicas that hold the same state' }),
+  status: Type.Index(StoreHealth, ['status']),
+  stale: Type.Boolean({ description: 'It has heard nothing from the store for longer than STALE_AFTER_MS' }),
+  version: Type.String({ description: "The replica's Switchyard version" }),
+  startedAt: Type.String({ format: 'date-time' }),
+})
+export type ReplicaBeat = Static<typeof ReplicaBeat>
+
+/** The live replicas, as the store knows them, with its own counter and epoch. */
+export interface Fleet {
+  counter: number
+  epoch: string | null
+  /** Epochs a reseed replaced with `epoch`: replicas still on one of them adopt it. */
+  parents: string[]
+  beats: (ReplicaBeat & { lastBeatAt: string })[]
+}
+
+/** How long a replica's heartbeat counts as live. */
+export const BEAT_TTL_MS = 5000
+
+/**
+ * The operator's way out when a shared store lost data (redis.ts): write this replica's state back
+ * under a new epoch, or take the store as it is now under a new epoch. Only a store several
+ * replicas share can lose data under a running replica, so only such a store implements it; the
+ * route answers 409 STORE_NOT_DIVERGED for any store that did not diverge.
+ */
+export interface RecoverableStore {
+  /** Writes `state` (flags, tokens) with a new epoch; resolves with it and the recovery's seq. */
+  reseed(state: { flags: Flag[]; tokens: TokenRecord[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }>
+  /** Keeps what the store holds, under a new epoch; resolves with it and the recovery's seq. */
+  acceptLoss(audit: AuditDraft): Promise<{ epoch: string; seq: number }>
+}
+
+export function isRecoverableStore(store: Store): store is Store & RecoverableStore {
+  return typeof (store as Partial<RecoverableStore>).reseed === 'function'
+}
+
 /** A store that folds a log of writes into a snapshot (the embedded store) says how that is going. */
 export interface FoldingStore {
   foldStats(): { failures: number; journalBytes: number }
@@ -79,6 +124,8 @@ export function isFoldingStore(store: Store): store is Store & FoldingStore {
 
 export interface Store {
   readonly kind: StoreHealth['kind']
+  /** Names this replica in the fleet (GET /admin/fleet) and, for Redis, its connections. */
+  readonly instanceId: string
   load(): Promise<Snapshot>
   /** The committed flag, bypassing the registry; for a replica that may be behind. */
   readFlag(key: string): Promise<Flag | null>
@@ -87,6 +134,10 @@ export interface Store {
   readAudit(query: AuditQuery): Promise<AuditPage>
   /** Changes committed elsewhere, and full resyncs after a gap; a single-node store never emits. */
   subscribe(listener: (event: StoreEvent) => void): void
+  /** Records this replica's heartbeat for BEAT_TTL_MS; resolves with the store's change counter. */
+  beat(beat: ReplicaBeat): Promise<number>
+  /** The replicas whose heartbeats are live. */
+  fleet(): Promise<Fleet>
   health(): StoreHealth
   close(): Promise<void>
 }

@@ -32,7 +32,7 @@ interface OfrepNotFound {
   errorDetails: string
 }
 
-type OfrepResolution = OfrepSuccess | OfrepFailure | OfrepNotFound
+export type OfrepResolution = OfrepSuccess | OfrepFailure | OfrepNotFound
 
 // null: the reason is an error in OpenFeature terms, handled below.
 const REASONS: Record<Reason, OfrepReason | null> = {

@@ -12,7 +12,7 @@ import { EvaluationContext } from '@switchyard/core/flags/schema'
 import { errors, ref } from '@switchyard/core/schema'
 import { VERSION } from '@switchyard/core/version'
 import { fromOpenFeatureContext, type ContextMapping } from '@switchyard/core/evaluation/ofrep/context'
-import { isSuccess, toOfrep, type OfrepFailure, type OfrepSuccess } from '@switchyard/core/evaluation/ofrep/resolve'
+import { isSuccess, toOfrep, type OfrepFailure, type OfrepResolution, type OfrepSuccess } from '@switchyard/core/evaluation/ofrep/resolve'
 import {
   OfrepBulkEvaluationFailure,
   OfrepBulkEvaluationSuccess,
@@ -64,10 +64,13 @@ function bulkEtag(revision: string, context: Context): string {
 const FLAG_PATH = '/ofrep/v1/evaluate/flags/:key'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, as for POST /evaluate. */
-export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number }> = async (
+/** `isStale`: whether this replica has heard nothing from its store for too long (Heartbeat.stale); answers then say so. */
+export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number; isStale: () => boolean }> = async (
   app,
-  { flags, onEvaluated, bodyLimit },
+  { flags, onEvaluated, bodyLimit, isStale },
 ) => {
+  const marked = <R extends OfrepResolution>(result: R, stale: boolean): R =>
+    stale && isSuccess(result) ? { ...result, metadata: { ...result.metadata, stale: true } } : result
   // OFREP clients read errors from OFREP bodies: a bad body is PARSE_ERROR, a bad context
   // INVALID_CONTEXT. Everything else (401, 403, 413, 503) keeps the service's one error shape,
   // by handing the error on to the application's handler.
@@ -119,7 +122,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       const compiled = flags.get(key)
       const decision = compiled ? evaluate(compiled, mapped.context) : Decisions.notFound
       onEvaluated(key, decision.reason, decision.enabled)
-      const result = toOfrep(key, compiled?.flag, decision)
+      const result = marked(toOfrep(key, compiled?.flag, decision), isStale())
       if (isSuccess(result)) return reply.send(result)
       if (result.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(result)
       return reply.code(400).send(result)
@@ -158,11 +161,12 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       reply.header('etag', etag)
       if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
       const results: (OfrepSuccess | OfrepFailure)[] = []
+      const stale = isStale()
       for (const key of flags.keys()) {
         const compiled = flags.get(key)!
         const decision = evaluate(compiled, mapped.context)
         onEvaluated(key, decision.reason, decision.enabled)
-        results.push(toOfrep(key, compiled.flag, decision))
+        results.push(marked(toOfrep(key, compiled.flag, decision), stale))
       }
       return reply.send({ flags: results })
     },

@@ -38,6 +38,9 @@ export const OfrepEvaluationSuccess = Type.Object(
       {
         version: Type.Integer({ description: 'Version of the flag that answered' }),
         switchyardReason: StringEnum(REASONS, { description: 'The reason POST /evaluate gives' }),
+        stale: Type.Optional(
+          Type.Literal(true, { description: 'Present while the replica that answered has heard nothing from its store for longer than STALE_AFTER_MS' }),
+        ),
       },
       { additionalProperties: false },
     ),

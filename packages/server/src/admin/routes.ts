@@ -1,0 +1,136 @@
+// Operating a fleet: GET /admin/fleet shows every live replica (from their heartbeats); when the
+// store lost data, POST /admin/reseed writes this replica's state back and POST
+// /admin/accept-store goes on with what the store holds, each under a new epoch every replica
+// adopts. Both are refused unless this replica found the store diverged.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errors } from '@switchyard/core/schema'
+import { actorOf } from '../auth/authenticate.js'
+import { draftEvent, logAudit } from '../audit/audit.js'
+import { AppError } from '../errors.js'
+import type { Switchyard } from '../services.js'
+import { isRecoverableStore, ReplicaBeat } from '../store/store.js'
+
+const FleetReplica = Type.Intersect([
+  ReplicaBeat,
+  Type.Object({
+    lastBeatAt: Type.String({ format: 'date-time' }),
+    lag: Type.Integer({ description: "How many of the store's changes it has yet to apply (the store's counter minus its revision)" }),
+    self: Type.Boolean({ description: 'The replica that answered' }),
+    hashMismatch: Type.Boolean({ description: 'Another replica at the same epoch and revision holds a different state: one of them missed a change' }),
+  }),
+])
+
+const Fleet = Type.Object({
+  epoch: Type.Union([Type.String(), Type.Null()], { description: "The store's epoch (null: it has none, it lost its data)" }),
+  counter: Type.Integer({ description: "The store's change counter" }),
+  consistent: Type.Boolean({ description: 'Every live replica holds the store epoch, and replicas at one revision hold one state' }),
+  replicas: Type.Array(FleetReplica),
+})
+
+const Recovered = Type.Object({
+  epoch: Type.String({ description: 'The new epoch every replica adopts' }),
+  seq: Type.Integer({ description: 'The seq of the recovery: the store counts on from it' }),
+  flags: Type.Integer(),
+  tokens: Type.Integer(),
+})
+
+export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = async (app, { services }) => {
+  const { store, flags, tokens, heartbeat } = services
+
+  app.get(
+    '/admin/fleet',
+    {
+      schema: {
+        operationId: 'getFleet',
+        summary: 'Every live replica: its revision, lag, state hash and last heartbeat',
+        description:
+          'From the heartbeats each replica writes into the store every second (they expire after 5 s). `hashMismatch` marks replicas that hold ' +
+          'different states at the same revision; after a loss of data, the state hashes tell which replica to reseed from.',
+        tags: ['admin'],
+        response: { 200: Fleet, ...errors(401, 403, 503) },
+      },
+      config: { scope: 'admin', whileLoading: true },
+    },
+    async () => {
+      // This replica's own beat is current; the store's copy of it may be a second old.
+      const [fleet, own] = [await store.fleet(), heartbeat.beat()]
+      const beats = [...fleet.beats.filter((b) => b.id !== own.id), { ...own, lastBeatAt: new Date().toISOString() }]
+      const hashes = new Map<string, Set<string>>()
+      for (const b of beats) {
+        const at = `${b.epoch} ${b.revision}`
+        hashes.set(at, (hashes.get(at) ?? new Set()).add(b.stateHash))
+      }
+      const replicas = beats
+        .map((b) => ({
+          ...b,
+          lag: b.epoch === fleet.epoch ? Math.max(0, fleet.counter - b.revision) : 0,
+          self: b.id === own.id,
+          hashMismatch: hashes.get(`${b.epoch} ${b.revision}`)!.size > 1,
+        }))
+        .sort((a, b) => a.id.localeCompare(b.id))
+      const consistent = replicas.every((r) => r.epoch === fleet.epoch && !r.hashMismatch)
+      return { epoch: fleet.epoch, counter: fleet.counter, consistent, replicas }
+    },
+  )
+
+  const recovery = (summary: string, description: string, operationId: string) => ({
+    schema: { operationId, summary, description, tags: ['admin'], response: { 200: Recovered, ...errors(401, 403, 409, 503) } },
+    config: { scope: 'admin' as const, whileLoading: true },
+  })
+
+  const mustBeDiverged = () => {
+    if (!isRecoverableStore(store) || store.health().status !== 'diverged') {
+      throw new AppError(
+        'STORE_NOT_DIVERGED',
+        'the store holds the data this replica synced from: there is nothing to recover (only a replica that reports the store diverged in /healthz can)',
+      )
+    }
+    return store
+  }
+
+  app.post(
+    '/admin/reseed',
+    recovery(
+      "Write this replica's state back into a store that lost data",
+      'Writes the flags and tokens this replica holds into the store under a new epoch, with the change counter past every seq any live replica ' +
+        "has seen; every replica adopts it and writes resume. Refused unless this replica reports the store diverged. Compare the replicas' " +
+        'state hashes in GET /admin/fleet to choose which one to reseed from.',
+      'reseedStore',
+    ),
+    async (request) => {
+      const recoverable = mustBeDiverged()
+      if (services.sync.epoch === undefined) {
+        throw new AppError(
+          'NOTHING_TO_RESEED',
+          'this replica started on the store after it lost data and holds nothing of it: reseed from a replica listed in GET /admin/fleet, or accept the store',
+        )
+      }
+      const state = { flags: [...flags.all()].map((c) => c.flag), tokens: tokens.stored() }
+      const actor = actorOf(request)
+      const audit = draftEvent(actor, 'store.reseeded', {}, { flags: { after: state.flags.length }, tokens: { after: state.tokens.length } })
+      const { epoch, seq } = await recoverable.reseed(state, audit)
+      logAudit(actor, { ...audit, seq })
+      return { epoch, seq, flags: state.flags.length, tokens: state.tokens.length }
+    },
+  )
+
+  app.post(
+    '/admin/accept-store',
+    recovery(
+      'Go on with what a store that lost data holds now',
+      'Accepts the loss: the store keeps what it holds (after a FLUSHALL, nothing) under a new epoch, and every replica replaces its state with it. ' +
+        'Tokens created through the API are gone with the data: only ADMIN_TOKEN works until new ones are made. ' +
+        'Restore the flags with `flagctl apply` from an export.',
+      'acceptStore',
+    ),
+    async (request) => {
+      const recoverable = mustBeDiverged()
+      const actor = actorOf(request)
+      const audit = draftEvent(actor, 'store.accepted', {}, {})
+      const { epoch, seq } = await recoverable.acceptLoss(audit)
+      logAudit(actor, { ...audit, seq })
+      return { epoch, seq, flags: flags.size, tokens: tokens.stored().length }
+    },
+  )
+}
