@@ -65,7 +65,10 @@ describe('GET /metrics', () => {
       'switchyard_flags',
       'switchyard_sync_changes_total',
       'switchyard_sync_resyncs_total',
-      'switchyard_sync_propagation_lag_seconds',
+      'switchyard_sync_propagation_seconds',
+      'switchyard_revision',
+      'switchyard_revision_lag',
+      'switchyard_stale',
       'process_resident_memory_bytes',
       'nodejs_eventloop_lag_seconds',
     ]) {
@@ -239,9 +242,14 @@ describe('sync metrics, across two replicas on one Redis', () => {
       'both notifications to be counted',
     )
     expect(count('applied')).toBeGreaterThanOrEqual(1)
-    const lag = sample(text, 'switchyard_sync_propagation_lag_seconds')!
-    expect(lag).toBeGreaterThanOrEqual(0)
-    expect(lag).toBeLessThan(10)
+    // Every applied change is timed from its commit; B's revision reaches A's last write.
+    const timed = sample(text, 'switchyard_sync_propagation_seconds_count')!
+    expect(timed).toBe(count('applied'))
+    expect(sample(text, 'switchyard_sync_propagation_seconds_bucket', { le: '+Inf' })).toBe(timed)
+    expect(sample(text, 'switchyard_sync_propagation_seconds_sum')!).toBeLessThan(10 * timed)
+    expect(sample(text, 'switchyard_revision')).toBe(a.switchyard.sync.revision.value)
+    await eventually(async () => sample(await scrape(b), 'switchyard_revision_lag') === 0, 10_000, 'no revision lag once a heartbeat has seen the counter')
+    expect(sample(text, 'switchyard_stale')).toBe(0)
     expect(sample(text, 'switchyard_store_up', { store: 'redis' })).toBe(1)
 
     const before = sample(text, 'switchyard_sync_resyncs_total') ?? 0

@@ -33,14 +33,18 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision })
   const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs, revision })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
-  const metrics = new Metrics({ store, flags })
+  const metrics = new Metrics({
+    store,
+    flags,
+    freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
+  })
   const sync = new StoreSync(store, flagReplica, tokenReplica, log, revision, metrics.sync)
   const heartbeat = new Heartbeat(
     store,
     {
       id: store.instanceId,
       revision,
-      epoch: () => sync.epoch,
+      epoch: (): string | undefined => sync.epoch,
       stateHash: () => (BigInt(`0x${flags.digest}`) ^ BigInt(`0x${tokens.digest}`)).toString(16).padStart(16, '0'),
     },
     config.staleAfterMs,

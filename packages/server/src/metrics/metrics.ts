@@ -1,7 +1,7 @@
 // Every metric GET /metrics exports: the service's own in one registry per app instance (so
 // several apps in one process, as in tests, never share counters), the process's in one shared
 // registry.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FlagRegistry } from '../flags/registry.js'
 import { isFoldingStore, type Change, type Store } from '../store/store.js'
 import type { SyncObserver } from '../replica/sync.js'
@@ -14,6 +14,8 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 interface MetricsSources {
   store: Store
   flags: FlagRegistry
+  /** This replica's revision, how far it is behind the store's counter, and whether it is stale (Heartbeat). */
+  freshness: () => { revision: number; lag: number; stale: boolean }
 }
 
 // Memory, CPU, event loop and GC describe the process, not an app: collected once per process
@@ -35,7 +37,7 @@ export class Metrics {
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
 
-  constructor({ store, flags }: MetricsSources) {
+  constructor({ store, flags, freshness }: MetricsSources) {
     const registers = [this.registry]
     processMetrics()
 
@@ -109,21 +111,44 @@ export class Metrics {
       help: 'Change notifications that named a change the store does not hold (forged or replayed on the channel): ignored, and logged',
       registers,
     })
-    const lag = new Gauge({
-      name: 'switchyard_sync_propagation_lag_seconds',
+    const propagation = new Histogram({
+      name: 'switchyard_sync_propagation_seconds',
       help:
-        "For the last flag change applied from a notification: now minus the flag's updatedAt, as stamped by the replica that wrote it (includes " +
-        'clock skew between hosts)',
+        "From a change's commit in the store (Redis's clock, corrected by this replica's measured offset from it) to its application here, for " +
+        'each change another replica made',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
+    })
+    new Gauge({
+      name: 'switchyard_revision',
+      help: 'X-Switchyard-Revision: every store change up to this seq is applied on this replica',
+      registers,
+      collect() {
+        this.set(freshness().revision)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_revision_lag',
+      help: "Store changes this replica has yet to apply: the store's change counter at the last heartbeat minus its revision",
+      registers,
+      collect() {
+        this.set(freshness().lag)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_stale',
+      help: 'Whether this replica has heard nothing from its store for longer than STALE_AFTER_MS (1: what it serves may be old)',
+      registers,
+      collect() {
+        this.set(freshness().stale ? 1 : 0)
+      },
     })
     const applied = { flag: changes.labels('flag', 'applied'), token: changes.labels('token', 'applied') }
     const skipped = { flag: changes.labels('flag', 'skipped'), token: changes.labels('token', 'skipped') }
     this.sync = {
-      changeReceived(change: Change, wasApplied: boolean) {
+      changeReceived(change: Change, wasApplied: boolean, committedAtMs?: number) {
         ;(wasApplied ? applied : skipped)[change.kind].inc()
-        if (wasApplied && change.kind === 'flag' && change.flag !== null) {
-          lag.set(Math.max(0, Date.now() - Date.parse(change.flag.updatedAt)) / 1000)
-        }
+        if (wasApplied && committedAtMs !== undefined) propagation.observe(Math.max(0, Date.now() - committedAtMs) / 1000)
       },
       resynced() {
         resyncs.inc()

@@ -22,8 +22,8 @@ export interface Replicated<R> {
 
 /** Told what each store notification did; metrics implement it. */
 export interface SyncObserver {
-  /** A change from the store: applied, or skipped as one this replica already held or outran. */
-  changeReceived(change: Change, applied: boolean): void
+  /** A change from the store: applied, or skipped as one this replica already held or outran; `committedAtMs` on this replica's clock. */
+  changeReceived(change: Change, applied: boolean, committedAtMs?: number): void
   /** A full snapshot replaced the registries after a gap in notifications. */
   resynced(snapshot: Snapshot): void
   /** A notification the store did not back (forged or replayed) changed nothing. */
@@ -52,7 +52,7 @@ export class StoreSync {
       if (event.type === 'change') {
         const applied = this.applyChange(event.change)
         if (event.confirms !== undefined) revision.applied(event.confirms)
-        observer?.changeReceived(event.change, applied)
+        observer?.changeReceived(event.change, applied, event.committedAtMs)
       } else if (event.type === 'resync') {
         this.applySnapshot(event.snapshot)
         observer?.resynced(event.snapshot)
