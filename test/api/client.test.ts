@@ -50,6 +50,9 @@ describe('createClient', () => {
     expect(flags.isEnabled('nope', { userId: 'alice' }, true)).toBe(true)
     expect(flags.evaluate('nope')).toEqual({ flag: 'nope', enabled: false, reason: 'flag_not_found' })
     expect(flags.flag('copilot_v2')).toMatchObject({ key: 'copilot_v2', version: 1 })
+    // The state names the store epoch it comes from (issue 15).
+    expect(flags.epoch).toBe(app.switchyard.sync.epoch)
+    expect(flags.epoch).toMatch(/^[A-Za-z0-9_-]{16}$/)
   })
 
   it('follows creates, updates and deletes, telling onChange and listeners', async () => {
@@ -167,6 +170,33 @@ describe('createClient on a stream of change patches', () => {
     try {
       const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
       await eventually(() => flags.flag('a')?.version === 3, 5000, 'the reload')
+      expect(requests).toEqual([undefined, undefined])
+      await flags.close()
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  // Issue 15: seqs of two store epochs do not compare, so a change of another epoch is a reason to reload.
+  it('reloads the whole state, without Last-Event-ID, when a change comes from another store epoch', async () => {
+    const flag = (key: string, version: number) => ({ ...FLAG_DEFAULTS, key, state: 'enabled', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
+    const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    const requests: (string | undefined)[] = []
+    const server = createServer((req, res) => {
+      requests.push(req.headers['last-event-id'] as string | undefined)
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      if (requests.length === 1) {
+        res.write(sse(40, 'state', { seq: 40, epoch: 'first', flags: [flag('a', 5)] }))
+        // A patch that applies cleanly to what the client holds, but from a recovered store.
+        res.write(sse(41, 'patch', { seq: 41, epoch: 'second', key: 'a', from: 5, patch: { op: 'patch', set: { version: 6, state: 'disabled' } } }))
+      } else res.write(sse(90, 'state', { seq: 90, epoch: 'second', flags: [flag('a', 2)] }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
+      await eventually(() => flags.epoch === 'second', 5000, 'the reload')
+      expect(flags.flag('a')!.version).toBe(2)
       expect(requests).toEqual([undefined, undefined])
       await flags.close()
     } finally {

@@ -37,6 +37,9 @@ describe('flagctl --help', () => {
       'export',
       'plan',
       'apply',
+      'fleet',
+      'reseed',
+      'accept-store',
     ]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
     }
@@ -174,6 +177,21 @@ describe('tokens', () => {
     expect(again.stderr).toContain('404 TOKEN_NOT_FOUND')
     expect(withRevoked.code).toBe(2)
     expect(withRevoked.stderr).toContain('401 UNAUTHORIZED')
+  })
+})
+
+describe('the fleet (issue 15)', () => {
+  it('shows the live replicas, and refuses to recover a store that lost nothing', async () => {
+    const fleet = json<{ consistent: boolean; replicas: { self: boolean }[] }>(await run(['fleet', '--json']))
+    expect(fleet.consistent).toBe(true)
+    expect(fleet.replicas.filter((r) => r.self)).toHaveLength(1)
+    expect((await run(['fleet'])).stdout).toMatch(/^REPLICA +EPOCH +REVISION +LAG +STATE HASH/m)
+    const reseed = await run(['reseed'])
+    expect(reseed.code).toBe(2)
+    expect(reseed.stderr).toContain('409 STORE_NOT_DIVERGED')
+    const unconfirmed = await run(['accept-store'])
+    expect(unconfirmed.code).toBe(1)
+    expect(unconfirmed.stderr).toContain('pass --yes')
   })
 })
 

@@ -2,9 +2,10 @@
 // keeps answering from memory, writes fail fast with 503 and change nothing, and every
 // replica converges on Redis's state by itself once it is back.
 import { writeFileSync } from 'node:fs'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, tempDir, updateFlag, waitReady } from '../support/helpers.js'
+import { flagctl, flagctlBin } from '../support/cli-helpers.js'
 import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
@@ -181,6 +182,8 @@ describe('Redis that lost its data (issue 15)', () => {
 })
 
 describe('recovering a store that lost data (issue 15)', () => {
+  // Compiling flagctl (only after a source changed) can take a while on a busy machine.
+  beforeAll(() => flagctlBin(), 120_000)
   const fast = { resyncCheckMs: 100, retryDelayMs: () => 50 }
   const revisionOf = (app: FastifyInstance) => app.switchyard.sync.revision.value
   const fleetOf = async (app: FastifyInstance) => (await call(app, 'GET', '/admin/fleet', { expected: 200 })).json()
@@ -222,7 +225,7 @@ describe('recovering a store that lost data (issue 15)', () => {
     expect((await call(late, 'POST', '/admin/reseed', { expected: 409 })).json()).toMatchObject({ code: 'NOTHING_TO_RESEED' })
   })
 
-  it("POST /admin/reseed writes a replica's state back under a new epoch: every replica converges, writes resume, no seq is issued twice", async () => {
+  it("flagctl reseed (POST /admin/reseed) writes a replica's state back under a new epoch: every replica converges, writes resume, no seq is issued twice", async () => {
     const { server, a, b, token, before } = await lostStore()
     const late = await startReplica(server.url, PREFIX, { ...fast, load: false })
     await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to report the loss')
@@ -231,7 +234,11 @@ describe('recovering a store that lost data (issue 15)', () => {
     const [ra, rb] = [a, b].map((app) => fleet.replicas.find((r: { id: string }) => r.id === redisStoreOf(app).instanceId))
     expect(ra.stateHash).toBe(rb.stateHash)
 
-    const reseeded = (await call(a, 'POST', '/admin/reseed', { expected: 200 })).json()
+    // The operator's command, against replica A itself.
+    await a.listen({ host: '127.0.0.1', port: 0 })
+    const result = await flagctl(['reseed', '--json'], { url: `http://127.0.0.1:${(a.server.address() as { port: number }).port}` })
+    expect(result.code, result.stderr).toBe(0)
+    const reseeded = JSON.parse(result.stdout)
     expect(reseeded).toMatchObject({ flags: 3, tokens: 1 })
     expect(reseeded.seq).toBeGreaterThan(before)
     expect(await server.client().get(`${PREFIX}epoch`)).toBe(reseeded.epoch)

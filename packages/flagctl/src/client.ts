@@ -41,6 +41,34 @@ export function connectionFrom(options: ConnectionOptions, env: NodeJS.ProcessEn
   return { url: parsed.href.replace(/\/?$/, '/'), token, timeoutMs: (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000, minRevision: options.minRevision }
 }
 
+/** GET /admin/fleet (the server's admin/routes.ts). */
+export interface Fleet {
+  epoch: string | null
+  counter: number
+  consistent: boolean
+  replicas: {
+    id: string
+    epoch: string | null
+    revision: number
+    lag: number
+    stateHash: string
+    status: string
+    stale: boolean
+    version: string
+    lastBeatAt: string
+    self: boolean
+    hashMismatch: boolean
+  }[]
+}
+
+/** What POST /admin/reseed and /admin/accept-store answer. */
+export interface Recovery {
+  epoch: string
+  seq: number
+  flags: number
+  tokens: number
+}
+
 interface RequestOptions {
   body?: unknown
   /** The version the change is based on; sent as If-Match so a concurrent edit is refused, not overwritten. */
@@ -124,6 +152,18 @@ export class Api {
 
   async revokeToken(id: string): Promise<void> {
     await this.send('DELETE', `tokens/${encodeURIComponent(id)}`)
+  }
+
+  fleet(): Promise<Fleet> {
+    return this.send('GET', 'admin/fleet')
+  }
+
+  reseed(): Promise<Recovery> {
+    return this.send('POST', 'admin/reseed')
+  }
+
+  acceptStore(): Promise<Recovery> {
+    return this.send('POST', 'admin/accept-store')
   }
 
   private async send<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

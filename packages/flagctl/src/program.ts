@@ -8,7 +8,7 @@ import { DEFAULT_URL } from './client.js'
 import { createContext, type CommandContext, type GlobalOptions } from './context.js'
 import { ApiError, CliError, EXIT } from './errors.js'
 import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags, rolloutFlag } from './commands/flags.js'
-import { createToken, listTokens, revokeToken, showAudit } from './commands/admin.js'
+import { acceptStore, createToken, listTokens, reseedStore, revokeToken, showAudit, showFleet } from './commands/admin.js'
 
 const HELP_FOOTER = `
 Environment:
@@ -131,6 +131,17 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .addOption(new Option('--scope <scope>', 'what the token may do').choices(SCOPES).default('evaluate'))
     .action(run(createToken))
   tokens.command('revoke').description('revoke a token').argument('<id>').action(run(revokeToken))
+
+  program.command('fleet').description('every live replica: its epoch, revision, lag and state hash (from the heartbeats in the store)').action(run(showFleet))
+  program
+    .command('reseed')
+    .description('after the store lost data: write the state of the replica at --url back, under a new epoch every replica adopts')
+    .action(run(reseedStore))
+  program
+    .command('accept-store')
+    .description('after the store lost data: go on with what it holds now (only ADMIN_TOKEN remains), under a new epoch')
+    .option('-y, --yes', 'accept without asking')
+    .action(run(acceptStore))
 
   program
     .command('export')

@@ -44,6 +44,8 @@ export interface SwitchyardClient {
   onChange(listener: ChangeListener): () => void
   /** True while the stream is open; false while reconnecting (answers then come from the last state). */
   readonly connected: boolean
+  /** The store epoch of the state held: it changes when an operator recovers a store that lost data, and the client reloads then. */
+  readonly epoch: string | undefined
   /** Closes the stream and stops retrying; resolves once nothing is left running. */
   close(): Promise<void>
 }
@@ -78,6 +80,7 @@ const FATAL_AT_START = new Set([401, 403, 404])
 class StreamingClient implements SwitchyardClient {
   readonly ready: Promise<void>
   connected = false
+  epoch: string | undefined
   private flags = new VersionedMap<CompiledFlag>()
   private readonly listeners = new Set<ChangeListener>()
   private readonly streamUrl: string
@@ -217,12 +220,34 @@ class StreamingClient implements SwitchyardClient {
     // After a gap or a revocation the rest of this connection is ignored: the next event in the
     // same chunk must not set lastEventId again, or the reconnection would resume, not reload.
     if (this.discarding) return
-    if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; heartbeatMs?: number; flags: Flag[] })
-    else if (event.event === 'change') this.applyChange(JSON.parse(event.data) as { seq: number; key: string; flag: Flag | null })
-    else if (event.event === 'patch') {
-      if (!this.applyPatchEvent(JSON.parse(event.data) as { seq: number; key: string; from: number; patch: RecordPatch })) return
+    if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; epoch?: string; heartbeatMs?: number; flags: Flag[] })
+    else if (event.event === 'change') {
+      const change = JSON.parse(event.data) as { seq: number; epoch?: string; key: string; flag: Flag | null }
+      if (!this.sameEpoch(change.epoch)) return
+      this.applyChange(change)
+    } else if (event.event === 'patch') {
+      const change = JSON.parse(event.data) as { seq: number; epoch?: string; key: string; from: number; patch: RecordPatch }
+      if (!this.sameEpoch(change.epoch) || !this.applyPatchEvent(change)) return
     } else if (event.event === 'revoked') return this.revoked(JSON.parse(event.data) as { message?: string })
     this.lastEventId = event.id
+  }
+
+  /**
+   * A change of another epoch than the state held comes from a store an operator recovered (or a
+   * replica resumed across the recovery): its seqs do not compare with the ones held, so the client
+   * drops the connection and reloads the whole state. Servers before epochs send none.
+   */
+  private sameEpoch(epoch: string | undefined): boolean {
+    if (epoch === undefined || this.epoch === undefined || epoch === this.epoch) return true
+    this.reload(`the store's epoch changed from ${this.epoch} to ${epoch}; reloading the state`)
+    return false
+  }
+
+  /** Ends this connection without resuming it: the next one starts from a full state. */
+  private reload(reason: string): void {
+    this.lastEventId = undefined
+    this.discarding = true
+    this.request?.destroy(new SwitchyardClientError(reason))
   }
 
   /**
@@ -233,13 +258,7 @@ class StreamingClient implements SwitchyardClient {
     if (!this.flags.isNewer(change.key, change.seq)) return true
     const held = this.flags.get(change.key)?.flag ?? null
     if ((held?.version ?? 0) !== change.from) {
-      this.lastEventId = undefined
-      this.discarding = true
-      this.request?.destroy(
-        new SwitchyardClientError(
-          `a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`,
-        ),
-      )
+      this.reload(`a change to '${change.key}' was made from version ${change.from}, this client holds ${held?.version ?? 'none'}; reloading the state`)
       return false
     }
     this.applyChange({ seq: change.seq, key: change.key, flag: applyPatch(held, change.patch) })
@@ -262,8 +281,9 @@ class StreamingClient implements SwitchyardClient {
    * Replaces everything. A state older than what is held still wins: it may come from a new
    * store whose sequence restarted, and a lagging replica catches up through later changes.
    */
-  private applyState(state: { seq: number; heartbeatMs?: number; flags: Flag[] }): void {
+  private applyState(state: { seq: number; epoch?: string; heartbeatMs?: number; flags: Flag[] }): void {
     if (state.heartbeatMs !== undefined) this.heartbeatMs = state.heartbeatMs
+    this.epoch = state.epoch
     const previous = this.flags
     const next = new VersionedMap<CompiledFlag>()
     const changed: string[] = []

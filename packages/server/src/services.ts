@@ -61,6 +61,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       maxStreams: config.streamMaxTotal ?? limits.total,
       maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(limits.perToken, config.streamMaxTotal ?? Infinity),
       maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
+      epoch: () => sync.epoch,
     },
     log,
     (id) => {

@@ -27,12 +27,17 @@ interface ChangeStreamOptions {
   replayBytes?: number
   /** How often open streams' tokens are checked for revocation and expiry. */
   tokenCheckMs?: number
+  /**
+   * The store epoch the state comes from (StoreSync.epoch), sent in every event: seqs of two
+   * epochs do not compare, so a consumer that sees another one reloads the whole state.
+   */
+  epoch?: () => string | undefined
 }
 
 /**
  * What each consumer is sent per change. `patch` (GET /stream?format=patch, what the SDK asks for):
- * `{seq, key, from, patch}`, the patch to apply to version `from` (0: the flag did not exist).
- * `flag` (the default, for consumers written before patches): `{seq, key, flag}` with the flag whole.
+ * `{seq, epoch, key, from, patch}`, the patch to apply to version `from` (0: the flag did not exist).
+ * `flag` (the default, for consumers written before patches): `{seq, epoch, key, flag}` with the flag whole.
  * `evaluations` (POST /stream/evaluations): answers for one context, never a flag's definition.
  */
 type StreamFormat = 'patch' | 'flag' | 'evaluations'
@@ -63,15 +68,18 @@ interface Connection {
 class Encoded {
   private flagFormat?: Buffer
   readonly patchFormat: Buffer
-  constructor(private readonly event: Extract<FlagEvent, { type: 'change' }>) {
+  constructor(
+    private readonly event: Extract<FlagEvent, { type: 'change' }>,
+    private readonly epoch: string | undefined,
+  ) {
     const { seq, key, flag, previous } = event
-    const data = JSON.stringify({ seq, key, from: previous?.version ?? 0, patch: diffRecord(previous, flag) })
+    const data = JSON.stringify({ seq, epoch, key, from: previous?.version ?? 0, patch: diffRecord(previous, flag) })
     this.patchFormat = sse(seq, 'patch', data)
   }
   get(format: 'patch' | 'flag'): Buffer {
     if (format === 'patch') return this.patchFormat
     const { seq, key, flag } = this.event
-    return (this.flagFormat ??= sse(seq, 'change', JSON.stringify({ seq, key, flag })))
+    return (this.flagFormat ??= sse(seq, 'change', JSON.stringify({ seq, epoch: this.epoch, key, flag })))
   }
 }
 
@@ -221,7 +229,7 @@ export class ChangeStream {
       this.refreshAnswers(answering)
       return
     }
-    const encoded = new Encoded(event)
+    const encoded = new Encoded(event, this.options.epoch?.())
     this.remember(event.seq, encoded.patchFormat)
     for (const c of [...this.connections]) {
       if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
@@ -246,7 +254,7 @@ export class ChangeStream {
 
   /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
   private evaluation(seq: number, key: string, context: Context): Buffer {
-    return sse(seq, 'evaluation', JSON.stringify({ seq, ...answer(key, this.flags.get(key), context) }))
+    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context) }))
   }
 
   /** Every answer a stream subscribes to, in key order. */
@@ -254,7 +262,7 @@ export class ChangeStream {
     const { context, keys } = c.subscription!
     const results = []
     for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context))
-    return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, results }))
+    return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, results }))
   }
 
   private remember(id: number, event: Buffer): void {
@@ -283,7 +291,7 @@ export class ChangeStream {
     if (!this.state) {
       const flags = []
       for (const compiled of this.flags.all()) flags.push(compiled.flag)
-      this.state = sse(this.seq, 'state', JSON.stringify({ seq: this.seq, heartbeatMs: this.options.heartbeatMs, flags }))
+      this.state = sse(this.seq, 'state', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, flags }))
     }
     if (!this.write(c, this.state)) return
     c.slack = this.state.length
