@@ -2,8 +2,9 @@
 // no validation, auth, hooks or response schema.
 //
 // BARE_REQUIRED=1 adds, in the plainest Fastify way and with none of Switchyard's code, the
-// per-request work the issues require of every evaluation: helmet's security headers and an
-// x-request-id on the response, a per-request child logger carrying the request id, a bearer
+// per-request work the issues require of every evaluation: helmet's security headers, an
+// x-request-id and the replica's X-Switchyard-Revision on the response, X-Switchyard-Min-Revision
+// looked for on the request, a per-request child logger carrying the request id, a bearer
 // token looked up by its SHA-256 with its expiry and scope checked, a JSON body refused past a
 // nesting depth before it is parsed, a strict body schema and a response schema. It is the floor
 // any implementation of the requirements on this stack stands on. The headers are computed once
@@ -33,8 +34,10 @@ if (required) {
   const headers = securityHeaders()
   const tokens = new Map([[hash('sha256', BENCH_TOKEN, 'hex'), { name: 'bench', rank: 3, expiresAtMs: Infinity }]])
   const needed = 1
+  const revision = { value: 0 }
   app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(headers).header('x-request-id', request.id)
+    reply.headers(headers).header('x-request-id', request.id).header('x-switchyard-revision', revision.value)
+    if (request.headers['x-switchyard-min-revision'] !== undefined) return done(Object.assign(new Error('not measured'), { statusCode: 400 }))
     const auth = request.headers.authorization
     const token = auth?.startsWith('Bearer ') ? tokens.get(hash('sha256', auth.slice(7), 'hex')) : undefined
     if (token === undefined || token.expiresAtMs <= Date.now()) return done(Object.assign(new Error('a valid bearer token is required'), { statusCode: 401 }))
