@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
 import { killConnection, redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 import { HttpClient } from '../support/http.js'
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 
 const redis = useSharedRedis()
 
@@ -220,6 +220,50 @@ describe('forged notifications (issue 15)', () => {
     const rejected = async (app: FastifyInstance) =>
       Number(/^switchyard_sync_notifications_rejected_total (\d+)/m.exec((await call(app, 'GET', '/metrics', { expected: 200 })).body)?.[1] ?? 0)
     expect([await rejected(a), await rejected(b)]).toEqual([5, 5])
+  })
+
+  // The fast path: a flag's record travels in its note, applied without a read only under a MAC
+  // keyed by a secret in Redis, which a client that may only PUBLISH cannot read.
+  it('a note with the record inline is applied as sent only when its MAC is made with the store key; a replayed one changes nothing', async () => {
+    const [a, b, prefix] = await twoReplicas()
+    const client = redisClient(redis.url())
+    const captured: string[] = []
+    const listener = redisClient(redis.url())
+    listener.on('message', (_channel: string, message: string) => captured.push(message))
+    await listener.subscribe(`${prefix}changes`)
+    await createFlag(a, { key: 'signed', state: 'disabled' })
+    await eventually(() => held(b, 'signed') !== undefined && captured.length === 1, 10_000, 'B to hold the flag')
+    // The commit's note: the header with its MAC, then the record exactly as stored.
+    const [header, line] = captured[0]!.split('\n')
+    expect(line).toBe(await client.hget(`${prefix}flags`, 'signed'))
+    expect(header).toMatch(/^flag \d+ signed \S+ \S+ \d+ [0-9a-f]{40}$/)
+
+    const epoch = (await client.get(`${prefix}epoch`))!
+    const seq = Number(await client.get(`${prefix}seq`)) + 1
+    const flag = { ...held(a, 'signed')!, state: 'enabled', version: 2 }
+    const record = `{"seq":${seq},"version":2,"doc":${JSON.stringify(flag)}}`
+    const note = (key: string) => {
+      const head = `flag ${seq} signed forger ${epoch} ${Date.now()}`
+      return `${head} ${createHmac('sha1', key).update(`${head}\n${record}`).digest('hex')}\n${record}`
+    }
+    // Signed with a key that is not the store's: checked against Redis, which holds no such change.
+    await client.publish(`${prefix}changes`, note('not-the-store-key'))
+    // A replay of the real note: its seq is one B has seen, so B asks Redis, which holds that already.
+    await client.publish(`${prefix}changes`, captured[0]!)
+    await updateFlag(a, 'signed', { description: 'marker' })
+    await eventually(() => held(b, 'signed')?.description === 'marker', 10_000, 'B to handle the notes and the write')
+    expect(held(b, 'signed')).toMatchObject({ state: 'disabled', version: 2 })
+
+    // Whoever holds the key (anyone who can read Redis's keys) can write anyway; B applies such a
+    // note as sent, without reading the store: the proof that the fast path needs the key, and only the key.
+    const trusted = { ...flag, version: 3 }
+    const next = Number(await client.get(`${prefix}seq`)) + 1
+    const head = `flag ${next} signed insider ${epoch} ${Date.now()}`
+    const body = `{"seq":${next},"version":3,"doc":${JSON.stringify(trusted)}}`
+    const key = (await client.get(`${prefix}note-key`))!
+    await client.publish(`${prefix}changes`, `${head} ${createHmac('sha1', key).update(`${head}\n${body}`).digest('hex')}\n${body}`)
+    await eventually(() => held(b, 'signed')?.version === 3, 10_000, 'B to apply the signed note')
+    expect(await client.hget(`${prefix}flags`, 'signed')).not.toContain('"version":3')
   })
 })
 

@@ -120,11 +120,21 @@ describe('RedisStore.commit', () => {
     const client = redisClient(redis.url())
     const epoch = await client.get(`${prefix}epoch`)
     expect(epoch).toMatch(/^[A-Za-z0-9_-]{16}$/)
-    // The last field is when the commit ran, on Redis's clock (for the propagation histogram).
-    const [, committedAt] = /^.* (\d+)$/.exec(messages[0]!)!
-    expect(messages[0]).toBe(`${prefix}changes flag 1 alpha ${store.instanceId} ${epoch} ${committedAt}`)
+    // Then when the commit ran, on Redis's clock (for the propagation histogram), the MAC, and on a
+    // second line the record as stored.
+    const [header, record] = messages[0]!.split('\n')
+    const [, committedAt, mac] = /^.* (\d+) ([0-9a-f]{40})$/.exec(header!)!
+    expect(header).toBe(`${prefix}changes flag 1 alpha ${store.instanceId} ${epoch} ${committedAt} ${mac}`)
     expect(Math.abs(Number(committedAt) - Date.now())).toBeLessThan(60_000)
-    expect((await client.keys(`${prefix}*`)).sort()).toEqual([`${prefix}audit`, `${prefix}audit-bytes`, `${prefix}epoch`, `${prefix}flags`, `${prefix}seq`])
+    expect(record).toBe(await client.hget(`${prefix}flags`, 'alpha'))
+    expect((await client.keys(`${prefix}*`)).sort()).toEqual([
+      `${prefix}audit`,
+      `${prefix}audit-bytes`,
+      `${prefix}epoch`,
+      `${prefix}flags`,
+      `${prefix}note-key`,
+      `${prefix}seq`,
+    ])
     expect(await neighbour.readFlag('alpha')).toBeNull()
     expect(await neighbour.load()).toEqual({ seq: 0, epoch: expect.not.stringMatching(epoch!), flags: [], tokens: [] })
   })

@@ -29,6 +29,11 @@ export function redisKeys(prefix: string) {
      * of them adopts the current epoch and its state; any other epoch is a store it never knew.
      */
     epochParents: `${prefix}epoch-parents`,
+    /**
+     * The key of the notifications' HMAC: random, written with the epoch. Whoever may only PUBLISH on
+     * the channel cannot read it, so cannot make a notification a replica applies without asking Redis.
+     */
+    noteKey: `${prefix}note-key`,
     /** Sorted set: live replica id → when its heartbeat expires (ms, Redis clock). */
     replicas: `${prefix}replicas`,
     /** Hash: replica id → `<ms of its last heartbeat> <heartbeat JSON>`; beats never touch the seq. */
@@ -55,12 +60,14 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
 }
 
 /**
- * A notification: `<kind> <seq> <id> <origin> <epoch> <ms>`. It is a hint, never data: anyone allowed to
- * PUBLISH on the channel could send one, so a replica re-reads the record and the counter and
- * applies only what the store holds (redis.ts, onMessage). `origin` is the committing replica's
- * instance id, so it can skip its own notifications; `ms` is when the commit ran (Redis's
- * clock), for the propagation histogram. Servers before issue 15 appended the record on a
- * second line; it is ignored.
+ * A notification: `<kind> <seq> <id> <origin> <epoch> <ms> <mac>`, and for a flag the record as
+ * stored on a second line (empty for a delete). `origin` is the committing replica's instance id, so
+ * it can skip its own notifications; `ms` is when the commit ran (Redis's clock), for the
+ * propagation histogram; `mac` is HMAC-SHA1 of everything else, keyed by `<prefix>note-key`.
+ * Anyone allowed to PUBLISH on the channel could send a notification, so a replica applies the
+ * record inline only when the MAC holds, the epoch is its own and the seq is past any it has seen
+ * (redis.ts, onMessage); anything else is a hint it checks against Redis. Servers before issue 15
+ * sent the record unauthenticated; without a MAC it is ignored.
  */
 export interface ChangeNote {
   kind: 'flag' | 'token'
@@ -71,19 +78,25 @@ export interface ChangeNote {
   epoch?: string
   /** When the commit ran, ms on Redis's clock; absent from servers before issue 15. */
   committedAtMs?: number
+  /** HMAC-SHA1 (hex) of `signed`, keyed by the store's note key. */
+  mac?: string
+  /** What the MAC covers: the header without it, a newline and the record line. */
+  signed?: string
+  /** The stored record of a flag (`{"seq",…,"doc"}`), '' for a delete or a token. */
+  record?: string
 }
 
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^(flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?: (\d{1,15}))?(?:\n[\s\S]*)?$/.exec(message)
+  const m = /^((flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?: (\d{1,15}))?)(?: ([0-9a-f]{40}))?(?:\n([\s\S]*))?$/.exec(message)
   if (!m) return undefined
-  return {
-    kind: m[1] as 'flag' | 'token',
-    seq: Number(m[2]),
-    id: m[3]!,
-    origin: m[4]!,
-    epoch: m[5],
-    committedAtMs: m[6] === undefined ? undefined : Number(m[6]),
+  const note: ChangeNote = { kind: m[2] as 'flag' | 'token', seq: Number(m[3]), id: m[4]!, origin: m[5]!, epoch: m[6] }
+  if (m[7] !== undefined) note.committedAtMs = Number(m[7])
+  if (m[8] !== undefined) {
+    note.mac = m[8]
+    note.record = m[9] ?? ''
+    note.signed = `${m[1]}\n${note.record}`
   }
+  return note
 }
 
 /**
@@ -98,8 +111,24 @@ if entry then fields = entry[2] end
 return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), fields}
 `
 
+/** HMAC-SHA1 in Lua (RFC 2104) over Redis's sha1hex: the notification's MAC (ChangeNote). */
+const HMAC_SHA1 = `
+local function unhex(h) return (string.gsub(h, '..', function(cc) return string.char(tonumber(cc, 16)) end)) end
+local function hmac(key, message)
+  if #key > 64 then key = unhex(redis.sha1hex(key)) end
+  key = key .. string.rep('\\0', 64 - #key)
+  local inner, outer = {}, {}
+  for i = 1, 64 do
+    local b = string.byte(key, i)
+    inner[i] = string.char(bit.bxor(b, 0x36))
+    outer[i] = string.char(bit.bxor(b, 0x5c))
+  end
+  return redis.sha1hex(table.concat(outer) .. unhex(redis.sha1hex(table.concat(inner) .. message)))
+end
+`
+
 /**
- * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor, epoch.
+ * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor, epoch, note key.
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
@@ -109,7 +138,7 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2]), redis.
  * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
  * synced from (its epoch is gone or another): nothing is written into a store that lost data.
  */
-export const COMMIT_SCRIPT = `
+export const COMMIT_SCRIPT = `${HMAC_SHA1}
 local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 -- The replica stops waiting after its command timeout and answers 503; a write Redis gets to
@@ -141,8 +170,9 @@ if last then
 end
 redis.call('SET', KEYS[1], seq)
 
--- The notification names the change; replicas read the record itself from the store.
+-- The notification names the change; a flag's record follows, authenticated (ChangeNote).
 local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12] .. ' ' .. ARGV[15] .. ' ' .. string.format('%d', nowMs)
+local record = ''
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
   if kind == 'flag' and current then
@@ -157,7 +187,7 @@ else
   if kind == 'flag' and not current then redis.call('ZREM', KEYS[5], id) end
   local versionField = ''
   if version ~= '' then versionField = ',"version":' .. version end
-  local record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'
+  record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'
   redis.call('HSET', KEYS[2], id, record)
 end
 -- The first commit under the byte cap on a trail written before it counts what is there, once.
@@ -193,6 +223,12 @@ end
 -- deleted by hand leaves a count behind that would otherwise trim every later trail to one event.
 if length == 1 then redis.call('SET', KEYS[4], #ARGV[6])
 elseif bytes < 0 then redis.call('SET', KEYS[4], 0) end
+local noteKey = redis.call('GET', KEYS[8])
+if noteKey then
+  -- A token's record stays off the channel (it holds the hash of a secret): its note is a hint.
+  if kind ~= 'flag' then record = '' end
+  note = note .. ' ' .. hmac(noteKey, note .. '\\n' .. record) .. '\\n' .. record
+end
 redis.call('PUBLISH', ARGV[10], note)
 return {seq}
 `

@@ -1,7 +1,7 @@
 // The Redis store: flags, tokens and the audit trail shared by a fleet of replicas. A commit is
 // one Lua script; a subscriber connection turns other replicas' commits into changes, and a
 // full resync follows every gap (reconnect, or the change counter moving without a message).
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
 import { type AuditDraft, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
@@ -90,6 +90,8 @@ export class RedisStore implements Store, RecoverableStore {
   private counterAtLastCheck = 0
   /** The epoch of the store this replica synced from, once known (redisKeys: epoch). */
   private epoch?: string
+  /** The key of the notifications' MAC (redisKeys: noteKey), once read. */
+  private noteKey?: Buffer
   private identifying?: Promise<string>
   /** Why the store is no longer the one this replica synced from; writes are refused from then on. */
   private diverged?: string
@@ -117,7 +119,7 @@ export class RedisStore implements Store, RecoverableStore {
       retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
     }
     this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
-    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 7, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 8, lua: COMMIT_SCRIPT })
     this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
     this.cmd.defineCommand('switchyardBeat', { numberOfKeys: 3, lua: HEARTBEAT_SCRIPT })
     this.cmd.defineCommand('switchyardFleet', { numberOfKeys: 5, lua: FLEET_SCRIPT })
@@ -159,17 +161,26 @@ export class RedisStore implements Store, RecoverableStore {
     // Read before asking: a commit answered meanwhile may carry a seq above what the reply holds.
     const seen = this.seenSeq
     const replies = await this.run('loading the state', (redis) =>
-      redis.multi().get(this.keys.seq).get(this.keys.epoch).smembers(this.keys.epochParents).hvals(this.keys.flags).hvals(this.keys.tokens).exec(),
+      redis
+        .multi()
+        .get(this.keys.seq)
+        .get(this.keys.epoch)
+        .smembers(this.keys.epochParents)
+        .hvals(this.keys.flags)
+        .hvals(this.keys.tokens)
+        .get(this.keys.noteKey)
+        .exec(),
     )
     if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
     const failed = replies.find(([err]) => err)
     if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
-    const [[, seq], [, epoch], [, parents], [, flags], [, tokens]] = replies as [
+    const [[, seq], [, epoch], [, parents], [, flags], [, tokens], [, noteKey]] = replies as [
       [null, string | null],
       [null, string | null],
       [null, string[]],
       [null, string[]],
       [null, string[]],
+      [null, string | null],
     ]
     const counter = Number(seq ?? 0)
     if (this.epoch === undefined) {
@@ -194,6 +205,8 @@ export class RedisStore implements Store, RecoverableStore {
       this.adopt(epoch)
     } else this.checkIdentity(epoch, counter, seen, parents)
     if (this.diverged) throw new StoreDivergedError(this.diverged)
+    // Written once the store is known to be the one the fleet synced from, never into one that lost data.
+    this.noteKey = Buffer.from(noteKey ?? (await this.writeNoteKey()))
     const snapshot: Snapshot = {
       seq: counter,
       epoch: this.epoch,
@@ -223,6 +236,7 @@ export class RedisStore implements Store, RecoverableStore {
         this.keys.flagTombstones,
         this.keys.flagVersionFloor,
         this.keys.epoch,
+        this.keys.noteKey,
         write.kind,
         isFlag ? write.key : write.id,
         isFlag ? String(write.expectedVersion) : '',
@@ -387,10 +401,21 @@ export class RedisStore implements Store, RecoverableStore {
     this.cmd.disconnect()
   }
 
+  /** The notifications' MAC key, written now if the store has none (a store from before it, or one recovered after a loss). */
+  private writeNoteKey(): Promise<string> {
+    return this.run('writing the notification key', async (redis) => {
+      await redis.set(this.keys.noteKey, randomBytes(32).toString('base64url'), 'NX')
+      const key = await redis.get(this.keys.noteKey)
+      if (key === null) throw new StoreUnavailableError('Redis lost the notification key as it was written')
+      return key
+    })
+  }
+
   /** The store's epoch, written now if it has none (first use, or a store from before epochs). */
   private identify(): Promise<string> {
     this.identifying ??= this.run('reading the store epoch', async (redis) => {
       await redis.set(this.keys.epoch, randomBytes(12).toString('base64url'), 'NX')
+      await redis.set(this.keys.noteKey, randomBytes(32).toString('base64url'), 'NX')
       const epoch = await redis.get(this.keys.epoch)
       if (epoch === null) throw new StoreUnavailableError('Redis lost the store epoch as it was written')
       return epoch
@@ -487,6 +512,7 @@ export class RedisStore implements Store, RecoverableStore {
     // This replica's own commit is applied when commit() resolves; should its reply be lost, the
     // change counter check finds the seq unseen and resyncs.
     if (!note || this.closed || note.origin === this.instanceId) return
+    if (this.applyAuthenticated(note)) return
     const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
     const seen = this.seenSeq
     this.run('re-reading a changed record', (redis) => redis.switchyardNote(hash, this.keys.seq, this.keys.epoch, this.keys.audit, note.id, note.seq)).then(
@@ -519,6 +545,26 @@ export class RedisStore implements Store, RecoverableStore {
         this.resyncPending = true
       },
     )
+  }
+
+  /**
+   * The fast path, without a round trip to Redis: a flag's note whose MAC holds (only a script
+   * that could read the note key wrote it), of this replica's epoch, past every seq this replica has
+   * seen, carries the record exactly as committed at that seq. Anything else (a replay, a note that
+   * arrived after a later commit's reply, a token) goes the slow way, checked against Redis, which
+   * also catches a counter that went back.
+   */
+  private applyAuthenticated(note: ChangeNote): boolean {
+    if (note.mac === undefined || note.kind !== 'flag' || this.noteKey === undefined || this.diverged) return false
+    if (note.epoch !== this.epoch || note.seq <= this.seenSeq) return false
+    const expected = createHmac('sha1', this.noteKey).update(note.signed!).digest()
+    if (!timingSafeEqual(expected, Buffer.from(note.mac, 'hex'))) return false
+    const record = note.record === '' ? null : parseRecord<Flag>(note.record!)
+    if (record !== null && record.seq !== note.seq) return false
+    this.seenSeq = note.seq
+    this.confirmed.add(note.seq)
+    this.emitChange(note, record, note.seq)
+    return true
   }
 
   /** The record as the store holds it (null: absent, so deleted at the note's seq or later). */
