@@ -2,7 +2,7 @@
 // replica's own commits and from other replicas, duplicated or out of order; the store's
 // global seq decides which one is newest. Deletions leave a tombstone so a late, older
 // "create" cannot resurrect a deleted record.
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 
 export class VersionedMap<V> {
   private readonly values = new Map<string, V>()
@@ -34,7 +34,7 @@ export class VersionedMap<V> {
 
   private mix(value: V | undefined): void {
     if (value === undefined || !this.identify) return
-    this.xor ^= createHash('sha256').update(this.identify(value)).digest().readBigUInt64BE(0)
+    this.xor ^= hash('sha1', this.identify(value), 'buffer').readBigUInt64BE(0)
   }
 
   /**
