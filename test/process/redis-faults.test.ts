@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, tempDir, updateFlag, waitReady } from '../support/helpers.js'
 import { flagctl, flagctlBin } from '../support/cli-helpers.js'
+import { FIRST_EPOCH_WAIT_MS } from '../../packages/server/src/store/redis.js'
 import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
@@ -277,6 +278,93 @@ describe('recovering a store that lost data (issue 15)', () => {
     expect(Number(await server.client().get(`${PREFIX}seq`))).toBe(accepted.seq + 1)
     const [event] = (await call(a, 'GET', '/audit?limit=2', { expected: 200 })).json().events.slice(1)
     expect(event).toMatchObject({ action: 'store.accepted', seq: accepted.seq })
+  })
+})
+
+describe('what a hostile review of the recovery found (issue 15)', () => {
+  /** Every key of the store but the heartbeats, as an older backup would hold them. */
+  async function backup(server: RedisServer) {
+    const keys = (await server.client().keys(`${PREFIX}*`)).filter((key) => !/:replica(s|-beats)$/.test(key))
+    return Promise.all(keys.map(async (key) => [key, (await server.client().dumpBuffer(key))!] as const))
+  }
+  async function restore(server: RedisServer, dumps: Awaited<ReturnType<typeof backup>>) {
+    for (const [key, value] of dumps) await server.client().restore(key, 0, value, 'REPLACE')
+  }
+
+  // Finding: restored from an older copy (same epoch, lower counter), a write within the counter
+  // check's interval was acknowledged with a seq issued before, and the writer skipped its own change.
+  it('a write into a store whose counter went back is refused at once, not acknowledged at a reused seq', async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 60_000 })
+    await createFlag(a, { key: 'restored' })
+    const dumps = await backup(server)
+    for (const description of ['v2', 'v3', 'v4']) await updateFlag(a, 'restored', { description })
+    await restore(server, dumps)
+    const refused = await call(a, 'PATCH', '/flags/restored', { body: { description: 'after the restore' }, expected: 503 })
+    expect(refused.json()).toMatchObject({ code: 'STORE_DIVERGED', message: expect.stringContaining('went back from 4 to 1') })
+    expect(await server.client().get(`${PREFIX}seq`)).toBe('1')
+    expect(held(a, 'restored')).toMatchObject({ version: 4, description: 'v4' })
+  })
+
+  // Finding: after such a restore, a replica started later was ready with the old state, took
+  // writes at reused seqs, and the fleet view called the fleet consistent.
+  it('a replica started after a restore of an older copy sees the running replicas ahead of the counter and serves nothing', async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 100 })
+    await createFlag(a, { key: 'restored' })
+    const dumps = await backup(server)
+    for (const description of ['v2', 'v3']) await updateFlag(a, 'restored', { description })
+    await restore(server, dumps)
+    await eventually(() => redisStoreOf(a).health().status === 'diverged', 10_000, 'A to find the counter gone back')
+    // A replica that has run a while has beaten since: the late one reads that beat.
+    const beatOfA = () => server.client().hget(`${PREFIX}replica-beats`, redisStoreOf(a).instanceId)
+    await eventually(async () => (await beatOfA())?.includes('"status":"diverged"') ?? false, 10_000, "A's heartbeat to say so")
+    const late = await startReplica(server.url, PREFIX, { load: false })
+    await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to report it')
+    await call(late, 'GET', '/readyz', { token: null, expected: 503 })
+    expect((await call(late, 'POST', '/flags', { body: { key: 'at_a_reused_seq' }, expected: 503 })).json()).toMatchObject({ code: 'NOT_READY' })
+    expect((await call(a, 'GET', '/admin/fleet', { expected: 200 })).json().consistent).toBe(false)
+  })
+
+  // Finding: accept-store on a replica started after the loss raced that replica's own startup
+  // loads; it answered 200 and the replica stayed diverged and unready for good.
+  it('accept-store on a replica started after the loss brings it up, even while its own startup load is in flight', async () => {
+    const server = await startRedisServer({ debugCommand: true })
+    onTestFinished(() => server.stop())
+    const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 100 })
+    await createFlag(a, { key: 'lost' })
+    for (let trial = 0; trial < 3; trial++) {
+      await server.client().flushall()
+      await eventually(() => redisStoreOf(a).health().status === 'diverged', 10_000, 'A to find the loss')
+      await eventually(async () => (await server.client().hlen(`${PREFIX}replica-beats`)) >= 1, 10_000, "A's heartbeat in the new Redis")
+      const late = await startReplica(server.url, PREFIX, { load: false, resyncCheckMs: 100 })
+      await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to report the loss')
+      // Redis stalls while the recovery is asked for, so the late replica's next load straddles it.
+      const sleeper = server.client().duplicate()
+      const stalled = sleeper.call('DEBUG', 'SLEEP', '0.3').finally(() => sleeper.disconnect())
+      const accepted = await call(late, 'POST', '/admin/accept-store', { expected: 200 })
+      await stalled
+      for (const app of [late, a]) {
+        await eventually(() => redisStoreOf(app).health().status === 'up' && app.switchyard.sync.epoch === accepted.json().epoch, 10_000, 'both to adopt')
+      }
+      await eventually(() => late.switchyard.sync.ready, 10_000, 'the late replica to be ready')
+      await call(late, 'POST', '/flags', { body: { key: `after_${trial}` }, expected: 201 })
+      await late.close()
+    }
+  })
+
+  // Finding: a replica started in the moment after Redis restarted empty, before the running
+  // replicas' next heartbeat, wrote a fresh epoch and served an empty state beside them.
+  it("a replica started right after Redis restarted empty waits for the running replicas' heartbeats before writing an epoch", async () => {
+    const server = await privateRedis()
+    const a = await startReplica(server.url, PREFIX, { retryDelayMs: () => 50 })
+    await createFlag(a, { key: 'kept', state: 'enabled' })
+    await server.kill()
+    await server.restart()
+    const late = await startReplica(server.url, PREFIX, { load: false, firstEpochWaitMs: FIRST_EPOCH_WAIT_MS })
+    await eventually(() => redisStoreOf(late).health().status === 'diverged', 10_000, 'the late replica to find the loss')
+    await call(late, 'GET', '/readyz', { token: null, expected: 503 })
+    expect(await server.client().exists(`${PREFIX}epoch`)).toBe(0)
   })
 })
 

@@ -207,9 +207,13 @@ describe('forged notifications (issue 15)', () => {
     b.switchyard.flags.onChange((event) => event.type === 'change' && event.key === 'ghost' && ghosts.push(event.key))
     for (const message of forged) await redisClient(redis.url()).publish(`${prefix}changes`, message)
 
-    // A real write after them: once both replicas moved off version 1, every note before it was handled.
+    // A real write after them. Its note may take the authenticated fast path and overtake the
+    // forged ones, which are each checked against Redis: wait for all five refusals first.
     await updateFlag(b, 'pinned', { description: 'after' })
-    await eventually(() => [a, b].every((app) => held(app, 'pinned')?.version !== 1), 10_000, 'both replicas to handle the notes and the write')
+    const rejected = async (app: FastifyInstance) =>
+      Number(/^switchyard_sync_notifications_rejected_total (\d+)/m.exec((await call(app, 'GET', '/metrics', { expected: 200 })).body)?.[1] ?? 0)
+    await eventually(async () => (await rejected(a)) >= 5 && (await rejected(b)) >= 5, 10_000, 'every forged note to be refused')
+    await eventually(() => [a, b].every((app) => held(app, 'pinned')?.version !== 1), 10_000, 'both replicas to handle the write')
     for (const app of [a, b]) {
       expect(held(app, 'pinned')).toMatchObject({ state: 'disabled', description: 'after', version: 2 })
       await call(app, 'GET', '/flags', { token: secret, expected: 401 })
@@ -217,8 +221,6 @@ describe('forged notifications (issue 15)', () => {
     }
     // Every note the store does not back is refused and counted, and the ghost made no change event.
     expect(ghosts).toEqual([])
-    const rejected = async (app: FastifyInstance) =>
-      Number(/^switchyard_sync_notifications_rejected_total (\d+)/m.exec((await call(app, 'GET', '/metrics', { expected: 200 })).body)?.[1] ?? 0)
     expect([await rejected(a), await rejected(b)]).toEqual([5, 5])
   })
 

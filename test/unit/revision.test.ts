@@ -2,7 +2,7 @@
 // order the seqs arrive in, and the waits of X-Switchyard-Min-Revision on it.
 import { describe, expect, it } from 'vitest'
 import { SeqSet } from '../../packages/core/src/replica/seq-set.js'
-import { AppliedRevision } from '../../packages/server/src/replica/revision.js'
+import { AppliedRevision, MAX_WAITERS } from '../../packages/server/src/replica/revision.js'
 
 describe('SeqSet', () => {
   it('moves past a gap only once the gap is filled', () => {
@@ -54,5 +54,18 @@ describe('AppliedRevision.reached', () => {
     await expect(revision.reached(5, 20)).resolves.toBe(false)
     revision.appliedThrough(5)
     expect(revision.value).toBe(5)
+  })
+})
+
+describe('AppliedRevision waiters', () => {
+  it('holds at most MAX_WAITERS at once, and a waiter that timed out frees its place', async () => {
+    const revision = new AppliedRevision()
+    const waiting = Array.from({ length: MAX_WAITERS }, () => revision.reached(1, 30))
+    expect(revision.reached(1, 30)).toBeUndefined()
+    expect(await Promise.all(waiting)).toEqual(waiting.map(() => false))
+    const later = revision.reached(1, 10_000)
+    expect(later).toBeInstanceOf(Promise)
+    revision.applied(1)
+    await expect(later).resolves.toBe(true)
   })
 })

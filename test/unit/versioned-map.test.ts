@@ -67,3 +67,38 @@ describe('VersionedMap.revision', () => {
     expect(seqOf(map.revision)).toBe(14)
   })
 })
+
+describe('VersionedMap.digest', () => {
+  const identified = () => new VersionedMap<string>((value) => value)
+
+  it('is the same for the same values whatever order and path they came by, and moves with each change', () => {
+    const oneByOne = identified()
+    oneByOne.apply('b', 2, 'b@1')
+    oneByOne.apply('a', 1, 'a@1')
+    oneByOne.apply('a', 3, 'a@2')
+    const snapshot = identified()
+    snapshot.reset(
+      [
+        ['a', 'a@2'],
+        ['b', 'b@1'],
+      ],
+      3,
+    )
+    expect(oneByOne.digest).toMatch(/^[0-9a-f]{16}$/)
+    expect(oneByOne.digest).toBe(snapshot.digest)
+    oneByOne.apply('b', 4, null)
+    expect(oneByOne.digest).not.toBe(snapshot.digest)
+    snapshot.apply('b', 4, null)
+    expect(oneByOne.digest).toBe(snapshot.digest)
+  })
+
+  it('an exact reset keeps nothing held, not even values newer than the snapshot', () => {
+    const map = identified()
+    map.apply('a', 10, 'a@5')
+    map.reset([['b', 'b@1']], 3, true)
+    expect([map.get('a'), map.get('b')]).toEqual([undefined, 'b@1'])
+    const fresh = identified()
+    fresh.reset([['b', 'b@1']], 3)
+    expect(map.digest).toBe(fresh.digest)
+  })
+})

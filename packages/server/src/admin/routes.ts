@@ -24,7 +24,10 @@ const FleetReplica = Type.Intersect([
 const Fleet = Type.Object({
   epoch: Type.Union([Type.String(), Type.Null()], { description: "The store's epoch (null: it has none, it lost its data)" }),
   counter: Type.Integer({ description: "The store's change counter" }),
-  consistent: Type.Boolean({ description: 'Every live replica holds the store epoch, and replicas at one revision hold one state' }),
+  consistent: Type.Boolean({
+    description:
+      'Every live replica holds the store epoch, none found it diverged or holds a seq past its counter, and replicas at one revision hold one state',
+  }),
   replicas: Type.Array(FleetReplica),
 })
 
@@ -69,7 +72,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
           hashMismatch: hashes.get(`${b.epoch} ${b.revision}`)!.size > 1,
         }))
         .sort((a, b) => a.id.localeCompare(b.id))
-      const consistent = replicas.every((r) => r.epoch === fleet.epoch && !r.hashMismatch)
+      // A replica ahead of the store's counter, or that found it diverged, holds what the store lost.
+      const consistent = replicas.every((r) => r.epoch === fleet.epoch && !r.hashMismatch && r.status !== 'diverged' && r.newest <= fleet.counter)
       return { epoch: fleet.epoch, counter: fleet.counter, consistent, replicas }
     },
   )

@@ -38,7 +38,7 @@ export type FlagEvent = { type: 'change'; key: string; flag: Flag | null; previo
 type FlagChangeListener = (event: FlagEvent) => void
 
 export class FlagRegistry {
-  private readonly flags = new VersionedMap<CompiledFlag>((c) => `${c.flag.key}\0${c.flag.version}`)
+  private readonly flags = new VersionedMap<CompiledFlag>((c) => `${c.flag.key}\0${c.flag.version}\0${c.flag.updatedAt}`)
   private sorted: string[] | null = null
   private readonly listeners = new Set<FlagChangeListener>()
 

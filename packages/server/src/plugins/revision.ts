@@ -4,7 +4,7 @@
 // much, up to MIN_REVISION_WAIT_MS, else 503 STALE_REPLICA.
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
 import { AppError, validationFailed } from '../errors.js'
-import type { AppliedRevision } from '../replica/revision.js'
+import { MAX_WAITERS, type AppliedRevision } from '../replica/revision.js'
 import { appendHook } from '../route-hooks.js'
 
 export const REVISION_HEADER = 'x-switchyard-revision'
@@ -26,8 +26,12 @@ export function installRevision(app: FastifyInstance, revision: AppliedRevision,
     const min = Number(given)
     const reached = revision.reached(min, waitMs)
     if (reached === true) return done()
-    void (reached as Promise<boolean>).then((ok) => {
-      if (!ok) return done(stale(min, revision.value, waitMs))
+    if (reached === undefined) {
+      return done(stale(min, revision.value, `and ${MAX_WAITERS} requests already wait for newer revisions here (the most it holds)`))
+    }
+    if (reached === false) return done(stale(min, revision.value, `within ${waitMs} ms (MIN_REVISION_WAIT_MS)`))
+    void reached.then((ok) => {
+      if (!ok) return done(stale(min, revision.value, `within ${waitMs} ms (MIN_REVISION_WAIT_MS)`))
       reply.header(REVISION_HEADER, revision.value)
       done()
     })
@@ -48,11 +52,10 @@ export function installRevision(app: FastifyInstance, revision: AppliedRevision,
   })
 }
 
-function stale(min: number, held: number, waitMs: number): AppError {
+function stale(min: number, held: number, why: string): AppError {
   const error = new AppError(
     'STALE_REPLICA',
-    `this replica has applied the store's changes up to revision ${held}, not yet ${min} (X-Switchyard-Min-Revision), ` +
-      `within ${waitMs} ms (MIN_REVISION_WAIT_MS); retry, or ask another replica`,
+    `this replica has applied the store's changes up to revision ${held}, not yet ${min} (X-Switchyard-Min-Revision), ${why}; retry, or ask another replica`,
   )
   error.retryAfterSeconds = 1
   return error

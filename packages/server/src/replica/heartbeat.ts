@@ -43,6 +43,11 @@ export class Heartbeat {
     clearInterval(this.timer)
   }
 
+  /** Beats now rather than at the next tick: what others read of this replica has just changed (loaded, diverged, new epoch). */
+  beatNow(): void {
+    if (this.timer !== undefined) void this.send()
+  }
+
   /** Heard nothing from the store for longer than STALE_AFTER_MS: what this replica serves may be old. */
   get stale(): boolean {
     return Date.now() - this.lastHeardMs > this.staleAfterMs

@@ -54,13 +54,16 @@ export class StoreSync {
         if (event.confirms !== undefined) revision.applied(event.confirms)
         observer?.changeReceived(event.change, applied, event.committedAtMs)
       } else if (event.type === 'resync') {
+        const epoch = this.epoch
         this.applySnapshot(event.snapshot)
+        if (epoch !== event.snapshot.epoch) this.heartbeat?.beatNow()
         observer?.resynced(event.snapshot)
       } else if (event.type === 'rejected') {
         this.log.warn({ detail: event.detail }, 'store.notification_rejected')
         observer?.notificationRejected()
       } else {
         this.log.error({ detail: event.detail }, 'store.diverged')
+        this.heartbeat?.beatNow()
       }
     })
   }
@@ -71,7 +74,6 @@ export class StoreSync {
    * anything else, such as a corrupt data file, is fatal.
    */
   async start(retryMs = 1000): Promise<void> {
-    let reported = false
     this.heartbeat?.start()
     for (;;) {
       try {
@@ -79,12 +81,12 @@ export class StoreSync {
         this.applySnapshot(snapshot)
         await this.beforeReady?.(snapshot)
         this.ready = true
+        this.heartbeat?.beatNow()
         this.log.info({ flags: snapshot.flags.length, store: this.store.kind }, 'store loaded')
         return
       } catch (err) {
+        // The store reported it (a `diverged` event, logged once); keep looking for the recovery.
         if (err instanceof StoreDivergedError && !this.closed) {
-          if (!reported) this.log.error({ detail: err.message }, 'store.diverged')
-          reported = true
           await new Promise((resolve) => setTimeout(resolve, retryMs))
           continue
         }

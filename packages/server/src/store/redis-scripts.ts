@@ -132,11 +132,12 @@ end
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
- *       audit byte cap, tombstone cap, the store epoch the replica synced from.
+ *       audit byte cap, tombstone cap, the store epoch the replica synced from, the highest seq it has seen.
  * Returns {seq} once committed, {0, current record or nil, last version} when the version check
  * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
  * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
- * synced from (its epoch is gone or another): nothing is written into a store that lost data.
+ * synced from (its epoch is gone or another), or {-3, counter} when the counter is below the
+ * highest seq the replica has seen: nothing is written into a store that lost data.
  */
 export const COMMIT_SCRIPT = `${HMAC_SHA1}
 local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -148,6 +149,10 @@ local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 if nowMs > tonumber(ARGV[11]) then return {-1} end
 local epoch = redis.call('GET', KEYS[7])
 if epoch ~= ARGV[15] then return {-2, epoch} end
+-- A counter below a seq the replica has seen: Redis lost writes (restored from an older copy);
+-- writing now would issue a seq a second time.
+local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+if counter < tonumber(ARGV[16]) then return {-3, counter} end
 
 local current = redis.call('HGET', KEYS[2], id)
 local held = 0

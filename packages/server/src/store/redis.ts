@@ -36,6 +36,13 @@ import {
 } from './redis-scripts.js'
 import { SeqSet } from '@switchyard/core/replica/seq-set'
 
+/**
+ * Replicas beat every second and reconnect within 2 s, so after a restart that lost Redis's data
+ * their heartbeats are back within about 3 s: a replica starting on a store with no epoch waits
+ * that long before it takes the store as new and writes one.
+ */
+export const FIRST_EPOCH_WAIT_MS = 3000
+
 export interface RedisStoreOptions {
   url: string
   prefix: string
@@ -48,6 +55,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number
   /** Interval of the change-counter check that catches missed notifications; 0 turns it off. */
   resyncCheckMs?: number
+  /** How long a first load that finds no epoch waits, once, for running replicas' heartbeats (default FIRST_EPOCH_WAIT_MS). */
+  firstEpochWaitMs?: number
   /** Delay before reconnection attempt `attempt` (1, 2, …) after Redis is lost. */
   retryDelayMs?: (attempt: number) => number
 }
@@ -95,6 +104,11 @@ export class RedisStore implements Store, RecoverableStore {
   private identifying?: Promise<string>
   /** Why the store is no longer the one this replica synced from; writes are refused from then on. */
   private diverged?: string
+  /** Moves with each epoch this replica adopts: a load begun before reads again. */
+  private generation = 0
+  /** A first load found no epoch and waited for running replicas' heartbeats once (FIRST_EPOCH_WAIT_MS). */
+  private waitedForBeats = false
+  private beatsWait?: Promise<void>
   private resyncing?: Promise<void>
   private resyncAgain = false
   private resyncPending = false
@@ -158,8 +172,23 @@ export class RedisStore implements Store, RecoverableStore {
   }
 
   async load(): Promise<Snapshot> {
+    for (;;) {
+      const snapshot = await this.loadOnce()
+      if (snapshot !== undefined) return snapshot
+    }
+  }
+
+  /**
+   * One attempt at a load; undefined when this replica adopted a new epoch while it was under way
+   * (a recovery run here), so what it read belongs to the old one and the caller reads again.
+   */
+  private async loadOnce(): Promise<Snapshot | undefined> {
+    let generation = this.generation
+    const moved = () => generation !== this.generation
     // Read before asking: a commit answered meanwhile may carry a seq above what the reply holds.
     const seen = this.seenSeq
+    // Before the state on a first load, so no beat can name a seq the counter read after it lacks.
+    const beats = this.epoch === undefined ? (await this.fleet()).beats : undefined
     const replies = await this.run('loading the state', (redis) =>
       redis
         .multi()
@@ -174,6 +203,7 @@ export class RedisStore implements Store, RecoverableStore {
     if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
     const failed = replies.find(([err]) => err)
     if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
+    if (moved()) return undefined
     const [[, seq], [, epoch], [, parents], [, flags], [, tokens], [, noteKey]] = replies as [
       [null, string | null],
       [null, string | null],
@@ -185,37 +215,67 @@ export class RedisStore implements Store, RecoverableStore {
     const counter = Number(seq ?? 0)
     if (this.epoch === undefined) {
       // The first load learns (or, on a store never used before, writes) the epoch, unless live
-      // replicas synced from another store: then this one lost data and they hold what it had.
-      const foreign = (await this.fleet()).beats.filter((b) => b.id !== this.instanceId && b.epoch !== null && b.epoch !== epoch && !parents.includes(b.epoch))
-      if (foreign.length > 0) {
-        const list = foreign.map((b) => `${b.id} (epoch ${b.epoch}, revision ${b.revision})`).join(', ')
-        this.diverged =
-          `Redis does not hold the store the running replicas synced from: ${list} ${foreign.length === 1 ? 'holds' : 'hold'} another ` +
-          `(${epoch === null ? 'Redis holds no epoch: it lost its data' : `Redis holds epoch ${epoch}`}). This replica serves nothing until an operator ` +
-          'recovers: POST /admin/reseed on the replica whose state to keep (GET /admin/fleet compares them), ' +
-          'or POST /admin/accept-store to go on with what Redis holds.'
-        this.emit({ type: 'diverged', detail: this.diverged })
-        throw new StoreDivergedError(this.diverged)
+      // replicas show that this store lost what they synced from.
+      this.checkFleet(beats!, epoch, counter, parents)
+      if (epoch === null && !this.waitedForBeats) {
+        // A store with no epoch is new, or lost its data a moment ago under replicas that have not
+        // reconnected and beaten into it yet: give them the time to, once, before writing an epoch.
+        // Every load under way (startup's, a resync's) waits for the same moment, then reads again.
+        this.beatsWait ??= new Promise<void>((resolve) => setTimeout(resolve, this.options.firstEpochWaitMs ?? FIRST_EPOCH_WAIT_MS)).then(
+          () => void (this.waitedForBeats = true),
+        )
+        await this.beatsWait
+        return undefined
       }
       this.diverged = undefined
-      this.epoch = epoch ?? (await this.identify())
+      const identified = epoch ?? (await this.identify())
+      if (moved()) return undefined
+      this.epoch = identified
     } else if (epoch !== null && epoch !== this.epoch && parents.includes(this.epoch)) {
       // An operator reseeded the store, or accepted its loss, from the epoch this replica knew:
-      // its state is the store's now, numbered from the new counter.
+      // its state is the store's now, numbered from the new counter. A change applied while this
+      // load ran is lost by the exact reset that follows; a second, plain load brings it back.
       this.adopt(epoch)
+      generation = this.generation
+      this.resyncAgain = true
     } else this.checkIdentity(epoch, counter, seen, parents)
     if (this.diverged) throw new StoreDivergedError(this.diverged)
     // Written once the store is known to be the one the fleet synced from, never into one that lost data.
-    this.noteKey = Buffer.from(noteKey ?? (await this.writeNoteKey()))
+    const key = noteKey ?? (await this.writeNoteKey())
+    if (moved()) return undefined
+    this.noteKey = Buffer.from(key)
     const snapshot: Snapshot = {
       seq: counter,
-      epoch: this.epoch,
+      epoch: this.epoch!,
       flags: flags.map((text) => parseRecord<Flag>(text).doc),
       tokens: tokens.map((text) => parseRecord<TokenRecord>(text).doc),
     }
     this.seenSeq = Math.max(this.seenSeq, snapshot.seq)
     this.confirmed.addThrough(snapshot.seq)
     return snapshot
+  }
+
+  /**
+   * On a first load: whether live replicas show that this store is not the one they synced from.
+   * A replica of an epoch that is neither this store's nor one it replaced, or of this epoch but
+   * past its counter (Redis restored from an older copy), or one that found it diverged, holds
+   * what this store lost; this replica then serves nothing until an operator recovers.
+   */
+  private checkFleet(beats: ReplicaBeat[], epoch: string | null, counter: number, parents: string[]): void {
+    const evidence = beats.filter(
+      (b) => b.id !== this.instanceId && b.epoch !== null && !parents.includes(b.epoch) && (b.epoch !== epoch || b.newest > counter || b.status === 'diverged'),
+    )
+    if (evidence.length === 0) return
+    const list = evidence.map((b) => `${b.id} (epoch ${b.epoch}, revision ${b.revision}, ${b.status})`).join(', ')
+    const holds = epoch === null ? 'Redis holds no epoch: it lost its data' : `Redis holds epoch ${epoch} at counter ${counter}`
+    const already = this.diverged !== undefined
+    this.diverged =
+      `Redis does not hold the store the running replicas synced from: ${list} (${holds}). This replica serves nothing until an operator ` +
+      'recovers: POST /admin/reseed on the replica whose state to keep (GET /admin/fleet compares them), ' +
+      'or POST /admin/accept-store to go on with what Redis holds.'
+    // Startup retries every second: the event (and its log line) once.
+    if (!already) this.emit({ type: 'diverged', detail: this.diverged })
+    throw new StoreDivergedError(this.diverged)
   }
 
   async readFlag(key: string): Promise<Flag | null> {
@@ -253,8 +313,14 @@ export class RedisStore implements Store, RecoverableStore {
         this.options.auditMaxBytes ?? 64 * 1024 * 1024,
         this.options.maxTombstones ?? MAX_TOMBSTONES,
         epoch,
+        this.seenSeq,
       ),
     )
+    if (seq === -3) {
+      // The counter is below a seq this replica has seen: Redis lost writes (an older copy restored).
+      this.checkIdentity(this.epoch ?? null, Number(current), this.seenSeq)
+      throw new StoreDivergedError(this.diverged ?? 'Redis lost writes')
+    }
     if (seq === -2) {
       this.checkIdentity(current, this.seenSeq)
       if (this.diverged) throw new StoreDivergedError(this.diverged)
@@ -365,12 +431,16 @@ export class RedisStore implements Store, RecoverableStore {
     )
     if (seq === -2) throw new StoreUnavailableError(`the store's epoch changed to ${held ?? '(none)'} while it was being recovered; nothing was changed, retry`)
     this.adopt(epoch)
+    // The second load is plain: it brings back a change applied here while the first one ran.
+    this.resyncAgain = true
     await this.resync()
+    if (this.diverged) throw new StoreDivergedError(this.diverged)
     return { epoch, seq }
   }
 
   /** Takes a new epoch the store was given from this replica's own (a reseed): its seqs start afresh. */
   private adopt(epoch: string): void {
+    this.generation++
     this.epoch = epoch
     this.identifying = undefined
     this.diverged = undefined
@@ -396,6 +466,15 @@ export class RedisStore implements Store, RecoverableStore {
     this.closed = true
     clearInterval(this.timer)
     this.sub.disconnect()
+    // A replica that stops leaves the fleet at once rather than when its heartbeat expires.
+    if (this.cmd.status === 'ready') {
+      await this.cmd
+        .multi()
+        .zrem(this.keys.replicas, this.instanceId)
+        .hdel(this.keys.replicaBeats, this.instanceId)
+        .exec()
+        .catch(() => undefined)
+    }
     // QUIT lets replies already on their way arrive; disconnect stops reconnecting if it cannot be sent.
     if (this.cmd.status === 'ready') await this.cmd.quit().catch(() => undefined)
     this.cmd.disconnect()
