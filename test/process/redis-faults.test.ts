@@ -333,7 +333,7 @@ describe('what a hostile review of the recovery found (issue 15)', () => {
     onTestFinished(() => server.stop())
     const a = await startReplica(server.url, PREFIX, { resyncCheckMs: 100 })
     await createFlag(a, { key: 'lost' })
-    for (let trial = 0; trial < 3; trial++) {
+    for (let trial = 0; trial < 4; trial++) {
       await server.client().flushall()
       await eventually(() => redisStoreOf(a).health().status === 'diverged', 10_000, 'A to find the loss')
       await eventually(async () => (await server.client().hlen(`${PREFIX}replica-beats`)) >= 1, 10_000, "A's heartbeat in the new Redis")
@@ -342,6 +342,7 @@ describe('what a hostile review of the recovery found (issue 15)', () => {
       // Redis stalls while the recovery is asked for, so the late replica's next load straddles it.
       const sleeper = server.client().duplicate()
       const stalled = sleeper.call('DEBUG', 'SLEEP', '0.3').finally(() => sleeper.disconnect())
+      await new Promise((resolve) => setTimeout(resolve, 5))
       const accepted = await call(late, 'POST', '/admin/accept-store', { expected: 200 })
       await stalled
       for (const app of [late, a]) {
