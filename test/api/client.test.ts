@@ -150,59 +150,55 @@ describe('createClient on a stream of change patches', () => {
     }
   })
 
-  it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
-    const flag = (key: string, version: number) => ({ ...FLAG_DEFAULTS, key, state: 'enabled', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
-    const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
-    const requests: (string | undefined)[] = []
+  // A stream server that sends `first` on the first connection and `then` on every later one,
+  // recording the Last-Event-ID of each.
+  const flagAt = (key: string, version: number) => ({ ...FLAG_DEFAULTS, key, state: 'enabled', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
+  const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+  async function scriptedStream(first: string, then: string, check: (flags: SwitchyardClient, lastEventIds: (string | undefined)[]) => Promise<void>) {
+    const lastEventIds: (string | undefined)[] = []
     const server = createServer((req, res) => {
-      requests.push(req.headers['last-event-id'] as string | undefined)
+      lastEventIds.push(req.headers['last-event-id'] as string | undefined)
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      if (requests.length === 1) {
-        res.write(sse(11, 'state', { seq: 11, flags: [flag('a', 1), flag('b', 1)] }))
-        // One chunk: a patch made from a version of `a` this client never saw, then a good one for `b`.
-        res.write(
-          sse(12, 'patch', { seq: 12, key: 'a', from: 2, patch: { op: 'patch', set: { version: 3 } } }) +
-            sse(13, 'patch', { seq: 13, key: 'b', from: 1, patch: { op: 'patch', set: { version: 2 } } }),
-        )
-      } else res.write(sse(13, 'state', { seq: 13, flags: [flag('a', 3), flag('b', 2)] }))
+      res.write(lastEventIds.length === 1 ? first : then)
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {
       const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
-      await eventually(() => flags.flag('a')?.version === 3, 5000, 'the reload')
-      expect(requests).toEqual([undefined, undefined])
+      await check(flags, lastEventIds)
       await flags.close()
     } finally {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
     }
+  }
+
+  it('reloads without Last-Event-ID even when more events follow the gap in the same chunk', async () => {
+    await scriptedStream(
+      sse(11, 'state', { seq: 11, flags: [flagAt('a', 1), flagAt('b', 1)] }) +
+        // One chunk: a patch made from a version of `a` this client never saw, then a good one for `b`.
+        sse(12, 'patch', { seq: 12, key: 'a', from: 2, patch: { op: 'patch', set: { version: 3 } } }) +
+        sse(13, 'patch', { seq: 13, key: 'b', from: 1, patch: { op: 'patch', set: { version: 2 } } }),
+      sse(13, 'state', { seq: 13, flags: [flagAt('a', 3), flagAt('b', 2)] }),
+      async (flags, lastEventIds) => {
+        await eventually(() => flags.flag('a')?.version === 3, 5000, 'the reload')
+        expect(lastEventIds).toEqual([undefined, undefined])
+      },
+    )
   })
 
   // Issue 15: seqs of two store epochs do not compare, so a change of another epoch is a reason to reload.
   it('reloads the whole state, without Last-Event-ID, when a change comes from another store epoch', async () => {
-    const flag = (key: string, version: number) => ({ ...FLAG_DEFAULTS, key, state: 'enabled', version, createdAt: 'x', updatedAt: 'x', updatedBy: 't' })
-    const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
-    const requests: (string | undefined)[] = []
-    const server = createServer((req, res) => {
-      requests.push(req.headers['last-event-id'] as string | undefined)
-      res.writeHead(200, { 'content-type': 'text/event-stream' })
-      if (requests.length === 1) {
-        res.write(sse(40, 'state', { seq: 40, epoch: 'first', flags: [flag('a', 5)] }))
+    await scriptedStream(
+      sse(40, 'state', { seq: 40, epoch: 'first', flags: [flagAt('a', 5)] }) +
         // A patch that applies cleanly to what the client holds, but from a recovered store.
-        res.write(sse(41, 'patch', { seq: 41, epoch: 'second', key: 'a', from: 5, patch: { op: 'patch', set: { version: 6, state: 'disabled' } } }))
-      } else res.write(sse(90, 'state', { seq: 90, epoch: 'second', flags: [flag('a', 2)] }))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    try {
-      const flags = await connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`)
-      await eventually(() => flags.epoch === 'second', 5000, 'the reload')
-      expect(flags.flag('a')!.version).toBe(2)
-      expect(requests).toEqual([undefined, undefined])
-      await flags.close()
-    } finally {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    }
+        sse(41, 'patch', { seq: 41, epoch: 'second', key: 'a', from: 5, patch: { op: 'patch', set: { version: 6, state: 'disabled' } } }),
+      sse(90, 'state', { seq: 90, epoch: 'second', flags: [flagAt('a', 2)] }),
+      async (flags, lastEventIds) => {
+        await eventually(() => flags.epoch === 'second', 5000, 'the reload')
+        expect(flags.flag('a')!.version).toBe(2)
+        expect(lastEventIds).toEqual([undefined, undefined])
+      },
+    )
   })
 
   it('stops, says why and keeps its last state when its token is revoked', async () => {

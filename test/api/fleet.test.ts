@@ -19,11 +19,13 @@ describe('GET /admin/fleet', () => {
     expect(fleet).toMatchObject({ counter: 1, consistent: true })
     expect(self).toMatchObject({ self: true, revision: 1, lag: 0, epoch: fleet.epoch, status: 'up', stale: false, hashMismatch: false })
     expect(self.stateHash).toMatch(/^[0-9a-f]{16}$/)
+    expect(self.uptimeSeconds).toBeGreaterThanOrEqual(0)
+    expect(Date.parse(self.startedAt)).toBeLessThanOrEqual(Date.parse(self.lastBeatAt))
 
     // Another replica at the same revision that holds something else: one of them missed a change.
     const other: ReplicaBeat = { ...self, id: 'other-replica', stateHash: '0123456789abcdef' }
     delete (other as Partial<typeof self>).self
-    for (const field of ['lag', 'hashMismatch', 'lastBeatAt']) delete (other as Record<string, unknown>)[field]
+    for (const field of ['lag', 'hashMismatch', 'lastBeatAt', 'uptimeSeconds']) delete (other as Record<string, unknown>)[field]
     await app.switchyard.store.beat(other)
     const mismatched = (await call(app, 'GET', '/admin/fleet', { expected: 200 })).json()
     expect(mismatched.consistent).toBe(false)

@@ -7,17 +7,11 @@ import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, evaluateFlag, eventually, getFlag, spawnServer, tempDir, updateFlag, waitReady } from '../support/helpers.js'
 import { flagctl, flagctlBin } from '../support/cli-helpers.js'
 import { FIRST_EPOCH_WAIT_MS } from '../../packages/server/src/store/redis.js'
-import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
+import { connectionInfo, killConnection, privateRedis, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
 const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
 const isUp = (app: FastifyInstance) => redisStoreOf(app).health().status === 'up'
-
-async function privateRedis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
-  const server = await startRedisServer(opts)
-  onTestFinished(() => server.stop())
-  return server
-}
 
 const storedVersion = async (server: RedisServer, key: string) => {
   const text = await server.client().hget(`${PREFIX}flags`, key)

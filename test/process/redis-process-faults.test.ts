@@ -10,17 +10,11 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { ADMIN, call, createFlag, eventually, spawnServer, updateFlag, waitReady } from '../support/helpers.js'
 import { HttpClient } from '../support/http.js'
-import { connectionInfo, killConnection, redisStoreOf, startRedisServer, startReplica, type RedisServer } from '../support/redis-helpers.js'
+import { connectionInfo, killConnection, privateRedis, redisStoreOf, startReplica, type RedisServer } from '../support/redis-helpers.js'
 
 const PREFIX = 'switchyard:'
 const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
 const isUp = (app: FastifyInstance) => redisStoreOf(app).health().status === 'up'
-
-async function privateRedis(opts: { debugCommand?: boolean } = {}): Promise<RedisServer> {
-  const server = await startRedisServer(opts)
-  onTestFinished(() => server.stop())
-  return server
-}
 
 /** Every flag Redis holds, by key. */
 async function storedFlags(server: RedisServer): Promise<Record<string, Flag>> {

@@ -1,11 +1,20 @@
 // One HTTP client for the tests and bench/: kept-alive connections to one server with one bearer
-// token, answering status and body (or throwing with a code), as a service calling the API would.
-import { Agent, request as httpRequest } from 'node:http'
+// token, answering status, body and headers (or throwing with a code), as a service calling the
+// API would, and how long each request took, on this process's monotonic clock.
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 
 export interface Answer {
   status: number
   body: string
+  headers: IncomingHttpHeaders
+  /** performance.now() when the request was handed to the agent, and when its body had arrived. */
+  start: number
+  end: number
+  ms: number
 }
+
+/** X-Switchyard-Revision of an answer (NaN when absent). */
+export const revisionOf = (answer: Answer): number => Number(answer.headers['x-switchyard-revision'])
 
 /** One keep-alive HTTP client for one server, answering status and body, or throwing with a code. */
 export class HttpClient {
@@ -15,7 +24,8 @@ export class HttpClient {
     private readonly token: string,
     options: { maxSockets?: number; timeoutMs?: number } = {},
   ) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 })
+    // As many idle sockets kept as may be open, so a burst's connections stay for the next one.
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64, maxFreeSockets: options.maxSockets ?? 64 })
     this.timeoutMs = options.timeoutMs ?? 10_000
   }
   private readonly timeoutMs: number
@@ -23,6 +33,7 @@ export class HttpClient {
   send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return new Promise((resolve, reject) => {
+      const start = performance.now()
       const req = httpRequest(
         `${this.base}${path}`,
         {
@@ -39,7 +50,10 @@ export class HttpClient {
           let text = ''
           res.setEncoding('utf8')
           res.on('data', (chunk: string) => (text += chunk))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+          res.on('end', () => {
+            const end = performance.now()
+            resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers, start, end, ms: end - start })
+          })
           res.on('error', reject)
         },
       )
@@ -53,6 +67,12 @@ export class HttpClient {
     const answer = await this.send(method, path, body)
     if (answer.status !== expected) throw new Error(`${method} ${path}: expected ${expected}, got ${answer.status} ${answer.body}`)
     return JSON.parse(answer.body) as T
+  }
+
+  /** Sockets this client holds open (in use or idle), to check a burst really ran on that many connections. */
+  get sockets(): number {
+    const count = (pool: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(pool).reduce((n, list) => n + (list?.length ?? 0), 0)
+    return count(this.agent.sockets) + count(this.agent.freeSockets)
   }
 
   close(): void {

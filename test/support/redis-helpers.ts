@@ -114,6 +114,13 @@ export async function startRedisServer(opts: { persistent?: boolean; debugComman
  * The Redis a suite without fault tests uses: REDIS_URL when set, otherwise one private
  * server for the file, started before its tests and stopped after them.
  */
+/** A private redis-server for one test, stopped (its data removed) when the test finishes. */
+export async function privateRedis(opts: Parameters<typeof startRedisServer>[0] = {}): Promise<RedisServer> {
+  const server = await startRedisServer(opts)
+  onTestFinished(() => server.stop())
+  return server
+}
+
 export function useSharedRedis(): { url(): string } {
   let server: RedisServer | undefined
   let url = process.env.REDIS_URL

@@ -15,6 +15,7 @@ const FleetReplica = Type.Intersect([
   ReplicaBeat,
   Type.Object({
     lastBeatAt: Type.String({ format: 'date-time' }),
+    uptimeSeconds: Type.Integer({ description: 'Seconds since the replica started, as of its last heartbeat' }),
     lag: Type.Integer({ description: "How many of the store's changes it has yet to apply (the store's counter minus its revision)" }),
     self: Type.Boolean({ description: 'The replica that answered' }),
     hashMismatch: Type.Boolean({ description: 'Another replica at the same epoch and revision holds a different state: one of them missed a change' }),
@@ -67,6 +68,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
       const replicas = beats
         .map((b) => ({
           ...b,
+          uptimeSeconds: Math.max(0, Math.floor((Date.parse(b.lastBeatAt) - Date.parse(b.startedAt)) / 1000)),
           lag: b.epoch === fleet.epoch ? Math.max(0, fleet.counter - b.revision) : 0,
           self: b.id === own.id,
           hashMismatch: hashes.get(`${b.epoch} ${b.revision}`)!.size > 1,
