@@ -29,7 +29,6 @@ export function installRevision(app: FastifyInstance, revision: AppliedRevision,
     if (reached === undefined) {
       return done(stale(min, revision.value, `and ${MAX_WAITERS} requests already wait for newer revisions here (the most it holds)`))
     }
-    if (reached === false) return done(stale(min, revision.value, `within ${waitMs} ms (MIN_REVISION_WAIT_MS)`))
     void reached.then((ok) => {
       if (!ok) return done(stale(min, revision.value, `within ${waitMs} ms (MIN_REVISION_WAIT_MS)`))
       reply.header(REVISION_HEADER, revision.value)

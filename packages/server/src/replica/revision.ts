@@ -46,7 +46,7 @@ export class AppliedRevision {
    * True once `min` is reached, or false after `timeoutMs`; undefined when MAX_WAITERS already
    * wait (the caller refuses at once rather than hold one more request).
    */
-  reached(min: number, timeoutMs: number): Promise<boolean> | boolean | undefined {
+  reached(min: number, timeoutMs: number): Promise<boolean> | true | undefined {
     if (this.value >= min) return true
     if (this.waiters.size >= MAX_WAITERS) return undefined
     return new Promise<boolean>((resolve) => {

@@ -258,10 +258,10 @@ return redis.call('GET', KEYS[3])
 
 /**
  * Every live heartbeat, with the store's counter, epoch and epoch parents.
- * KEYS: replicas, beats, seq, epoch, epoch parents. Returns {now ms, beats (flat hash), counter, epoch, parents}.
+ * KEYS: replicas, beats, seq, epoch, epoch parents. Returns {beats (flat hash), counter, epoch, parents}.
  */
 export const FLEET_SCRIPT = `${DROP_EXPIRED}
-return {string.format('%d', nowMs), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), redis.call('SMEMBERS', KEYS[5])}
+return {redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), redis.call('SMEMBERS', KEYS[5])}
 `
 
 /**

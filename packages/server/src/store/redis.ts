@@ -67,8 +67,8 @@ type CommandConnection = Redis & {
   /** Lua nil comes back as null: the record (or null), the counter, the epoch, the audit entry's fields. */
   switchyardNote(...args: (string | number)[]): Promise<[string | null, string | null, string | null, string[]]>
   switchyardBeat(...args: (string | number)[]): Promise<string | null>
-  /** Now (ms), the beats as a flat hash, the counter, the epoch, the epoch parents. */
-  switchyardFleet(...args: (string | number)[]): Promise<[string, string[], string | null, string | null, string[]]>
+  /** The beats as a flat hash, the counter, the epoch, the epoch parents. */
+  switchyardFleet(...args: (string | number)[]): Promise<[string[], string | null, string | null, string[]]>
   switchyardReseed(...args: (string | number)[]): Promise<[number, (string | null)?]>
 }
 
@@ -367,7 +367,7 @@ export class RedisStore implements Store, RecoverableStore {
   }
 
   async fleet(): Promise<Fleet> {
-    const [, flat, counter, epoch, parents] = await this.run('reading the fleet', (redis) =>
+    const [flat, counter, epoch, parents] = await this.run('reading the fleet', (redis) =>
       redis.switchyardFleet(this.keys.replicas, this.keys.replicaBeats, this.keys.seq, this.keys.epoch, this.keys.epochParents),
     )
     const beats: Fleet['beats'] = []
