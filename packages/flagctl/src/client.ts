@@ -3,6 +3,7 @@
 import type { AuditEvent } from '@switchyard/core/audit/schema'
 import type { Token, TokenCreated, Scope } from '@switchyard/core/auth/schema'
 import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState, TargetsEdit } from '@switchyard/core/flags/schema'
+import type { Fleet, Recovery } from '@switchyard/core/replica/fleet'
 import { VERSION } from '@switchyard/core/version'
 import { ApiError, networkError, usageError } from './errors.js'
 
@@ -39,34 +40,6 @@ export function connectionFrom(options: ConnectionOptions, env: NodeJS.ProcessEn
   const token = options.token ?? env.SWITCHYARD_TOKEN
   if (!token) throw usageError('no API token: set SWITCHYARD_TOKEN (or pass --token)')
   return { url: parsed.href.replace(/\/?$/, '/'), token, timeoutMs: (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000, minRevision: options.minRevision }
-}
-
-/** GET /admin/fleet (the server's admin/routes.ts). */
-export interface Fleet {
-  epoch: string | null
-  counter: number
-  consistent: boolean
-  replicas: {
-    id: string
-    epoch: string | null
-    revision: number
-    lag: number
-    stateHash: string
-    status: string
-    stale: boolean
-    version: string
-    lastBeatAt: string
-    self: boolean
-    hashMismatch: boolean
-  }[]
-}
-
-/** What POST /admin/reseed and /admin/accept-store answer. */
-export interface Recovery {
-  epoch: string
-  seq: number
-  flags: number
-  tokens: number
 }
 
 interface RequestOptions {

@@ -3,41 +3,13 @@
 // /admin/accept-store goes on with what the store holds, each under a new epoch every replica
 // adopts. Both are refused unless this replica found the store diverged.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { errors } from '@switchyard/core/schema'
 import { actorOf } from '../auth/authenticate.js'
 import { draftEvent, logAudit } from '../audit/audit.js'
 import { AppError } from '../errors.js'
 import type { Switchyard } from '../services.js'
-import { isRecoverableStore, ReplicaBeat } from '../store/store.js'
-
-const FleetReplica = Type.Intersect([
-  ReplicaBeat,
-  Type.Object({
-    lastBeatAt: Type.String({ format: 'date-time' }),
-    uptimeSeconds: Type.Integer({ description: 'Seconds since the replica started, as of its last heartbeat' }),
-    lag: Type.Integer({ description: "How many of the store's changes it has yet to apply (the store's counter minus its revision)" }),
-    self: Type.Boolean({ description: 'The replica that answered' }),
-    hashMismatch: Type.Boolean({ description: 'Another replica at the same epoch and revision holds a different state: one of them missed a change' }),
-  }),
-])
-
-const Fleet = Type.Object({
-  epoch: Type.Union([Type.String(), Type.Null()], { description: "The store's epoch (null: it has none, it lost its data)" }),
-  counter: Type.Integer({ description: "The store's change counter" }),
-  consistent: Type.Boolean({
-    description:
-      'Every live replica holds the store epoch, none found it diverged or holds a seq past its counter, and replicas at one revision hold one state',
-  }),
-  replicas: Type.Array(FleetReplica),
-})
-
-const Recovered = Type.Object({
-  epoch: Type.String({ description: 'The new epoch every replica adopts' }),
-  seq: Type.Integer({ description: 'The seq of the recovery: the store counts on from it' }),
-  flags: Type.Integer(),
-  tokens: Type.Integer(),
-})
+import { isRecoverableStore } from '../store/store.js'
+import { Fleet, Recovery } from '@switchyard/core/replica/fleet'
 
 export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = async (app, { services }) => {
   const { store, flags, tokens, heartbeat } = services
@@ -81,7 +53,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
   )
 
   const recovery = (summary: string, description: string, operationId: string) => ({
-    schema: { operationId, summary, description, tags: ['admin'], response: { 200: Recovered, ...errors(401, 403, 409, 503) } },
+    schema: { operationId, summary, description, tags: ['admin'], response: { 200: Recovery, ...errors(401, 403, 409, 503) } },
     config: { scope: 'admin' as const, whileLoading: true },
   })
 

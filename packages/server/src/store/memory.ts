@@ -11,7 +11,7 @@ import {
   MAX_TOMBSTONES,
   BEAT_TTL_MS,
   type Change,
-  type Fleet,
+  type StoreFleet,
   type ReplicaBeat,
   type Snapshot,
   type Store,
@@ -193,7 +193,7 @@ export class MemoryStore implements Store {
     return this.seq
   }
 
-  async fleet(): Promise<Fleet> {
+  async fleet(): Promise<StoreFleet> {
     const now = Date.now()
     const beats = []
     for (const [id, { beat, at }] of this.beats) {

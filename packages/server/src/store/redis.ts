@@ -13,7 +13,7 @@ import {
   changeOf,
   MAX_TOMBSTONES,
   type Change,
-  type Fleet,
+  type StoreFleet,
   type RecoverableStore,
   type ReplicaBeat,
   type Snapshot,
@@ -366,11 +366,11 @@ export class RedisStore implements Store, RecoverableStore {
     return Number(counter ?? 0)
   }
 
-  async fleet(): Promise<Fleet> {
+  async fleet(): Promise<StoreFleet> {
     const [flat, counter, epoch, parents] = await this.run('reading the fleet', (redis) =>
       redis.switchyardFleet(this.keys.replicas, this.keys.replicaBeats, this.keys.seq, this.keys.epoch, this.keys.epochParents),
     )
-    const beats: Fleet['beats'] = []
+    const beats: StoreFleet['beats'] = []
     for (const text of Object.values(fieldsOf(flat))) {
       const space = text.indexOf(' ')
       try {

@@ -6,6 +6,7 @@ import type { Flag } from '@switchyard/core/flags/schema'
 import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type AuditEvent, type AuditQuery, type AuditPage } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import { StringEnum } from '@switchyard/core/schema'
+import { STORE_STATUSES, type ReplicaBeat } from '@switchyard/core/replica/fleet'
 
 export interface Snapshot {
   flags: Flag[]
@@ -63,29 +64,15 @@ export const StoreHealth = Type.Object({
   kind: StringEnum(['memory', 'file', 'redis']),
   // degraded: writes are durable and answered, but upkeep (such as folding a journal) is failing;
   // diverged: the store lost or replaced its data under this replica, which refuses writes.
-  status: StringEnum(['up', 'degraded', 'diverged', 'down']),
+  status: StringEnum(STORE_STATUSES),
   detail: Type.Optional(Type.String()),
 })
 export type StoreHealth = Static<typeof StoreHealth>
 
-/** What a replica says of itself every second (replica/heartbeat.ts); beats never consume a seq. */
-export const ReplicaBeat = Type.Object({
-  id: Type.String({ description: "The replica's instance id (its Redis connections are named after it)" }),
-  epoch: Type.Union([Type.String(), Type.Null()], {
-    description: 'The store epoch its state comes from; null while it has none (it started on a store that lost data)',
-  }),
-  revision: Type.Integer({ description: 'X-Switchyard-Revision: every seq up to it is applied there' }),
-  newest: Type.Integer({ description: 'The highest seq it has applied, gaps or not' }),
-  stateHash: Type.String({ description: 'A hash of the flag versions and tokens it holds: equal on replicas that hold the same state' }),
-  status: Type.Index(StoreHealth, ['status']),
-  stale: Type.Boolean({ description: 'It has heard nothing from the store for longer than STALE_AFTER_MS' }),
-  version: Type.String({ description: "The replica's Switchyard version" }),
-  startedAt: Type.String({ format: 'date-time' }),
-})
-export type ReplicaBeat = Static<typeof ReplicaBeat>
+export type { ReplicaBeat }
 
 /** The live replicas, as the store knows them, with its own counter and epoch. */
-export interface Fleet {
+export interface StoreFleet {
   counter: number
   epoch: string | null
   /** Epochs a reseed replaced with `epoch`: replicas still on one of them adopt it. */
@@ -137,7 +124,7 @@ export interface Store {
   /** Records this replica's heartbeat for BEAT_TTL_MS; resolves with the store's change counter. */
   beat(beat: ReplicaBeat): Promise<number>
   /** The replicas whose heartbeats are live. */
-  fleet(): Promise<Fleet>
+  fleet(): Promise<StoreFleet>
   health(): StoreHealth
   close(): Promise<void>
 }
