@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../packages/server/src/app.js'
 import { tuneHeap } from '../packages/server/src/heap-tuning.js'
-import { defaultConfig } from '../packages/server/src/config.js'
+import { loadConfig } from '../packages/server/src/config.js'
 import { FileStore } from '../packages/server/src/store/file.js'
 import { MemoryStore } from '../packages/server/src/store/memory.js'
 import { createStore } from '../packages/server/src/store/create.js'
@@ -18,20 +18,21 @@ const flagCount = Number(process.env.BENCH_FLAGS ?? 10)
 const betaUsers = Number(process.env.BENCH_BETA_USERS ?? 0)
 // Every benchmark consumer comes from one address with one token: the per-address and per-token
 // stream limits would otherwise refuse the stream cases' 1,000 consumers.
-const config = defaultConfig({
+// The Redis (REDIS_URL or REDIS_SENTINELS, REDIS_PREFIX, REDIS_WAIT_REPLICAS, …) as the service reads it.
+const redisEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('REDIS_')))
+const config = {
+  ...loadConfig(redisEnv),
   logLevel: 'warn',
   adminToken: BENCH_TOKEN,
-  redisUrl: process.env.REDIS_URL,
-  redisPrefix: process.env.REDIS_PREFIX ?? 'switchyard:',
   streamMaxPerToken: 1_000_000,
   streamMaxPerAddress: 1_000_000,
-})
+}
 // BENCH_STORE=file: the embedded store, as `npm start` runs, in a folder of its own removed at stop.
 const dataDir = process.env.BENCH_STORE === 'file' ? mkdtempSync(join(tmpdir(), 'switchyard-bench-')) : undefined
-const store = config.redisUrl ? await createStore(config) : dataDir ? new FileStore(dataDir) : new MemoryStore()
+const store = config.redis ? await createStore(config) : dataDir ? new FileStore(dataDir) : new MemoryStore()
 if (store instanceof FileStore) await store.load()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
-if (!config.redisUrl) {
+if (!config.redis) {
   const flags = makeFlags(flagCount, betaUsers)
   for (const flag of flags) {
     await store.commit(seedWrite(flag))

@@ -331,7 +331,7 @@ async function fleetCases(url: string, prefix: string) {
 }
 
 async function loadTime(url: string, prefix: string): Promise<{ loadMs: number; flags: number }> {
-  const store = new RedisStore({ url, prefix, auditMaxEvents: 10_000 })
+  const store = new RedisStore({ target: { kind: 'single', url }, prefix, auditMaxEvents: 10_000 })
   await store.load()
   await Promise.all(makeFlags(10_000).map((flag) => store.commit(seedWrite(flag))))
   await store.close()

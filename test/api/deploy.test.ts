@@ -78,7 +78,7 @@ describe('docker-compose.yml', () => {
       expect(raw.ADMIN_TOKEN, name).toMatch(/^\$\{ADMIN_TOKEN:\?.+\}$/)
       expect(() => interpolate(raw.ADMIN_TOKEN!, {})).toThrow(/ADMIN_TOKEN/)
       const config = configOf(replica)
-      expect(config.redisUrl, name).toBe(`redis://redis:${redisPort}`)
+      expect(config.redis, name).toEqual({ kind: 'single', url: `redis://redis:${redisPort}` })
       expect(config.redisPrefix, name).toBe(defaultConfig().redisPrefix)
       // Probes come from outside the container: listening on loopback would fail them.
       expect(config.host, name).toBe('0.0.0.0')

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, loadConfig } from '../../packages/server/src/config.js'
+import { describeTarget } from '../../packages/server/src/store/redis-connection.js'
 import { spawnServer, startServer, tempDir } from '../support/helpers.js'
 
 describe('loadConfig', () => {
@@ -100,6 +101,95 @@ describe('loadConfig', () => {
   })
 })
 
+describe('the Redis to use: REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES', () => {
+  const PASSWORD = 'pw-that-must-never-show'
+
+  it('reads a Sentinel-managed master and a Cluster, each with its credentials and TLS', () => {
+    expect(
+      loadConfig({ REDIS_SENTINELS: 's1:26379, s2:26380,[::1]:26381', REDIS_SENTINEL_NAME: 'flags', REDIS_USERNAME: 'sy', REDIS_PASSWORD: PASSWORD }).redis,
+    ).toEqual({
+      kind: 'sentinel',
+      name: 'flags',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      auth: { username: 'sy', password: PASSWORD, sentinelPassword: undefined, tls: false },
+    })
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000,n2:7001', REDIS_TLS: 'true', REDIS_SENTINEL_PASSWORD: undefined }).redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      auth: { username: undefined, password: undefined, sentinelPassword: undefined, tls: true },
+    })
+    expect(loadConfig({}).redis).toBeUndefined()
+    expect(loadConfig({})).toMatchObject({ redisWaitReplicas: 0, redisWaitMs: 1000 })
+  })
+
+  it.each([
+    [
+      { REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' },
+      'REDIS_URL and REDIS_SENTINELS are all set: set exactly one of them',
+    ],
+    [
+      { REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 's:26379', REDIS_CLUSTER_NODES: 'n:7000' },
+      'REDIS_URL and REDIS_SENTINELS and REDIS_CLUSTER_NODES are all set',
+    ],
+    [{ REDIS_SENTINELS: 's:26379' }, 'REDIS_SENTINELS is set without REDIS_SENTINEL_NAME'],
+    [{ REDIS_SENTINELS: 's', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS="s" must be host:port, comma-separated'],
+    [{ REDIS_CLUSTER_NODES: 'n:7000,n:99999' }, 'REDIS_CLUSTER_NODES="n:7000,n:99999" must be host:port, comma-separated'],
+    [{ REDIS_CLUSTER_NODES: 'n:7000', REDIS_PREFIX: 'a{b}:' }, 'REDIS_PREFIX="a{b}:" must not hold { or } with REDIS_CLUSTER_NODES'],
+    [{ REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINEL_NAME is set without REDIS_SENTINELS'],
+    [
+      { REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: PASSWORD },
+      'REDIS_PASSWORD applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES: with REDIS_URL, put it in the URL',
+    ],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_TLS: '1' }, 'with REDIS_URL, use rediss://'],
+    [{ REDIS_PASSWORD: PASSWORD }, 'REDIS_PASSWORD is set without a Redis to use'],
+    [{ REDIS_WAIT_REPLICAS: '1' }, 'REDIS_WAIT_REPLICAS is set without a Redis to use'],
+    [{ REDIS_URL: 'redis://r:6379', REDIS_WAIT_MS: '2000' }, 'REDIS_WAIT_MS=2000 must be <= 1500'],
+  ])('refuses %o, naming the variables, never a password', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(message)
+    try {
+      loadConfig(env)
+    } catch (err) {
+      expect((err as Error).message).not.toContain(PASSWORD)
+    }
+  })
+
+  it('reads REDIS_PASSWORD from REDIS_PASSWORD_FILE, and hides it when it is invalid', () => {
+    const dir = tempDir('switchyard-config-')
+    onTestFinished(() => dir.remove())
+    const file = join(dir.path, 'redis-password')
+    writeFileSync(file, `${PASSWORD}\n`)
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'n:7000', REDIS_PASSWORD_FILE: file }).redis).toMatchObject({ auth: { password: PASSWORD } })
+    writeFileSync(file, 'x'.repeat(1001))
+    const message = (() => {
+      try {
+        loadConfig({ REDIS_CLUSTER_NODES: 'n:7000', REDIS_PASSWORD_FILE: file })
+      } catch (err) {
+        return (err as Error).message
+      }
+    })()
+    expect(message).toContain(`REDIS_PASSWORD=(hidden, from REDIS_PASSWORD_FILE=${JSON.stringify(file)}) must NOT have more than 1000 characters`)
+    expect(message).not.toContain('xxxx')
+  })
+
+  it('describes each target without its password', () => {
+    const auth = { password: PASSWORD, tls: false }
+    expect(describeTarget({ kind: 'single', url: `redis://user:${PASSWORD}@r:6379/2` })).toBe('Redis at redis://user:***@r:6379/2')
+    expect(describeTarget({ kind: 'single', url: `rediss://${PASSWORD}@r:6379` })).toBe('Redis at rediss://***@r:6379')
+    expect(describeTarget({ kind: 'sentinel', name: 'flags', sentinels: [{ host: 's', port: 26379 }], auth })).toBe(
+      "Redis master 'flags' of the sentinels s:26379",
+    )
+    expect(describeTarget({ kind: 'cluster', nodes: [{ host: 'n', port: 7000 }], auth })).toBe('Redis Cluster at n:7000')
+  })
+})
+
 describe('TOKENS_MAX', () => {
   it('is 10,000 by default, and at least 1', () => {
     expect(loadConfig({}).tokensMax).toBe(10_000)
@@ -134,7 +224,7 @@ describe('secrets from files (<NAME>_FILE)', () => {
     const paths = secretFiles({ admin: 'a-long-enough-secret\n', redis: 'redis://:pw@redis:6379/2\r\n' })
     expect(loadConfig({ ADMIN_TOKEN_FILE: paths.admin!, REDIS_URL_FILE: paths.redis! })).toMatchObject({
       adminToken: 'a-long-enough-secret',
-      redisUrl: 'redis://:pw@redis:6379/2',
+      redis: { kind: 'single', url: 'redis://:pw@redis:6379/2' },
     })
   })
 

@@ -147,7 +147,7 @@ const subjects: [string, Subject][] = [
       async open(maxTombstones) {
         const prefix = testPrefix(redis.url())
         const replica = () => {
-          const store = new RedisStore({ url: redis.url(), prefix, auditMaxEvents: 1000, maxTombstones })
+          const store = new RedisStore({ target: { kind: 'single', url: redis.url() }, prefix, auditMaxEvents: 1000, maxTombstones })
           onTestFinished(() => store.close())
           return store
         }

@@ -15,7 +15,7 @@ import { newestWithin } from '../support/audit-model.js'
 const redis = useSharedRedis()
 
 function openStore(prefix: string, auditMaxEvents = 10_000, auditMaxBytes?: number): RedisStore {
-  const store = new RedisStore({ url: redis.url(), prefix, auditMaxEvents, auditMaxBytes })
+  const store = new RedisStore({ target: { kind: 'single', url: redis.url() }, prefix, auditMaxEvents, auditMaxBytes })
   onTestFinished(() => store.close())
   return store
 }

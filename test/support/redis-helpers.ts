@@ -174,8 +174,8 @@ export async function startReplica(url: string, prefix: string, options: Replica
   const { load, config, ...storeOptions } = options
   // Each test starts on a prefix no replica ever used, so the wait for running replicas' heartbeats
   // on a store with no epoch (FIRST_EPOCH_WAIT_MS) would only slow it; the tests of that race set it.
-  const store = new RedisStore({ url, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...storeOptions })
-  const app = await startApp({ redisUrl: url, redisPrefix: prefix, ...config }, { store, load: false })
+  const store = new RedisStore({ target: { kind: 'single', url }, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...storeOptions })
+  const app = await startApp({ redis: { kind: 'single', url }, redisPrefix: prefix, ...config }, { store, load: false })
   onTestFinished(() => app.close())
   const loading = app.switchyard.sync.start(50)
   if (load === false) {

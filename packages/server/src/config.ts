@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Ajv } from 'ajv'
+import { parseHostPorts, type RedisTarget } from './store/redis-connection.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -13,6 +14,15 @@ const EnvSchema = Type.Object({
   DATA_DIR_FORCE_UNLOCK: Type.Enum(['0', '1', 'false', 'true'], { default: '0' }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  REDIS_TLS: Type.Enum(['0', '1', 'false', 'true'], { default: '0' }),
+  REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
+  REDIS_WAIT_MS: Type.Integer({ minimum: 10, maximum: 1500, default: 1000 }),
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
   TOKENS_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   WRITE_DEADLINE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
@@ -48,8 +58,13 @@ export interface Config {
   /** Take over a data directory whose lock names another host (that host is known to be gone). */
   dataDirForceUnlock: boolean
   adminToken?: string
-  redisUrl?: string
+  /** The Redis store's server(s): REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; unset: the embedded store. */
+  redis?: RedisTarget
   redisPrefix: string
+  /** Redis replicas that must hold a write before it is acknowledged (WAIT); 0: acknowledged once the master has it. */
+  redisWaitReplicas: number
+  /** How long a write waits for those replicas before it answers 503 (the change may have been applied). */
+  redisWaitMs: number
   /** Named tokens the store may hold (expired ones included); creating one more is refused. */
   tokensMax: number
   /** How long a write may keep losing races to other replicas before it answers 503 WRITE_CONTENDED. */
@@ -93,7 +108,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables that carry credentials: never shown in a message, and each may be read from a file named by <NAME>_FILE. */
-const SECRETS = ['ADMIN_TOKEN', 'REDIS_URL'] as const
+const SECRETS = ['ADMIN_TOKEN', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'] as const
 
 /**
  * Takes each secret given as <NAME>_FILE from its file (less one trailing newline) into `input`.
@@ -158,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
   const e = input as Env
+  const redis = redisTarget(e)
   return {
     port: e.PORT,
     host: e.HOST,
@@ -165,8 +181,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     dataDirForceUnlock: e.DATA_DIR_FORCE_UNLOCK === '1' || e.DATA_DIR_FORCE_UNLOCK === 'true',
     adminToken: e.ADMIN_TOKEN,
-    redisUrl: e.REDIS_URL,
+    redis,
     redisPrefix: e.REDIS_PREFIX,
+    redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
+    redisWaitMs: e.REDIS_WAIT_MS,
     tokensMax: e.TOKENS_MAX,
     writeDeadlineMs: e.WRITE_DEADLINE_MS,
     minRevisionWaitMs: e.MIN_REVISION_WAIT_MS,
@@ -191,6 +209,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
     trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY,
   }
+}
+
+/**
+ * The Redis the variables select: exactly one of REDIS_URL, REDIS_SENTINELS (with
+ * REDIS_SENTINEL_NAME) and REDIS_CLUSTER_NODES, or none (the embedded store). The options of
+ * one topology set beside another are refused rather than silently ignored.
+ */
+function redisTarget(e: Env): RedisTarget | undefined {
+  const problems: string[] = []
+  const chosen = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => e[name] !== undefined)
+  if (chosen.length > 1) problems.push(`${chosen.join(' and ')} are all set: set exactly one of them (the Redis to use)`)
+  const nodesOf = (name: 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES') => {
+    const nodes = parseHostPorts(e[name]!)
+    if (!nodes) problems.push(`${name}=${JSON.stringify(e[name])} must be host:port, comma-separated`)
+    return nodes ?? []
+  }
+  const auth = {
+    username: e.REDIS_USERNAME,
+    password: e.REDIS_PASSWORD,
+    sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+    tls: e.REDIS_TLS === '1' || e.REDIS_TLS === 'true',
+  }
+  let target: RedisTarget | undefined
+  if (chosen.length === 1) {
+    if (e.REDIS_URL !== undefined) target = { kind: 'single', url: e.REDIS_URL }
+    else if (e.REDIS_SENTINELS !== undefined) {
+      if (e.REDIS_SENTINEL_NAME === undefined)
+        problems.push('REDIS_SENTINELS is set without REDIS_SENTINEL_NAME: set the name the sentinels monitor the master under')
+      target = { kind: 'sentinel', sentinels: nodesOf('REDIS_SENTINELS'), name: e.REDIS_SENTINEL_NAME ?? '', auth }
+    } else {
+      if (/[{}]/.test(e.REDIS_PREFIX))
+        problems.push(`REDIS_PREFIX=${JSON.stringify(e.REDIS_PREFIX)} must not hold { or } with REDIS_CLUSTER_NODES: the prefix becomes the keys' hash tag`)
+      target = { kind: 'cluster', nodes: nodesOf('REDIS_CLUSTER_NODES'), auth }
+    }
+  }
+  // Options that would otherwise do nothing: said, not ignored.
+  if (target?.kind !== 'sentinel') {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const)
+      if (e[name] !== undefined) problems.push(`${name} is set without REDIS_SENTINELS`)
+  }
+  if (target === undefined || target.kind === 'single') {
+    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+      if (e[name] === undefined) continue
+      problems.push(
+        target ? `${name} applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES: with REDIS_URL, put it in the URL` : `${name} is set without a Redis to use`,
+      )
+    }
+    if (e.REDIS_TLS !== '0' && e.REDIS_TLS !== 'false')
+      problems.push(
+        target ? 'REDIS_TLS applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES: with REDIS_URL, use rediss://' : 'REDIS_TLS is set without a Redis to use',
+      )
+  }
+  if (target === undefined && e.REDIS_WAIT_REPLICAS > 0) problems.push('REDIS_WAIT_REPLICAS is set without a Redis to use')
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
+  return target
 }
 
 /** Defaults for tests and embedding: everything loadConfig would produce from an empty environment. */

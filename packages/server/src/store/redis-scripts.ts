@@ -132,8 +132,10 @@ end
  * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
  *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
- *       audit byte cap, tombstone cap, the store epoch the replica synced from, the highest seq it has seen.
- * Returns {seq} once committed, {0, current record or nil, last version} when the version check
+ *       audit byte cap, tombstone cap, the store epoch the replica synced from, the highest seq it has seen,
+ *       how to announce the commit: 'PUBLISH', 'SPUBLISH' (a Cluster's sharded pub/sub) or '' (the
+ *       replica sends it once Redis replicas hold the write: REDIS_WAIT_REPLICAS).
+ * Returns {seq} once committed ({seq, notification} when the replica is to send it), {0, current record or nil, last version} when the version check
  * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
  * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
  * synced from (its epoch is gone or another), or {-3, counter} when the counter is below the
@@ -234,7 +236,8 @@ if noteKey then
   if kind ~= 'flag' then record = '' end
   note = note .. ' ' .. hmac(noteKey, note .. '\\n' .. record) .. '\\n' .. record
 end
-redis.call('PUBLISH', ARGV[10], note)
+if ARGV[17] == '' then return {seq, note} end
+redis.call(ARGV[17], ARGV[10], note)
 return {seq}
 `
 

@@ -2,7 +2,7 @@
 // one Lua script; a subscriber connection turns other replicas' commits into changes, and a
 // full resync follows every gap (reconnect, or the change counter moving without a message).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
 import { type AuditDraft, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
@@ -35,6 +35,7 @@ import {
   type RedisKeys,
 } from './redis-scripts.js'
 import { SeqSet } from '@switchyard/core/replica/seq-set'
+import { connect, connectionFor, describeTarget, keyPrefix, type RedisTarget } from './redis-connection.js'
 
 /**
  * Replicas beat every second and reconnect within 2 s, so after a restart that lost Redis's data
@@ -44,8 +45,15 @@ import { SeqSet } from '@switchyard/core/replica/seq-set'
 export const FIRST_EPOCH_WAIT_MS = 3000
 
 export interface RedisStoreOptions {
-  url: string
+  target: RedisTarget
   prefix: string
+  /**
+   * Redis replicas that must hold a commit before it is acknowledged (WAIT); the notification goes
+   * out only then, so no replica applies a write a failover could still lose. Default 0.
+   */
+  waitReplicas?: number
+  /** How long a commit waits for them (default 1000 ms); past it the write answers 503. */
+  waitMs?: number
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold (default 64 MiB). */
   auditMaxBytes?: number
@@ -79,6 +87,8 @@ export class RedisStore implements Store, RecoverableStore {
   private readonly keys: RedisKeys
   private readonly cmd: CommandConnection
   private readonly sub: Redis
+  /** How commits announce themselves, once known (publishCommand). */
+  private publishing?: Promise<'PUBLISH' | 'SPUBLISH'>
   private readonly listeners = new Set<(event: StoreEvent) => void>()
   private readonly firstConnect: Promise<void>
   // Rejections for commands in flight, fired when the connection drops: without them a write
@@ -120,25 +130,18 @@ export class RedisStore implements Store, RecoverableStore {
   }
 
   constructor(private readonly options: RedisStoreOptions) {
-    this.keys = redisKeys(options.prefix)
-    const timeout = this.commandTimeoutMs
-    const common: RedisOptions = {
-      // Fail fast while disconnected: writes answer 503 at once, reads never touch Redis.
-      enableOfflineQueue: false,
-      // A command lost with its connection may or may not have run; resending it later could
-      // apply a write that was already answered with 503.
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      commandTimeout: timeout,
-      retryStrategy: options.retryDelayMs ?? ((attempt) => Math.min(attempt * 100, 2000)),
+    this.keys = redisKeys(keyPrefix(options.target, options.prefix))
+    const common = {
+      commandTimeout: this.commandTimeoutMs,
+      retryStrategy: options.retryDelayMs ?? ((attempt: number) => Math.min(attempt * 100, 2000)),
     }
-    this.cmd = new Redis(options.url, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
+    this.cmd = connect(options.target, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
     this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 8, lua: COMMIT_SCRIPT })
     this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
     this.cmd.defineCommand('switchyardBeat', { numberOfKeys: 3, lua: HEARTBEAT_SCRIPT })
     this.cmd.defineCommand('switchyardFleet', { numberOfKeys: 5, lua: FLEET_SCRIPT })
     this.cmd.defineCommand('switchyardReseed', { numberOfKeys: 7, lua: RESEED_SCRIPT })
-    this.sub = new Redis(options.url, { ...common, connectionName: `switchyard-sub-${this.instanceId}` })
+    this.sub = connect(options.target, { ...common, connectionName: `switchyard-sub-${this.instanceId}`, sharded: options.target.kind === 'cluster' })
 
     for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
     let clockMeasured = Promise.resolve()
@@ -157,12 +160,14 @@ export class RedisStore implements Store, RecoverableStore {
     // Pub/sub is at-most-once: whatever was published while the subscriber was away is caught
     // up by a full resync, taken only once the subscription is active again.
     this.sub.on('ready', () => {
-      this.sub.subscribe(this.keys.changes).then(
-        () => this.resync(),
-        () => undefined, // the connection dropped again; its next 'ready' retries
-      )
+      this.publishCommand()
+        .then((publish) => (publish === 'SPUBLISH' ? this.sub.ssubscribe(this.keys.changes) : this.sub.subscribe(this.keys.changes)))
+        .then(
+          () => this.resync(),
+          () => undefined, // the connection dropped again; its next 'ready' retries
+        )
     })
-    this.sub.on('message', (_channel: string, message: string) => this.onMessage(message))
+    for (const event of ['message', 'smessage']) this.sub.on(event, (_channel: string, message: string) => this.onMessage(message))
 
     const every = options.resyncCheckMs ?? 1000
     if (every > 0) {
@@ -287,8 +292,10 @@ export class RedisStore implements Store, RecoverableStore {
     if (this.diverged) throw new StoreDivergedError(this.diverged)
     const epoch = this.epoch ?? (await this.identify())
     const isFlag = write.kind === 'flag'
-    const [seq, current, lastVersion] = await this.run('committing the change', (redis) =>
-      redis.switchyardCommit(
+    // With replicas to wait for, the script leaves the notification to this replica, sent once they hold the write.
+    const publish = this.waitReplicas > 0 ? '' : await this.publishCommand()
+    const [seq, current, lastVersion] = await this.run('committing the change', async (redis) => {
+      const reply = await redis.switchyardCommit(
         this.keys.seq,
         isFlag ? this.keys.flags : this.keys.tokens,
         this.keys.audit,
@@ -314,8 +321,11 @@ export class RedisStore implements Store, RecoverableStore {
         this.options.maxTombstones ?? MAX_TOMBSTONES,
         epoch,
         this.seenSeq,
-      ),
-    )
+        publish,
+      )
+      if (reply[0] > 0 && publish === '') await this.replicate(redis, reply[1]!)
+      return reply
+    })
     if (seq === -3) {
       // The counter is below a seq this replica has seen: Redis lost writes (an older copy restored).
       this.checkIdentity(this.epoch ?? null, Number(current), this.seenSeq)
@@ -331,6 +341,45 @@ export class RedisStore implements Store, RecoverableStore {
     this.seenSeq = Math.max(this.seenSeq, seq)
     this.confirmed.add(seq)
     return changeOf(write, seq)
+  }
+
+  private get waitReplicas(): number {
+    return this.options.waitReplicas ?? 0
+  }
+
+  /**
+   * Acknowledged means replicated: WAIT, on the connection that ran the commit, until
+   * `waitReplicas` Redis replicas hold it, and only then the notification. A write they do not
+   * confirm in time is neither announced nor applied here: it answers 503, and should it survive,
+   * every replica's change-counter check finds it within two seconds.
+   */
+  private async replicate(redis: CommandConnection, note: string): Promise<void> {
+    const connection = await connectionFor(redis, this.options.target, this.keys.seq)
+    const held = Number(await connection.wait(this.waitReplicas, this.options.waitMs ?? 1000))
+    if (held < this.waitReplicas) {
+      throw new Error(
+        `${held} of the ${this.waitReplicas} Redis replicas (REDIS_WAIT_REPLICAS) confirmed the write within ${this.options.waitMs ?? 1000} ms (REDIS_WAIT_MS)`,
+      )
+    }
+    // Lost, the notification is caught up by the counter check: the write stays acknowledged.
+    const publish = await this.publishCommand()
+    await (publish === 'SPUBLISH' ? redis.spublish(this.keys.changes, note) : redis.publish(this.keys.changes, note)).catch(() => undefined)
+  }
+
+  /**
+   * SPUBLISH in a Cluster whose servers have it (Redis 7): only the shard that owns the store's
+   * slot carries the notifications, instead of every node. PUBLISH otherwise.
+   */
+  private publishCommand(): Promise<'PUBLISH' | 'SPUBLISH'> {
+    if (this.options.target.kind !== 'cluster') return Promise.resolve('PUBLISH')
+    this.publishing ??= this.run('asking Redis for sharded pub/sub', (redis) => redis.command('INFO', 'SPUBLISH')).then(
+      (info) => ((info as unknown[])[0] ? 'SPUBLISH' : 'PUBLISH'),
+      (err: unknown) => {
+        this.publishing = undefined
+        throw err
+      },
+    )
+    return this.publishing
   }
 
   async readAudit(query: AuditQuery): Promise<AuditPage> {
@@ -454,7 +503,9 @@ export class RedisStore implements Store, RecoverableStore {
     if (this.closed) return down('closed')
     if (this.diverged) return { kind: this.kind, status: 'diverged', detail: this.diverged }
     if (this.cmd.status !== 'ready') {
-      return down(`Redis is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`)
+      return down(
+        `${describeTarget(this.options.target)} is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`,
+      )
     }
     if (this.sub.status !== 'ready')
       return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
@@ -543,7 +594,9 @@ export class RedisStore implements Store, RecoverableStore {
   private async run<T>(what: string, command: (redis: CommandConnection) => Promise<T>): Promise<T> {
     await this.firstConnect
     if (this.cmd.status !== 'ready') {
-      throw new StoreUnavailableError(`${what} failed: Redis is unreachable (${this.lastError ?? 'connection lost'}); nothing was changed`)
+      throw new StoreUnavailableError(
+        `${what} failed: ${describeTarget(this.options.target)} is unreachable (${this.lastError ?? 'connection lost'}); nothing was changed`,
+      )
     }
     let abort!: (err: Error) => void
     const lost = new Promise<never>((_, reject) => (abort = reject))
