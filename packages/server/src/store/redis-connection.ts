@@ -38,7 +38,8 @@ export function describeTarget(target: RedisTarget): string {
   const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',')
   switch (target.kind) {
     case 'single':
-      return `Redis at ${target.url.replace(/\/\/([^@/]*)@/, (_, credentials: string) => `//${credentials.includes(':') ? `${credentials.split(':')[0]}:***` : '***'}@`)}`
+      // redis://user:password@host → redis://user:***@host; redis://password@host → redis://***@host.
+      return `Redis at ${target.url.replace(/\/\/(?:([^:@/]*):)?[^@/]*@/, (_, user?: string) => `//${user === undefined ? '' : `${user}:`}***@`)}`
     case 'sentinel':
       return `Redis master '${target.name}' of the sentinels ${list(target.sentinels)}`
     case 'cluster':

@@ -503,9 +503,8 @@ export class RedisStore implements Store, RecoverableStore {
     if (this.closed) return down('closed')
     if (this.diverged) return { kind: this.kind, status: 'diverged', detail: this.diverged }
     if (this.cmd.status !== 'ready') {
-      return down(
-        `${describeTarget(this.options.target)} is unreachable (${this.lastError ?? 'connection lost'}); writes answer 503, reads are served from memory; reconnecting`,
-      )
+      const lost = `${describeTarget(this.options.target)} is unreachable (${this.lastError ?? 'connection lost'})`
+      return down(`${lost}; writes answer 503, reads are served from memory; reconnecting`)
     }
     if (this.sub.status !== 'ready')
       return down('the change-notification connection to Redis is reconnecting; changes from other replicas arrive after it resyncs')
