@@ -2,7 +2,7 @@
 // restartable for fault tests), and replicas — app instances sharing one Redis under a prefix.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
@@ -25,6 +25,7 @@ function redisServerBinary(): string {
 
 export interface RedisServer {
   url: string
+  port: number
   /** SIGKILL, as in a crash: only what persistence already wrote survives. */
   kill(): Promise<void>
   /** Starts it again on the same port and data directory. */
@@ -41,7 +42,18 @@ export interface RedisServer {
  * committed change; otherwise nothing touches the disk. `debugCommand` allows DEBUG (off by default
  * since Redis 7), for tests that stall the server with DEBUG SLEEP.
  */
-export async function startRedisServer(opts: { persistent?: boolean; debugCommand?: boolean } = {}): Promise<RedisServer> {
+export interface RedisServerOptions {
+  persistent?: boolean
+  debugCommand?: boolean
+  /** More arguments for redis-server (a replica's --replicaof, a cluster node's --cluster-enabled). */
+  args?: string[]
+  /** A sentinel (`redis-server <conf> --sentinel`) watching this master under this name, quorum 2. */
+  sentinelOf?: { name: string; masterPort: number }
+  /** Cluster nodes also listen on port + 10000 (the cluster bus): their port stays below 55536. */
+  clusterBus?: boolean
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const binary = redisServerBinary()
   const dir = tempDir('switchyard-redis-')
   const persistence = opts.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
@@ -51,14 +63,24 @@ export async function startRedisServer(opts: { persistent?: boolean; debugComman
   let child: ChildProcess | undefined
 
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, ...debug, '--loglevel', 'notice']
+    let args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, ...debug, '--loglevel', 'notice', ...(opts.args ?? [])]
+    let ready = 'Ready to accept connections'
+    if (opts.sentinelOf) {
+      // A sentinel rewrites its configuration file as it learns the topology: one of its own.
+      const conf = join(dir.path, 'sentinel.conf')
+      const { name, masterPort } = opts.sentinelOf
+      const lines = [`sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`]
+      writeFileSync(conf, `${lines.join('\n')}\n`)
+      args = [conf, '--sentinel', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--loglevel', 'notice']
+      ready = `+monitor master ${name}`
+    }
     const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child = proc
     let output = ''
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes('Ready to accept connections')) resolve()
+        if (output.includes(ready)) resolve()
       }
       proc.stdout!.on('data', onData)
       proc.stderr!.on('data', onData)
@@ -77,7 +99,8 @@ export async function startRedisServer(opts: { persistent?: boolean; debugComman
 
   // Another process may take the port between the probe and the bind: try a few.
   for (let attempt = 1; ; attempt++) {
-    port = await freePort()
+    do port = await freePort()
+    while (opts.clusterBus && port > 55535)
     try {
       await launch()
       break
@@ -93,6 +116,7 @@ export async function startRedisServer(opts: { persistent?: boolean; debugComman
   const url = `redis://127.0.0.1:${port}`
   return {
     url,
+    port,
     kill: () => exit('SIGKILL'),
     restart: launch,
     async stop() {
@@ -164,18 +188,19 @@ export function testPrefix(url: string): string {
   return prefix
 }
 
-export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'url' | 'prefix'>> & { load?: boolean; config?: Partial<Config> }
+export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'prefix'>> & { load?: boolean; config?: Partial<Config> }
 
 /**
  * One replica: an app on its own RedisStore, closed when the test finishes. `load: false`
  * leaves it loading in the background (as server.ts does) instead of waiting for the state.
+ * `url` is the server the replica subscribes on; `target` (default: that server) another topology.
  */
 export async function startReplica(url: string, prefix: string, options: ReplicaOptions = {}): Promise<FastifyInstance> {
-  const { load, config, ...storeOptions } = options
+  const { load, config, target = { kind: 'single', url }, ...storeOptions } = options
   // Each test starts on a prefix no replica ever used, so the wait for running replicas' heartbeats
   // on a store with no epoch (FIRST_EPOCH_WAIT_MS) would only slow it; the tests of that race set it.
-  const store = new RedisStore({ target: { kind: 'single', url }, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...storeOptions })
-  const app = await startApp({ redis: { kind: 'single', url }, redisPrefix: prefix, ...config }, { store, load: false })
+  const store = new RedisStore({ target, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...storeOptions })
+  const app = await startApp({ redis: target, redisPrefix: prefix, ...config }, { store, load: false })
   onTestFinished(() => app.close())
   const loading = app.switchyard.sync.start(50)
   if (load === false) {
@@ -183,7 +208,9 @@ export async function startReplica(url: string, prefix: string, options: Replica
     return app
   }
   await loading
-  // From the moment its subscription is active a replica misses nothing; tests start there.
+  // From the moment its subscription is active a replica misses nothing; tests start there. (A
+  // Cluster's sharded subscribers carry names of ioredis's own: the resync after they subscribe covers it.)
+  if (target.kind === 'cluster') return app
   const client = redisClient(url)
   await eventually(async () => (await connectionInfo(client, app, 'sub'))?.includes(' sub=1 ') ?? false, 10_000, 'the replica to subscribe')
   return app

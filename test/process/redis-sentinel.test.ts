@@ -1,0 +1,85 @@
+// Redis Sentinel, on servers this suite starts: a master, its replica and three sentinels. With
+// REDIS_WAIT_REPLICAS=1 a write is acknowledged only once the replica holds it, so a failover in the
+// middle of a write load loses no acknowledged write, evaluations never fail, and both Switchyard
+// replicas follow the new master.
+import { describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { call, eventually } from '../support/helpers.js'
+import { redisStoreOf, startReplica } from '../support/redis-helpers.js'
+import { startSentinelSet } from '../support/redis-topologies.js'
+
+const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
+
+describe('Redis Sentinel', () => {
+  it('a failover in the middle of a write load loses no acknowledged write, fails no evaluation, and both replicas follow the new master', async () => {
+    const set = await startSentinelSet()
+    const prefix = 'switchyard-sentinel:'
+    const options = { target: set.target, waitReplicas: 1, waitMs: 500 }
+    const a = await startReplica(set.servers[0]!.url, prefix, options)
+    const b = await startReplica(set.servers[0]!.url, prefix, options)
+    const firstMaster = await set.masterPort()
+    expect(firstMaster).toBe(set.servers[0]!.port)
+    await call(a, 'POST', '/flags', { body: { key: 'watched', state: 'enabled' }, expected: 201 })
+    await eventually(() => held(b, 'watched') !== undefined, 10_000, 'B to hold the first flag')
+
+    // Every acknowledged write: a created flag's key → its version; and who answered it after the switch.
+    const acknowledged = new Map<string, number>()
+    const refused: string[] = []
+    const afterSwitch = { a: 0, b: 0 }
+    let switched = false
+    let stop = false
+    const writer = async (app: FastifyInstance, name: 'a' | 'b', w: number) => {
+      for (let i = 0; !stop; i++) {
+        const key = `f_${name}${w}_${i}`
+        const res = await call(app, 'POST', '/flags', { body: { key, state: i % 2 ? 'enabled' : 'disabled' } })
+        if (res.statusCode === 201) {
+          acknowledged.set(key, (res.json() as { version: number }).version)
+          if (switched) afterSwitch[name]++
+        } else if (res.statusCode === 503) refused.push(`${key}: ${(res.json() as { message: string }).message}`)
+        else throw new Error(`a write answered ${res.statusCode}: ${res.body}`)
+      }
+    }
+    // Evaluations never touch Redis: not one may fail, before, during or after the failover.
+    const evaluations = { ok: 0, failed: [] as string[] }
+    const evaluator = async (app: FastifyInstance) => {
+      while (!stop) {
+        const res = await call(app, 'POST', '/evaluate', { body: { flag: 'watched', context: { userId: 'u1' } } })
+        if (res.statusCode === 200 && (res.json() as { enabled: boolean }).enabled) evaluations.ok++
+        else evaluations.failed.push(`${res.statusCode} ${res.body}`)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    const load = [writer(a, 'a', 1), writer(a, 'a', 2), writer(b, 'b', 1), writer(b, 'b', 2), evaluator(a), evaluator(b)]
+    try {
+      await eventually(() => acknowledged.size >= 40, 20_000, '40 acknowledged writes before the failover')
+      await set.failover()
+      await eventually(async () => (await set.masterPort()) !== firstMaster, 20_000, 'the sentinels to name a new master')
+      switched = true
+      // Both replicas write again, through the new master.
+      await eventually(() => afterSwitch.a >= 10 && afterSwitch.b >= 10, 30_000, 'acknowledged writes through both replicas after the failover')
+    } finally {
+      stop = true
+      await Promise.allSettled(load)
+    }
+    expect(await set.masterPort()).toBe(set.servers[1]!.port)
+    expect(evaluations.failed).toEqual([])
+    expect(evaluations.ok).toBeGreaterThan(0)
+
+    // Every acknowledged write is in the new master…
+    const master = await set.master()
+    const stored = await master.hgetall(`${prefix}flags`)
+    const missing = [...acknowledged].filter(([key, version]) => {
+      const record = stored[key]
+      return record === undefined || (JSON.parse(record) as { version: number }).version < version
+    })
+    expect(missing, `acknowledged writes missing from the new master (${refused.length} writes were refused with 503)`).toEqual([])
+    // …and on both replicas, which report the store up: a failover that lost nothing acknowledged is no divergence.
+    for (const [app, name] of [
+      [a, 'A'],
+      [b, 'B'],
+    ] as const) {
+      await eventually(() => [...acknowledged.keys()].every((key) => held(app, key) !== undefined), 15_000, `${name} to hold every acknowledged write`)
+      await eventually(() => redisStoreOf(app).health().status === 'up', 15_000, `${name}'s store to be up on the new master`)
+    }
+  })
+})
