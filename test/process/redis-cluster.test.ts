@@ -36,7 +36,11 @@ describe('Redis Cluster', () => {
       await updateFlag(b, 'sharded', { state: 'enabled' })
       await eventually(() => held(a, 'sharded')?.state === 'enabled', 10_000, 'A to hold the change made on B')
       const { token, id } = await createToken(a, 'sdk', 'evaluate')
-      await eventually(async () => (await call(b, 'POST', '/evaluate', { token, body: { flag: 'sharded' } })).statusCode === 200, 10_000, 'B to accept the token')
+      await eventually(
+        async () => (await call(b, 'POST', '/evaluate', { token, body: { flag: 'sharded' } })).statusCode === 200,
+        10_000,
+        'B to accept the token',
+      )
       await revokeToken(b, id)
       await eventually(async () => (await call(a, 'POST', '/evaluate', { token, body: { flag: 'sharded' } })).statusCode === 401, 10_000, 'A to refuse it')
       await deleteFlag(a, 'sharded')

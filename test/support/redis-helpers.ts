@@ -30,6 +30,9 @@ export interface RedisServer {
   kill(): Promise<void>
   /** Starts it again on the same port and data directory. */
   restart(): Promise<void>
+  /** SIGSTOP/SIGCONT: frozen, it answers nothing and replicates nothing, then goes on where it was. */
+  pause(): void
+  resume(): void
   /** Stops it for good and removes its data. */
   stop(): Promise<void>
   /** One plain connection for a test's own commands; closed by stop(). */
@@ -63,13 +66,31 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   let child: ChildProcess | undefined
 
   const launch = async (): Promise<void> => {
-    let args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', ...persistence, ...debug, '--loglevel', 'notice', ...(opts.args ?? [])]
+    let args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir.path,
+      '--save',
+      '',
+      ...persistence,
+      ...debug,
+      '--loglevel',
+      'notice',
+      ...(opts.args ?? []),
+    ]
     let ready = 'Ready to accept connections'
     if (opts.sentinelOf) {
       // A sentinel rewrites its configuration file as it learns the topology: one of its own.
       const conf = join(dir.path, 'sentinel.conf')
       const { name, masterPort } = opts.sentinelOf
-      const lines = [`sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`]
+      const lines = [
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+      ]
       writeFileSync(conf, `${lines.join('\n')}\n`)
       args = [conf, '--sentinel', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--loglevel', 'notice']
       ready = `+monitor master ${name}`
@@ -119,6 +140,8 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     port,
     kill: () => exit('SIGKILL'),
     restart: launch,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async stop() {
       client?.disconnect()
       await exit('SIGKILL')

@@ -92,7 +92,6 @@ export function connect(target: RedisTarget, options: ConnectionOptions): Redis 
       name: target.name,
       sentinelPassword: target.auth.sentinelPassword,
       ...(target.auth.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-      // Told of a failover by the sentinels at once, rather than when the old master drops us.
       failoverDetector: true,
       sentinelRetryStrategy: options.retryStrategy,
       retryStrategy: options.retryStrategy,

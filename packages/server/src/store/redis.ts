@@ -143,7 +143,14 @@ export class RedisStore implements Store, RecoverableStore {
     this.cmd.defineCommand('switchyardReseed', { numberOfKeys: 7, lua: RESEED_SCRIPT })
     this.sub = connect(options.target, { ...common, connectionName: `switchyard-sub-${this.instanceId}`, sharded: options.target.kind === 'cluster' })
 
-    for (const connection of [this.cmd, this.sub]) connection.on('error', (err: Error) => (this.lastError = err.message))
+    for (const connection of [this.cmd, this.sub]) {
+      connection.on('error', (err: Error) => (this.lastError = err.message))
+      // ioredis 5.11 gives a Sentinel connection up for good ('end') when a failover is announced while
+      // it is asking the sentinels for the master (test/process/redis-sentinel, the lagged failover): start it again.
+      connection.on('end', () => {
+        if (!this.closed) setTimeout(() => void connection.connect().catch(() => undefined), 100)
+      })
+    }
     let clockMeasured = Promise.resolve()
     this.cmd.on('ready', () => {
       this.lastError = undefined
