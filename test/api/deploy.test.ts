@@ -5,7 +5,12 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { defaultConfig, loadConfig } from '../../packages/server/src/config.js'
-import { call, REPO_ROOT, startApp } from '../support/helpers.js'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { onTestFinished } from 'vitest'
+import { call, eventually, REPO_ROOT, startApp, tempDir } from '../support/helpers.js'
+import { privateRedis, redisServerBinary } from '../support/redis-helpers.js'
+import { freePort } from '../support/process.js'
 
 const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8')
 
@@ -19,10 +24,13 @@ interface Service {
   volumes?: string[]
   depends_on?: Record<string, { condition: string }>
   healthcheck?: { test: string[] }
+  profiles?: string[]
 }
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> }
 const services = compose.services
-const replicas = Object.entries(services).filter(([, s]) => s.build !== undefined)
+// The default topology: what `docker compose up` starts (services of a profile start only when it is asked for).
+const replicas = Object.entries(services).filter(([, s]) => s.build !== undefined && s.profiles === undefined)
+const inProfile = (profile: string) => Object.entries(services).filter(([, s]) => s.profiles?.includes(profile))
 const SAMPLE_TOKEN = 'sample-admin-token-0123456789'
 
 /** Compose's interpolation for the forms the file uses: ${NAME}, ${NAME:?message}, ${NAME:-default}. */
@@ -98,6 +106,73 @@ describe('docker-compose.yml', () => {
     } finally {
       await app.close()
     }
+  })
+})
+
+describe('docker-compose.yml, the sentinel profile', () => {
+  const profile = inProfile('sentinel')
+  const byName = Object.fromEntries(profile)
+  const sentinels = profile.filter(([, s]) => s.command?.join(' ').includes('--sentinel'))
+  const switchyards = profile.filter(([, s]) => s.build !== undefined)
+  /** The sentinel.conf each sentinel writes at start (the printf's text). */
+  const sentinelConf = (service: Service) => /printf '([^']*)'/.exec(service.command!.join(' '))![1]!.split('\\n').filter(Boolean)
+
+  it('runs a persistent master, one replica of it and three sentinels that monitor it with quorum 2', () => {
+    const masters = profile.filter(
+      ([, s]) => s.image?.startsWith('redis:') && !s.command!.includes('--replicaof') && !s.command!.join(' ').includes('--sentinel'),
+    )
+    expect(masters).toHaveLength(1)
+    const [masterName, master] = masters[0]!
+    const replica = profile.find(([, s]) => s.command?.includes('--replicaof'))!
+    expect(replica[1].command!.slice(replica[1].command!.indexOf('--replicaof') + 1)).toEqual([masterName, '6379'])
+    for (const server of [master, replica[1]]) {
+      expect(server.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
+      expect(compose.volumes).toHaveProperty(server.volumes![0]!.split(':')[0]!)
+    }
+    expect(sentinels).toHaveLength(3)
+    for (const [name, sentinel] of sentinels) {
+      const conf = sentinelConf(sentinel)
+      expect(conf, name).toContain('port 26379')
+      expect(conf, name).toContain(`sentinel monitor switchyard ${masterName} 6379 2`)
+      expect(sentinel.depends_on, name).toEqual({ [masterName]: { condition: 'service_healthy' } })
+    }
+    expect(byName[masterName]).toBe(master)
+  })
+
+  it('gives the sentinel pair REDIS_SENTINELS naming the three sentinels, REDIS_WAIT_REPLICAS=1, and host ports of their own', () => {
+    expect(switchyards).toHaveLength(2)
+    const taken = new Set(replicas.map(([, r]) => r.ports![0]!.split(':')[0]))
+    for (const [name, replica] of switchyards) {
+      const config = configOf(replica)
+      expect(config.redis, name).toEqual({
+        kind: 'sentinel',
+        name: 'switchyard',
+        sentinels: sentinels.map(([host]) => ({ host, port: 26379 })),
+        auth: { tls: false },
+      })
+      expect(config.redisWaitReplicas, name).toBe(1)
+      expect(config.adminToken, name).toBe(SAMPLE_TOKEN)
+      const host = replica.ports![0]!.split(':')[0]
+      expect(taken.has(host), name).toBe(false)
+      taken.add(host)
+    }
+  })
+
+  it("writes a sentinel.conf redis-server accepts: the profile's text, run here against a local master", async () => {
+    const master = await privateRedis()
+    const port = await freePort()
+    const conf = sentinelConf(sentinels[0]![1]).map((line) =>
+      line.replace('sentinel-redis-1 6379', `127.0.0.1 ${master.port}`).replace('port 26379', `port ${port}`),
+    )
+    const dir = tempDir('switchyard-sentinel-conf-')
+    onTestFinished(() => dir.remove())
+    writeFileSync(join(dir.path, 'sentinel.conf'), `${conf.join('\n')}\n`)
+    const sentinel = spawn(redisServerBinary(), [join(dir.path, 'sentinel.conf'), '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    onTestFinished(() => void sentinel.kill('SIGKILL'))
+    let output = ''
+    for (const stream of [sentinel.stdout, sentinel.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await eventually(() => output.includes('+monitor master switchyard') || sentinel.exitCode !== null, 10_000, 'the sentinel to start')
+    expect(output).toContain(`+monitor master switchyard 127.0.0.1 ${master.port} quorum 2`)
   })
 })
 

@@ -15,7 +15,7 @@ import { freePort } from './process.js'
 
 export const REDIS_SERVER_MISSING = 'redis-server not found: install it (apt-get install redis-server)'
 
-function redisServerBinary(): string {
+export function redisServerBinary(): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, 'redis-server')
     if (dir && existsSync(candidate)) return candidate
