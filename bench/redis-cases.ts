@@ -306,27 +306,71 @@ async function contendedWrites(fleet: Fleet): Promise<ContendedRound[]> {
   }
 }
 
-/** Starts A and B on one store and runs the fleet cases on them, propagation first. */
-async function fleetCases(url: string, prefix: string) {
-  const env = { REDIS_URL: url, REDIS_PREFIX: prefix }
+/** Replicas A and B in processes of their own, configured by `env` (which Redis, the prefix, WAIT). */
+async function startFleet(env: Record<string, string>): Promise<Fleet & { stop(): Promise<void> }> {
   const [a, b] = await Promise.all([startChild('child-switchyard.ts', env), startChild('child-switchyard.ts', env)])
   let onApplied: ((version: number, at: bigint) => void) | undefined
   b.on('changed', (msg) => onApplied?.(msg.version as number, BigInt(msg.at as string)))
-  const fleet: Fleet = {
+  return {
     a,
     b,
     watch(key, listener) {
       onApplied = listener
       b.send({ type: 'watch', key })
     },
+    stop: async () => void (await Promise.all([a.stop(), b.stop()])),
   }
+}
+
+/** Starts A and B on one store and runs the fleet cases on them, propagation first. */
+async function fleetCases(url: string, prefix: string) {
+  const fleet = await startFleet({ REDIS_URL: url, REDIS_PREFIX: prefix })
   try {
     const prop = await propagation(fleet, url)
     const reads = await minRevisionReads(fleet)
     const contended = await contendedWrites(fleet)
     return { prop, reads, contended }
   } finally {
-    await Promise.all([a.stop(), b.stop()])
+    await fleet.stop()
+  }
+}
+
+/**
+ * Propagation on a Sentinel set (a master and one replica), three ways on the same servers in one
+ * run: the master named by REDIS_URL, as a single node; through the sentinels; through the sentinels
+ * with REDIS_WAIT_REPLICAS=1, where A announces a write only once the replica holds it.
+ */
+async function sentinelCases({ rows, results }: Ctx): Promise<void> {
+  const { benchSentinel } = await import('./sentinel.js')
+  const set = await benchSentinel()
+  try {
+    const ways = [
+      { name: 'single node (REDIS_URL = the master)', env: { REDIS_URL: set.masterUrl } },
+      { name: 'Sentinel, REDIS_WAIT_REPLICAS=0', env: set.env },
+      { name: 'Sentinel, REDIS_WAIT_REPLICAS=1', env: { ...set.env, REDIS_WAIT_REPLICAS: '1' } },
+    ]
+    const figures: Record<string, unknown> = {}
+    let singleP99 = 0
+    for (const way of ways) {
+      const prefix = `switchyard-bench:${randomBytes(4).toString('hex')}:`
+      const fleet = await startFleet({ ...way.env, REDIS_PREFIX: prefix })
+      const prop = await propagation(fleet, set.masterUrl).finally(() => fleet.stop())
+      const p = percentiles(prop.samples)
+      const floor = percentiles(prop.floor)
+      const answered = percentiles(prop.answered)
+      figures[way.name] = { ...p, missed: prop.missed, floor, patchAnswered: answered }
+      if (singleP99 === 0) singleP99 = p.p99
+      rows.push({
+        case: `6. propagation A → B on a Sentinel set (master + 1 replica), ${way.name}, ${TOGGLES} toggles`,
+        figure:
+          `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms, missed ${prop.missed}; ` +
+          `PATCH answered p50 ${answered.p50} / p99 ${answered.p99} ms; floor p99 ${floor.p99} ms`,
+        ratio: `${Math.round((p.p99 / singleP99) * 100) / 100} × the single-node p99 of this run`,
+      })
+    }
+    results.sentinelPropagation = figures
+  } finally {
+    await set.stop()
   }
 }
 
@@ -340,7 +384,10 @@ async function loadTime(url: string, prefix: string): Promise<{ loadMs: number; 
   return { loadMs: server.info.loadMs as number, flags: server.info.flags as number }
 }
 
-export async function redisCases({ rows, results, want }: Ctx): Promise<void> {
+export async function redisCases(ctx: Ctx): Promise<void> {
+  const { rows, results, want } = ctx
+  if (want('sentinel')) await sentinelCases(ctx)
+  if (!want('redis') && !want('sdk')) return
   const redis = await benchRedis()
   try {
     if (want('redis')) {

@@ -340,7 +340,7 @@ export async function main(): Promise<void> {
   if (want('writes')) await writesCase()
   if (want('limits')) await limitsCase()
   if (want('streams')) await streamsCase()
-  if (want('redis') || want('sdk')) {
+  if (want('redis') || want('sdk') || want('sentinel')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })
   }
