@@ -101,4 +101,22 @@ describe('Redis Cluster', () => {
       close()
     }
   })
+
+  it('with REDIS_WAIT_REPLICAS=1, a write is acknowledged once the replica of its shard holds it, and refused while the shard has none', async () => {
+    const cluster = await startCluster()
+    const options = { target: cluster.target, waitReplicas: 1, waitMs: 200 }
+    const alone = await startReplica(cluster.nodes[0]!.url, PREFIX, options)
+    const refused = await call(alone, 'POST', '/flags', { body: { key: 'unreplicated' }, expected: 503 })
+    expect(refused.json()).toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringContaining('0 of the 1 Redis replicas (REDIS_WAIT_REPLICAS) confirmed'),
+    })
+    expect(held(alone, 'unreplicated')).toBeUndefined()
+
+    const replica = await cluster.addReplicaFor(`{${PREFIX}}flags`)
+    await call(alone, 'POST', '/flags', { body: { key: 'replicated', state: 'enabled' }, expected: 201 })
+    const onReplica = replica.client()
+    await onReplica.call('READONLY')
+    expect(JSON.parse((await onReplica.hget(`{${PREFIX}}flags`, 'replicated'))!)).toMatchObject({ doc: { key: 'replicated', state: 'enabled' } })
+  })
 })

@@ -80,23 +80,50 @@ export async function startSentinelSet(name = 'switchyard'): Promise<SentinelSet
 
 export const REDIS_CLI_MISSING = 'redis-cli not found: install it (apt-get install redis-tools, which redis-server brings)'
 
-/** Three cluster masters on free ports (and their bus ports, +10000), the slots spread by `redis-cli --cluster create`. */
-export async function startCluster(): Promise<{ nodes: RedisServer[]; target: RedisTarget }> {
-  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
-  const nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args, clusterBus: true })))
-  onTestFinished(async () => {
-    for (const client of connections.splice(0)) client.disconnect()
-    await Promise.all(nodes.map((n) => n.stop()))
-  })
+const CLUSTER_NODE = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
+
+async function redisCli(args: string[]): Promise<void> {
   try {
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'])
+    await run('redis-cli', args)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(REDIS_CLI_MISSING)
     throw err
   }
+}
+
+export interface RedisCluster {
+  nodes: RedisServer[]
+  target: RedisTarget
+  /** Adds a replica of the master that owns `key`'s slot; resolves once it has synced. */
+  addReplicaFor(key: string): Promise<RedisServer>
+}
+
+/** Three cluster masters on free ports (and their bus ports, +10000), the slots spread by `redis-cli --cluster create`. */
+export async function startCluster(): Promise<RedisCluster> {
+  const nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: CLUSTER_NODE, clusterBus: true })))
+  onTestFinished(async () => {
+    for (const client of connections.splice(0)) client.disconnect()
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+  await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'])
   for (const node of nodes) {
     const client = connection(node.port)
     await eventually(async () => /cluster_state:ok/.test((await client.call('CLUSTER', 'INFO')) as string), 15_000, 'the cluster to be ok on every node')
   }
-  return { nodes, target: { kind: 'cluster', nodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), auth: { tls: false } } }
+  const first = connection(nodes[0]!.port)
+  return {
+    nodes,
+    target: { kind: 'cluster', nodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), auth: { tls: false } },
+    async addReplicaFor(key) {
+      const slot = Number(await first.cluster('KEYSLOT', key))
+      const shards = (await first.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][]
+      const [, , [, masterPort, masterId]] = shards.find(([from, to]) => from <= slot && slot <= to)!
+      const replica = await startRedisServer({ args: CLUSTER_NODE, clusterBus: true })
+      nodes.push(replica)
+      await redisCli(['--cluster', 'add-node', `127.0.0.1:${replica.port}`, `127.0.0.1:${masterPort}`, '--cluster-slave', '--cluster-master-id', masterId])
+      const client = connection(replica.port)
+      await eventually(async () => /master_link_status:up/.test(await client.info('replication')), 15_000, 'the cluster replica to sync')
+      return replica
+    },
+  }
 }
