@@ -12,12 +12,14 @@ import { keyPrefix } from '../../packages/server/src/store/redis-connection.js'
 
 const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
 const PREFIX = 'switchyard-cluster:'
+const PASSWORD = 'cluster-password-0123'
 
+/** Two replicas on a cluster whose nodes require PASSWORD (REDIS_PASSWORD applies to every node). */
 async function twoReplicasOnACluster() {
-  const { nodes, target } = await startCluster()
+  const { nodes, target } = await startCluster({ password: PASSWORD })
   const url = nodes[0]!.url
   const [a, b] = await Promise.all([startReplica(url, PREFIX, { target }), startReplica(url, PREFIX, { target })])
-  const client = new Cluster(target.kind === 'cluster' ? target.nodes : [])
+  const client = new Cluster(target.kind === 'cluster' ? target.nodes : [], { redisOptions: { password: PASSWORD } })
   client.on('error', () => undefined)
   return { a, b, client, close: () => client.disconnect() }
 }

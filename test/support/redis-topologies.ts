@@ -25,8 +25,8 @@ export interface SentinelSet {
 }
 
 const connections: Redis[] = []
-function connection(port: number): Redis {
-  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => null })
+function connection(port: number, password?: string): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, password, maxRetriesPerRequest: 1, retryStrategy: () => null })
   client.on('error', () => undefined)
   connections.push(client)
   return client
@@ -82,9 +82,11 @@ export const REDIS_CLI_MISSING = 'redis-cli not found: install it (apt-get insta
 
 const CLUSTER_NODE = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
 
-async function redisCli(args: string[]): Promise<void> {
+async function redisCli(args: string[], password?: string): Promise<void> {
+  // REDISCLI_AUTH rather than -a: the password stays out of the process list.
+  const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password }
   try {
-    await run('redis-cli', args)
+    await run('redis-cli', args, { env })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(REDIS_CLI_MISSING)
     throw err
@@ -98,30 +100,38 @@ export interface RedisCluster {
   addReplicaFor(key: string): Promise<RedisServer>
 }
 
-/** Three cluster masters on free ports (and their bus ports, +10000), the slots spread by `redis-cli --cluster create`. */
-export async function startCluster(): Promise<RedisCluster> {
-  const nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: CLUSTER_NODE, clusterBus: true })))
+/**
+ * Three cluster masters on free ports (and their bus ports, +10000), the slots spread by `redis-cli
+ * --cluster create`; with `password`, every node requires it (requirepass, masterauth).
+ */
+export async function startCluster(opts: { password?: string } = {}): Promise<RedisCluster> {
+  const auth = opts.password === undefined ? [] : ['--requirepass', opts.password, '--masterauth', opts.password]
+  const args = [...CLUSTER_NODE, ...auth]
+  const nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args, clusterBus: true })))
   onTestFinished(async () => {
     for (const client of connections.splice(0)) client.disconnect()
     await Promise.all(nodes.map((n) => n.stop()))
   })
-  await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'])
+  await redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], opts.password)
   for (const node of nodes) {
-    const client = connection(node.port)
+    const client = connection(node.port, opts.password)
     await eventually(async () => /cluster_state:ok/.test((await client.call('CLUSTER', 'INFO')) as string), 15_000, 'the cluster to be ok on every node')
   }
-  const first = connection(nodes[0]!.port)
+  const first = connection(nodes[0]!.port, opts.password)
   return {
     nodes,
-    target: { kind: 'cluster', nodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), auth: { tls: false } },
+    target: { kind: 'cluster', nodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), auth: { password: opts.password, tls: false } },
     async addReplicaFor(key) {
       const slot = Number(await first.cluster('KEYSLOT', key))
       const shards = (await first.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][]
       const [, , [, masterPort, masterId]] = shards.find(([from, to]) => from <= slot && slot <= to)!
-      const replica = await startRedisServer({ args: CLUSTER_NODE, clusterBus: true })
+      const replica = await startRedisServer({ args, clusterBus: true })
       nodes.push(replica)
-      await redisCli(['--cluster', 'add-node', `127.0.0.1:${replica.port}`, `127.0.0.1:${masterPort}`, '--cluster-slave', '--cluster-master-id', masterId])
-      const client = connection(replica.port)
+      await redisCli(
+        ['--cluster', 'add-node', `127.0.0.1:${replica.port}`, `127.0.0.1:${masterPort}`, '--cluster-slave', '--cluster-master-id', masterId],
+        opts.password,
+      )
+      const client = connection(replica.port, opts.password)
       await eventually(async () => /master_link_status:up/.test(await client.info('replication')), 15_000, 'the cluster replica to sync')
       return replica
     },
