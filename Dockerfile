@@ -23,8 +23,12 @@ COPY --from=build /app/package.json ./package.json
 # node_modules links the workspace packages (@switchyard/core) into ./packages.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages
-# The embedded store (no REDIS_URL) writes ./data; the unprivileged user must own it.
+# The README's FLAGS_BOOTSTRAP_FILE=examples/flags.yaml works in the image too.
+COPY examples ./examples
+# The embedded store (no REDIS_URL) writes ./data; the unprivileged user must own it, and it is a
+# volume so the flags outlive the container.
 RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
 USER node
 EXPOSE 8080
 # Liveness only: /healthz answers while the process does, whatever the store's state.

@@ -22,6 +22,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
     },
   },
+  // Plain Node scripts (the start command runs before anything is compiled).
+  { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } } },
   prettier,
   // After Prettier's config, which turns max-len off: Prettier wraps code, not long strings.
   { rules: { 'max-len': ['error', { code: 160, ignoreUrls: true }] } },

@@ -79,6 +79,16 @@ describe('createClient', () => {
     expect((err as SwitchyardClientError).status).toBe(401)
   })
 
+  // Finding: pointed at a wrong URL with an evaluate token the SDK said 403 (unknown routes needed
+  // an admin token), which sent the user hunting for a scope problem.
+  it('says there is no Switchyard API at a URL that answers 404 to its valid token', async () => {
+    const { token } = await createToken(app, 'sdk-wrong-url', 'evaluate')
+    const err = await createClient({ url: `${url}/api/v1`, token, timeoutMs: 10 * 60_000 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SwitchyardClientError)
+    expect((err as SwitchyardClientError).status).toBe(404)
+    expect((err as Error).message).toContain('no Switchyard API at this URL')
+  })
+
   it('rejects after its timeout when nothing answers', async () => {
     const down = await startApp()
     const deadUrl = await listen(down)

@@ -207,6 +207,16 @@ describe('Dockerfile', () => {
     expect(stages[0]!.indexOf(install)).toBeLessThan(stages[0]!.indexOf('COPY packages ./packages'))
   })
 
+  // Finding: the image lacked examples/ (the documented bootstrap path failed there) and declared no volume for its data.
+  it('carries examples/ and declares the DATA_DIR of the embedded store as a volume, owned by the user it runs as', () => {
+    expect(runtime).toMatch(/^COPY examples \.\/examples$/m)
+    const workdir = /^WORKDIR (\S+)/m.exec(runtime)![1]!
+    const dataDir = join(workdir, defaultConfig().dataDir)
+    expect(runtime).toContain(`VOLUME ["${dataDir}"]`)
+    expect(runtime).toContain(`chown node:node ${dataDir}`)
+    expect(read('.dockerignore').split('\n')).not.toContain('examples')
+  })
+
   it('has a HEALTHCHECK on /healthz', () => {
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m)
   })

@@ -33,10 +33,11 @@ describe('the log of a full session', () => {
     expect((await send('GET', '/audit', bearer(created[1]!.token))).statusCode).toBe(200)
     expect((await send('DELETE', `/tokens/${created[1]!.id}`, admin)).statusCode).toBe(204)
 
-    // Failed authentication: an evaluate token on an admin route, a wrong secret close to a real
-    // one, a revoked one, the admin secret under the wrong scheme and in the URL: five failures,
-    // enough to be locked out.
+    // An evaluate token on an admin route (403, not a failed authentication); then failed ones: a
+    // wrong secret close to a real one, a revoked one, the admin secret under the wrong scheme and
+    // in the URL, and no header: five failures, enough to be locked out.
     expect((await send('DELETE', '/flags/checkout', bearer(created[0]!.token))).statusCode).toBe(403)
+    expect((await send('GET', '/flags', {})).statusCode).toBe(401)
     const wrong = `${adminToken.slice(0, -4)}abcd`
     expect((await send('PATCH', '/flags/checkout', bearer(wrong), { state: 'disabled' })).statusCode).toBe(401)
     expect((await send('GET', '/audit', bearer(created[1]!.token))).statusCode).toBe(401)

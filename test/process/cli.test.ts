@@ -1,4 +1,5 @@
 // flagctl's imperative commands, run as real processes against a real listening service.
+import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { ADMIN, createFlag, getFlag, listAudit } from '../support/helpers.js'
@@ -144,6 +145,36 @@ describe('flags', () => {
     const again = await run(['delete', 'cli_doomed'])
     expect(again.code).toBe(2)
     expect(again.stderr).toContain("flag 'cli_doomed' does not exist")
+  })
+
+  // On a terminal (util-linux `script` gives flagctl one), a delete asks first.
+  it('asks before deleting on a terminal: anything but yes keeps the flag; --yes skips the question', async () => {
+    await createFlag(service.app, { key: 'cli_asked' })
+    const bin = await flagctlBin()
+    const onTerminal = (args: string, answer: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const child = spawn('script', ['-qec', `${process.execPath} ${bin} ${args}`, '/dev/null'], {
+          env: { PATH: process.env.PATH ?? '', SWITCHYARD_URL: service.url, SWITCHYARD_TOKEN: ADMIN },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        })
+        let output = ''
+        for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()))
+        // The answer once the question is on the screen.
+        child.stdout.on('data', () => output.includes('[y/N]') && child.stdin.end(answer))
+        child.on('error', (err) => reject(new Error(`script (util-linux) is needed to give flagctl a terminal: ${err.message}`)))
+        // Readline's line editing on a terminal: cursor moves and attributes, not text.
+        // eslint-disable-next-line no-control-regex
+        child.on('close', (code) => resolve({ code, output: output.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') }))
+      })
+    const kept = await onTerminal('delete cli_asked', 'n\n')
+    expect(kept.output).toMatch(/Delete cli_asked \(version 1\) from http:\/\/127\.0\.0\.1:\d+\/?\? \[y\/N\]/)
+    expect(kept.output).toContain('not deleted: cancelled')
+    expect(kept.code).toBe(1)
+    await getFlag(service.app, 'cli_asked')
+    const deleted = await onTerminal('delete cli_asked --yes', '')
+    expect(deleted.output).not.toContain('[y/N]')
+    expect(deleted.code).toBe(0)
+    await getFlag(service.app, 'cli_asked', 404)
   })
 })
 

@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { expect } from 'vitest'
-import { listeningPorts, RUN_TS } from './process.js'
+import { listeningPorts } from './process.js'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppDeps } from '../../packages/server/src/app.js'
 import { defaultConfig, type Config } from '../../packages/server/src/config.js'
@@ -181,10 +181,17 @@ export interface ServerProcess {
  * Runs `packages/server/src/server.ts` (under tsx) on 127.0.0.1 with only the given environment (plus PATH
  * and HOME), so the developer's own variables cannot leak in. Does not wait for readiness.
  */
-export async function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
+/**
+ * Where spawned servers run unless told otherwise: an empty directory, so a developer's .env in the
+ * repository (which the server reads from its working directory) never reaches a test.
+ */
+const SERVER_CWD = mkdtempSync(join(tmpdir(), 'switchyard-cwd-'))
+const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+
+export async function spawnServer(env: Record<string, string>, args: string[] = [], opts: { cwd?: string } = {}): Promise<ServerProcess> {
   let port = env.PORT === undefined ? undefined : Number(env.PORT)
-  const child = spawn(process.execPath, [...RUN_TS, 'packages/server/src/server.ts', ...args], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, ['--conditions=source', '--import', TSX_LOADER, join(REPO_ROOT, 'packages', 'server', 'src', 'server.ts'), ...args], {
+    cwd: opts.cwd ?? SERVER_CWD,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

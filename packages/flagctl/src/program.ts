@@ -106,7 +106,12 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .option('--user <id>', 'a user id (repeatable)', repeatable, [])
     .option('--tenant <id>', 'a tenant id (repeatable)', repeatable, [])
     .action(run(betaFlag))
-  program.command('delete').description('delete a flag').argument('<key>').action(run(deleteFlag))
+  program
+    .command('delete')
+    .description('delete a flag (asks first on a terminal)')
+    .argument('<key>')
+    .option('-y, --yes', 'delete without asking')
+    .action(run(deleteFlag))
   program
     .command('evaluate')
     .description('evaluate a flag for a user and/or tenant')

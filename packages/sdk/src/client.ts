@@ -192,7 +192,9 @@ class StreamingClient implements SwitchyardClient {
       req.on('response', (res) => {
         res.on('error', finish)
         if (res.statusCode !== 200) {
-          finish(new SwitchyardClientError(`GET ${this.streamUrl} answered ${res.statusCode}`, res.statusCode))
+          // Switchyard answers 404 to a valid token only for a route it does not have: not its API.
+          const why = res.statusCode === 404 ? ': no Switchyard API at this URL (check the url option)' : ''
+          finish(new SwitchyardClientError(`GET ${this.streamUrl} answered ${res.statusCode}${why}`, res.statusCode))
           req.destroy()
           return
         }

@@ -108,7 +108,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   installValidation(app)
   installJsonParser(app, config.jsonMaxDepth)
   installErrorHandler(app)
-  app.setNotFoundHandler({ preHandler: requireToken(tokens, 'admin') }, notFound)
+  app.setNotFoundHandler({ preHandler: requireToken(tokens, 'client') }, notFound)
   // Before any route (it hooks each one as it is added) and before any hook that can refuse a
   // request (so refusals carry the security headers too).
   installMetrics(app, metrics)

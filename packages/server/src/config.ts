@@ -10,6 +10,7 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info' }),
+  LOG_FORMAT: Type.Enum(['auto', 'json', 'pretty'], { default: 'auto' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   DATA_DIR_FORCE_UNLOCK: Type.Enum(['0', '1', 'false', 'true'], { default: '0' }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' })),
@@ -54,6 +55,8 @@ export interface Config {
   port: number
   host: string
   logLevel: string
+  /** `auto`: readable lines when stdout is a terminal, JSON otherwise; `json` or `pretty` forces one. */
+  logFormat: 'auto' | 'json' | 'pretty'
   dataDir: string
   /** Take over a data directory whose lock names another host (that host is known to be gone). */
   dataDirForceUnlock: boolean
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL as string,
+    logFormat: e.LOG_FORMAT as Config['logFormat'],
     dataDir: e.DATA_DIR,
     dataDirForceUnlock: e.DATA_DIR_FORCE_UNLOCK === '1' || e.DATA_DIR_FORCE_UNLOCK === 'true',
     adminToken: e.ADMIN_TOKEN,

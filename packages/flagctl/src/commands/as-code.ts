@@ -1,7 +1,7 @@
 // Flags as code: export the live state to a file, plan the difference to a file, apply it.
 import { writeFile } from 'node:fs/promises'
-import { createInterface } from 'node:readline/promises'
 import { applyPlan } from '../apply.js'
+import { confirm } from '../confirm.js'
 import type { CommandContext } from '../context.js'
 import { EXIT, usageError } from '../errors.js'
 import {
@@ -68,15 +68,6 @@ export async function applyFlags(ctx: CommandContext, path: string, options: { p
   if (options.json) ctx.out.emit({ ...planJson(plan), applied: plan.steps.length > 0 }, () => '')
   else if (plan.steps.length > 0) ctx.out.print(`Applied: ${c.create} created, ${c.update} updated, ${c.delete} deleted.`)
   return EXIT.ok
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const prompt = createInterface({ input: process.stdin, output: process.stderr })
-  try {
-    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim())
-  } finally {
-    prompt.close()
-  }
 }
 
 export function printSchema(ctx: CommandContext): void {

@@ -1,6 +1,7 @@
 // The flag commands: list, get, create, enable, disable, rollout, beta, delete, evaluate.
 import type { Flag, FlagPatch, FlagState, Stickiness } from '@switchyard/core/flags/schema'
 import type { CommandContext } from '../context.js'
+import { confirm } from '../confirm.js'
 import { usageError } from '../errors.js'
 import { flagDetails, flagTable } from '../output.js'
 
@@ -43,8 +44,12 @@ export async function betaFlag(ctx: CommandContext, key: string, action: 'add' |
   ctx.out.emit(flag, () => flagTable([flag]))
 }
 
-export async function deleteFlag(ctx: CommandContext, key: string): Promise<void> {
+export async function deleteFlag(ctx: CommandContext, key: string, options: { yes?: boolean }): Promise<void> {
   const { version } = await ctx.api.getFlag(key)
+  // Asked on a terminal; a script (no terminal) goes straight on, as it always did.
+  if (options.yes !== true && process.stdin.isTTY && !(await confirm(`Delete ${key} (version ${version}) from ${ctx.api.url}?`))) {
+    throw usageError('not deleted: cancelled')
+  }
   await ctx.api.deleteFlag(key, version)
   ctx.out.emit({ deleted: key, version }, () => `deleted ${key} (it was at version ${version})`)
 }

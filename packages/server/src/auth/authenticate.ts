@@ -70,7 +70,8 @@ function installAuth(app: FastifyInstance, tokens: TokenRegistry): void {
   app.decorateRequest('scope', null)
   // Each route's scope is settled once, when it is added, and only routes that need a token get
   // a hook: nothing on the hot path works out or looks up the route's scope per request. Unknown
-  // routes need an admin token too (see app.ts), so a 404 reveals nothing to a guesser.
+  // routes need a valid token of any scope (see app.ts): a 404 tells a guesser nothing, and tells
+  // a caller with a token that there is no such route rather than sending it hunting for a scope.
   app.addHook('onRoute', (route) => {
     const scope = routeScope(route.url, route.config)
     route.config = { ...route.config, scope }

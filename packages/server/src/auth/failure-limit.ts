@@ -1,4 +1,5 @@
-// Auth-failure rate limiting. Only failed authentications (401, 403) count, per client address;
+// Auth-failure rate limiting. Only failed authentications (401) count, per client address: a
+// valid token on a route of another scope (403) is an ordinary mistake, not a guess. Counted;
 // past the limit the address gets 429 with Retry-After until its window ends, before any token
 // it presents is checked, so guessing stops paying off. Requests that authenticate are never
 // counted, and tokens that authenticated from the address since its first failure keep working
@@ -68,7 +69,7 @@ export async function installAuthFailureLimit(app: FastifyInstance, tokens: Toke
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
-    if (status === 401 || status === 403) {
+    if (status === 401) {
       countFailure(request).then(
         (result) => {
           if (result.isAllowed) return
