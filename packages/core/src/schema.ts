@@ -10,6 +10,11 @@ export function ref<T extends TSchema & { $id?: string }>(schema: T) {
   return Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` })
 }
 
+/** A `ref()` with the description a response shows in the API document. */
+export function described<T extends TSchema & { $id?: string }>(schema: T, description: string) {
+  return Type.Unsafe<Static<T>>({ ...ref(schema), description })
+}
+
 /** A closed string enum; validation errors then name the allowed values. */
 export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
@@ -34,10 +39,5 @@ export const ErrorResponse = Type.Object(
   },
   { $id: 'Error', description: 'The one error shape every route returns' },
 )
-
-/** The standard error responses a route can return, by status. */
-export function errors(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((s) => [s, ref(ErrorResponse)]))
-}
 
 export const sharedSchemas: TSchema[] = [ErrorResponse]

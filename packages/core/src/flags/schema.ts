@@ -164,4 +164,26 @@ export const EvaluateResponse = Type.Object(
   { additionalProperties: false },
 )
 
-export const flagSchemas = [Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, EvaluationResult]
+/** The answer to a batch (`flags`, or neither `flag` nor `flags`): one result per flag. */
+export const EvaluationBatch = Type.Object({ results: Type.Array(ref(EvaluationResult)) }, { $id: 'EvaluationBatch', additionalProperties: false })
+
+/** POST /evaluate's 200 as the API document shows it: the two shapes EvaluateResponse serializes, named. */
+export const EvaluateResponseDocumented = {
+  description: 'One flag (`flag`): its EvaluationResult. A batch (`flags`, or neither): an EvaluationBatch.',
+  oneOf: [ref(EvaluationResult), ref(EvaluationBatch)],
+  'x-examples': {
+    single: { summary: 'One flag', value: { flag: 'copilot_v2', enabled: true, reason: 'percentage_in', version: 3 } },
+    batch: {
+      summary: 'A batch',
+      value: {
+        results: [
+          { flag: 'copilot_v2', enabled: true, reason: 'percentage_in', version: 3 },
+          { flag: 'new_checkout', enabled: false, reason: 'disabled', version: 1 },
+          { flag: 'retired_flag', enabled: false, reason: 'flag_not_found' },
+        ],
+      },
+    },
+  },
+}
+
+export const flagSchemas = [Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, EvaluationResult, EvaluationBatch]

@@ -3,10 +3,9 @@
 // /admin/accept-store goes on with what the store holds, each under a new epoch every replica
 // adopts. Both are refused unless this replica found the store diverged.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors } from '@switchyard/core/schema'
 import { actorOf } from '../auth/authenticate.js'
 import { draftEvent, logAudit } from '../audit/audit.js'
-import { AppError } from '../errors.js'
+import { AppError, type ErrorCode, errors } from '../errors.js'
 import type { Switchyard } from '../services.js'
 import { isRecoverableStore } from '../store/store.js'
 import { Fleet, Recovery } from '@switchyard/core/replica/fleet'
@@ -24,7 +23,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
           'From the heartbeats each replica writes into the store every second (they expire after 5 s). `hashMismatch` marks replicas that hold ' +
           'different states at the same revision; after a loss of data, the state hashes tell which replica to reseed from.',
         tags: ['admin'],
-        response: { 200: Fleet, ...errors(401, 403, 503) },
+        response: { 200: { ...Fleet, description: 'Every live replica, from its heartbeats' }, ...errors('STORE_UNAVAILABLE') },
       },
       config: { scope: 'admin', whileLoading: true },
     },
@@ -52,8 +51,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
     },
   )
 
-  const recovery = (summary: string, description: string, operationId: string) => ({
-    schema: { operationId, summary, description, tags: ['admin'], response: { 200: Recovery, ...errors(401, 403, 409, 503) } },
+  const recovery = (summary: string, description: string, operationId: string, ...refusals: ErrorCode[]) => ({
+    schema: {
+      operationId,
+      summary,
+      description,
+      tags: ['admin'],
+      response: { 200: { ...Recovery, description: 'The store under its new epoch' }, ...errors('STORE_NOT_DIVERGED', ...refusals, 'STORE_UNAVAILABLE') },
+    },
     config: { scope: 'admin' as const, whileLoading: true },
   })
 
@@ -75,6 +80,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
         "has seen; every replica adopts it and writes resume. Refused unless this replica reports the store diverged. Compare the replicas' " +
         'state hashes in GET /admin/fleet to choose which one to reseed from.',
       'reseedStore',
+      'NOTHING_TO_RESEED',
     ),
     async (request) => {
       const recoverable = mustBeDiverged()

@@ -1,7 +1,8 @@
 // GET /audit: the audit trail from the store, newest first.
+import { errors } from '../errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, ref } from '@switchyard/core/schema'
+import { ref } from '@switchyard/core/schema'
 import type { Store } from '../store/store.js'
 import { AuditEvent } from '@switchyard/core/audit/schema'
 
@@ -23,8 +24,11 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (a
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ events: Type.Array(ref(AuditEvent)), nextCursor: Type.Optional(Type.String()) }),
-          ...errors(400, 401, 403, 503),
+          200: Type.Object(
+            { events: Type.Array(ref(AuditEvent)), nextCursor: Type.Optional(Type.String()) },
+            { description: 'A page of events, newest first; nextCursor when there are more' },
+          ),
+          ...errors('STORE_UNAVAILABLE'),
         },
       },
       config: { scope: 'admin' },

@@ -1,7 +1,8 @@
 // Token administration: create (the secret is shown once), list (paged), revoke.
+import { WRITE_REFUSALS, errors } from '../errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors, ref } from '@switchyard/core/schema'
+import { described, ref } from '@switchyard/core/schema'
 import { actorOf } from './authenticate.js'
 import { Token, TokenCreate, TokenCreated, type TokenRecord } from '@switchyard/core/auth/schema'
 import type { TokenRegistry } from './tokens.js'
@@ -17,7 +18,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
         summary: 'Create a named token; its secret is in this response only',
         tags: ['tokens'],
         body: ref(TokenCreate),
-        response: { 201: ref(TokenCreated), ...errors(400, 401, 403, 409, 503) },
+        response: {
+          201: described(TokenCreated, 'The token, with its secret: shown this once'),
+          ...errors('TOKEN_EXISTS', 'TOKEN_LIMIT_REACHED', ...WRITE_REFUSALS),
+        },
       },
       config: { scope: 'admin' },
     },
@@ -45,11 +49,14 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            tokens: Type.Array(ref(Token)),
-            nextCursor: Type.Optional(Type.String({ description: 'Present only when another token follows' })),
-          }),
-          ...errors(400, 401, 403),
+          200: Type.Object(
+            {
+              tokens: Type.Array(ref(Token)),
+              nextCursor: Type.Optional(Type.String({ description: 'Present only when another token follows' })),
+            },
+            { description: 'A page of tokens, without their secrets' },
+          ),
+          ...errors(),
         },
       },
       config: { scope: 'admin' },
@@ -68,7 +75,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenRegistry }> =
         summary: 'Revoke a token; refused from its next request on',
         tags: ['tokens'],
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_]+$' }) }, { additionalProperties: false }),
-        response: { 204: Type.Null({ description: 'Revoked' }), ...errors(400, 401, 403, 404, 409, 503) },
+        response: { 204: Type.Null({ description: 'Revoked' }), ...errors('TOKEN_NOT_FOUND', 'TOKEN_PROTECTED', ...WRITE_REFUSALS) },
       },
       config: { scope: 'admin' },
     },

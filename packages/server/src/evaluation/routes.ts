@@ -1,11 +1,11 @@
 // POST /evaluate: the hot path. Memory only, no I/O, no allocation beyond the response.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { flagNotFound, validationFailed } from '../errors.js'
-import { errors } from '@switchyard/core/schema'
+import { errors, flagNotFound, validationFailed } from '../errors.js'
 import { answer, EMPTY_CONTEXT } from '@switchyard/core/evaluation/engine'
 import type { FlagReader, OnEvaluated } from './reader.js'
 import { logsAt } from '../plugins/request-log.js'
-import { EvaluateRequest, EvaluateResponse, type EvaluationResult } from '@switchyard/core/flags/schema'
+import { EvaluateRequest, EvaluateResponse, EvaluateResponseDocumented, type EvaluationResult } from '@switchyard/core/flags/schema'
+import { DOCUMENTED_AS } from '../plugins/swagger.js'
 
 /** `bodyLimit`: EVALUATE_BODY_LIMIT, below the admin routes' BODY_LIMIT. */
 export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvaluated: OnEvaluated; bodyLimit?: number }> = async (
@@ -26,7 +26,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
           'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
         tags: ['evaluation'],
         body: EvaluateRequest,
-        response: { 200: EvaluateResponse, ...errors(400, 401, 404, 413, 503) },
+        response: { 200: { ...EvaluateResponse, [DOCUMENTED_AS]: EvaluateResponseDocumented }, ...errors('FLAG_NOT_FOUND') },
       },
       config: { scope: 'client' },
       bodyLimit,

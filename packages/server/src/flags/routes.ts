@@ -2,8 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { actorOf } from '../auth/authenticate.js'
-import { flagNotFound, validationFailed } from '../errors.js'
-import { errors, ref, StringEnum } from '@switchyard/core/schema'
+import { WRITE_REFUSALS, errors, flagNotFound, validationFailed } from '../errors.js'
+import { described, ref, StringEnum } from '@switchyard/core/schema'
 import type { FlagRegistry } from './registry.js'
 import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '@switchyard/core/flags/schema'
 
@@ -42,7 +42,10 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         summary: 'Create a flag',
         tags: ['flags'],
         body: ref(FlagCreate),
-        response: { 201: ref(Flag), ...errors(400, 401, 403, 409, 413, 503) },
+        response: {
+          201: described(Flag, 'The flag as created, at version 1 (or past the last version of a deleted flag of that key)'),
+          ...errors('FLAG_EXISTS', ...WRITE_REFUSALS),
+        },
       },
       config: { scope: 'admin' },
     },
@@ -69,8 +72,11 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ flags: Type.Array(ref(Flag)), nextCursor: Type.Optional(Type.String()) }),
-          ...errors(400, 401, 403),
+          200: Type.Object(
+            { flags: Type.Array(ref(Flag)), nextCursor: Type.Optional(Type.String()) },
+            { description: 'A page of flags in key order; nextCursor when there are more' },
+          ),
+          ...errors(),
         },
       },
       config: { scope: 'evaluate' },
@@ -89,7 +95,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         summary: 'Read one flag; its ETag is its version',
         tags: ['flags'],
         params: KeyParams,
-        response: { 200: ref(Flag), ...errors(400, 401, 403, 404) },
+        response: { 200: described(Flag, 'The flag'), ...errors('FLAG_NOT_FOUND') },
       },
       config: { scope: 'evaluate' },
     },
@@ -110,7 +116,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         params: KeyParams,
         headers: IfMatchHeaders,
         body: ref(FlagPatch),
-        response: { 200: ref(Flag), ...errors(400, 401, 403, 404, 412, 413, 503) },
+        response: { 200: described(Flag, 'The flag as updated'), ...errors('FLAG_NOT_FOUND', 'VERSION_MISMATCH', ...WRITE_REFUSALS) },
       },
       config: { scope: 'admin' },
     },
@@ -132,7 +138,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         tags: ['flags'],
         params: KeyParams,
         body: ref(TargetsEdit),
-        response: { 200: ref(Flag), ...errors(400, 401, 403, 404, 413, 503) },
+        response: { 200: described(Flag, 'The flag with its lists edited'), ...errors('FLAG_NOT_FOUND', ...WRITE_REFUSALS) },
       },
       config: { scope: 'admin' },
     },
@@ -151,7 +157,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         tags: ['flags'],
         params: KeyParams,
         headers: IfMatchHeaders,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 401, 403, 404, 412, 503) },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors('FLAG_NOT_FOUND', 'VERSION_MISMATCH', ...WRITE_REFUSALS) },
       },
       config: { scope: 'admin' },
     },

@@ -20,7 +20,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: Store
         summary: 'Liveness: the process answers',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), ready: Type.Boolean(), store: StoreHealth, ...Freshness }) },
+        response: {
+          200: Type.Object({ status: Type.Literal('ok'), ready: Type.Boolean(), store: StoreHealth, ...Freshness }, { description: 'The process is up' }),
+        },
       },
       config: { scope: 'public' },
     },
@@ -36,8 +38,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; sync: Store
         tags: ['health'],
         security: [],
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), store: StoreHealth }),
-          503: Type.Object({ status: Type.Literal('loading'), store: StoreHealth }),
+          200: Type.Object({ status: Type.Literal('ready'), store: StoreHealth }, { description: 'The state is loaded: send traffic' }),
+          503: Type.Object({ status: Type.Literal('loading'), store: StoreHealth }, { description: 'Still loading the state: send no traffic yet' }),
         },
       },
       config: { scope: 'public' },

@@ -1,7 +1,7 @@
 // GET /metrics: the Prometheus exposition, for any valid token (scrapers get an evaluate one).
+import { errors } from '../errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors } from '@switchyard/core/schema'
 import type { Metrics } from './metrics.js'
 
 export const metricsRoutes: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = async (app, { metrics }) => {
@@ -22,7 +22,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = as
               'text/plain': { schema: Type.String({ examples: ['switchyard_evaluations_total{flag="copilot_v2",reason="percentage_in",enabled="true"} 42'] }) },
             },
           },
-          ...errors(401, 429, 503),
+          ...errors(),
         },
       },
       config: { scope: 'evaluate' },

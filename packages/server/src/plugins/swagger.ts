@@ -1,9 +1,24 @@
 // OpenAPI generation from the route schemas, Swagger UI at /docs and the document at /openapi.json.
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
+import { documentErrors, type ErrorCode } from '../errors.js'
 import { routeScope } from '../auth/authenticate.js'
 import { VERSION } from '@switchyard/core/version'
+
+/** A response schema's other form for the API document, when the one that serializes is not the clearest to read. */
+export const DOCUMENTED_AS = 'x-documented-as'
+
+/** What every route of this kind can answer besides its own errors. */
+function impliedErrors(scope: string, schema: FastifySchema): ErrorCode[] {
+  if (scope === 'public') return []
+  const codes: ErrorCode[] = ['UNAUTHORIZED', 'RATE_LIMITED', 'NOT_READY', 'STALE_REPLICA']
+  // The lowest scope's routes take any valid token.
+  if (scope !== 'client') codes.push('FORBIDDEN')
+  if (schema.params || schema.querystring || schema.body) codes.push('VALIDATION_FAILED')
+  if (schema.body) codes.push('PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE')
+  return codes
+}
 
 export async function installSwagger(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -28,8 +43,19 @@ export async function installSwagger(app: FastifyInstance): Promise<void> {
         { name: 'health', description: 'Liveness and readiness, no token needed' },
       ],
     },
-    // Every operation names the token scope it needs, for readers of the docs and for the auth tests.
-    transform: ({ schema, url, route }) => ({ schema: schema && { ...schema, 'x-scope': routeScope(url, route.config) }, url }),
+    // Every operation names the token scope it needs (for readers of the docs and for the auth tests),
+    // and documents every error status it can answer, with an example of each code.
+    transform: ({ schema, url, route }) => {
+      if (!schema) return { schema, url }
+      const scope = routeScope(url, route.config)
+      const response = documentErrors((schema.response ?? {}) as Record<string, unknown>, impliedErrors(scope, schema))
+      // A response that serializes one way and is documented another (POST /evaluate's two shapes).
+      for (const [status, answer] of Object.entries(response)) {
+        const documented = (answer as Record<string, unknown>)[DOCUMENTED_AS]
+        if (documented) response[status] = documented
+      }
+      return { schema: { ...schema, response, 'x-scope': scope }, url }
+    },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },

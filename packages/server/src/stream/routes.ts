@@ -1,11 +1,12 @@
 // GET /stream: flag changes as Server-Sent Events, for SDKs that evaluate locally. POST
 // /stream/evaluations: the answers for one context as they change, for browsers and apps.
+import { errors } from '../errors.js'
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { EvaluationContext, FlagKey, MAX_BATCH_FLAGS } from '@switchyard/core/flags/schema'
-import { StringEnum, errors, ref } from '@switchyard/core/schema'
+import { StringEnum, ref } from '@switchyard/core/schema'
 import type { ChangeStream } from './hub.js'
 
 /** Takes the response over for an endless text/event-stream, keeping the headers hooks set. */
@@ -73,7 +74,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
               'text/event-stream': { schema: Type.String({ examples: ['id: 42\nevent: change\ndata: {"seq":42,"key":"copilot_v2","flag":{…}}\n\n'] }) },
             },
           },
-          ...errors(400, 401, 403, 429, 503),
+          ...errors('TOO_MANY_STREAMS'),
         },
       },
       config: { scope: 'evaluate' },
@@ -122,7 +123,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
               },
             },
           },
-          ...errors(400, 401, 403, 413, 429, 503),
+          ...errors('TOO_MANY_STREAMS'),
         },
       },
       config: { scope: 'client' },

@@ -5,11 +5,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { AppError } from '../../errors.js'
+import { AppError, errors } from '../../errors.js'
 import { Decisions, evaluate, type Context } from '@switchyard/core/evaluation/engine'
 import type { FlagReader, OnEvaluated } from '../reader.js'
 import { EvaluationContext } from '@switchyard/core/flags/schema'
-import { errors, ref } from '@switchyard/core/schema'
+import { described, ref } from '@switchyard/core/schema'
 import { VERSION } from '@switchyard/core/version'
 import { fromOpenFeatureContext, type ContextMapping } from '@switchyard/core/evaluation/ofrep/context'
 import { isSuccess, toOfrep, type OfrepFailure, type OfrepResolution, type OfrepSuccess } from '@switchyard/core/evaluation/ofrep/resolve'
@@ -105,11 +105,11 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
         params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 1000, description: 'Any key that is not a flag answers 404 FLAG_NOT_FOUND' }) }),
         body: OfrepEvaluationRequest,
         response: {
-          200: ref(OfrepEvaluationSuccess),
+          200: described(OfrepEvaluationSuccess, 'The evaluation'),
           400: ref(OfrepEvaluationFailure),
-          404: ref(OfrepFlagNotFound),
-          500: ref(OfrepEvaluationFailure),
-          ...errors(401, 403, 413, 503),
+          404: described(OfrepFlagNotFound, 'No such flag (OFREP shape)'),
+          500: described(OfrepEvaluationFailure, 'The evaluation failed (OFREP shape)'),
+          ...errors(),
         },
       },
       config: { scope: 'client' },
@@ -143,11 +143,11 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024, description: 'ETag of answers already held' })) }),
         body: OfrepEvaluationRequest,
         response: {
-          200: ref(OfrepBulkEvaluationSuccess),
+          200: described(OfrepBulkEvaluationSuccess, 'Every flag evaluated'),
           304: Type.Null({ description: 'The answers are those of the ETag sent' }),
           400: ref(OfrepBulkEvaluationFailure),
-          500: ref(OfrepBulkEvaluationFailure),
-          ...errors(401, 403, 413, 503),
+          500: described(OfrepBulkEvaluationFailure, 'The evaluation failed (OFREP shape)'),
+          ...errors(),
         },
       },
       config: { scope: 'client' },
