@@ -106,7 +106,8 @@ describe('Redis Cluster', () => {
 
   it('with REDIS_WAIT_REPLICAS=1, a write is acknowledged once the replica of its shard holds it, and refused while the shard has none', async () => {
     const cluster = await startCluster()
-    const options = { target: cluster.target, waitReplicas: 1, waitMs: 200 }
+    // 1 s: a replica on this busy machine may take a few hundred ms to acknowledge.
+    const options = { target: cluster.target, waitReplicas: 1, waitMs: 1000 }
     const alone = await startReplica(cluster.nodes[0]!.url, PREFIX, options)
     const refused = await call(alone, 'POST', '/flags', { body: { key: 'unreplicated' }, expected: 503 })
     expect(refused.json()).toMatchObject({

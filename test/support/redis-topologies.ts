@@ -133,6 +133,9 @@ export async function startCluster(opts: { password?: string } = {}): Promise<Re
       )
       const client = connection(replica.port, opts.password)
       await eventually(async () => /master_link_status:up/.test(await client.info('replication')), 15_000, 'the cluster replica to sync')
+      // WAIT counts only the replicas its master holds online.
+      const master = connection(Number(masterPort), opts.password)
+      await eventually(async () => /slave0:.*state=online/.test(await master.info('replication')), 15_000, 'the master to count the replica online')
       return replica
     },
   }
