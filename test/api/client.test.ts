@@ -1,7 +1,9 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { createClient, SwitchyardClientError, type Context, type FlagChange, type SwitchyardClient } from '../../packages/sdk/src/index.js'
 import { FLAG_DEFAULTS } from '../../packages/core/src/flags/schema.js'
 import { compileFlag } from '../../packages/core/src/evaluation/engine.js'
@@ -87,6 +89,112 @@ describe('createClient', () => {
     expect(err).toBeInstanceOf(SwitchyardClientError)
     expect((err as SwitchyardClientError).status).toBe(404)
     expect((err as Error).message).toContain('no Switchyard API at this URL')
+  })
+
+  describe('starting while Switchyard is out of reach: bootstrap and persistTo (issue 17)', () => {
+    /** A URL where nothing listens now, and the app to start there later. */
+    async function deadUrl() {
+      const later = await startApp({ streamHeartbeatMs: 1000 })
+      const dead = await listen(later)
+      await later.close()
+      return { url: dead, port: Number(new URL(dead).port) }
+    }
+    const snapshot = { flags: [{ key: 'copilot_v2', state: 'beta_users' as const, betaUsers: ['alice'] }, { key: 'dark' }] }
+
+    it('answers from a bootstrap object at once when the server cannot be reached, then from the stream once it can', async () => {
+      const { url: dead, port } = await deadUrl()
+      const errors: Error[] = []
+      const changes: FlagChange[] = []
+      // A timeout far past the test's: only an answer that does not wait for it passes.
+      const flags = await createClient({
+        url: dead,
+        token: ADMIN,
+        bootstrap: snapshot,
+        timeoutMs: 10 * 60_000,
+        reconnect: FAST_RECONNECT,
+        onError: (e) => errors.push(e),
+        onChange: (c) => changes.push(c),
+      })
+      clients.push(flags)
+      expect(flags.source).toBe('bootstrap')
+      expect(flags.connected).toBe(false)
+      expect(flags.isEnabled('copilot_v2', { userId: 'alice' })).toBe(true)
+      expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(false)
+      expect(flags.evaluate('dark')).toMatchObject({ enabled: false, reason: 'disabled', version: 0 })
+      expect(errors.some((e) => /answering from the bootstrap state until the stream connects/.test(e.message))).toBe(true)
+
+      // Switchyard comes up where the client looks: the live state replaces the bootstrap.
+      const server = await startApp({ streamHeartbeatMs: 1000 })
+      onTestFinished(() => server.close())
+      await createFlag(server, { key: 'copilot_v2', state: 'enabled' })
+      await listen(server, port)
+      await eventually(() => flags.source === 'stream', 10_000, 'the stream to connect')
+      expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(true)
+      expect(flags.flag('dark')).toBeUndefined()
+      expect(changes.at(-1)!.keys.sort()).toEqual(['copilot_v2', 'dark'])
+    })
+
+    it('saves each state to persistTo and answers from it at the next start, before the bootstrap', async () => {
+      const dir = tempDir('switchyard-sdk-state-')
+      onTestFinished(() => dir.remove())
+      const file = join(dir.path, 'flags-state.json')
+      // The client saves what it receives, the first state and every change after it.
+      const saving = await createClient({ url, token: ADMIN, persistTo: file, reconnect: FAST_RECONNECT })
+      clients.push(saving)
+      await createFlag(app, { key: 'persisted_flag', state: 'enabled' })
+      await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('persisted_flag'), 10_000, 'the state to be saved')
+      await saving.close()
+
+      const { url: dead } = await deadUrl()
+      const restarted = await createClient({ url: dead, token: ADMIN, persistTo: file, bootstrap: snapshot, timeoutMs: 10 * 60_000, reconnect: FAST_RECONNECT })
+      clients.push(restarted)
+      expect(restarted.source).toBe('saved')
+      expect(restarted.isEnabled('persisted_flag')).toBe(true)
+      expect(restarted.flag('persisted_flag')?.version).toBe(1)
+      expect(restarted.epoch).toBe(app.switchyard.sync.epoch)
+    })
+
+    it('reads a bootstrap file as flagctl export writes it (JSON), and refuses one it cannot use, naming the problem', async () => {
+      const dir = tempDir('switchyard-sdk-bootstrap-')
+      onTestFinished(() => dir.remove())
+      const file = join(dir.path, 'flags.json')
+      writeFileSync(file, JSON.stringify({ version: 1, flags: [{ key: 'from_file', state: 'percentage', percentage: 100 }] }))
+      const { url: dead } = await deadUrl()
+      const flags = await createClient({ url: dead, token: ADMIN, bootstrap: file, timeoutMs: 10 * 60_000, reconnect: FAST_RECONNECT })
+      clients.push(flags)
+      expect(flags.isEnabled('from_file', { userId: 'anyone' })).toBe(true)
+
+      writeFileSync(file, JSON.stringify({ flags: [{ key: 'bad', state: 'sideways' }] }))
+      await expect(createClient({ url: dead, token: ADMIN, bootstrap: file })).rejects.toThrow(
+        `bootstrap ${file}: flags[0].state must be one of enabled, disabled, beta_users, percentage`,
+      )
+      await expect(createClient({ url: dead, token: ADMIN, bootstrap: join(dir.path, 'flags.yaml') })).rejects.toThrow('the SDK reads JSON only')
+    })
+
+    it('never overwrites a persistTo file it did not write (say, the bootstrap file itself)', async () => {
+      const dir = tempDir('switchyard-sdk-foreign-')
+      onTestFinished(() => dir.remove())
+      const file = join(dir.path, 'flags.json')
+      const text = JSON.stringify(snapshot)
+      writeFileSync(file, text)
+      const errors: Error[] = []
+      const flags = await createClient({ url, token: ADMIN, persistTo: file, bootstrap: file, reconnect: FAST_RECONNECT, onError: (e) => errors.push(e) })
+      clients.push(flags)
+      expect(flags.source).toBe('stream')
+      await createFlag(app, { key: 'after_foreign' })
+      await eventually(() => flags.flag('after_foreign') !== undefined, 10_000, 'the change')
+      await flags.close()
+      expect(readFileSync(file, 'utf8')).toBe(text)
+      expect(errors.map((e) => e.message)).toContain(
+        `persistTo ${file} was not written by this SDK: it is neither used nor overwritten (point persistTo at a file of its own)`,
+      )
+    })
+
+    it('still rejects a token the server refuses, bootstrap or not', async () => {
+      const err = await createClient({ url, token: 'wrong-token-0123456789', bootstrap: snapshot, timeoutMs: 10 * 60_000 }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SwitchyardClientError)
+      expect((err as SwitchyardClientError).status).toBe(401)
+    })
   })
 
   it('rejects after its timeout when nothing answers', async () => {

@@ -7,6 +7,7 @@ import type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
+import { readBootstrap, readSaved, StateSaver, type BootstrapSnapshot, type HeldState, type SnapshotError } from './snapshot.js'
 
 export type { Context } from '@switchyard/core/evaluation/engine'
 export type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
@@ -31,7 +32,22 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Reconnection backoff, doubled per failed attempt with jitter; default 250 ms up to 30 s. */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number }
+  /**
+   * What to answer from until the stream connects, so an app can start while Switchyard is out of
+   * reach: an object shaped like a flags file (`{flags: [{key, state, …}]}`), or the path of a JSON
+   * one (`flagctl export -o flags.json`). With it, createClient resolves as soon as the first
+   * connection fails (or at `timeoutMs`) instead of rejecting; a refused token still rejects.
+   */
+  bootstrap?: BootstrapSnapshot | string
+  /**
+   * A file where the client saves every state it receives, and answers from at its next start
+   * until the stream connects (in preference to `bootstrap`, which is older).
+   */
+  persistTo?: string
 }
+
+/** Where the answers come from: the live stream, the state saved by `persistTo`, or `bootstrap`. */
+export type StateSource = 'stream' | 'saved' | 'bootstrap'
 
 export interface SwitchyardClient {
   /** Whether the flag is on for the context; `fallback` (default false) for an unknown flag. Synchronous, allocation-free. */
@@ -46,6 +62,8 @@ export interface SwitchyardClient {
   readonly connected: boolean
   /** The store epoch of the state held: it changes when an operator recovers a store that lost data, and the client reloads then. */
   readonly epoch: string | undefined
+  /** Where the answers come from now; `stream` from the first state the server sent. */
+  readonly source: StateSource
   /** Closes the stream and stops retrying; resolves once nothing is left running. */
   close(): Promise<void>
 }
@@ -62,9 +80,9 @@ export class SwitchyardClientError extends Error {
   }
 }
 
-/** Connects, waits for the full state, and returns a client that stays current. */
+/** Connects, waits for the full state (or, failing that, takes the saved or bootstrap one), and returns a client that stays current. */
 export async function createClient(options: ClientOptions): Promise<SwitchyardClient> {
-  const client = new StreamingClient(options)
+  const client = new StreamingClient(options, await fallbackState(options))
   try {
     await client.ready
   } catch (err) {
@@ -74,6 +92,26 @@ export async function createClient(options: ClientOptions): Promise<SwitchyardCl
   return client
 }
 
+/** The state saved by `persistTo` if there is one (a damaged file is reported, not used), else `bootstrap`'s. */
+async function fallbackState(options: ClientOptions): Promise<Fallback> {
+  let save = options.persistTo !== undefined
+  if (options.persistTo !== undefined) {
+    try {
+      const saved = await readSaved(options.persistTo)
+      if (saved) return { state: saved, source: 'saved', save }
+    } catch (err) {
+      if ((err as SnapshotError).foreign) save = false
+      options.onError?.(err as Error)
+    }
+  }
+  // A bootstrap the app names but that cannot be read is a mistake to fix now: it throws.
+  if (options.bootstrap !== undefined) return { state: await readBootstrap(options.bootstrap), source: 'bootstrap', save }
+  return { save }
+}
+
+/** What a client starts from before its stream connects, and whether it may save to `persistTo`. */
+type Fallback = { state?: HeldState; source?: StateSource; save: boolean }
+
 // Statuses that retrying cannot fix before the first state: a wrong token, scope or URL.
 const FATAL_AT_START = new Set([401, 403, 404])
 
@@ -81,7 +119,13 @@ class StreamingClient implements SwitchyardClient {
   readonly ready: Promise<void>
   connected = false
   epoch: string | undefined
+  source: StateSource = 'stream'
   private flags = new VersionedMap<CompiledFlag>()
+  /** The seq of the state held, for the saved copy. */
+  private seq = 0
+  private readonly saver?: StateSaver
+  /** Answering from a saved or bootstrap state, createClient having resolved without the stream. */
+  private serving = false
   private readonly listeners = new Set<ChangeListener>()
   private readonly streamUrl: string
   private readonly minDelayMs: number
@@ -98,17 +142,31 @@ class StreamingClient implements SwitchyardClient {
   private readonly loop: Promise<void>
   private settle!: { resolve(): void; reject(err: Error): void }
 
-  constructor(private readonly options: ClientOptions) {
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly fallback: Fallback = { save: false },
+  ) {
     // Changes as patches: a toggle of a flag with a long list is a few hundred bytes.
     this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
     if (options.onChange) this.listeners.add(options.onChange)
+    if (options.persistTo !== undefined && fallback.save) this.saver = new StateSaver(options.persistTo, (err) => this.report(err))
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
-    const timeout = setTimeout(
-      () => this.settle.reject(new SwitchyardClientError(`no state from ${this.streamUrl} within ${options.timeoutMs ?? 10_000} ms`)),
-      options.timeoutMs ?? 10_000,
-    )
+    if (fallback.state) {
+      this.flags.reset(
+        fallback.state.flags.map((flag) => [flag.key, compileFlag(flag)]),
+        fallback.state.seq,
+      )
+      this.seq = fallback.state.seq
+      this.epoch = fallback.state.epoch
+      this.source = fallback.source!
+    }
+    const timeout = setTimeout(() => {
+      const late = new SwitchyardClientError(`no state from ${this.streamUrl} within ${options.timeoutMs ?? 10_000} ms`)
+      if (this.fallback.state) this.serveFallback(late)
+      else this.settle.reject(late)
+    }, options.timeoutMs ?? 10_000)
     void this.ready.then(
       () => clearTimeout(timeout),
       () => clearTimeout(timeout),
@@ -142,6 +200,18 @@ class StreamingClient implements SwitchyardClient {
       this.wake?.()
     }
     await this.loop
+    await this.saver?.flush()
+  }
+
+  private serveFallback(why: Error): void {
+    if (this.serving || this.closed) return
+    this.serving = true
+    this.report(new SwitchyardClientError(`answering from the ${this.source} state until the stream connects (${why.message})`, undefined, { cause: why }))
+    this.settle.resolve()
+  }
+
+  private save(): void {
+    this.saver?.save(() => ({ flags: [...this.flags.valuesIterator()].map((c) => c.flag), seq: this.seq, epoch: this.epoch }))
   }
 
   private async run(): Promise<void> {
@@ -155,9 +225,12 @@ class StreamingClient implements SwitchyardClient {
           err instanceof SwitchyardClientError ? err : new SwitchyardClientError(`stream failed: ${(err as Error).message}`, undefined, { cause: err })
         if (!this.isReady && error.status !== undefined && FATAL_AT_START.has(error.status)) {
           this.settle.reject(error)
+          this.report(error)
           break
         }
         this.report(error)
+        // Out of reach at startup: answer from the saved or bootstrap state while retrying.
+        if (!this.isReady && this.fallback.state) this.serveFallback(error)
       }
       this.connected = false
       if (!this.closed) await this.sleep(this.backoff())
@@ -299,14 +372,22 @@ class StreamingClient implements SwitchyardClient {
     next.reset(entries, state.seq)
     for (const held of previous.valuesIterator()) if (next.get(held.flag.key) === undefined) changed.push(held.flag.key)
     this.flags = next
+    this.seq = state.seq
+    this.source = 'stream'
+    this.save()
+    // An app that was answering from a saved or bootstrap state hears what the live one changed.
+    const listening = this.isReady || this.serving
     if (!this.isReady) {
       this.isReady = true
       this.settle.resolve()
-    } else if (changed.length > 0) this.emit({ keys: changed, seq: state.seq })
+    }
+    if (listening && changed.length > 0) this.emit({ keys: changed, seq: state.seq })
   }
 
   private applyChange(change: { seq: number; key: string; flag: Flag | null }): void {
     if (this.flags.apply(change.key, change.seq, change.flag ? compileFlag(change.flag) : null) && this.isReady) {
+      this.seq = Math.max(this.seq, change.seq)
+      this.save()
       this.emit({ keys: [change.key], seq: change.seq })
     }
   }

@@ -1,11 +1,8 @@
 // The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
 import { Type, type Static, type TOptional, type TSchema } from 'typebox'
 import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
-
-export const FLAG_STATES = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
-export type FlagState = (typeof FLAG_STATES)[number]
-export const STICKINESS = ['userId', 'tenantId'] as const
-export type Stickiness = (typeof STICKINESS)[number]
+import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.js'
+export { FLAG_STATES, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
 export const REASONS = [
   'enabled',
@@ -101,15 +98,7 @@ export const TargetsEdit = Type.Object(
 export type TargetsEdit = Static<typeof TargetsEdit>
 
 /** What a field left out of a create (or a flags file) means. */
-export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = {
-  description: '',
-  tags: [],
-  state: 'disabled',
-  percentage: 0,
-  betaUsers: [],
-  betaTenants: [],
-  stickiness: 'userId',
-}
+export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = DEFAULTS
 
 export const EvaluationContext = Type.Object(
   {

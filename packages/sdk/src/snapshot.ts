@@ -1,0 +1,137 @@
+// The state a client answers from before its stream connects: the last state it saved
+// (`persistTo`), else a snapshot the app ships (`bootstrap`: an object, or a JSON file such as
+// `flagctl export -o flags.json` writes). Checked here without a schema library: the SDK has no
+// runtime dependencies.
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { FLAG_DEFAULTS, FLAG_STATES, STICKINESS } from '@switchyard/core/flags/defaults'
+import type { Flag } from '@switchyard/core/flags/schema'
+
+/** A flags file's shape: `{flags: [{key, state?, percentage?, betaUsers?, betaTenants?, stickiness?, …}]}`. */
+export interface BootstrapSnapshot {
+  flags: (Partial<Flag> & { key: string })[]
+}
+
+export interface HeldState {
+  flags: Flag[]
+  seq: number
+  epoch?: string
+}
+
+/** Marks a file this SDK wrote, so a bootstrap file is never mistaken for one. */
+const SAVED_BY = 'switchyard-sdk-state'
+
+export class SnapshotError extends Error {
+  override name = 'SnapshotError'
+  /** The file at `persistTo` is not one this SDK wrote: it must not be overwritten either. */
+  foreign = false
+}
+
+/** A snapshot's flags as full flags, every field left out at its default (version 0: not from a store). */
+export function flagsOf(snapshot: unknown, source: string): Flag[] {
+  const list = (snapshot as { flags?: unknown } | null)?.flags
+  if (!Array.isArray(list)) throw new SnapshotError(`${source}: expected {"flags": [...]}`)
+  const seen = new Set<string>()
+  return list.map((item: unknown, i) => {
+    const at = `${source}: flags[${i}]`
+    if (typeof item !== 'object' || item === null) throw new SnapshotError(`${at} must be an object`)
+    const f = item as Record<string, unknown>
+    if (typeof f.key !== 'string' || f.key === '') throw new SnapshotError(`${at}.key must be a non-empty string`)
+    if (seen.has(f.key)) throw new SnapshotError(`${at}.key '${f.key}' appears twice`)
+    seen.add(f.key)
+    const flag = {
+      ...FLAG_DEFAULTS,
+      version: 0,
+      createdAt: new Date(0).toISOString(),
+      updatedAt: new Date(0).toISOString(),
+      updatedBy: 'bootstrap',
+      ...f,
+    } as Flag
+    if (!(FLAG_STATES as readonly string[]).includes(flag.state)) throw new SnapshotError(`${at}.state must be one of ${FLAG_STATES.join(', ')}`)
+    if (typeof flag.percentage !== 'number' || !(flag.percentage >= 0 && flag.percentage <= 100)) throw new SnapshotError(`${at}.percentage must be 0–100`)
+    if (!(STICKINESS as readonly string[]).includes(flag.stickiness)) throw new SnapshotError(`${at}.stickiness must be one of ${STICKINESS.join(', ')}`)
+    for (const field of ['betaUsers', 'betaTenants'] as const) {
+      if (!Array.isArray(flag[field]) || !flag[field].every((id) => typeof id === 'string')) throw new SnapshotError(`${at}.${field} must be a list of strings`)
+    }
+    return flag
+  })
+}
+
+/** The bootstrap as given: an object, or the path of a JSON file. */
+export async function readBootstrap(bootstrap: BootstrapSnapshot | string): Promise<HeldState> {
+  if (typeof bootstrap !== 'string') return { flags: flagsOf(bootstrap, 'bootstrap'), seq: 0 }
+  if (/\.ya?ml$/i.test(bootstrap)) throw new SnapshotError(`bootstrap ${bootstrap}: the SDK reads JSON only (flagctl export -o flags.json writes it)`)
+  let text: string
+  try {
+    text = await readFile(bootstrap, 'utf8')
+  } catch (err) {
+    throw new SnapshotError(`bootstrap ${bootstrap} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  try {
+    return { flags: flagsOf(JSON.parse(text), `bootstrap ${bootstrap}`), seq: 0 }
+  } catch (err) {
+    if (err instanceof SnapshotError) throw err
+    throw new SnapshotError(`bootstrap ${bootstrap} is not JSON: ${(err as Error).message}`)
+  }
+}
+
+/** The state saved by `persistTo`, or undefined when there is none (a first start); a damaged file is an error to report, not to use. */
+export async function readSaved(path: string): Promise<HeldState | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new SnapshotError(`persistTo ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  let saved: { savedBy?: string; seq?: number; epoch?: string } | null
+  try {
+    saved = JSON.parse(text) as typeof saved
+  } catch (err) {
+    throw new SnapshotError(`persistTo ${path} is damaged: ${(err as Error).message}`)
+  }
+  if (saved?.savedBy !== SAVED_BY) {
+    const error = new SnapshotError(`persistTo ${path} was not written by this SDK: it is neither used nor overwritten (point persistTo at a file of its own)`)
+    error.foreign = true
+    throw error
+  }
+  return { flags: flagsOf(saved, `persistTo ${path}`), seq: Number(saved.seq ?? 0), epoch: saved.epoch }
+}
+
+/**
+ * Saves the state the client holds, whole, to a temporary file renamed over `path` (a crash leaves
+ * the old file or the new one). Writes never overlap; changes that arrive during one are saved by
+ * the next.
+ */
+export class StateSaver {
+  private writing?: Promise<void>
+  private pending?: () => HeldState
+
+  constructor(
+    private readonly path: string,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  save(state: () => HeldState): void {
+    this.pending = state
+    this.writing ??= this.drain().finally(() => (this.writing = undefined))
+  }
+
+  /** Resolves once everything asked for is on disk (or failed and was reported). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const state = this.pending()
+      this.pending = undefined
+      const tmp = `${this.path}.${process.pid}.tmp`
+      try {
+        await writeFile(tmp, JSON.stringify({ savedBy: SAVED_BY, savedAt: new Date().toISOString(), ...state }))
+        await rename(tmp, this.path)
+      } catch (err) {
+        this.onError(new SnapshotError(`could not save the state to ${this.path}: ${(err as Error).message}`))
+      }
+    }
+  }
+}
