@@ -18,8 +18,9 @@ export function buildProblem(root) {
     if (!existsSync(dist)) return `packages/${name} is not built (no dist/)`
     const built = mtimes(dist, '.js')
     if (built.length === 0) return `packages/${name}/dist/ is empty`
-    // tsc writes every output on each build: the oldest output is when the build ran.
-    if (Math.max(...mtimes(join(root, 'packages', name, 'src'), '.ts')) > Math.min(...built)) return `packages/${name}/src changed since it was built`
+    // A build writes its outputs after reading every source: a source newer than the newest output
+    // changed since. (Not the oldest output: a file left from a renamed source is never rewritten.)
+    if (Math.max(...mtimes(join(root, 'packages', name, 'src'), '.ts')) > Math.max(...built)) return `packages/${name}/src changed since it was built`
   }
   return undefined
 }

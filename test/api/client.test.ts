@@ -190,6 +190,33 @@ describe('createClient', () => {
       )
     })
 
+    // Review finding: a client answering from its bootstrap took a 404 (an ingress mid-deploy) as
+    // fatal and never connected again.
+    it('keeps retrying through a 404 once it answers from its bootstrap, and connects when Switchyard is there', async () => {
+      const { url: dead, port } = await deadUrl()
+      const errors: Error[] = []
+      const flags = await createClient({
+        url: dead,
+        token: ADMIN,
+        bootstrap: snapshot,
+        timeoutMs: 10 * 60_000,
+        reconnect: FAST_RECONNECT,
+        onError: (e) => errors.push(e),
+      })
+      clients.push(flags)
+      expect(flags.source).toBe('bootstrap')
+      const ingress = createServer((_req, res) => res.writeHead(404).end('default backend - 404'))
+      await new Promise<void>((resolve) => ingress.listen(port, '127.0.0.1', resolve))
+      await eventually(() => errors.some((e) => (e as SwitchyardClientError).status === 404), 10_000, 'a 404 from the ingress')
+      await new Promise<void>((resolve) => ingress.close(() => resolve()))
+      const server = await startApp({ streamHeartbeatMs: 1000 })
+      onTestFinished(() => server.close())
+      await createFlag(server, { key: 'copilot_v2', state: 'enabled' })
+      await listen(server, port)
+      await eventually(() => flags.source === 'stream', 10_000, 'the stream to connect after the 404s')
+      expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(true)
+    })
+
     it('still rejects a token the server refuses, bootstrap or not', async () => {
       const err = await createClient({ url, token: 'wrong-token-0123456789', bootstrap: snapshot, timeoutMs: 10 * 60_000 }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(SwitchyardClientError)

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { onTestFinished } from 'vitest'
 import { call, eventually, REPO_ROOT, startApp, tempDir } from '../support/helpers.js'
-import { privateRedis, redisServerBinary } from '../support/redis-helpers.js'
+import { redisServerBinary } from '../support/redis-helpers.js'
 import { freePort } from '../support/process.js'
 
 const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8')
@@ -117,17 +117,26 @@ describe('docker-compose.yml, the sentinel profile', () => {
   /** The sentinel.conf each sentinel writes at start (the printf's text). */
   const sentinelConf = (service: Service) => /printf '([^']*)'/.exec(service.command!.join(' '))![1]!.split('\\n').filter(Boolean)
 
-  it('runs a persistent master, one replica of it and three sentinels that monitor it with quorum 2', () => {
-    const masters = profile.filter(
-      ([, s]) => s.image?.startsWith('redis:') && !s.command!.includes('--replicaof') && !s.command!.join(' ').includes('--sentinel'),
-    )
+  const redisServers = profile.filter(([, s]) => s.image?.startsWith('redis:') && !s.command!.join(' ').includes('--sentinel'))
+  /** The redis.conf a Redis of the profile writes on its volume the first time (the printf's text). */
+  const redisConf = (service: Service) => /printf '([^']*)'/.exec(service.command!.join(' '))![1]!.split('\\n').filter(Boolean)
+
+  it('runs a master and one replica of it, persistent, refusing writes they cannot replicate, with three sentinels that monitor it with quorum 2', () => {
+    const masters = redisServers.filter(([, s]) => !redisConf(s).some((line) => line.startsWith('replicaof')))
     expect(masters).toHaveLength(1)
-    const [masterName, master] = masters[0]!
-    const replica = profile.find(([, s]) => s.command?.includes('--replicaof'))!
-    expect(replica[1].command!.slice(replica[1].command!.indexOf('--replicaof') + 1)).toEqual([masterName, '6379'])
-    for (const server of [master, replica[1]]) {
-      expect(server.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
-      expect(compose.volumes).toHaveProperty(server.volumes![0]!.split(':')[0]!)
+    const [masterName] = masters[0]!
+    const replicas = redisServers.filter(([, s]) => redisConf(s).includes(`replicaof ${masterName} 6379`))
+    expect(replicas).toHaveLength(1)
+    for (const [name, server] of redisServers) {
+      const conf = redisConf(server)
+      expect(conf, name).toEqual(expect.arrayContaining(['appendonly yes', 'appendfsync always', 'min-replicas-to-write 1']))
+      // Written once, on the volume, and started from there: the sentinels' rewrites survive a restart.
+      const [volume, mountedAt] = server.volumes![0]!.split(':')
+      expect(mountedAt, name).toBe('/data')
+      expect(compose.volumes).toHaveProperty(volume!)
+      expect(server.command!.join(' '), name).toMatch(
+        /test -f \/data\/redis\.conf \|\| printf .* > \/data\/redis\.conf; exec redis-server \/data\/redis\.conf$/,
+      )
     }
     expect(sentinels).toHaveLength(3)
     for (const [name, sentinel] of sentinels) {
@@ -136,7 +145,7 @@ describe('docker-compose.yml, the sentinel profile', () => {
       expect(conf, name).toContain(`sentinel monitor switchyard ${masterName} 6379 2`)
       expect(sentinel.depends_on, name).toEqual({ [masterName]: { condition: 'service_healthy' } })
     }
-    expect(byName[masterName]).toBe(master)
+    expect(byName[masterName]).toBeDefined()
   })
 
   it('gives the sentinel pair REDIS_SENTINELS naming the three sentinels, REDIS_WAIT_REPLICAS=1, and host ports of their own', () => {
@@ -158,8 +167,25 @@ describe('docker-compose.yml, the sentinel profile', () => {
     }
   })
 
-  it("writes a sentinel.conf redis-server accepts: the profile's text, run here against a local master", async () => {
-    const master = await privateRedis()
+  it("writes a redis.conf and a sentinel.conf redis-server accepts: the profile's text, run here as a master and a sentinel of it", async () => {
+    // The master's configuration as the profile writes it, on a port of this machine.
+    const masterPort = await freePort()
+    const masterDir = tempDir('switchyard-redis-conf-')
+    onTestFinished(() => masterDir.remove())
+    const masterConf = [
+      ...redisConf(redisServers.find(([, s]) => !redisConf(s).some((l) => l.startsWith('replicaof')))![1]),
+      `port ${masterPort}`,
+      'bind 127.0.0.1',
+      `dir ${masterDir.path}`,
+    ]
+    writeFileSync(join(masterDir.path, 'redis.conf'), `${masterConf.join('\n')}\n`)
+    const redis = spawn(redisServerBinary(), [join(masterDir.path, 'redis.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    onTestFinished(() => void redis.kill('SIGKILL'))
+    let redisOutput = ''
+    for (const stream of [redis.stdout, redis.stderr]) stream.on('data', (chunk: Buffer) => (redisOutput += chunk.toString()))
+    await eventually(() => redisOutput.includes('Ready to accept connections') || redis.exitCode !== null, 10_000, 'the master to start')
+    expect(redisOutput).toContain('Ready to accept connections')
+    const master = { port: masterPort }
     const port = await freePort()
     const conf = sentinelConf(sentinels[0]![1]).map((line) =>
       line.replace('sentinel-redis-1 6379', `127.0.0.1 ${master.port}`).replace('port 26379', `port ${port}`),

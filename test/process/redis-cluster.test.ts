@@ -18,7 +18,8 @@ const PASSWORD = 'cluster-password-0123'
 async function twoReplicasOnACluster() {
   const { nodes, target } = await startCluster({ password: PASSWORD })
   const url = nodes[0]!.url
-  const [a, b] = await Promise.all([startReplica(url, PREFIX, { target }), startReplica(url, PREFIX, { target })])
+  // No change-counter check: every change must arrive by sharded pub/sub, or not at all.
+  const [a, b] = await Promise.all([startReplica(url, PREFIX, { target, resyncCheckMs: 0 }), startReplica(url, PREFIX, { target, resyncCheckMs: 0 })])
   const client = new Cluster(target.kind === 'cluster' ? target.nodes : [], { redisOptions: { password: PASSWORD } })
   client.on('error', () => undefined)
   return { a, b, client, close: () => client.disconnect() }

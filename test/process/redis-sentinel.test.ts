@@ -2,10 +2,10 @@
 // REDIS_WAIT_REPLICAS=1 a write is acknowledged only once the replica holds it, so a failover in the
 // middle of a write load loses no acknowledged write, evaluations never fail, and both Switchyard
 // replicas follow the new master.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { call, eventually } from '../support/helpers.js'
-import { redisStoreOf, startReplica } from '../support/redis-helpers.js'
+import { privateRedis, redisStoreOf, startReplica } from '../support/redis-helpers.js'
 import { startSentinelSet } from '../support/redis-topologies.js'
 
 const held = (app: FastifyInstance, key: string) => app.switchyard.flags.get(key)?.flag
@@ -149,5 +149,39 @@ describe('Redis Sentinel', () => {
     expect(reseeded).toEqual(expect.arrayContaining([0, 1, 2].flatMap((i) => [`master_only_${i}`, `replicated_${i}`])))
     for (const app of [a, b, careful]) await eventually(() => redisStoreOf(app).health().status === 'up', 15_000, 'every replica to adopt the reseed')
     await call(b, 'POST', '/flags', { body: { key: 'after_reseed' }, expected: 201 })
+  })
+
+  // Review finding: with REDIS_WAIT_REPLICAS alone, a write WAIT does not confirm stays on the master
+  // (answered 503) and every replica's counter check loads it; a failover then loses what they
+  // serve. Redis's min-replicas-to-write makes the master refuse the write instead.
+  it('with min-replicas-to-write on the master, a write its replica cannot take is refused with nothing changed, and no replica ever serves it', async () => {
+    const master = await privateRedis({ args: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '1'] })
+    const replica = await privateRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] })
+    await eventually(async () => /master_link_status:up/.test(await replica.client().info('replication')), 10_000, 'the replica to sync')
+    const prefix = 'switchyard-min-replicas:'
+    const fast = { resyncCheckMs: 100, waitReplicas: 1, waitMs: 300 }
+    const a = await startReplica(master.url, prefix, fast)
+    const b = await startReplica(master.url, prefix, fast)
+    await call(a, 'POST', '/flags', { body: { key: 'replicated' }, expected: 201 })
+    const counter = Number(await master.client().get(`${prefix}seq`))
+
+    replica.pause()
+    onTestFinished(() => replica.resume())
+    await master.client().client('KILL', 'TYPE', 'replica')
+    let refused: { code: string; message: string } | undefined
+    await eventually(
+      async () => {
+        const res = await call(a, 'POST', '/flags', { body: { key: 'never_written' } })
+        if (res.statusCode === 503 && /min-replicas-to-write/.test(res.body)) refused = res.json() as typeof refused
+        return refused !== undefined
+      },
+      10_000,
+      'the master to refuse writes it cannot replicate',
+    )
+    expect(refused!.message).toContain('fewer replicas in sync than its min-replicas-to-write; nothing was changed')
+    expect(await master.client().hexists(`${prefix}flags`, 'never_written')).toBe(0)
+    // The change counter never moved: no counter check or resync has anything to find.
+    expect(Number(await master.client().get(`${prefix}seq`))).toBe(counter)
+    for (const app of [a, b]) expect(held(app, 'never_written')).toBeUndefined()
   })
 })

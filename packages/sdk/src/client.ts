@@ -223,7 +223,9 @@ class StreamingClient implements SwitchyardClient {
         if (this.closed) break
         const error =
           err instanceof SwitchyardClientError ? err : new SwitchyardClientError(`stream failed: ${(err as Error).message}`, undefined, { cause: err })
-        if (!this.isReady && error.status !== undefined && FATAL_AT_START.has(error.status)) {
+        // Fatal only while createClient waits: a client already answering from a saved or bootstrap
+        // state keeps retrying (a 404 from an ingress mid-deploy must not leave it on that state for good).
+        if (!this.isReady && !this.serving && error.status !== undefined && FATAL_AT_START.has(error.status)) {
           this.settle.reject(error)
           this.report(error)
           break

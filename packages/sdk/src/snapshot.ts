@@ -2,6 +2,7 @@
 // (`persistTo`), else a snapshot the app ships (`bootstrap`: an object, or a JSON file such as
 // `flagctl export -o flags.json` writes). Checked here without a schema library: the SDK has no
 // runtime dependencies.
+import { randomBytes } from 'node:crypto'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { FLAG_DEFAULTS, FLAG_STATES, STICKINESS } from '@switchyard/core/flags/defaults'
 import type { Flag } from '@switchyard/core/flags/schema'
@@ -125,7 +126,8 @@ export class StateSaver {
     while (this.pending) {
       const state = this.pending()
       this.pending = undefined
-      const tmp = `${this.path}.${process.pid}.tmp`
+      // Unique per write: two clients of one process may share the path.
+      const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
       try {
         await writeFile(tmp, JSON.stringify({ savedBy: SAVED_BY, savedAt: new Date().toISOString(), ...state }))
         await rename(tmp, this.path)

@@ -23,7 +23,8 @@ const EnvSchema = Type.Object({
   REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
   REDIS_TLS: Type.Enum(['0', '1', 'false', 'true'], { default: '0' }),
   REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
-  REDIS_WAIT_MS: Type.Integer({ minimum: 10, maximum: 1500, default: 1000 }),
+  // Below the change-counter check's second, so a write WAIT confirms is never first found by that check.
+  REDIS_WAIT_MS: Type.Integer({ minimum: 10, maximum: 900, default: 500 }),
   REDIS_PREFIX: Type.String({ minLength: 1, maxLength: 100, default: 'switchyard:' }),
   TOKENS_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   WRITE_DEADLINE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
@@ -52,6 +53,8 @@ const EnvSchema = Type.Object({
 type Env = Static<typeof EnvSchema>
 
 export interface Config {
+  /** What the environment sets that this configuration does not use: said once at startup. */
+  notices: string[]
   port: number
   host: string
   logLevel: string
@@ -176,8 +179,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
   const e = input as Env
-  const redis = redisTarget(e)
+  const notices: string[] = []
+  const redis = redisTarget(e, notices)
   return {
+    notices,
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL as string,
@@ -220,13 +225,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * REDIS_SENTINEL_NAME) and REDIS_CLUSTER_NODES, or none (the embedded store). The options of
  * one topology set beside another are refused rather than silently ignored.
  */
-function redisTarget(e: Env): RedisTarget | undefined {
+function redisTarget(e: Env, notices: string[]): RedisTarget | undefined {
   const problems: string[] = []
   const chosen = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => e[name] !== undefined)
-  if (chosen.length > 1) problems.push(`${chosen.join(' and ')} are all set: set exactly one of them (the Redis to use)`)
+  if (chosen.length > 1) problems.push(`${chosen.join(' and ')} are ${chosen.length === 2 ? 'both' : 'all'} set: set exactly one of them (the Redis to use)`)
   const nodesOf = (name: 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES') => {
     const nodes = parseHostPorts(e[name]!)
-    if (!nodes) problems.push(`${name}=${JSON.stringify(e[name])} must be host:port, comma-separated`)
+    // A value with an @ may hold a password (someone wrote a URL): not shown.
+    const shown = e[name]!.includes('@') ? '(hidden: it holds an @, as a URL with credentials would)' : JSON.stringify(e[name])
+    if (!nodes) problems.push(`${name}=${shown} must be host:port, comma-separated (credentials go in REDIS_USERNAME and REDIS_PASSWORD)`)
     return nodes ?? []
   }
   const auth = {
@@ -248,24 +255,18 @@ function redisTarget(e: Env): RedisTarget | undefined {
       target = { kind: 'cluster', nodes: nodesOf('REDIS_CLUSTER_NODES'), auth }
     }
   }
-  // Options that would otherwise do nothing: said, not ignored.
+  // Options that do nothing here are said at startup (a notice), not refused: an env file shared
+  // with a Redis container (REDIS_PASSWORD) or kept from another topology must not stop the service.
+  const unused = (name: string, why: string) => notices.push(`${name} is set but not used: ${why}`)
   if (target?.kind !== 'sentinel') {
-    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const)
-      if (e[name] !== undefined) problems.push(`${name} is set without REDIS_SENTINELS`)
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) if (e[name] !== undefined) unused(name, 'it applies to REDIS_SENTINELS')
   }
   if (target === undefined || target.kind === 'single') {
-    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
-      if (e[name] === undefined) continue
-      problems.push(
-        target ? `${name} applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES: with REDIS_URL, put it in the URL` : `${name} is set without a Redis to use`,
-      )
-    }
-    if (e.REDIS_TLS !== '0' && e.REDIS_TLS !== 'false')
-      problems.push(
-        target ? 'REDIS_TLS applies to REDIS_SENTINELS and REDIS_CLUSTER_NODES: with REDIS_URL, use rediss://' : 'REDIS_TLS is set without a Redis to use',
-      )
+    const why = target ? 'with REDIS_URL, credentials go in the URL (and TLS is rediss://)' : 'no Redis is configured'
+    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) if (e[name] !== undefined) unused(name, why)
+    if (e.REDIS_TLS !== '0' && e.REDIS_TLS !== 'false') unused('REDIS_TLS', why)
   }
-  if (target === undefined && e.REDIS_WAIT_REPLICAS > 0) problems.push('REDIS_WAIT_REPLICAS is set without a Redis to use')
+  if (target === undefined && e.REDIS_WAIT_REPLICAS > 0) unused('REDIS_WAIT_REPLICAS', 'no Redis is configured')
   if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   return target
 }

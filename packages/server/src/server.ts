@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const { stream, warning } = await logDestination(config)
   const app = await buildApp(config, { logStream: stream })
   if (warning) app.log.warn(warning)
+  for (const notice of config.notices) app.log.warn(notice)
   if (envFile) app.log.info('read .env (variables set in the environment win over it)')
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

@@ -46,8 +46,9 @@ export async function betaFlag(ctx: CommandContext, key: string, action: 'add' |
 
 export async function deleteFlag(ctx: CommandContext, key: string, options: { yes?: boolean }): Promise<void> {
   const { version } = await ctx.api.getFlag(key)
-  // Asked on a terminal; a script (no terminal) goes straight on, as it always did.
-  if (options.yes !== true && process.stdin.isTTY && !(await confirm(`Delete ${key} (version ${version}) from ${ctx.api.url}?`))) {
+  // Asked when a person is there to answer and to see the question (stdin and stderr on a terminal);
+  // a script goes straight on, as it always did.
+  if (options.yes !== true && process.stdin.isTTY && process.stderr.isTTY && !(await confirm(`Delete ${key} (version ${version}) from ${ctx.api.url}?`))) {
     throw usageError('not deleted: cancelled')
   }
   await ctx.api.deleteFlag(key, version)

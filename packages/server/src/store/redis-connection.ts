@@ -33,17 +33,26 @@ export function parseHostPorts(text: string): HostPort[] | undefined {
   return out
 }
 
-/** The target as a message may show it: addresses, never a password (a URL's is masked). */
+/** The target as a message may show it: addresses, never a credential (a URL's user, password and query are dropped). */
 export function describeTarget(target: RedisTarget): string {
   const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',')
   switch (target.kind) {
     case 'single':
-      // redis://user:password@host → redis://user:***@host; redis://password@host → redis://***@host.
-      return `Redis at ${target.url.replace(/\/\/(?:([^:@/]*):)?[^@/]*@/, (_, user?: string) => `//${user === undefined ? '' : `${user}:`}***@`)}`
+      return `Redis at ${safeUrl(target.url)}`
     case 'sentinel':
       return `Redis master '${target.name}' of the sentinels ${list(target.sentinels)}`
     case 'cluster':
       return `Redis Cluster at ${list(target.nodes)}`
+  }
+}
+
+/** `redis://host:port/db`: ioredis also reads a password from the query string, so that goes too. */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
+  } catch {
+    return '(an unparsable URL)'
   }
 }
 

@@ -52,7 +52,7 @@ export interface RedisStoreOptions {
    * out only then, so no replica applies a write a failover could still lose. Default 0.
    */
   waitReplicas?: number
-  /** How long a commit waits for them (default 1000 ms); past it the write answers 503. */
+  /** How long a commit waits for them (default 500 ms); past it the write answers 503. */
   waitMs?: number
   auditMaxEvents: number
   /** Bytes of JSON the audit trail may hold (default 64 MiB). */
@@ -148,7 +148,7 @@ export class RedisStore implements Store, RecoverableStore {
       // ioredis 5.11 gives a Sentinel connection up for good ('end') when a failover is announced while
       // it is asking the sentinels for the master (test/process/redis-sentinel, the lagged failover): start it again.
       connection.on('end', () => {
-        if (!this.closed) setTimeout(() => void connection.connect().catch(() => undefined), 100)
+        if (!this.closed) setTimeout(() => void connection.connect().catch(() => undefined), 1000)
       })
     }
     let clockMeasured = Promise.resolve()
@@ -166,14 +166,7 @@ export class RedisStore implements Store, RecoverableStore {
     })
     // Pub/sub is at-most-once: whatever was published while the subscriber was away is caught
     // up by a full resync, taken only once the subscription is active again.
-    this.sub.on('ready', () => {
-      this.publishCommand()
-        .then((publish) => (publish === 'SPUBLISH' ? this.sub.ssubscribe(this.keys.changes) : this.sub.subscribe(this.keys.changes)))
-        .then(
-          () => this.resync(),
-          () => undefined, // the connection dropped again; its next 'ready' retries
-        )
-    })
+    this.sub.on('ready', () => void this.subscribeChanges())
     for (const event of ['message', 'smessage']) this.sub.on(event, (_channel: string, message: string) => this.onMessage(message))
 
     const every = options.resyncCheckMs ?? 1000
@@ -354,6 +347,10 @@ export class RedisStore implements Store, RecoverableStore {
     return this.options.waitReplicas ?? 0
   }
 
+  private get waitMs(): number {
+    return this.options.waitMs ?? 500
+  }
+
   /**
    * Acknowledged means replicated: WAIT, on the connection that ran the commit, until
    * `waitReplicas` Redis replicas hold it, and only then the notification. A write they do not
@@ -362,15 +359,31 @@ export class RedisStore implements Store, RecoverableStore {
    */
   private async replicate(redis: CommandConnection, note: string): Promise<void> {
     const connection = await connectionFor(redis, this.options.target, this.keys.seq)
-    const held = Number(await connection.wait(this.waitReplicas, this.options.waitMs ?? 1000))
+    const held = Number(await connection.wait(this.waitReplicas, this.waitMs))
     if (held < this.waitReplicas) {
-      throw new Error(
-        `${held} of the ${this.waitReplicas} Redis replicas (REDIS_WAIT_REPLICAS) confirmed the write within ${this.options.waitMs ?? 1000} ms (REDIS_WAIT_MS)`,
-      )
+      throw new Error(`${held} of the ${this.waitReplicas} Redis replicas (REDIS_WAIT_REPLICAS) confirmed the write within ${this.waitMs} ms (REDIS_WAIT_MS)`)
     }
     // Lost, the notification is caught up by the counter check: the write stays acknowledged.
     const publish = await this.publishCommand()
     await (publish === 'SPUBLISH' ? redis.spublish(this.keys.changes, note) : redis.publish(this.keys.changes, note)).catch(() => undefined)
+  }
+
+  /**
+   * Subscribes the notification connection, then resyncs. Asking which pub/sub the servers speak goes
+   * through the command connection, which may not be up yet: retried every second while the
+   * subscriber is. A subscriber that drops meanwhile retries from its next 'ready'.
+   */
+  private async subscribeChanges(): Promise<void> {
+    while (!this.closed && this.sub.status === 'ready') {
+      try {
+        const publish = await this.publishCommand()
+        await (publish === 'SPUBLISH' ? this.sub.ssubscribe(this.keys.changes) : this.sub.subscribe(this.keys.changes))
+        await this.resync()
+        return
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    }
   }
 
   /**
@@ -379,7 +392,10 @@ export class RedisStore implements Store, RecoverableStore {
    */
   private publishCommand(): Promise<'PUBLISH' | 'SPUBLISH'> {
     if (this.options.target.kind !== 'cluster') return Promise.resolve('PUBLISH')
-    this.publishing ??= this.run('asking Redis for sharded pub/sub', (redis) => redis.command('INFO', 'SPUBLISH')).then(
+    // Asked of the shard that owns the store's slot: the one that runs the commit script.
+    this.publishing ??= this.run('asking Redis for sharded pub/sub', async (redis) =>
+      (await connectionFor(redis, this.options.target, this.keys.seq)).command('INFO', 'SPUBLISH'),
+    ).then(
       (info) => ((info as unknown[])[0] ? 'SPUBLISH' : 'PUBLISH'),
       (err: unknown) => {
         this.publishing = undefined
@@ -611,6 +627,10 @@ export class RedisStore implements Store, RecoverableStore {
       return await Promise.race([command(this.cmd), lost])
     } catch (err) {
       const message = (err as Error).message === 'Command timed out' ? `Redis did not answer within ${this.commandTimeoutMs} ms` : (err as Error).message
+      // min-replicas-to-write: the master refuses a script at its first write, so nothing of it ran.
+      if ((err as Error).message.startsWith('NOREPLICAS')) {
+        throw new StoreUnavailableError(`${what} failed: Redis has fewer replicas in sync than its min-replicas-to-write; nothing was changed`, { cause: err })
+      }
       // Sent but unanswered: Redis may have run it (the deadline only covers a late start).
       const outcome = what === 'committing the change' ? '; the change may have been applied: read it back before retrying' : ''
       throw new StoreUnavailableError(`${what} failed: ${message}${outcome}`, { cause: err })
