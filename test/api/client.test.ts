@@ -101,7 +101,8 @@ describe('createClient', () => {
     }
     const snapshot = { flags: [{ key: 'copilot_v2', state: 'beta_users' as const, betaUsers: ['alice'] }, { key: 'dark' }] }
 
-    it('answers from a bootstrap object at once when the server cannot be reached, then from the stream once it can', async () => {
+    /** A client started on `snapshot` where nothing listens yet; its errors and changes as they come. */
+    async function onBootstrap() {
       const { url: dead, port } = await deadUrl()
       const errors: Error[] = []
       const changes: FlagChange[] = []
@@ -116,6 +117,19 @@ describe('createClient', () => {
         onChange: (c) => changes.push(c),
       })
       clients.push(flags)
+      return { flags, port, errors, changes }
+    }
+
+    /** Switchyard comes up where the client looks, with copilot_v2 on for everyone. */
+    async function switchyardAt(port: number) {
+      const server = await startApp({ streamHeartbeatMs: 1000 })
+      onTestFinished(() => server.close())
+      await createFlag(server, { key: 'copilot_v2', state: 'enabled' })
+      await listen(server, port)
+    }
+
+    it('answers from a bootstrap object at once when the server cannot be reached, then from the stream once it can', async () => {
+      const { flags, port, errors, changes } = await onBootstrap()
       expect(flags.source).toBe('bootstrap')
       expect(flags.connected).toBe(false)
       expect(flags.isEnabled('copilot_v2', { userId: 'alice' })).toBe(true)
@@ -124,10 +138,7 @@ describe('createClient', () => {
       expect(errors.some((e) => /answering from the bootstrap state until the stream connects/.test(e.message))).toBe(true)
 
       // Switchyard comes up where the client looks: the live state replaces the bootstrap.
-      const server = await startApp({ streamHeartbeatMs: 1000 })
-      onTestFinished(() => server.close())
-      await createFlag(server, { key: 'copilot_v2', state: 'enabled' })
-      await listen(server, port)
+      await switchyardAt(port)
       await eventually(() => flags.source === 'stream', 10_000, 'the stream to connect')
       expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(true)
       expect(flags.flag('dark')).toBeUndefined()
@@ -193,26 +204,13 @@ describe('createClient', () => {
     // Review finding: a client answering from its bootstrap took a 404 (an ingress mid-deploy) as
     // fatal and never connected again.
     it('keeps retrying through a 404 once it answers from its bootstrap, and connects when Switchyard is there', async () => {
-      const { url: dead, port } = await deadUrl()
-      const errors: Error[] = []
-      const flags = await createClient({
-        url: dead,
-        token: ADMIN,
-        bootstrap: snapshot,
-        timeoutMs: 10 * 60_000,
-        reconnect: FAST_RECONNECT,
-        onError: (e) => errors.push(e),
-      })
-      clients.push(flags)
+      const { flags, port, errors } = await onBootstrap()
       expect(flags.source).toBe('bootstrap')
       const ingress = createServer((_req, res) => res.writeHead(404).end('default backend - 404'))
       await new Promise<void>((resolve) => ingress.listen(port, '127.0.0.1', resolve))
       await eventually(() => errors.some((e) => (e as SwitchyardClientError).status === 404), 10_000, 'a 404 from the ingress')
       await new Promise<void>((resolve) => ingress.close(() => resolve()))
-      const server = await startApp({ streamHeartbeatMs: 1000 })
-      onTestFinished(() => server.close())
-      await createFlag(server, { key: 'copilot_v2', state: 'enabled' })
-      await listen(server, port)
+      await switchyardAt(port)
       await eventually(() => flags.source === 'stream', 10_000, 'the stream to connect after the 404s')
       expect(flags.isEnabled('copilot_v2', { userId: 'bob' })).toBe(true)
     })

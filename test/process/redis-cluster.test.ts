@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Cluster } from 'ioredis'
 import { call, createFlag, createToken, deleteFlag, eventually, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
-import { startReplica } from '../support/redis-helpers.js'
+import { raceIfMatch, startReplica } from '../support/redis-helpers.js'
 import { startCluster } from '../support/redis-topologies.js'
 import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
 import { keyPrefix } from '../../packages/server/src/store/redis-connection.js'
@@ -72,22 +72,7 @@ describe('Redis Cluster', () => {
     try {
       await createFlag(a, { key: 'contended' })
       await eventually(() => held(b, 'contended') !== undefined, 10_000, 'B to hold the flag')
-      const won: number[] = []
-      let refused = 0
-      const writer = async (app: FastifyInstance, name: string) => {
-        for (let attempt = 0; attempt < 5; attempt++) {
-          const etag = (await call(app, 'GET', '/flags/contended', { expected: 200 })).headers.etag as string
-          const res = await call(app, 'PATCH', '/flags/contended', { body: { description: name }, headers: { 'if-match': etag } })
-          if (res.statusCode === 200) {
-            expect(`"${(res.json() as { version: number }).version - 1}"`).toBe(etag)
-            won.push((res.json() as { version: number }).version)
-            return
-          }
-          expect(res.statusCode, res.body).toBe(412)
-          refused++
-        }
-      }
-      await Promise.all(Array.from({ length: 50 }, (_, i) => [writer(a, `a${i}`), writer(b, `b${i}`)]).flat())
+      const { won, refused } = await raceIfMatch(a, b, 'contended', 50)
       const versions = [...won].sort((x, y) => x - y)
       expect(versions.length).toBeGreaterThan(1)
       expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 2))

@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN, call, createFlag, createToken, deleteFlag, evaluateFlag, eventually, getFlag, listAudit, revokeToken, updateFlag } from '../support/helpers.js'
-import { killConnection, redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
+import { killConnection, raceIfMatch, redisClient, redisStoreOf, startReplica, testPrefix, useSharedRedis } from '../support/redis-helpers.js'
 import { HttpClient } from '../support/http.js'
 import { createHash, createHmac } from 'node:crypto'
 
@@ -129,26 +129,7 @@ describe('concurrent writers on two replicas', () => {
     await createFlag(a, { key: 'contended' })
     await eventually(() => held(b, 'contended') !== undefined, 10_000, 'B to hold the flag')
 
-    const won: number[] = []
-    let refused = 0
-    // Each writer reads the version its replica holds and bases its PATCH on it; a 412 sends
-    // it back for a fresh read, five times at most.
-    const writer = async (app: FastifyInstance, name: string) => {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const etag = (await call(app, 'GET', '/flags/contended', { expected: 200 })).headers.etag as string
-        const res = await call(app, 'PATCH', '/flags/contended', { body: { description: name }, headers: { 'if-match': etag } })
-        if (res.statusCode === 200) {
-          const flag = res.json()
-          expect(flag.description).toBe(name)
-          expect(`"${flag.version - 1}"`).toBe(etag)
-          won.push(flag.version)
-          return
-        }
-        expect(res.statusCode, res.body).toBe(412)
-        refused++
-      }
-    }
-    await Promise.all(Array.from({ length: 200 }, (_, i) => [writer(a, `a${i}`), writer(b, `b${i}`)]).flat())
+    const { won, refused } = await raceIfMatch(a, b, 'contended', 200)
 
     const versions = [...won].sort((x, y) => x - y)
     expect(versions.length).toBeGreaterThan(1)

@@ -4,13 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { afterAll, beforeAll, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, expect, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
 import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
 import type { Config } from '../../packages/server/src/config.js'
-import { eventually, startApp, tempDir } from './helpers.js'
+import { call, eventually, startApp, tempDir } from './helpers.js'
 import { freePort } from './process.js'
 
 export const REDIS_SERVER_MISSING = 'redis-server not found: install it (apt-get install redis-server)'
@@ -253,4 +253,31 @@ export async function killConnection(server: Redis, app: FastifyInstance, which:
   const line = await connectionInfo(server, app, which)
   if (!line) throw new Error(`replica has no ${which} connection to kill`)
   await server.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!)
+}
+
+/**
+ * `perReplica` writers through each of A and B, each reading the version its replica holds and
+ * PATCHing `key` with If-Match on it; a 412 sends it back for a fresh read, five times at most.
+ * Resolves with the versions won (each checked to follow the one its writer read) and the 412s.
+ */
+export async function raceIfMatch(a: FastifyInstance, b: FastifyInstance, key: string, perReplica: number): Promise<{ won: number[]; refused: number }> {
+  const won: number[] = []
+  let refused = 0
+  const writer = async (app: FastifyInstance, name: string) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const etag = (await call(app, 'GET', `/flags/${key}`, { expected: 200 })).headers.etag as string
+      const res = await call(app, 'PATCH', `/flags/${key}`, { body: { description: name }, headers: { 'if-match': etag } })
+      if (res.statusCode === 200) {
+        const flag = res.json() as { description: string; version: number }
+        expect(flag.description).toBe(name)
+        expect(`"${flag.version - 1}"`).toBe(etag)
+        won.push(flag.version)
+        return
+      }
+      expect(res.statusCode, res.body).toBe(412)
+      refused++
+    }
+  }
+  await Promise.all(Array.from({ length: perReplica }, (_, i) => [writer(a, `a${i}`), writer(b, `b${i}`)]).flat())
+  return { won, refused }
 }
