@@ -2,15 +2,14 @@
 // the server's own engine, so isEnabled is a synchronous map lookup and a switch.
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { answer, compileFlag, EMPTY_CONTEXT, evaluate, type CompiledFlag, type Context } from '@switchyard/core/evaluation/engine'
-import type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
+import { answer, compileFlag, EMPTY_CONTEXT, evaluate, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
 import { readBootstrap, readSaved, StateSaver, type BootstrapSnapshot, type HeldState, type SnapshotError } from './snapshot.js'
 
-export type { Context } from '@switchyard/core/evaluation/engine'
-export type { EvaluationResult, Flag } from '@switchyard/core/flags/schema'
+import type { Context, EvaluationResult, Flag } from './types.js'
+export type { Context, EvaluationResult, Flag } from './types.js'
 
 /** Flags whose definition changed (created, updated or deleted), and the stream position after them. */
 export interface FlagChange {

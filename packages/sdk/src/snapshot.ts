@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { FLAG_DEFAULTS, FLAG_STATES, STICKINESS } from '@switchyard/core/flags/defaults'
-import type { Flag } from '@switchyard/core/flags/schema'
+import type { Flag } from './types.js'
 
 /** A flags file's shape: `{flags: [{key, state?, percentage?, betaUsers?, betaTenants?, stickiness?, …}]}`. */
 export interface BootstrapSnapshot {
