@@ -1,5 +1,5 @@
 // The SDK's public types, written out so that its published declarations need neither
-// @switchyard/core nor TypeBox; test/unit/sdk-package.test.ts fails the typecheck if they ever
+// @switchyard/core nor TypeBox; test/unit/sdk-types.test.ts fails the typecheck if they ever
 // differ from the model's schemas.
 
 export type FlagState = 'enabled' | 'disabled' | 'beta_users' | 'percentage'

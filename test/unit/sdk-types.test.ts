@@ -1,0 +1,14 @@
+// The SDK publishes the model's types written out (packages/sdk/src/types.ts), so that its
+// declarations stand alone once installed. The typecheck fails here the moment they differ.
+import { expectTypeOf, it } from 'vitest'
+import type { Context, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../../packages/sdk/src/types.js'
+import type * as Model from '../../packages/core/src/flags/schema.js'
+
+it("the SDK's public types are exactly the model's", () => {
+  expectTypeOf<Flag>().toEqualTypeOf<Model.Flag>()
+  expectTypeOf<Context>().toEqualTypeOf<Model.EvaluationContext>()
+  expectTypeOf<EvaluationResult>().toEqualTypeOf<Model.EvaluationResult>()
+  expectTypeOf<FlagState>().toEqualTypeOf<Model.FlagState>()
+  expectTypeOf<Stickiness>().toEqualTypeOf<Model.Stickiness>()
+  expectTypeOf<Reason>().toEqualTypeOf<Model.Reason>()
+})
