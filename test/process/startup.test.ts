@@ -101,6 +101,32 @@ describe('.env and the startup output', () => {
     expect(server.stdout()).not.toMatch(/\x1b\[/)
     expect(server.stdout()).not.toMatch(/^\{"level"/m)
   })
+
+  it('LOG_FORMAT=pretty without pino-pretty installed (a production image) logs JSON, and says so once', async () => {
+    // A resolve hook that finds no pino-pretty, as `npm ci --omit=dev` leaves the image.
+    const hooks = join(dir('switchyard-no-pretty-'), 'no-pino-pretty.mjs')
+    const resolver = [
+      'export async function resolve(specifier, context, next) {',
+      "  if (specifier === 'pino-pretty') throw Object.assign(new Error('not installed'), { code: 'ERR_MODULE_NOT_FOUND' })",
+      '  return next(specifier, context)',
+      '}',
+    ].join('\n')
+    writeFileSync(hooks, `import { register } from 'node:module'\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(resolver)}))\n`)
+    const server = await spawnServer({ ADMIN_TOKEN: TOKEN, DATA_DIR: dir('switchyard-no-pretty-data-'), LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' }, [], {
+      nodeArgs: ['--import', hooks],
+    })
+    onTestFinished(async () => void (await server.stop()))
+    await waitReady(server)
+    await eventually(() => server.stdout().includes('is ready'), 10_000, 'the ready line')
+    const lines = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+    expect(lines.filter((l) => /pino-pretty/.test(l.msg))).toEqual([
+      expect.objectContaining({ level: 40, msg: 'readable logs need pino-pretty, which is not installed (npm install --include=dev): logging JSON' }),
+    ])
+  })
 })
 
 describe('npm start', () => {

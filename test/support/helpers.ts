@@ -188,9 +188,10 @@ export interface ServerProcess {
 const SERVER_CWD = mkdtempSync(join(tmpdir(), 'switchyard-cwd-'))
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 
-export async function spawnServer(env: Record<string, string>, args: string[] = [], opts: { cwd?: string } = {}): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, args: string[] = [], opts: { cwd?: string; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   let port = env.PORT === undefined ? undefined : Number(env.PORT)
-  const child = spawn(process.execPath, ['--conditions=source', '--import', TSX_LOADER, join(REPO_ROOT, 'packages', 'server', 'src', 'server.ts'), ...args], {
+  const node = ['--conditions=source', '--import', TSX_LOADER, ...(opts.nodeArgs ?? [])]
+  const child = spawn(process.execPath, [...node, join(REPO_ROOT, 'packages', 'server', 'src', 'server.ts'), ...args], {
     cwd: opts.cwd ?? SERVER_CWD,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
