@@ -109,7 +109,7 @@ const MEANING: Record<number, string> = {
 export const WRITE_REFUSALS = ['STORE_UNAVAILABLE', 'WRITE_CONTENDED', 'STORE_DIVERGED'] as const satisfies readonly ErrorCode[]
 
 /** The key under which a response schema lists the error codes it stands for (read by the API document). */
-export const ERROR_CODES_KEY = 'x-error-codes'
+const ERROR_CODES_KEY = 'x-error-codes'
 
 /**
  * The error responses of a route, by status: each entry a code (or a bare status, for its usual
