@@ -9,6 +9,8 @@ export function makeFlag(key: string, overrides: Partial<Flag> = {}): Flag {
   return {
     key,
     ...FLAG_DEFAULTS,
+    rules: [],
+    model: 1,
     state: 'percentage',
     percentage: 50,
     version: 1,

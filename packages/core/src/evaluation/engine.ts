@@ -1,7 +1,10 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
 import { hasId, hasOtherForms, toNfc } from '../flags/identity.js'
+import { MODEL_VERSION } from '../flags/defaults.js'
+import type { Rule } from '../flags/rules.js'
 import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
+import { compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
 
 /** What a flag is evaluated for: the API's EvaluationContext. */
 export type Context = EvaluationContext
@@ -9,9 +12,24 @@ export type Context = EvaluationContext
 export interface Decision {
   readonly enabled: boolean
   readonly reason: Reason
+  /** With reason rule_match (or missing_context from a rule's percentage): the rule that decided. */
+  readonly ruleId?: string
 }
 
-/** A flag prepared for evaluation: built once per change so each evaluation is O(1). */
+export interface CompiledRule {
+  readonly rule: Rule
+  readonly clauses: readonly CompiledClause[]
+  /** Serving a percentage: its threshold, seed and stickiness; otherwise threshold is -1. */
+  readonly threshold: number
+  readonly seed: number
+  readonly stickiness: Stickiness
+  readonly on: Decision
+  readonly off: Decision
+  /** Its percentage lacks the stickiness value: missing_context, naming the rule. */
+  readonly missing: Decision
+}
+
+/** A flag prepared for evaluation: built once per change so each evaluation is O(1) without rules. */
 export interface CompiledFlag {
   readonly flag: Flag
   readonly state: FlagState
@@ -24,10 +42,16 @@ export interface CompiledFlag {
   /** Whether a context id that misses a list must be looked up again in NFC (identity.ts); false for plain ASCII lists. */
   readonly betaUsersNfc: boolean
   readonly betaTenantsNfc: boolean
+  readonly rules: readonly CompiledRule[]
+  /** How rules find segments, at evaluation time. */
+  readonly segments: SegmentLookup
+  /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
+  readonly unsupported: boolean
 }
 
 // Shared, frozen decisions: evaluation allocates nothing.
-const decide = (enabled: boolean, reason: Reason): Decision => Object.freeze({ enabled, reason })
+const decide = (enabled: boolean, reason: Reason, ruleId?: string): Decision =>
+  Object.freeze(ruleId === undefined ? { enabled, reason } : { enabled, reason, ruleId })
 export const Decisions = {
   enabled: decide(true, 'enabled'),
   disabled: decide(false, 'disabled'),
@@ -38,11 +62,32 @@ export const Decisions = {
   percentageOut: decide(false, 'percentage_out'),
   missingContext: decide(false, 'missing_context'),
   notFound: decide(false, 'flag_not_found'),
+  unsupportedModel: decide(false, 'unsupported_model'),
+  segmentNotLocal: decide(false, 'segment_not_local'),
 } as const
 
-export function compileFlag(flag: Flag): CompiledFlag {
+/** The bucket seed of a rule's own percentage: `<flag key>:<rule id>:` (README, "Bucketing"). */
+export const ruleSeed = (flagKey: string, ruleId: string) => bucketSeed(`${flagKey}:${ruleId}`)
+
+function compileRule(flagKey: string, rule: Rule): CompiledRule {
+  const percentage = rule.serve.percentage
+  return {
+    rule,
+    clauses: rule.clauses.map(compileClause),
+    threshold: percentage === undefined ? -1 : percentageThreshold(percentage),
+    seed: ruleSeed(flagKey, rule.id),
+    stickiness: rule.serve.stickiness ?? 'userId',
+    on: decide(true, 'rule_match', rule.id),
+    off: decide(false, 'rule_match', rule.id),
+    missing: decide(false, 'missing_context', rule.id),
+  }
+}
+
+/** `segments` finds the segments rules name (the registry's, or the SDK's); none by default. */
+export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): CompiledFlag {
   const betaUsers = flag.betaUsers.map(toNfc)
   const betaTenants = flag.betaTenants.map(toNfc)
+  const unsupported = (flag.model ?? 1) > MODEL_VERSION
   return {
     flag,
     state: flag.state,
@@ -53,6 +98,10 @@ export function compileFlag(flag: Flag): CompiledFlag {
     betaTenants: new Set(betaTenants),
     betaUsersNfc: betaUsers.some(hasOtherForms),
     betaTenantsNfc: betaTenants.some(hasOtherForms),
+    // A flag this build cannot read is not compiled further: its fields may mean something else.
+    rules: unsupported ? [] : (flag.rules ?? []).map((rule) => compileRule(flag.key, rule)),
+    segments,
+    unsupported,
   }
 }
 
@@ -63,18 +112,41 @@ function betaDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
   return undefined
 }
 
+const stickyValue = (stickiness: Stickiness, ctx: Context) => (stickiness === 'tenantId' ? ctx.tenantId : ctx.userId)
+
+/** The first rule whose clauses all match decides; undefined when none does. */
+function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
+  for (const r of f.rules) {
+    let matched = true
+    for (const c of r.clauses) {
+      const code = matchClause(c, ctx, f.segments)
+      if (code === MATCH) continue
+      if (code === SEGMENT_NOT_LOCAL) return Decisions.segmentNotLocal
+      matched = false
+      break
+    }
+    if (!matched) continue
+    if (r.threshold < 0) return r.rule.serve.enabled === true ? r.on : r.off
+    const value = stickyValue(r.stickiness, ctx)
+    if (value === undefined || value === '') return r.missing
+    return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
+  }
+  return undefined
+}
+
 export function evaluate(f: CompiledFlag, ctx: Context): Decision {
+  if (f.unsupported) return Decisions.unsupportedModel
   switch (f.state) {
     case 'enabled':
       return Decisions.enabled
     case 'disabled':
       return Decisions.disabled
     case 'beta_users':
-      return betaDecision(f, ctx) ?? Decisions.notTargeted
+      return betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx)) ?? Decisions.notTargeted
     case 'percentage': {
-      const beta = betaDecision(f, ctx)
-      if (beta) return beta
-      const value = f.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+      const targeted = betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx))
+      if (targeted) return targeted
+      const value = stickyValue(f.stickiness, ctx)
       if (value === undefined || value === '') return Decisions.missingContext
       return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
     }
@@ -87,6 +159,8 @@ export const EMPTY_CONTEXT: Context = Object.freeze({})
 /** The answer POST /evaluate gives for one flag, the same wherever it is given (absent: flag_not_found). */
 export function answer(key: string, compiled: CompiledFlag | undefined, context: Context): EvaluationResult {
   if (compiled === undefined) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
-  const { enabled, reason } = evaluate(compiled, context)
-  return { flag: key, enabled, reason, version: compiled.flag.version }
+  const decision = evaluate(compiled, context)
+  return decision.ruleId === undefined
+    ? { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
+    : { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version, ruleId: decision.ruleId }
 }

@@ -1,8 +1,10 @@
 // The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
 import { Type, type Static, type TOptional, type TSchema } from 'typebox'
 import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
-import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.js'
-export { FLAG_STATES, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
+import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, MODEL_VERSION, STICKINESS } from './defaults.js'
+import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
+export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
+export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
 export const REASONS = [
   'enabled',
@@ -14,6 +16,9 @@ export const REASONS = [
   'percentage_out',
   'missing_context',
   'flag_not_found',
+  'rule_match',
+  'unsupported_model',
+  'segment_not_local',
 ] as const
 export type Reason = (typeof REASONS)[number]
 
@@ -44,12 +49,16 @@ const mutable = {
   betaUsers: IdList,
   betaTenants: IdList,
   stickiness: StringEnum(STICKINESS, { description: 'Context value hashed for percentage bucketing' }),
+  rules: Rules,
 }
 
 export const Flag = Type.Object(
   {
     key: FlagKey,
     ...mutable,
+    // Optional only for flags stored before model 2; every answer of this build carries both.
+    rules: Type.Optional(Type.Array(ref(StoredRule), { maxItems: MAX_RULES, description: 'In order: the first rule whose clauses all match decides' })),
+    model: Type.Optional(Type.Integer({ minimum: 1, description: 'The flag model this flag needs: 1 without rules, 2 with rules' })),
     version: Type.Integer({ minimum: 1, description: '+1 on every change' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
@@ -68,7 +77,19 @@ function optional<T extends Record<string, TSchema>>(fields: T): { [K in keyof T
 
 export const FlagCreate = Type.Object(
   { key: FlagKey, ...optional(mutable), state: Type.Optional(StringEnum(FLAG_STATES, { default: 'disabled' })) },
-  { $id: 'FlagCreate', additionalProperties: false, examples: [{ key: 'copilot_v2', state: 'disabled' }] },
+  {
+    $id: 'FlagCreate',
+    additionalProperties: false,
+    examples: [
+      { key: 'copilot_v2', state: 'disabled' },
+      {
+        key: 'new_pricing',
+        state: 'percentage',
+        percentage: 5,
+        rules: [{ id: 'dutch-pro', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }, { attribute: 'plan', operator: 'in', values: ['pro'] }], serve: { enabled: true } }],
+      },
+    ],
+  },
 )
 export type FlagCreate = Static<typeof FlagCreate>
 
@@ -98,22 +119,112 @@ export const TargetsEdit = Type.Object(
 export type TargetsEdit = Static<typeof TargetsEdit>
 
 /** What a field left out of a create (or a flags file) means. */
-export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key'>> = DEFAULTS
+export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key' | 'rules'>> & { rules: StoredRule_[] } = DEFAULTS
+
+/** A stored flag as this build holds it: written before rules existed, it lacks `rules` and `model`. */
+export function withModelDefaults(flag: Flag): Flag {
+  return flag.rules !== undefined && flag.model !== undefined ? flag : { ...flag, rules: flag.rules ?? [], model: flag.model ?? modelOf(flag) }
+}
+
+/** The model a flag needs: MODEL_VERSION's history, oldest first. */
+export function modelOf(flag: Pick<Flag, 'rules'>): number {
+  return flag.rules !== undefined && flag.rules.length > 0 ? 2 : 1
+}
+
+export { MODEL_VERSION as SUPPORTED_MODEL }
 
 export const EvaluationContext = Type.Object(
   {
     userId: Type.Optional(ContextId),
     tenantId: Type.Optional(ContextId),
     attributes: Type.Optional(
-      Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
-        maxProperties: 100,
-        description: 'Flat map kept for targeting rules',
-      }),
+      Type.Record(
+        AttributeName,
+        Type.Union([
+          Type.String({ maxLength: MAX_ATTRIBUTE_STRING }),
+          Type.Number(),
+          Type.Boolean(),
+          Type.Array(Type.String({ maxLength: MAX_ATTRIBUTE_STRING }), { maxItems: 100 }),
+        ]),
+        {
+          maxProperties: 100,
+          description: 'What rules match on: strings, numbers, booleans and lists of strings',
+          examples: [{ country: 'NL', plan: 'pro', appVersion: '2.4.0-beta.1', signupDate: '2026-03-01T09:00:00+01:00', seats: 12, groups: ['qa'] }],
+        },
+      ),
     ),
   },
   { $id: 'EvaluationContext', additionalProperties: false },
 )
 export type EvaluationContext = Static<typeof EvaluationContext>
+
+const PercentageTrace = Type.Object(
+  {
+    stickiness: StringEnum(STICKINESS),
+    bucket: Type.Optional(Type.Integer({ description: 'Absent when the context lacks the stickiness value' })),
+    threshold: Type.Integer({ description: 'Buckets below it are in: the percentage in thousandths' }),
+  },
+  { additionalProperties: false },
+)
+
+export const CLAUSE_OUTCOMES = ['missing_attribute', 'type_mismatch', 'not_matched', 'segment_missing', 'segment_not_local'] as const
+
+/** POST /evaluate's `explain`: every step the engine took, in order, up to the one that decided. */
+export const Explanation = Type.Object(
+  {
+    state: StringEnum(FLAG_STATES),
+    model: Type.Integer({ description: 'The model the flag needs' }),
+    betaUsers: Type.Optional(Type.Object({ userId: Type.Optional(Type.String()), listed: Type.Boolean() }, { additionalProperties: false })),
+    betaTenants: Type.Optional(Type.Object({ tenantId: Type.Optional(Type.String()), listed: Type.Boolean() }, { additionalProperties: false })),
+    rules: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String(),
+            matched: Type.Boolean(),
+            failedClause: Type.Optional(
+              Type.Object(
+                {
+                  index: Type.Integer(),
+                  attribute: Type.Optional(Type.String()),
+                  operator: StringEnum(CLAUSE_OPERATORS),
+                  outcome: StringEnum(CLAUSE_OUTCOMES),
+                  message: Type.String(),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+            percentage: Type.Optional(PercentageTrace),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'The rules examined, in order; the last matched when the reason is rule_match' },
+      ),
+    ),
+    fallthrough: Type.Optional(PercentageTrace),
+  },
+  {
+    $id: 'Explanation',
+    additionalProperties: false,
+    examples: [
+      {
+        state: 'percentage',
+        model: 2,
+        betaUsers: { userId: 'user-42', listed: false },
+        betaTenants: { listed: false },
+        rules: [
+          {
+            id: 'dutch-pro',
+            matched: false,
+            failedClause: { index: 0, attribute: 'country', operator: 'in', outcome: 'not_matched', message: "'DE' is not one of 'NL'" },
+          },
+        ],
+        fallthrough: { stickiness: 'userId', bucket: 41234, threshold: 50000 },
+      },
+    ],
+  },
+)
+export type Explanation = Static<typeof Explanation>
 
 export const EvaluationResult = Type.Object(
   {
@@ -121,6 +232,8 @@ export const EvaluationResult = Type.Object(
     enabled: Type.Boolean(),
     reason: StringEnum(REASONS),
     version: Type.Optional(Type.Integer({ description: 'Version of the flag that answered; absent when the flag does not exist' })),
+    ruleId: Type.Optional(Type.String({ description: 'With reason `rule_match`: the rule that decided' })),
+    explanation: Type.Optional(ref(Explanation)),
   },
   { $id: 'EvaluationResult', additionalProperties: false },
 )
@@ -131,6 +244,7 @@ export const EvaluateRequest = Type.Object(
     flag: Type.Optional(FlagKey),
     flags: Type.Optional(Type.Array(FlagKey, { maxItems: MAX_BATCH_FLAGS, description: 'Batch; every flag when both flag and flags are omitted' })),
     context: Type.Optional(ref(EvaluationContext)),
+    explain: Type.Optional(Type.Boolean({ description: 'Add the decision trace to each answer (evaluate or admin scope)' })),
   },
   {
     additionalProperties: false,
@@ -148,6 +262,8 @@ export const EvaluateResponse = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     reason: Type.Optional(StringEnum(REASONS)),
     version: Type.Optional(Type.Integer()),
+    ruleId: Type.Optional(Type.String()),
+    explanation: Type.Optional(ref(Explanation)),
     results: Type.Optional(Type.Array(ref(EvaluationResult))),
   },
   { additionalProperties: false },
@@ -175,4 +291,4 @@ export const EvaluateResponseDocumented = {
   },
 }
 
-export const flagSchemas = [Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, EvaluationResult, EvaluationBatch]
+export const flagSchemas = [Clause, Serve, Rule, StoredRule, Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, Explanation, EvaluationResult, EvaluationBatch]

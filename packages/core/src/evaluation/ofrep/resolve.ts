@@ -43,8 +43,11 @@ const REASONS: Record<Reason, OfrepReason | null> = {
   percentage_in: 'SPLIT',
   percentage_out: 'SPLIT',
   not_targeted: 'DEFAULT',
+  rule_match: 'TARGETING_MATCH',
   missing_context: null,
   flag_not_found: null,
+  unsupported_model: null,
+  segment_not_local: null,
 }
 
 /** `flag` is the flag that decided, undefined when it does not exist. */
@@ -62,8 +65,12 @@ export function toOfrep(key: string, flag: Flag | undefined, decision: Decision)
       metadata: { version: flag.version, switchyardReason: decision.reason },
     }
   }
+  if (decision.reason === 'unsupported_model')
+    return { key, errorCode: 'GENERAL', errorDetails: `flag '${key}' needs flag model ${flag.model}, newer than this build evaluates: upgrade it` }
+  if (decision.reason === 'segment_not_local')
+    return { key, errorCode: 'GENERAL', errorDetails: `flag '${key}' needs a segment too large to be held locally (SEGMENT_INLINE_MAX)` }
   // missing_context: a percentage rollout without the value it buckets on.
-  return flag.stickiness === 'userId'
+  return (decision.ruleId === undefined ? flag.stickiness : ((flag.rules ?? []).find((r) => r.id === decision.ruleId)?.serve.stickiness ?? 'userId')) === 'userId'
     ? { key, errorCode: 'TARGETING_KEY_MISSING', errorDetails: `flag '${key}' rolls out to a percentage of users: the context needs a targetingKey` }
     : { key, errorCode: 'INVALID_CONTEXT', errorDetails: `flag '${key}' rolls out to a percentage of tenants: the context needs a tenantId` }
 }

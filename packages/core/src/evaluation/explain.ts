@@ -1,0 +1,147 @@
+// The decision trace of one evaluation: the same steps evaluate() takes, recorded. Slower than
+// evaluate() and only asked for (POST /evaluate `explain`, the SDK's explain()); the conformance
+// tests check that both always reach the same answer.
+import { bucketFromSeed } from './bucket.js'
+import { hasId } from '../flags/identity.js'
+import type { Explanation, EvaluationResult } from '../flags/schema.js'
+import {
+  matchClause,
+  valueOf,
+  MATCH,
+  MISSING_ATTRIBUTE,
+  NOT_MATCHED,
+  SEGMENT_MISSING,
+  SEGMENT_NOT_LOCAL,
+  TYPE_MISMATCH,
+  type ClauseCode,
+  type CompiledClause,
+} from './clauses.js'
+import { answer, Decisions, type CompiledFlag, type Context, type Decision } from './engine.js'
+
+type RuleTrace = NonNullable<Explanation['rules']>[number]
+type ClauseTrace = NonNullable<RuleTrace['failedClause']>
+
+const OUTCOMES: Record<number, ClauseTrace['outcome']> = {
+  [NOT_MATCHED]: 'not_matched',
+  [MISSING_ATTRIBUTE]: 'missing_attribute',
+  [TYPE_MISMATCH]: 'type_mismatch',
+  [SEGMENT_MISSING]: 'segment_missing',
+  [SEGMENT_NOT_LOCAL]: 'segment_not_local',
+}
+
+const EXPECTED: Record<string, string> = {
+  starts_with: 'a string',
+  ends_with: 'a string',
+  contains: 'a string',
+  lt: 'a number',
+  lte: 'a number',
+  gt: 'a number',
+  gte: 'a number',
+  semver_eq: 'a SemVer 2.0 version',
+  semver_lt: 'a SemVer 2.0 version',
+  semver_gt: 'a SemVer 2.0 version',
+  before: 'an ISO-8601 date, or date-time with a zone',
+  after: 'an ISO-8601 date, or date-time with a zone',
+}
+
+const VERBS: Record<string, string> = {
+  in: 'is one of',
+  not_in: 'is not one of',
+  starts_with: 'starts with',
+  ends_with: 'ends with',
+  contains: 'contains',
+  lt: 'is < ',
+  lte: 'is <=',
+  gt: 'is >',
+  gte: 'is >=',
+  semver_eq: 'is the version',
+  semver_lt: 'is a version before',
+  semver_gt: 'is a version after',
+  before: 'is before',
+  after: 'is after',
+  exists: 'is present',
+  in_segment: 'is in segment',
+}
+
+const show = (v: unknown) => JSON.stringify(v)
+function showValues(values: readonly unknown[]): string {
+  const shown = values.slice(0, 5).map(show).join(', ')
+  return values.length > 5 ? `${shown} and ${values.length - 5} more` : shown
+}
+
+function clauseMessage(c: CompiledClause, code: ClauseCode, ctx: Context): string {
+  const name = c.operator === 'in_segment' ? 'the context' : c.attribute
+  const values = showValues(c.clause.values)
+  switch (code) {
+    case MISSING_ATTRIBUTE:
+      return `the context has no ${show(c.attribute)}`
+    case TYPE_MISMATCH:
+      return `${name} is ${show(valueOf(c, ctx))}, not ${EXPECTED[c.operator] ?? 'a comparable value'}`
+    case SEGMENT_MISSING:
+      return `no segment ${values} exists`
+    case SEGMENT_NOT_LOCAL:
+      return `segment ${values} is not held here (larger than SEGMENT_INLINE_MAX)`
+    default: {
+      const value = c.operator === 'in_segment' || c.operator === 'exists' ? name : `${name} ${show(valueOf(c, ctx))}`
+      // The clause failed: without negate the relation does not hold, with it the relation holds.
+      const verb = VERBS[c.operator]!.trim()
+      if (c.operator === 'exists') return c.negate ? `${value} is present (negated)` : `${value} is absent`
+      const holds = c.negate !== (c.operator === 'not_in')
+      return holds ? `${value} ${verb.replace('is not', 'is')} ${values}${c.clause.negate ? ' (negated)' : ''}` : `${value} does not satisfy "${verb} ${values}"`
+    }
+  }
+}
+
+/** Evaluates `f` for `ctx` and records every step; the answer is answer()'s, with `explanation`. */
+export function explain(key: string, f: CompiledFlag | undefined, ctx: Context): EvaluationResult {
+  const result = answer(key, f, ctx)
+  if (f === undefined) return result
+  const explanation: Explanation = { state: f.state, model: f.flag.model ?? 1 }
+  result.explanation = explanation
+  if (f.unsupported || f.state === 'enabled' || f.state === 'disabled') return result
+  explanation.betaUsers = { ...(ctx.userId === undefined ? {} : { userId: ctx.userId }), listed: ctx.userId !== undefined && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc) }
+  if (explanation.betaUsers.listed) return result
+  explanation.betaTenants = {
+    ...(ctx.tenantId === undefined ? {} : { tenantId: ctx.tenantId }),
+    listed: ctx.tenantId !== undefined && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc),
+  }
+  if (explanation.betaTenants.listed) return result
+  let decided: Decision | undefined
+  if (f.rules.length > 0) {
+    const traces: RuleTrace[] = []
+    explanation.rules = traces
+    for (const r of f.rules) {
+      const trace: RuleTrace = { id: r.rule.id, matched: true }
+      traces.push(trace)
+      for (const [index, c] of r.clauses.entries()) {
+        const code = matchClause(c, ctx, f.segments)
+        if (code === MATCH) continue
+        trace.matched = false
+        trace.failedClause = {
+          index,
+          ...(c.operator === 'in_segment' ? {} : { attribute: c.attribute }),
+          operator: c.operator,
+          outcome: OUTCOMES[code]!,
+          message: clauseMessage(c, code, ctx),
+        }
+        if (code === SEGMENT_NOT_LOCAL) decided = Decisions.segmentNotLocal
+        break
+      }
+      if (decided) break
+      if (!trace.matched) continue
+      if (r.threshold >= 0) {
+        const value = r.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+        trace.percentage = { stickiness: r.stickiness, threshold: r.threshold }
+        if (value !== undefined && value !== '') trace.percentage.bucket = bucketFromSeed(r.seed, value)
+      }
+      decided = r.on
+      break
+    }
+  }
+  if (!decided && f.state === 'percentage') {
+    const value = f.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+    explanation.fallthrough = { stickiness: f.stickiness, threshold: f.threshold }
+    if (value !== undefined && value !== '') explanation.fallthrough.bucket = bucketFromSeed(f.seed, value)
+  }
+  return result
+}

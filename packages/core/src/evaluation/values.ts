@@ -1,0 +1,144 @@
+// The typed values clauses compare: SemVer 2.0 versions and ISO-8601 instants, parsed by hand
+// (no regular expressions: linear in the input, and no allocation for a date).
+
+export interface Semver {
+  readonly major: number
+  readonly minor: number
+  readonly patch: number
+  /** Pre-release identifiers, numbers where numeric; empty for a release. */
+  readonly pre: readonly (string | number)[]
+}
+
+const isDigit = (c: number) => c >= 48 && c <= 57
+const isIdentChar = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45
+
+/** SemVer 2.0 (`1.2.3-rc.1+build`; a leading `v` is allowed), or null. Build metadata is ignored, as precedence says. */
+export function parseSemver(s: string): Semver | null {
+  let i = s.charCodeAt(0) === 118 ? 1 : 0
+  const parts: number[] = []
+  for (let n = 0; n < 3; n++) {
+    const start = i
+    while (i < s.length && isDigit(s.charCodeAt(i))) i++
+    if (i === start || (i - start > 1 && s.charCodeAt(start) === 48) || i - start > 15) return null
+    parts.push(Number(s.slice(start, i)))
+    if (n < 2) {
+      if (s.charCodeAt(i) !== 46) return null
+      i++
+    }
+  }
+  const pre: (string | number)[] = []
+  if (s.charCodeAt(i) === 45) {
+    i++
+    for (;;) {
+      const start = i
+      let numeric = true
+      while (i < s.length && isIdentChar(s.charCodeAt(i))) {
+        if (!isDigit(s.charCodeAt(i))) numeric = false
+        i++
+      }
+      if (i === start) return null
+      const id = s.slice(start, i)
+      if (numeric && id.length > 1 && id.charCodeAt(0) === 48) return null
+      pre.push(numeric && id.length <= 15 ? Number(id) : id)
+      if (s.charCodeAt(i) !== 46) break
+      i++
+    }
+  }
+  if (s.charCodeAt(i) === 43) {
+    i++
+    for (;;) {
+      const start = i
+      while (i < s.length && isIdentChar(s.charCodeAt(i))) i++
+      if (i === start) return null
+      if (s.charCodeAt(i) !== 46) break
+      i++
+    }
+  }
+  if (i !== s.length) return null
+  return { major: parts[0]!, minor: parts[1]!, patch: parts[2]!, pre }
+}
+
+/** SemVer 2.0 precedence: negative, zero or positive. */
+export function compareSemver(a: Semver, b: Semver): number {
+  if (a.major !== b.major) return a.major - b.major
+  if (a.minor !== b.minor) return a.minor - b.minor
+  if (a.patch !== b.patch) return a.patch - b.patch
+  // A release ranks above its pre-releases.
+  if (a.pre.length === 0 || b.pre.length === 0) return b.pre.length - a.pre.length
+  const n = Math.min(a.pre.length, b.pre.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.pre[i]!
+    const y = b.pre[i]!
+    if (x === y) continue
+    const xn = typeof x === 'number'
+    const yn = typeof y === 'number'
+    // Numeric identifiers rank below alphanumeric ones; alphanumerics compare in ASCII order.
+    if (xn && yn) return (x as number) - (y as number)
+    if (xn !== yn) return xn ? -1 : 1
+    return x < y ? -1 : 1
+  }
+  return a.pre.length - b.pre.length
+}
+
+function digits(s: string, i: number, n: number): number {
+  let v = 0
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(i + k)
+    if (!isDigit(c)) return -1
+    v = v * 10 + (c - 48)
+  }
+  return v
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+const leap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+
+/**
+ * An ISO-8601 instant in milliseconds since the epoch, or NaN: a date (`2026-03-01`, midnight UTC)
+ * or a date-time with a zone (`2026-03-01T09:00:00.5+01:00`, `…Z`). A date-time without a zone names
+ * no instant, so it is refused rather than guessed.
+ */
+export function parseInstant(s: string): number {
+  const year = digits(s, 0, 4)
+  const month = digits(s, 5, 2)
+  const day = digits(s, 8, 2)
+  if (year < 0 || month < 1 || month > 12 || day < 1 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN
+  if (day > (month === 2 && leap(year) ? 29 : DAYS[month - 1]!)) return NaN
+  if (s.length === 10) return Date.UTC(year, month - 1, day)
+  const t = s.charCodeAt(10)
+  if (t !== 84 && t !== 116 && t !== 32) return NaN
+  const hour = digits(s, 11, 2)
+  const minute = digits(s, 14, 2)
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || s.charCodeAt(13) !== 58) return NaN
+  let i = 16
+  let second = 0
+  let ms = 0
+  if (s.charCodeAt(i) === 58) {
+    second = digits(s, 17, 2)
+    if (second < 0 || second > 60) return NaN
+    i = 19
+    if (s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44) {
+      i++
+      const start = i
+      let scale = 100
+      while (i < s.length && isDigit(s.charCodeAt(i))) {
+        ms += (s.charCodeAt(i) - 48) * scale
+        scale /= 10
+        i++
+      }
+      if (i === start) return NaN
+      ms = Math.floor(ms)
+    }
+  }
+  let offset = 0
+  const z = s.charCodeAt(i)
+  if ((z === 90 || z === 122) && i + 1 === s.length) offset = 0
+  else if (z === 43 || z === 45) {
+    const oh = digits(s, i + 1, 2)
+    const colon = s.charCodeAt(i + 3) === 58
+    const om = digits(s, i + (colon ? 4 : 3), 2)
+    if (oh < 0 || oh > 23 || om < 0 || om > 59 || i + (colon ? 6 : 5) !== s.length) return NaN
+    offset = (z === 43 ? 1 : -1) * (oh * 60 + om)
+  } else return NaN
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset * 60_000
+}
