@@ -3,6 +3,7 @@
 // fit the same shape.
 import { Type, type Static } from 'typebox'
 import type { Flag } from '@switchyard/core/flags/schema'
+import type { Segment } from '@switchyard/core/segments/schema'
 import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type AuditEvent, type AuditQuery, type AuditPage } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import { StringEnum } from '@switchyard/core/schema'
@@ -11,6 +12,8 @@ import { STORE_STATUSES, type ReplicaBeat } from '@switchyard/core/replica/fleet
 export interface Snapshot {
   flags: Flag[]
   tokens: TokenRecord[]
+  /** Every segment with its members (absent from stores written before segments: none). */
+  segments: Segment[]
   /** The store's global change counter when the snapshot was taken. */
   seq: number
   /**
@@ -34,9 +37,43 @@ export interface Snapshot {
 export type Write =
   | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft }
   | { kind: 'token'; id: string; next: TokenRecord | null; audit: AuditDraft }
+  | SegmentWrite
+
+/** A segment without its member lists, which may hold a million ids and never travel whole. */
+export type SegmentHead = Omit<Segment, 'users' | 'tenants'>
+
+/** Member ids by list. */
+export interface Members {
+  users: string[]
+  tenants: string[]
+}
+
+/**
+ * How a segment write changes its members: not at all, replaced whole (a create, a PATCH of `users`
+ * or `tenants`: at most 10,000 ids a list), or by ids added and removed (POST /segments/:key/targets),
+ * relative to the members at `expectedVersion`. Ids are in NFC; an added id is not yet a member and a
+ * removed one is, so applying an edit twice is detectable but never needed.
+ */
+export type MembersChange = { op: 'same' } | ({ op: 'replace' } & Members) | { op: 'edit'; add: Members; remove: Members }
+
+/**
+ * A segment created, changed or deleted (`head` null). Versions and tombstones follow the flags' rule
+ * (a deleted key's version continues), under their own keys: a segment and a flag may share a key.
+ */
+export interface SegmentWrite {
+  kind: 'segment'
+  key: string
+  expectedVersion: number
+  head: SegmentHead | null
+  members: MembersChange
+  audit: AuditDraft
+}
 
 /** A committed change, as the registries apply it (locally after a commit, or from another replica). */
-export type Change = { kind: 'flag'; key: string; seq: number; flag: Flag | null } | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
+export type Change =
+  | { kind: 'flag'; key: string; seq: number; flag: Flag | null }
+  | { kind: 'token'; id: string; seq: number; token: TokenRecord | null }
+  | { kind: 'segment'; key: string; seq: number; head: SegmentHead | null; members: MembersChange }
 
 /**
  * What a store tells the sync: a change another replica committed, a whole new snapshot, a
@@ -91,7 +128,7 @@ export const BEAT_TTL_MS = 5000
  */
 export interface RecoverableStore {
   /** Writes `state` (flags, tokens) with a new epoch; resolves with it and the recovery's seq. */
-  reseed(state: { flags: Flag[]; tokens: TokenRecord[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }>
+  reseed(state: { flags: Flag[]; tokens: TokenRecord[]; segments: Segment[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }>
   /** Keeps what the store holds, under a new epoch; resolves with it and the recovery's seq. */
   acceptLoss(audit: AuditDraft): Promise<{ epoch: string; seq: number }>
 }
@@ -116,6 +153,8 @@ export interface Store {
   load(): Promise<Snapshot>
   /** The committed flag, bypassing the registry; for a replica that may be behind. */
   readFlag(key: string): Promise<Flag | null>
+  /** The committed segment without its members, bypassing the registry. */
+  readSegment(key: string): Promise<SegmentHead | null>
   /** Commits a write; resolves with the change to apply. Rejects with ConflictError or StoreUnavailableError. */
   commit(write: Write): Promise<Change>
   readAudit(query: AuditQuery): Promise<AuditPage>
@@ -130,7 +169,22 @@ export interface Store {
 }
 
 export function changeOf(write: Write, seq: number): Change {
+  if (write.kind === 'segment') return { kind: 'segment', key: write.key, seq, head: write.head, members: write.members }
   return write.kind === 'flag' ? { kind: 'flag', key: write.key, seq, flag: write.next } : { kind: 'token', id: write.id, seq, token: write.next }
+}
+
+/** The members a segment has after `change`, from the ones it had (mutated in place: a million ids are not copied). */
+export function applyMembers(held: { users: Set<string>; tenants: Set<string> }, change: MembersChange): void {
+  if (change.op === 'same') return
+  if (change.op === 'replace') {
+    held.users = new Set(change.users)
+    held.tenants = new Set(change.tenants)
+    return
+  }
+  for (const id of change.remove.users) held.users.delete(id)
+  for (const id of change.remove.tenants) held.tenants.delete(id)
+  for (const id of change.add.users) held.users.add(id)
+  for (const id of change.add.tenants) held.tenants.add(id)
 }
 
 /**
