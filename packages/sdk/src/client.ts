@@ -2,7 +2,9 @@
 // the server's own engine, so isEnabled is a synchronous map lookup and a switch.
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { answer, compileFlag, EMPTY_CONTEXT, evaluate, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { answer, compileFlag as compileWith, EMPTY_CONTEXT, evaluate, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { explain } from '@switchyard/core/evaluation/explain'
+import type { CompiledSegment } from '@switchyard/core/evaluation/clauses'
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
@@ -51,8 +53,10 @@ export type StateSource = 'stream' | 'saved' | 'bootstrap'
 export interface SwitchyardClient {
   /** Whether the flag is on for the context; `fallback` (default false) for an unknown flag. Synchronous, allocation-free. */
   isEnabled(key: string, context?: Context, fallback?: boolean): boolean
-  /** The answer POST /evaluate would give: `{flag, enabled, reason, version}`. */
+  /** The answer POST /evaluate would give: `{flag, enabled, reason, version}` (and `ruleId` when a rule decided). */
   evaluate(key: string, context?: Context): EvaluationResult
+  /** evaluate() with the decision trace: each step the engine took (POST /evaluate's `explain`). */
+  explain(key: string, context?: Context): EvaluationResult
   /** The flag as last received, or undefined. */
   flag(key: string): Flag | undefined
   /** Adds a change listener; returns the function that removes it. */
@@ -175,11 +179,18 @@ class StreamingClient implements SwitchyardClient {
 
   isEnabled(key: string, context: Context = EMPTY_CONTEXT, fallback = false): boolean {
     const compiled = this.flags.get(key)
-    return compiled === undefined ? fallback : evaluate(compiled, context).enabled
+    if (compiled === undefined) return fallback
+    const decision = evaluate(compiled, context)
+    // A flag this build cannot evaluate, or whose segment it does not hold, answers the caller's fallback.
+    return decision.reason === 'unsupported_model' || decision.reason === 'segment_not_local' ? fallback : decision.enabled
   }
 
   evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
     return answer(key, this.flags.get(key), context)
+  }
+
+  explain(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
+    return explain(key, this.flags.get(key), context)
   }
 
   flag(key: string): Flag | undefined {
@@ -432,3 +443,20 @@ class StreamingClient implements SwitchyardClient {
     })
   }
 }
+
+/**
+ * The stream does not carry segments to this SDK yet: a rule naming one answers segment_not_local
+ * (the caller's fallback) rather than a wrong "not in segment".
+ */
+const notLocal = (key: string): CompiledSegment => ({
+  key,
+  local: false,
+  users: new Set(),
+  tenants: new Set(),
+  excludedUsers: new Set(),
+  excludedTenants: new Set(),
+  clauses: [],
+  nfc: { users: false, tenants: false, excludedUsers: false, excludedTenants: false },
+})
+
+const compileFlag = (flag: Flag): CompiledFlag => compileWith(flag, notLocal)

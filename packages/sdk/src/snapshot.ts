@@ -46,7 +46,7 @@ export function flagsOf(snapshot: unknown, source: string): Flag[] {
       updatedAt: new Date(0).toISOString(),
       updatedBy: 'bootstrap',
       ...f,
-    } as Flag
+    } as unknown as Flag
     if (!(FLAG_STATES as readonly string[]).includes(flag.state)) throw new SnapshotError(`${at}.state must be one of ${FLAG_STATES.join(', ')}`)
     if (typeof flag.percentage !== 'number' || !(flag.percentage >= 0 && flag.percentage <= 100)) throw new SnapshotError(`${at}.percentage must be 0–100`)
     if (!(STICKINESS as readonly string[]).includes(flag.stickiness)) throw new SnapshotError(`${at}.stickiness must be one of ${STICKINESS.join(', ')}`)

@@ -5,7 +5,58 @@
 export type FlagState = 'enabled' | 'disabled' | 'beta_users' | 'percentage'
 export type Stickiness = 'userId' | 'tenantId'
 export type Reason =
-  'enabled' | 'disabled' | 'beta_user' | 'beta_tenant' | 'not_targeted' | 'percentage_in' | 'percentage_out' | 'missing_context' | 'flag_not_found'
+  | 'enabled'
+  | 'disabled'
+  | 'beta_user'
+  | 'beta_tenant'
+  | 'not_targeted'
+  | 'percentage_in'
+  | 'percentage_out'
+  | 'missing_context'
+  | 'flag_not_found'
+  | 'rule_match'
+  | 'unsupported_model'
+  | 'segment_not_local'
+export type ClauseOperator =
+  | 'in'
+  | 'not_in'
+  | 'starts_with'
+  | 'ends_with'
+  | 'contains'
+  | 'lt'
+  | 'lte'
+  | 'gt'
+  | 'gte'
+  | 'semver_eq'
+  | 'semver_lt'
+  | 'semver_gt'
+  | 'before'
+  | 'after'
+  | 'exists'
+  | 'in_segment'
+
+/** One condition of a rule: `attribute` is required for every operator but in_segment. */
+export interface Clause {
+  attribute?: string
+  operator: ClauseOperator
+  values: (string | number | boolean)[]
+  negate?: boolean
+}
+
+/** What a matching rule serves: exactly one of `enabled` and `percentage`. */
+export interface Serve {
+  enabled?: boolean
+  percentage?: number
+  stickiness?: Stickiness
+}
+
+/** A targeting rule as a flag holds it. */
+export interface Rule {
+  id: string
+  description?: string
+  clauses: Clause[]
+  serve: Serve
+}
 
 /** A flag as the server stores it. */
 export interface Flag {
@@ -17,6 +68,10 @@ export interface Flag {
   betaUsers: string[]
   betaTenants: string[]
   stickiness: Stickiness
+  /** Absent only on flags stored before rules existed. */
+  rules?: Rule[]
+  /** The flag model the flag needs (1: no rules; 2: rules). */
+  model?: number
   version: number
   createdAt: string
   updatedAt: string
@@ -27,7 +82,30 @@ export interface Flag {
 export interface Context {
   userId?: string
   tenantId?: string
-  attributes?: Record<string, string | number | boolean>
+  attributes?: Record<string, string | number | boolean | string[]>
+}
+
+type ClauseOutcome = 'missing_attribute' | 'type_mismatch' | 'not_matched' | 'segment_missing' | 'segment_not_local'
+
+interface PercentageTrace {
+  stickiness: Stickiness
+  bucket?: number
+  threshold: number
+}
+
+/** The decision trace `explain` returns: every step the engine took, up to the one that decided. */
+export interface Explanation {
+  state: FlagState
+  model: number
+  betaUsers?: { userId?: string; listed: boolean }
+  betaTenants?: { tenantId?: string; listed: boolean }
+  rules?: {
+    id: string
+    matched: boolean
+    failedClause?: { index: number; attribute?: string; operator: ClauseOperator; outcome: ClauseOutcome; message: string }
+    percentage?: PercentageTrace
+  }[]
+  fallthrough?: PercentageTrace
 }
 
 /** The answer POST /evaluate gives for one flag. */
@@ -37,4 +115,7 @@ export interface EvaluationResult {
   reason: Reason
   /** Version of the flag that answered; absent when the flag does not exist. */
   version?: number
+  /** With reason rule_match: the rule that decided. */
+  ruleId?: string
+  explanation?: Explanation
 }

@@ -27,6 +27,8 @@ import { authentication, requireToken } from './auth/authenticate.js'
 import type { Store } from './store/store.js'
 import { healthRoutes } from './health/routes.js'
 import { flagRoutes } from './flags/routes.js'
+import { segmentRoutes } from './segments/routes.js'
+import { segmentSchemas } from '@switchyard/core/segments/schema'
 import { evaluateRoutes } from './evaluation/routes.js'
 import { tokenRoutes } from './auth/routes.js'
 import { auditRoutes } from './audit/routes.js'
@@ -100,11 +102,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const services = await buildServices(config, app.log, deps.store)
-  const { store, flags, tokens, sync, heartbeat, stream, metrics } = services
+  const { store, flags, segments, tokens, sync, heartbeat, stream, metrics } = services
   app.decorate('switchyard', services)
   const onEvaluated = metrics.evaluations.count.bind(metrics.evaluations)
 
-  for (const schema of [...sharedSchemas, ...flagSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
+  for (const schema of [...sharedSchemas, ...flagSchemas, ...segmentSchemas, ...auditSchemas, ...tokenSchemas, ...ofrepSchemas]) app.addSchema(schema)
   installValidation(app)
   installJsonParser(app, config.jsonMaxDepth)
   installErrorHandler(app)
@@ -126,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(healthRoutes, { store, sync, heartbeat })
   await app.register(evaluateRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
   await app.register(flagRoutes, { flags })
+  await app.register(segmentRoutes, { segments })
   await app.register(tokenRoutes, { tokens })
   await app.register(auditRoutes, { store })
   await app.register(ofrepRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit, isStale: () => heartbeat.stale })

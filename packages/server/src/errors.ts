@@ -8,9 +8,14 @@ export const ErrorCodes = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   FLAG_NOT_FOUND: 404,
+  SEGMENT_NOT_FOUND: 404,
   TOKEN_NOT_FOUND: 404,
   NOT_FOUND: 404,
   FLAG_EXISTS: 409,
+  SEGMENT_EXISTS: 409,
+  SEGMENT_IN_USE: 409,
+  UNKNOWN_SEGMENT: 409,
+  MODEL_UNSUPPORTED: 409,
   TOKEN_PROTECTED: 409,
   TOKEN_EXISTS: 409,
   TOKEN_LIMIT_REACHED: 409,
@@ -47,6 +52,7 @@ export class AppError extends Error {
 }
 
 export const flagNotFound = (key: string) => new AppError('FLAG_NOT_FOUND', `flag '${key}' does not exist`)
+export const segmentNotFound = (key: string) => new AppError('SEGMENT_NOT_FOUND', `segment '${key}' does not exist`)
 export const validationFailed = (field: string, rule: string) => new AppError('VALIDATION_FAILED', `${field} ${rule}`, field)
 
 /** What a client sees for each code: the examples of the API document. */
@@ -55,6 +61,11 @@ const EXAMPLES: Record<ErrorCode, { message: string; field?: string }> = {
   UNAUTHORIZED: { message: 'a valid bearer token is required' },
   FORBIDDEN: { message: "this token's scope does not allow this route" },
   FLAG_NOT_FOUND: { message: "flag 'copilot_v2' does not exist" },
+  SEGMENT_NOT_FOUND: { message: "segment 'beta-testers' does not exist" },
+  SEGMENT_EXISTS: { message: "segment 'beta-testers' already exists" },
+  SEGMENT_IN_USE: { message: "segment 'beta-testers' is used by the rules of flags 'copilot_v2', 'new_checkout': change those rules first" },
+  UNKNOWN_SEGMENT: { message: "body.rules[0].clauses[1].values[0] names segment 'beta-testers', which does not exist", field: 'body.rules[0].clauses[1].values[0]' },
+  MODEL_UNSUPPORTED: { message: "flag 'copilot_v2' needs flag model 3 and this server speaks up to 2: change it through an upgraded replica" },
   TOKEN_NOT_FOUND: { message: "token 'tok_3kq9x2mzp4' does not exist" },
   NOT_FOUND: { message: 'no such route' },
   FLAG_EXISTS: { message: "flag 'copilot_v2' already exists" },

@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import { TokenRegistry } from './auth/tokens.js'
 import { flagsBootstrap } from './flags/bootstrap.js'
 import { FlagRegistry } from './flags/registry.js'
+import { SegmentRegistry } from './segments/registry.js'
 import { Metrics } from './metrics/metrics.js'
 import { AppliedRevision } from './replica/revision.js'
 import { Heartbeat } from './replica/heartbeat.js'
@@ -18,6 +19,7 @@ export interface Switchyard {
   config: Config
   store: Store
   flags: FlagRegistry
+  segments: SegmentRegistry
   tokens: TokenRegistry
   sync: StoreSync
   heartbeat: Heartbeat
@@ -30,7 +32,9 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   store ??= await createStore(config, log)
   const revision = new AppliedRevision()
   const { writeDeadlineMs } = config
-  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision })
+  const { registry: segments, replica: segmentReplica } = SegmentRegistry.create(store, { writeDeadlineMs, revision })
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision, segments })
+  segments.usedBy = (key) => flags.usingSegment(key)
   const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs, revision })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
   const metrics = new Metrics({
@@ -38,14 +42,14 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     flags,
     freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
   })
-  const sync = new StoreSync(store, flagReplica, tokenReplica, log, revision, metrics.sync)
+  const sync = new StoreSync(store, flagReplica, tokenReplica, segmentReplica, log, revision, metrics.sync)
   const heartbeat = new Heartbeat(
     store,
     {
       id: store.instanceId,
       revision,
       epoch: (): string | undefined => sync.epoch,
-      stateHash: () => (BigInt(`0x${flags.digest}`) ^ BigInt(`0x${tokens.digest}`)).toString(16).padStart(16, '0'),
+      stateHash: () => (BigInt(`0x${flags.digest}`) ^ BigInt(`0x${tokens.digest}`) ^ BigInt(`0x${segments.digest}`)).toString(16).padStart(16, '0'),
     },
     config.staleAfterMs,
     log,
@@ -69,5 +73,5 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
     },
   )
-  return { config, store, flags, tokens, sync, heartbeat, stream, metrics }
+  return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics }
 }

@@ -2,7 +2,7 @@
 import type { FieldChange } from './schema.js'
 
 // Id lists can hold 10,000 entries: record the difference, not two copies of the list.
-const LIST_FIELDS = new Set(['betaUsers', 'betaTenants'])
+const LIST_FIELDS = new Set(['betaUsers', 'betaTenants', 'users', 'tenants', 'excludedUsers', 'excludedTenants'])
 
 /** Ids an audit event names per side of a list change; past it the event counts the rest. */
 export const AUDIT_LIST_IDS = 1000
@@ -16,6 +16,11 @@ function listChange(before: readonly string[], after: readonly string[]): FieldC
   const has = new Set(after)
   const added = after.filter((x) => !had.has(x))
   const removed = before.filter((x) => !has.has(x))
+  return listEdit(added, removed)
+}
+
+/** The audit record of ids added to and removed from a list, known without the list itself (a segment's members). */
+export function listEdit(added: readonly string[], removed: readonly string[]): FieldChange | undefined {
   if (!added.length && !removed.length) return undefined
   const change: FieldChange = { added: added.slice(0, AUDIT_LIST_IDS), removed: removed.slice(0, AUDIT_LIST_IDS) }
   if (added.length > AUDIT_LIST_IDS) change.addedCount = added.length

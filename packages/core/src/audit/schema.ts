@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import { StringEnum } from '../schema.js'
 
-const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'token.created', 'token.revoked', 'store.reseeded', 'store.accepted'] as const
+const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'segment.created', 'segment.updated', 'segment.deleted', 'token.created', 'token.revoked', 'store.reseeded', 'store.accepted'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 const FieldChange = Type.Object(
@@ -25,6 +25,7 @@ export const AuditEvent = Type.Object(
     type: Type.Literal('audit'),
     action: StringEnum(AUDIT_ACTIONS),
     flag: Type.Optional(Type.String()),
+    segment: Type.Optional(Type.String({ description: 'The segment a segment.* event changed' })),
     tokenId: Type.Optional(Type.String()),
     actor: Type.String({ description: 'Name of the token that made the change' }),
     actorId: Type.Optional(

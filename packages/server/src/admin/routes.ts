@@ -90,9 +90,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
           'this replica started on the store after it lost data and holds nothing of it: reseed from a replica listed in GET /admin/fleet, or accept the store',
         )
       }
-      const state = { flags: [...flags.all()].map((c) => c.flag), tokens: tokens.stored() }
+      const state = { flags: [...flags.all()].map((c) => c.flag), tokens: tokens.stored(), segments: services.segments.all() }
       const actor = actorOf(request)
-      const audit = draftEvent(actor, 'store.reseeded', {}, { flags: { after: state.flags.length }, tokens: { after: state.tokens.length } })
+      const audit = draftEvent(actor, 'store.reseeded', {}, {
+        flags: { after: state.flags.length },
+        tokens: { after: state.tokens.length },
+        segments: { after: state.segments.length },
+      })
       const { epoch, seq } = await recoverable.reseed(state, audit)
       logAudit(actor, { ...audit, seq })
       return { epoch, seq, flags: state.flags.length, tokens: state.tokens.length }

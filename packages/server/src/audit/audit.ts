@@ -33,7 +33,7 @@ export function builtInActor(name: BuiltInActor, requestId: string, log: Fastify
 export function draftEvent(
   actor: Actor,
   action: AuditAction,
-  target: { flag?: string; tokenId?: string; version?: number },
+  target: { flag?: string; segment?: string; tokenId?: string; version?: number },
   changes: Record<string, FieldChange>,
 ): AuditDraft {
   return {

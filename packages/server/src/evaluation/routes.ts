@@ -1,7 +1,8 @@
 // POST /evaluate: the hot path. Memory only, no I/O, no allocation beyond the response.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors, flagNotFound, validationFailed } from '../errors.js'
+import { AppError, errors, flagNotFound, validationFailed } from '../errors.js'
 import { answer, EMPTY_CONTEXT } from '@switchyard/core/evaluation/engine'
+import { explain } from '@switchyard/core/evaluation/explain'
 import type { FlagReader, OnEvaluated } from './reader.js'
 import { logsAt } from '../plugins/request-log.js'
 import { EvaluateRequest, EvaluateResponse, EvaluateResponseDocumented, type EvaluationResult } from '@switchyard/core/flags/schema'
@@ -23,7 +24,8 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
         summary: 'Evaluate one flag, a list of flags, or every flag for a context',
         description:
           '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, ' +
-          'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag.',
+          'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag. ' +
+          '`explain: true` adds each answer\'s decision trace (`explanation`): an evaluate or admin token only.',
         tags: ['evaluation'],
         body: EvaluateRequest,
         response: { 200: { ...EvaluateResponse, [DOCUMENTED_AS]: EvaluateResponseDocumented }, ...errors('FLAG_NOT_FOUND') },
@@ -32,10 +34,14 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
       bodyLimit,
     },
     (request, reply) => {
-      const { flag, flags: keys, context = EMPTY_CONTEXT } = request.body
+      const { flag, flags: keys, context = EMPTY_CONTEXT, explain: explaining } = request.body
+      if (explaining === true && request.token?.scope === 'client') {
+        throw new AppError('FORBIDDEN', 'explain shows how flags are targeted: it needs an evaluate or admin token, not a client token')
+      }
+      const respond = explaining === true ? explain : answer
       if (flag !== undefined) {
         if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
-        const result = answer(flag, flags.get(flag), context)
+        const result = respond(flag, flags.get(flag), context)
         onEvaluated(flag, result.reason, result.enabled)
         if (result.version === undefined) throw flagNotFound(flag)
         if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
@@ -44,7 +50,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
       }
       const results: EvaluationResult[] = []
       for (const key of keys ?? flags.keys()) {
-        const result = answer(key, flags.get(key), context)
+        const result = respond(key, flags.get(key), context)
         onEvaluated(key, result.reason, result.enabled)
         results.push(result)
       }

@@ -12,8 +12,13 @@ import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { toNfc } from '@switchyard/core/flags/identity'
+import { segmentsNamed, settleRules } from '@switchyard/core/flags/model'
+import type { SegmentRegistry } from '../segments/registry.js'
 import {
   FLAG_DEFAULTS,
+  MODEL_VERSION,
+  modelOf,
+  withModelDefaults,
   MAX_BETA_IDS,
   MAX_ID_LENGTH,
   MUTABLE_FIELDS,
@@ -21,6 +26,8 @@ import {
   type FlagCreate,
   type FlagPatch,
   type FlagState,
+  type Rule,
+  type RuleInput,
   type TargetsEdit,
 } from '@switchyard/core/flags/schema'
 
@@ -48,11 +55,15 @@ export class FlagRegistry {
     private readonly store: Store,
     private readonly writeDeadlineMs: number,
     private readonly applied: AppliedRevision,
+    private readonly segments: SegmentRegistry | undefined,
   ) {}
 
-  /** A registry, and the one handle that changes what it holds: for the StoreSync alone. */
-  static create(store: Store, options: { writeDeadlineMs?: number; revision?: AppliedRevision } = {}): { registry: FlagRegistry; replica: Replicated<Flag> } {
-    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT, options.revision ?? new AppliedRevision())
+  /** A registry, and the one handle that changes what it holds: for the StoreSync alone. `segments`: what rules name. */
+  static create(
+    store: Store,
+    options: { writeDeadlineMs?: number; revision?: AppliedRevision; segments?: SegmentRegistry } = {},
+  ): { registry: FlagRegistry; replica: Replicated<Flag> } {
+    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT, options.revision ?? new AppliedRevision(), options.segments)
     const replica: Replicated<Flag> = {
       apply: (key, flag, seq) => registry.#apply(key, flag, seq),
       reset: (flags, seq, exact) => registry.#reset(flags, seq, exact),
@@ -73,9 +84,9 @@ export class FlagRegistry {
     return this.flags.digest
   }
 
-  /** Changes whenever any flag does; equal on replicas that hold the same changes (VersionedMap.revision). */
+  /** Changes whenever any flag or segment does; equal on replicas that hold the same changes (VersionedMap.revision). */
   get revision(): string {
-    return this.flags.revision
+    return this.segments ? `${this.flags.revision}+${this.segments.revision}` : this.flags.revision
   }
 
   all(): IterableIterator<CompiledFlag> {
@@ -93,10 +104,16 @@ export class FlagRegistry {
     return { flags: items, nextCursor }
   }
 
+  /** The keys of the flags whose rules name segment `key`, sorted. */
+  usingSegment(key: string): string[] {
+    return this.keys().filter((flag) => segmentsNamed(this.flags.get(flag)!.flag.rules ?? []).has(key))
+  }
+
   /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
   async create(input: FlagCreate, actor: Actor): Promise<Flag> {
     const now = new Date().toISOString()
-    let flag: Flag = normalize({ ...FLAG_DEFAULTS, ...input, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, 'body')
+    const { rules = [], ...fields } = input
+    let flag: Flag = this.settle({ ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, rules, 'body')
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), async (conflict) => {
       if (conflict?.current) throw flagExists(input.key)
@@ -112,7 +129,34 @@ export class FlagRegistry {
 
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
   async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
-    return this.change(key, actor, ifMatch, (base) => normalize({ ...base, ...patch }, 'body'))
+    const { rules, ...fields } = patch
+    return this.change(key, actor, ifMatch, (base) => this.settle({ ...base, ...fields }, rules ?? base.rules ?? [], 'body', rules === undefined))
+  }
+
+  /**
+   * Normalizes a flag and settles its rules (ids, NFC, the model's checks, named segments present),
+   * and sets the model it needs. `keptRules`: the rules are the stored flag's own, already settled.
+   */
+  private settle(flag: Omit<Flag, 'rules'>, rules: readonly RuleInput[], body: string, keptRules = false): Flag {
+    const settled = keptRules ? { rules: rules as Rule[] } : settleRules(rules)
+    if (settled.problem) throw validationFailed(`${body}.rules${settled.problem.field}`, settled.problem.message)
+    if (!keptRules) this.checkSegments(settled.rules, body)
+    const next = normalize({ ...flag, rules: settled.rules }, body)
+    return { ...next, model: modelOf(next) }
+  }
+
+  /** Every segment a rule names exists (409 UNKNOWN_SEGMENT naming the first that does not). */
+  private checkSegments(rules: readonly Rule[], body: string): void {
+    if (!this.segments) return
+    for (const [i, rule] of rules.entries()) {
+      for (const [j, clause] of rule.clauses.entries()) {
+        if (clause.operator !== 'in_segment') continue
+        const missing = clause.values.findIndex((v) => !this.segments!.has(String(v)))
+        if (missing < 0) continue
+        const field = `${body}.rules[${i}].clauses[${j}].values[${missing}]`
+        throw new AppError('UNKNOWN_SEGMENT', `${field} names segment '${String(clause.values[missing])}', which does not exist`, field)
+      }
+    }
   }
 
   /**
@@ -150,7 +194,8 @@ export class FlagRegistry {
    */
   private async change(key: string, actor: Actor, ifMatch: number | undefined, apply: (base: Flag) => Flag): Promise<Flag> {
     let base: Flag | null = null
-    const draft = (from: Flag) => {
+    const draft = (stored: Flag) => {
+      const from = readable(stored)
       if (ifMatch !== undefined && from.version !== ifMatch) throw versionMismatch(key, from.version)
       const next: Flag = { ...apply(from), key, version: from.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name }
       const changes = diff(from, next, MUTABLE_FIELDS)
@@ -175,6 +220,7 @@ export class FlagRegistry {
       const base = conflict ? conflict.current : await this.base(key, ifMatch)
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
+      readable(base)
       const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
       return { kind: 'flag', key, expectedVersion: base.version, next: null, audit }
     })
@@ -202,14 +248,17 @@ export class FlagRegistry {
    */
   private async base(key: string, ifMatch: number | undefined): Promise<Flag | null> {
     const local = this.flags.get(key)?.flag ?? null
-    if (local === null || (ifMatch !== undefined && local.version < ifMatch)) return this.store.readFlag(key)
+    if (local === null || (ifMatch !== undefined && local.version < ifMatch)) {
+      const stored = await this.store.readFlag(key)
+      return stored && withModelDefaults(stored)
+    }
     return local
   }
 
   /** Applies a committed change if it is newer than what this replica holds. */
   #apply(key: string, flag: Flag | null, seq: number): boolean {
     const previous = this.flags.get(key)?.flag ?? null
-    const applied = this.flags.apply(key, seq, flag ? compileFlag(flag) : null)
+    const applied = this.flags.apply(key, seq, flag ? this.compile(flag) : null)
     if (applied) {
       this.sorted = null
       this.emit({ type: 'change', key, flag, previous, seq })
@@ -219,12 +268,17 @@ export class FlagRegistry {
 
   #reset(flags: readonly Flag[], seq: number, exact?: boolean): void {
     this.flags.reset(
-      flags.map((f) => [f.key, compileFlag(f)]),
+      flags.map((f) => [f.key, this.compile(f)]),
       seq,
       exact,
     )
     this.sorted = null
     this.emit({ type: 'reset', seq })
+  }
+
+  /** Stored flags written before model 2 get its fields; rules find segments in this replica's registry. */
+  private compile(flag: Flag): CompiledFlag {
+    return compileFlag(withModelDefaults(flag), this.segments?.lookup)
   }
 
   private emit(event: FlagEvent): void {
@@ -251,6 +305,18 @@ function normalize(flag: Flag, body: string): Flag {
 function checkIdLengths(ids: readonly string[], field: string): void {
   const long = ids.findIndex((id) => toNfc(id).length > MAX_ID_LENGTH)
   if (long >= 0) throw validationFailed(`${field}[${long}]`, `must NOT have more than ${MAX_ID_LENGTH} characters in Unicode NFC`)
+}
+
+/**
+ * A flag this build can change: one written by a newer build may hold fields this one does not know
+ * and would drop, so it is refused (409) rather than rewritten.
+ */
+function readable(flag: Flag): Flag {
+  const model = flag.model ?? 1
+  if (model > MODEL_VERSION) {
+    throw new AppError('MODEL_UNSUPPORTED', `flag '${flag.key}' needs flag model ${model} and this server speaks up to ${MODEL_VERSION}: change it through an upgraded replica`)
+  }
+  return withModelDefaults(flag)
 }
 
 const flagExists = (key: string) => new AppError('FLAG_EXISTS', `flag '${key}' already exists`)

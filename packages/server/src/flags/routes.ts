@@ -8,11 +8,11 @@ import type { FlagRegistry } from './registry.js'
 import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '@switchyard/core/flags/schema'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
-const IfMatchHeaders = Type.Object({
+export const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(
     Type.String({
       maxLength: 64,
-      description: 'The flag version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches',
+      description: 'The version this change is based on, as sent in ETag; 412 if it moved on. A weak ETag (W/"3") never matches',
     }),
   ),
 })
@@ -24,10 +24,10 @@ const NO_VERSION = -1
  * If-Match carries the version as an ETag ("3", or a bare 3); `*` means "any version". If-Match
  * compares strongly (RFC 9110 §13.1.1), so a weak ETag (W/"3") never matches.
  */
-function parseIfMatch(header: string | undefined): number | undefined {
+export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === '*') return undefined
   const m = /^\s*(W\/)?"?(\d{1,15})"?\s*$/.exec(header)
-  if (!m) throw validationFailed('headers.if-match', 'must be a flag version as sent in ETag, e.g. "3"')
+  if (!m) throw validationFailed('headers.if-match', 'must be a version as sent in ETag, e.g. "3"')
   return m[1] ? NO_VERSION : Number(m[2])
 }
 

@@ -143,8 +143,8 @@ export class Metrics {
         this.set(freshness().stale ? 1 : 0)
       },
     })
-    const applied = { flag: changes.labels('flag', 'applied'), token: changes.labels('token', 'applied') }
-    const skipped = { flag: changes.labels('flag', 'skipped'), token: changes.labels('token', 'skipped') }
+    const applied = { flag: changes.labels('flag', 'applied'), token: changes.labels('token', 'applied'), segment: changes.labels('segment', 'applied') }
+    const skipped = { flag: changes.labels('flag', 'skipped'), token: changes.labels('token', 'skipped'), segment: changes.labels('segment', 'skipped') }
     this.sync = {
       changeReceived(change: Change, wasApplied: boolean, committedAtMs?: number) {
         ;(wasApplied ? applied : skipped)[change.kind].inc()

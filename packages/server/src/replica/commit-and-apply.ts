@@ -6,6 +6,7 @@ import { logAudit, type Actor } from '../audit/audit.js'
 import { AppError } from '../errors.js'
 import { ConflictError } from '../store/errors.js'
 import type { Change, Store, Write } from '../store/store.js'
+import type { Flag } from '@switchyard/core/flags/schema'
 import type { KeyQueue } from './key-queue.js'
 import type { AppliedRevision } from './revision.js'
 
@@ -34,11 +35,15 @@ export interface Writer {
  * in the queue has come, so it drafts from the state the writes before it left. Resolves with
  * the committed write, or null when the draft found nothing to change.
  */
-export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict?: ConflictError) => W | null | Promise<W | null>): Promise<W | null> {
+/** `R`: what a conflict reports the store holds (a flag; a segment's head for segment writes). */
+export function commitAndApply<W extends Write, R extends { version: number } = Flag>(
+  writer: Writer,
+  draft: (conflict?: ConflictError<R>) => W | null | Promise<W | null>,
+): Promise<W | null> {
   return writer.queue.run(writer.key, async () => {
     // From this write's turn: waiting behind this replica's own writes is not contention.
     const deadline = Date.now() + writer.deadlineMs
-    let conflict: ConflictError | undefined
+    let conflict: ConflictError<R> | undefined
     for (let attempt = 1; ; attempt++) {
       const write = await draft(conflict)
       if (write === null) return null
@@ -51,7 +56,7 @@ export function commitAndApply<W extends Write>(writer: Writer, draft: (conflict
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err
         if (Date.now() >= deadline) throw contended(writer)
-        conflict = err
+        conflict = err as ConflictError<R>
         // Each conflict means another replica's write went in: retry at once, with a little
         // jitter once the same race has been lost a few times, so two replicas stop colliding.
         if (attempt > 3) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)))

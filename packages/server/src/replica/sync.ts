@@ -2,10 +2,11 @@
 // replicas, and full resyncs after a gap in notifications.
 import type { FastifyBaseLogger } from 'fastify'
 import { StoreDivergedError, StoreUnavailableError } from '../store/errors.js'
-import type { Flag } from '@switchyard/core/flags/schema'
+import { MODEL_VERSION, type Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Change, Snapshot, Store } from '../store/store.js'
 import type { AppliedRevision } from './revision.js'
+import type { ReplicatedSegments } from '../segments/registry.js'
 import type { Heartbeat } from './heartbeat.js'
 
 /**
@@ -44,6 +45,7 @@ export class StoreSync {
     private readonly store: Store,
     private readonly flags: Replicated<Flag>,
     private readonly tokens: Replicated<TokenRecord>,
+    private readonly segments: ReplicatedSegments,
     private readonly log: FastifyBaseLogger,
     readonly revision: AppliedRevision,
     observer?: SyncObserver,
@@ -78,6 +80,7 @@ export class StoreSync {
     for (;;) {
       try {
         const snapshot = await this.store.load()
+        refuseNewerModels(snapshot)
         this.applySnapshot(snapshot)
         await this.beforeReady?.(snapshot)
         this.ready = true
@@ -103,6 +106,7 @@ export class StoreSync {
   }
 
   private applyChange(change: Change): boolean {
+    if (change.kind === 'segment') return this.segments.apply(change.key, change, change.seq)
     return change.kind === 'flag' ? this.flags.apply(change.key, change.flag, change.seq) : this.tokens.apply(change.id, change.token, change.seq)
   }
 
@@ -111,9 +115,28 @@ export class StoreSync {
     const exact = this.epoch !== undefined && snapshot.epoch !== this.epoch
     if (exact) this.log.warn({ from: this.epoch, to: snapshot.epoch }, 'store.epoch_changed')
     this.epoch = snapshot.epoch
+    // Segments first: the flags' rules find them by key as soon as they are applied.
+    this.segments.reset(snapshot.segments ?? [], snapshot.seq, exact)
     this.flags.reset(snapshot.flags, snapshot.seq, exact)
     this.tokens.reset(snapshot.tokens, snapshot.seq, exact)
     if (exact) this.revision.restart(snapshot.seq)
     else this.revision.appliedThrough(snapshot.seq)
   }
+}
+
+/**
+ * A store holding flags of a newer model than this build speaks was written by a newer build: this
+ * one is a downgrade, and starting would answer those flags with the fallback everywhere. Refuse.
+ */
+function refuseNewerModels(snapshot: Snapshot): void {
+  const newer = snapshot.flags.filter((f) => (f.model ?? 1) > MODEL_VERSION)
+  if (newer.length === 0) return
+  const named = newer
+    .slice(0, 5)
+    .map((f) => `'${f.key}' (model ${f.model})`)
+    .join(', ')
+  throw new Error(
+    `the store holds ${newer.length} flag(s) of a newer flag model than this build speaks (up to ${MODEL_VERSION}): ${named}. ` +
+      'Run the version that wrote them, or newer (README: "Upgrading")',
+  )
 }

@@ -7,12 +7,13 @@ import type { Flag } from '@switchyard/core/flags/schema'
  * when it holds no flag, `lastVersion`: the version a create must continue from (the last version
  * of the flag deleted under that key; 0 for a key never used).
  */
-export class ConflictError extends Error {
+/** `current`: the flag (or, for a segment write, the segment head) the store holds. */
+export class ConflictError<R extends { version: number } = Flag> extends Error {
   constructor(
-    readonly current: Flag | null,
+    readonly current: R | null,
     readonly lastVersion = 0,
   ) {
-    super(current ? `store holds version ${current.version}` : `store holds no flag; a create continues from version ${lastVersion}`)
+    super(current ? `store holds version ${current.version}` : `store holds no record; a create continues from version ${lastVersion}`)
     this.name = 'ConflictError'
   }
 }

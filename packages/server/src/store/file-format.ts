@@ -4,7 +4,7 @@
 //
 // switchyard.json (format switchyard/v2): a header line {"format","seq","epoch"} (with "versionFloor" once
 // tombstones were dropped), one line per flag, token, audit event and deleted flag's tombstone
-// ({"flag":…}, {"token":…}, {"audit":…}, {"tombstone":{"key","version"}}), and a trailer
+// ({"flag":…}, {"token":…}, {"segment":…} with its members, {"audit":…}, {"tombstone":{"key","version"}}), and a trailer
 // {"end":{counts}} that proves the file whole. Files written before tombstones (no such lines, no
 // count) and files of format switchyard/v1 (the whole state as one JSON object) are still read.
 //
@@ -15,6 +15,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { AuditEvent } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
+import type { Segment } from '@switchyard/core/segments/schema'
 import type { RecordPatch } from '@switchyard/core/replica/change-patch'
 import type { StoredState } from './memory.js'
 import type { Change, Tombstone } from './store.js'
@@ -29,7 +30,7 @@ const CHUNK_BYTES = 1024 * 1024
 interface JournalEntry {
   seq: number
   kind: Change['kind']
-  /** The flag key or token id. */
+  /** The flag or segment key, or the token id. */
   id: string
   patch: RecordPatch
   event: AuditEvent
@@ -76,7 +77,7 @@ export function parseJournalLine(line: string): JournalEntry | undefined {
   const patch = e.patch as { op?: unknown } | undefined
   const valid =
     Number.isInteger(e.seq) &&
-    (e.kind === 'flag' || e.kind === 'token') &&
+    (e.kind === 'flag' || e.kind === 'token' || e.kind === 'segment') &&
     typeof e.id === 'string' &&
     typeof patch === 'object' &&
     patch !== null &&
@@ -148,9 +149,10 @@ export async function writeState(file: FileHandle, state: StoredState): Promise<
   await add(`${JSON.stringify({ format: FORMAT, seq: state.seq, epoch: state.epoch, ...floor })}\n`)
   for (const flag of state.flags) await add(`{"flag":${JSON.stringify(flag)}}\n`)
   for (const token of state.tokens) await add(`{"token":${JSON.stringify(token)}}\n`)
+  for (const segment of state.segments ?? []) await add(`{"segment":${JSON.stringify(segment)}}\n`)
   for (const event of state.audit) await add(`{"audit":${JSON.stringify(event)}}\n`)
   for (const tombstone of tombstones) await add(`{"tombstone":${JSON.stringify(tombstone)}}\n`)
-  const end = { flags: state.flags.length, tokens: state.tokens.length, audit: state.audit.length, tombstones: tombstones.length }
+  const end = { flags: state.flags.length, tokens: state.tokens.length, segments: state.segments?.length ?? 0, audit: state.audit.length, tombstones: tombstones.length }
   await add(`${JSON.stringify({ end })}\n`)
   await flush()
 }
@@ -182,18 +184,22 @@ export async function readState(path: string): Promise<StoredState | null> {
       if (typeof value !== 'object' || value === null) throw corrupt(`the line at byte ${start} is not an object`)
       if ('flag' in value) state.flags.push(value.flag as Flag)
       else if ('token' in value) state.tokens.push(value.token as TokenRecord)
+      else if ('segment' in value) state.segments!.push(value.segment as Segment)
       else if ('audit' in value) state.audit.push(value.audit as AuditEvent)
       else if ('tombstone' in value) state.tombstones!.push(value.tombstone as Tombstone)
       else if ('end' in value) {
         const end = value.end as Record<string, unknown>
         // Files written before tombstones count none.
         const tombstones = end?.tombstones ?? 0
-        const counted = end?.flags === state.flags.length && end?.tokens === state.tokens.length && end?.audit === state.audit.length
+        // Files written before segments count none.
+        const segments = end?.segments ?? 0
+        const counted =
+          end?.flags === state.flags.length && end?.tokens === state.tokens.length && end?.audit === state.audit.length && segments === state.segments!.length
         if (!counted || tombstones !== state.tombstones!.length) {
           throw corrupt('its record counts do not match its trailer')
         }
         ended = true
-      } else throw corrupt(`the line at byte ${start} holds no flag, token, audit event or tombstone`)
+      } else throw corrupt(`the line at byte ${start} holds no flag, token, segment, audit event or tombstone`)
     })
   } catch (err) {
     if (err instanceof DataFileError) throw err
@@ -222,7 +228,7 @@ function firstLine(value: Record<string, unknown>, notOurs: () => Error): Stored
   if (value.format === FORMAT) {
     const versionFloor = Number.isInteger(value.versionFloor) ? (value.versionFloor as number) : 0
     const epoch = typeof value.epoch === 'string' ? { epoch: value.epoch } : {}
-    return { seq: value.seq as number, ...epoch, flags: [], tokens: [], audit: [], tombstones: [], versionFloor }
+    return { seq: value.seq as number, ...epoch, flags: [], tokens: [], segments: [], audit: [], tombstones: [], versionFloor }
   }
   if (value.format === FORMAT_V1 && Array.isArray(value.flags) && Array.isArray(value.tokens) && Array.isArray(value.audit)) {
     return value as unknown as StoredState

@@ -19,8 +19,9 @@ import type { Flag } from '@switchyard/core/flags/schema'
 import { applyPatch, diffRecord, PatchError } from '@switchyard/core/replica/change-patch'
 import { DataDirLock, DataDirLockedError } from './data-dir-lock.js'
 import { DataFileError, journalLine, parseJournalLine, readLines, readState, writeAll, writeState } from './file-format.js'
-import { MemoryStore, type AuditLimits, type StoredState, type TombstoneLimits } from './memory.js'
-import type { Change, FoldingStore, Snapshot, StoreHealth } from './store.js'
+import { MemoryStore, type AuditLimits, type HeldSegment, type StoredState, type TombstoneLimits } from './memory.js'
+import type { Change, FoldingStore, MembersChange, SegmentHead, Snapshot, StoreHealth } from './store.js'
+import type { RecordPatch } from '@switchyard/core/replica/change-patch'
 
 export { DataFileError } from './file-format.js'
 export const DATA_FILE = 'switchyard.json'
@@ -143,7 +144,9 @@ export class FileStore extends MemoryStore implements FoldingStore {
         change =
           entry.kind === 'flag'
             ? { kind: 'flag', key: entry.id, seq: entry.seq, flag: applyPatch<Flag>(this.flags.get(entry.id) ?? null, entry.patch) }
-            : { kind: 'token', id: entry.id, seq: entry.seq, token: applyPatch<TokenRecord>(this.tokens.get(entry.id) ?? null, entry.patch) }
+            : entry.kind === 'segment'
+              ? { kind: 'segment', key: entry.id, seq: entry.seq, ...segmentChange(this.segments.get(entry.id), entry.patch) }
+              : { kind: 'token', id: entry.id, seq: entry.seq, token: applyPatch<TokenRecord>(this.tokens.get(entry.id) ?? null, entry.patch) }
       } catch (err) {
         if (err instanceof PatchError) throw refuse(`cannot apply change ${entry.seq} (${err.message})`, start)
         throw err
@@ -165,8 +168,12 @@ export class FileStore extends MemoryStore implements FoldingStore {
     }
     await this.checkLock()
     const patch =
-      change.kind === 'flag' ? diffRecord(this.flags.get(change.key) ?? null, change.flag) : diffRecord(this.tokens.get(change.id) ?? null, change.token)
-    const line = journalLine({ seq: change.seq, kind: change.kind, id: change.kind === 'flag' ? change.key : change.id, patch }, eventJson)
+      change.kind === 'flag'
+        ? diffRecord(this.flags.get(change.key) ?? null, change.flag)
+        : change.kind === 'segment'
+          ? segmentPatch(this.segments.get(change.key)?.head ?? null, change.head, change.members)
+          : diffRecord(this.tokens.get(change.id) ?? null, change.token)
+    const line = journalLine({ seq: change.seq, kind: change.kind, id: change.kind === 'token' ? change.id : change.key, patch }, eventJson)
     try {
       await this.append(line)
       this.writeError = undefined
@@ -313,4 +320,46 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * A segment change as a journal patch on the record with its members: the head's fields as a diff,
+ * members replaced as whole lists or edited as list additions and removals (never the million ids).
+ */
+function segmentPatch(before: SegmentHead | null, head: SegmentHead | null, members: MembersChange): RecordPatch {
+  if (head === null) return { op: 'delete' }
+  const whole = members.op === 'replace' ? { users: members.users, tenants: members.tenants } : {}
+  if (before === null) return { op: 'put', value: { ...head, users: [], tenants: [], ...whole } }
+  const patch = diffRecord(before, head)
+  if (patch.op !== 'patch') return patch
+  if (members.op === 'replace') patch.set = { ...patch.set, ...whole }
+  if (members.op === 'edit') {
+    patch.lists = {
+      ...patch.lists,
+      users: { add: members.add.users, remove: members.remove.users },
+      tenants: { add: members.add.tenants, remove: members.remove.tenants },
+    }
+  }
+  return patch
+}
+
+/** The change a journal patch of a segment records (segmentPatch's inverse), given what is held. */
+function segmentChange(held: HeldSegment | undefined, patch: RecordPatch): { head: SegmentHead | null; members: MembersChange } {
+  if (patch.op === 'delete') return { head: null, members: { op: 'same' } }
+  if (patch.op === 'put') {
+    const { users, tenants, ...head } = patch.value as unknown as SegmentHead & { users: string[]; tenants: string[] }
+    return { head, members: { op: 'replace', users, tenants } }
+  }
+  if (!held) throw new PatchError('a patch names a segment that does not exist')
+  const { users, tenants, ...set } = (patch.set ?? {}) as { users?: string[]; tenants?: string[] }
+  const head = applyPatch<SegmentHead>(held.head, { op: 'patch', set, unset: patch.unset })!
+  if (users !== undefined || tenants !== undefined) return { head, members: { op: 'replace', users: users ?? [...held.users], tenants: tenants ?? [...held.tenants] } }
+  const lists = patch.lists ?? {}
+  if (lists.users || lists.tenants) {
+    const empty = { add: [], remove: [] }
+    const u = lists.users ?? empty
+    const t = lists.tenants ?? empty
+    return { head, members: { op: 'edit', add: { users: u.add, tenants: t.add }, remove: { users: u.remove, tenants: t.remove } } }
+  }
+  return { head, members: { op: 'same' } }
 }

@@ -5,9 +5,12 @@ import { ConflictError } from './errors.js'
 import type { AuditEvent, AuditPage, AuditQuery } from '@switchyard/core/audit/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
+import type { Segment } from '@switchyard/core/segments/schema'
 import {
   AuditPageBuilder,
+  applyMembers,
   changeOf,
+  type SegmentHead,
   MAX_TOMBSTONES,
   BEAT_TTL_MS,
   type Change,
@@ -27,6 +30,8 @@ export interface StoredState {
   epoch?: string
   flags: Flag[]
   tokens: TokenRecord[]
+  /** Absent in files written before segments: none. */
+  segments?: Segment[]
   audit: AuditEvent[]
   /** Deleted flags' last versions, and the floor dropped ones raised (absent in older files: none). */
   tombstones?: Tombstone[]
@@ -52,6 +57,7 @@ export class MemoryStore implements Store {
   protected epoch = randomBytes(12).toString('base64url')
   protected flags = new Map<string, Flag>()
   protected tokens = new Map<string, TokenRecord>()
+  protected segments = new Map<string, HeldSegment>()
   /** Deleted flag key → its last version: a re-created flag continues from it (store.ts, Write). */
   protected tombstones = new Map<string, number>()
   /** The highest version among dropped tombstones: a key without one continues from it. */
@@ -73,11 +79,19 @@ export class MemoryStore implements Store {
   }
 
   async load(): Promise<Snapshot> {
-    return { seq: this.seq, epoch: this.epoch, flags: [...this.flags.values()], tokens: [...this.tokens.values()] }
+    return { seq: this.seq, epoch: this.epoch, flags: [...this.flags.values()], tokens: [...this.tokens.values()], segments: this.segmentList() }
   }
 
   async readFlag(key: string): Promise<Flag | null> {
     return this.flags.get(key) ?? null
+  }
+
+  async readSegment(key: string): Promise<SegmentHead | null> {
+    return this.segments.get(key)?.head ?? null
+  }
+
+  protected segmentList(): Segment[] {
+    return [...this.segments.values()].map(({ head, users, tenants }) => ({ ...head, users: [...users], tenants: [...tenants] }))
   }
 
   commit(write: Write): Promise<Change> {
@@ -118,17 +132,26 @@ export class MemoryStore implements Store {
   protected applyCommitted(change: Change, event: AuditEvent, eventBytes: number): void {
     this.seq = change.seq
     if (change.kind === 'flag') {
-      this.keepTombstone(change.key, change.flag)
+      this.keepTombstone(change.key, this.flags.get(change.key)?.version, change.flag)
       setOrDelete(this.flags, change.key, change.flag)
+    } else if (change.kind === 'segment') {
+      const held = this.segments.get(change.key)
+      this.keepTombstone(segmentTombstone(change.key), held?.head.version, change.head)
+      if (change.head === null) this.segments.delete(change.key)
+      else {
+        const next: HeldSegment = held ?? { head: change.head, users: new Set(), tenants: new Set() }
+        next.head = change.head
+        applyMembers(next, change.members)
+        this.segments.set(change.key, next)
+      }
     } else setOrDelete(this.tokens, change.id, change.token)
     this.remember(event, eventBytes)
   }
 
-  /** A deletion leaves the flag's last version behind; a (re-)creation takes it away. */
-  private keepTombstone(key: string, next: Flag | null): void {
-    const previous = this.flags.get(key)
+  /** A deletion leaves the record's last version behind; a (re-)creation takes it away. */
+  private keepTombstone(key: string, previousVersion: number | undefined, next: object | null): void {
     this.tombstones.delete(key)
-    if (next === null && previous) this.tombstones.set(key, previous.version)
+    if (next === null && previousVersion !== undefined) this.tombstones.set(key, previousVersion)
     this.trimTombstones()
   }
 
@@ -160,7 +183,7 @@ export class MemoryStore implements Store {
   /** The whole state, as a durable store saves it: copies of the lists, sharing the (immutable) records. */
   protected state(): StoredState {
     const tombstones = [...this.tombstones].map(([key, version]) => ({ key, version }))
-    const records = { flags: [...this.flags.values()], tokens: [...this.tokens.values()], audit: [...this.audit] }
+    const records = { flags: [...this.flags.values()], tokens: [...this.tokens.values()], segments: this.segmentList(), audit: [...this.audit] }
     return { seq: this.seq, epoch: this.epoch, ...records, tombstones, versionFloor: this.versionFloor }
   }
 
@@ -170,6 +193,7 @@ export class MemoryStore implements Store {
     if (state.epoch !== undefined) this.epoch = state.epoch
     this.flags = new Map(state.flags.map((f) => [f.key, f]))
     this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
+    this.segments = new Map((state.segments ?? []).map(({ users, tenants, ...head }) => [head.key, { head, users: new Set(users), tenants: new Set(tenants) }]))
     this.tombstones = new Map((state.tombstones ?? []).map((t) => [t.key, t.version]))
     this.versionFloor = state.versionFloor ?? 0
     this.trimTombstones()
@@ -211,6 +235,19 @@ export class MemoryStore implements Store {
     await this.queue
   }
 }
+
+/** A segment as a store holds it: members as sets, so an edit of a million-member segment copies nothing. */
+export interface HeldSegment {
+  head: SegmentHead
+  users: Set<string>
+  tenants: Set<string>
+}
+
+/**
+ * Segments keep their tombstones beside the flags', under a key no flag can have (flag keys hold no
+ * colon): one cap, one floor, no new field in the data file.
+ */
+export const segmentTombstone = (key: string) => `segment:${key}`
 
 function setOrDelete<V>(map: Map<string, V>, key: string, value: V | null): void {
   if (value === null) map.delete(key)

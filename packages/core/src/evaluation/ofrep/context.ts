@@ -4,7 +4,7 @@ import type { Context } from '../engine.js'
 
 export type ContextMapping = { context: Context; error?: undefined } | { context?: undefined; error: string }
 
-type Attribute = string | number | boolean
+type Attribute = string | number | boolean | string[]
 
 export function fromOpenFeatureContext(input: Readonly<Record<string, unknown>> | undefined): ContextMapping {
   const context: Context = {}
@@ -27,7 +27,12 @@ export function fromOpenFeatureContext(input: Readonly<Record<string, unknown>> 
       attributes[name] = value
       continue
     }
-    return { error: `context.${name} must be a string, a finite number or a boolean: Switchyard attributes are flat` }
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+      attributes ??= Object.create(null) as Record<string, Attribute>
+      attributes[name] = value as string[]
+      continue
+    }
+    return { error: `context.${name} must be a string, a finite number, a boolean or a list of strings: Switchyard attributes are flat` }
   }
   if (attributes) context.attributes = attributes
   return { context }

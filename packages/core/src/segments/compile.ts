@@ -1,0 +1,51 @@
+// A segment ready for membership checks: members as sets of NFC ids, clauses compiled. The sets
+// are the caller's, so a holder of a million-member segment applies an edit to them in place.
+import { compileClause, type CompiledSegment } from '../evaluation/clauses.js'
+import { hasOtherForms, toNfc } from '../flags/identity.js'
+import type { Segment } from './schema.js'
+
+/** What compileSegment needs: the segment without its member lists (which the sets hold). */
+export type SegmentFields = Omit<Segment, 'users' | 'tenants'>
+
+export interface MutableSegment extends CompiledSegment {
+  readonly users: Set<string>
+  readonly tenants: Set<string>
+  readonly nfc: { users: boolean; tenants: boolean; excludedUsers: boolean; excludedTenants: boolean }
+}
+
+const anyOtherForms = (ids: Iterable<string>) => {
+  for (const id of ids) if (hasOtherForms(id)) return true
+  return false
+}
+
+/** `users`/`tenants` are taken as they are (held in NFC); `local` false: an SDK that was not sent the members. */
+export function compileSegment(segment: SegmentFields, users: Set<string>, tenants: Set<string>, local = true): MutableSegment {
+  const excludedUsers = new Set(segment.excludedUsers.map(toNfc))
+  const excludedTenants = new Set(segment.excludedTenants.map(toNfc))
+  return {
+    key: segment.key,
+    local,
+    users,
+    tenants,
+    excludedUsers,
+    excludedTenants,
+    clauses: segment.clauses.map(compileClause),
+    nfc: { users: anyOtherForms(users), tenants: anyOtherForms(tenants), excludedUsers: anyOtherForms(excludedUsers), excludedTenants: anyOtherForms(excludedTenants) },
+  }
+}
+
+/** A whole segment record (a vector, a bootstrap file) compiled: its lists become new sets. */
+export function compileSegmentRecord(segment: Segment): MutableSegment {
+  const { users, tenants, ...fields } = segment
+  return compileSegment(fields, new Set(users.map(toNfc)), new Set(tenants.map(toNfc)))
+}
+
+/** Adds and removes ids in place, keeping `nfc` true once an id with other forms arrived. */
+export function editMembers(segment: MutableSegment, add: { users: string[]; tenants: string[] }, remove: { users: string[]; tenants: string[] }): void {
+  for (const id of remove.users) segment.users.delete(id)
+  for (const id of remove.tenants) segment.tenants.delete(id)
+  for (const id of add.users) segment.users.add(id)
+  for (const id of add.tenants) segment.tenants.add(id)
+  if (!segment.nfc.users && anyOtherForms(add.users)) segment.nfc.users = true
+  if (!segment.nfc.tenants && anyOtherForms(add.tenants)) segment.nfc.tenants = true
+}
