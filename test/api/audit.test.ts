@@ -46,6 +46,7 @@ describe('audit events', () => {
         percentage: { before: null, after: 0 },
         betaUsers: { added: ['alice'], removed: [] },
         stickiness: { before: null, after: 'userId' },
+        rules: { before: null, after: [] },
       },
     })
   })

@@ -28,6 +28,8 @@ describe('POST /flags', () => {
       betaUsers: [],
       betaTenants: [],
       stickiness: 'userId',
+      rules: [],
+      model: 1,
       version: 1,
       createdAt: expect.stringMatching(ISO),
       updatedAt: flag.createdAt,

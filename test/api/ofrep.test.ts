@@ -155,7 +155,7 @@ describe('POST /ofrep/v1/evaluate/flags/:key', () => {
       [{ targetingKey: 42 }, 'context.targetingKey'],
       [{ targetingKey: 'u', tenantId: true }, 'context.tenantId'],
       [{ targetingKey: 'u', address: { city: 'Oslo' } }, 'context.address'],
-      [{ targetingKey: 'u', roles: ['admin'] }, 'context.roles'],
+      [{ targetingKey: 'u', roles: ['admin', 7] }, 'context.roles'],
       [{ targetingKey: 'u', gone: null }, 'context.gone'],
       [{ targetingKey: 'u'.repeat(201) }, 'context.targetingKey'],
       [{ targetingKey: 'u', note: 'n'.repeat(1001) }, 'context.note'],

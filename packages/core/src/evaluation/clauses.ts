@@ -2,7 +2,7 @@
 // answers a small code, so evaluate() only compares it with MATCH while explain() tells why.
 import { toNfc, hasOtherForms } from '../flags/identity.js'
 import type { Clause, ClauseOperator } from '../flags/rules.js'
-import { compareSemver, parseInstant, parseSemver, type Semver } from './values.js'
+import { compareSemver, parseInstant, parseSemver, type Semver } from '../flags/values.js'
 import type { Context } from './engine.js'
 
 export const MATCH = 0

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
-import { parseInstant, parseSemver } from '../evaluation/values.js'
+import { parseInstant, parseSemver } from './values.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */

@@ -6,7 +6,8 @@ import { MODEL_VERSION, type Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Change, Snapshot, Store } from '../store/store.js'
 import type { AppliedRevision } from './revision.js'
-import type { ReplicatedSegments } from '../segments/registry.js'
+import type { MembersChange, SegmentHead } from '../store/store.js'
+import type { Segment } from '@switchyard/core/segments/schema'
 import type { Heartbeat } from './heartbeat.js'
 
 /**
@@ -19,6 +20,18 @@ export interface Replicated<R> {
   apply(id: string, record: R | null, seq: number): boolean
   /** `exact`: keep nothing held, not even changes newer than `seq` (the snapshot is of another epoch). */
   reset(records: readonly R[], seq: number, exact?: boolean): void
+}
+
+/** A segment change as the segment registry applies it: its head (null: deleted) and how its members changed. */
+export interface SegmentRecordChange {
+  head: SegmentHead | null
+  members: MembersChange
+}
+
+/** Replicated, for segments: members arrive as a delta, so a change is not a whole record. */
+export interface ReplicatedSegments {
+  apply(key: string, change: SegmentRecordChange, seq: number): boolean
+  reset(segments: readonly Segment[], seq: number, exact?: boolean): void
 }
 
 /** Told what each store notification did; metrics implement it. */

@@ -6,6 +6,7 @@ import { diff, listEdit } from '@switchyard/core/audit/diff'
 import { commitAndApply, WRITE_DEADLINE_MS_DEFAULT, type Writer } from '../replica/commit-and-apply.js'
 import { KeyQueue } from '../replica/key-queue.js'
 import { AppliedRevision } from '../replica/revision.js'
+import type { ReplicatedSegments, SegmentRecordChange } from '../replica/sync.js'
 import type { ConflictError } from '../store/errors.js'
 import type { Members, MembersChange, SegmentHead, SegmentWrite, Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
@@ -31,20 +32,8 @@ export interface HeldSegment {
   readonly compiled: MutableSegment
 }
 
-/** What the sync hands the registry for one committed segment change. */
-export interface SegmentRecordChange {
-  head: SegmentHead | null
-  members: MembersChange
-}
-
 /** A segment changed (`head` null: deleted), with how its members changed; or every segment replaced. */
 export type SegmentEvent = { type: 'change'; key: string; seq: number; head: SegmentHead | null; members: MembersChange } | { type: 'reset'; seq: number }
-
-/** The handle the sync changes the registry through. */
-export interface ReplicatedSegments {
-  apply(key: string, change: SegmentRecordChange, seq: number): boolean
-  reset(segments: readonly Segment[], seq: number, exact?: boolean): void
-}
 
 const HEAD_FIELDS = SEGMENT_MUTABLE_FIELDS.filter((f) => f !== 'users' && f !== 'tenants')
 

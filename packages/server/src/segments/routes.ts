@@ -6,7 +6,7 @@ import { WRITE_REFUSALS, errors, segmentNotFound } from '../errors.js'
 import { described, ref } from '@switchyard/core/schema'
 import { TargetsEdit } from '@switchyard/core/flags/schema'
 import { Segment, SegmentCreate, SegmentKey, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
-import { etagOf, IfMatchHeaders, parseIfMatch } from '../flags/routes.js'
+import { etagOf, IfMatchHeaders, parseIfMatch } from '../if-match.js'
 import type { SegmentRegistry } from './registry.js'
 
 const KeyParams = Type.Object({ key: SegmentKey }, { additionalProperties: false })
