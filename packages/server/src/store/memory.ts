@@ -112,6 +112,11 @@ export class MemoryStore implements Store {
       if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current, last)
       // A create continues the key's sequence, so no version (and no ETag) is ever used twice.
       if (!current && write.next && write.next.version !== last + 1) throw new ConflictError(null, last)
+    } else if (write.kind === 'segment') {
+      const current = this.segments.get(write.key)?.head ?? null
+      const last = current ? 0 : (this.tombstones.get(segmentTombstone(write.key)) ?? this.versionFloor)
+      if ((current?.version ?? 0) !== write.expectedVersion) throw new ConflictError(current, last)
+      if (!current && write.head && write.head.version !== last + 1) throw new ConflictError(null, last)
     }
     const seq = this.seq + 1
     const change = changeOf(write, seq)
