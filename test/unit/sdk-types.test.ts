@@ -1,7 +1,7 @@
 // The SDK publishes the model's types written out (packages/sdk/src/types.ts), so that its
 // declarations stand alone once installed. The typecheck fails here the moment they differ.
 import { expectTypeOf, it } from 'vitest'
-import type { Context, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../../packages/sdk/src/types.js'
+import type { Clause, Context, EvaluationResult, Explanation, Flag, FlagState, Reason, Rule, Serve, Stickiness } from '../../packages/sdk/src/types.js'
 import type * as Model from '../../packages/core/src/flags/schema.js'
 
 it("the SDK's public types are exactly the model's", () => {
@@ -11,4 +11,8 @@ it("the SDK's public types are exactly the model's", () => {
   expectTypeOf<FlagState>().toEqualTypeOf<Model.FlagState>()
   expectTypeOf<Stickiness>().toEqualTypeOf<Model.Stickiness>()
   expectTypeOf<Reason>().toEqualTypeOf<Model.Reason>()
+  expectTypeOf<Rule>().toEqualTypeOf<Model.Rule>()
+  expectTypeOf<Clause>().toEqualTypeOf<Model.Clause>()
+  expectTypeOf<Serve>().toEqualTypeOf<Model.Serve>()
+  expectTypeOf<Explanation>().toEqualTypeOf<Model.Explanation>()
 })

@@ -4,7 +4,7 @@ import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { answer, compileFlag as compileWith, EMPTY_CONTEXT, evaluate, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { explain } from '@switchyard/core/evaluation/explain'
-import type { CompiledSegment } from '@switchyard/core/evaluation/clauses'
+import { HeldSegments, type SegmentEvent, type SegmentRecord } from './segments.js'
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
@@ -45,6 +45,12 @@ export interface ClientOptions {
    * until the stream connects (in preference to `bootstrap`, which is older).
    */
   persistTo?: string
+  /**
+   * Hold every segment whole, however large (GET /stream?segments=all): rules naming a segment
+   * past the server's SEGMENT_INLINE_MAX then answer locally instead of `segment_not_local` (and the
+   * caller's fallback). Memory: about 100 bytes per member (a 1,000,000-member segment of 36-character ids: ~100 MB).
+   */
+  largeSegments?: boolean
 }
 
 /** Where the answers come from: the live stream, the state saved by `persistTo`, or `bootstrap`. */
@@ -124,6 +130,8 @@ class StreamingClient implements SwitchyardClient {
   epoch: string | undefined
   source: StateSource = 'stream'
   private flags = new VersionedMap<CompiledFlag>()
+  private readonly segments = new HeldSegments()
+  private readonly compileFlag = (flag: Flag): CompiledFlag => compileWith(flag, this.segments.lookup)
   /** The seq of the state held, for the saved copy. */
   private seq = 0
   private readonly saver?: StateSaver
@@ -150,15 +158,16 @@ class StreamingClient implements SwitchyardClient {
     private readonly fallback: Fallback = { save: false },
   ) {
     // Changes as patches: a toggle of a flag with a long list is a few hundred bytes.
-    this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch`
+    this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch${options.largeSegments ? '&segments=all' : ''}`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
     if (options.onChange) this.listeners.add(options.onChange)
     if (options.persistTo !== undefined && fallback.save) this.saver = new StateSaver(options.persistTo, (err) => this.report(err))
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
     if (fallback.state) {
+      this.segments.reset(fallback.state.segments, fallback.state.seq)
       this.flags.reset(
-        fallback.state.flags.map((flag) => [flag.key, compileFlag(flag)]),
+        fallback.state.flags.map((flag) => [flag.key, this.compileFlag(flag)]),
         fallback.state.seq,
       )
       this.seq = fallback.state.seq
@@ -221,7 +230,7 @@ class StreamingClient implements SwitchyardClient {
   }
 
   private save(): void {
-    this.saver?.save(() => ({ flags: [...this.flags.valuesIterator()].map((c) => c.flag), seq: this.seq, epoch: this.epoch }))
+    this.saver?.save(() => ({ flags: [...this.flags.valuesIterator()].map((c) => c.flag), segments: this.segments.records(), seq: this.seq, epoch: this.epoch }))
   }
 
   private async run(): Promise<void> {
@@ -307,7 +316,7 @@ class StreamingClient implements SwitchyardClient {
     // After a gap or a revocation the rest of this connection is ignored: the next event in the
     // same chunk must not set lastEventId again, or the reconnection would resume, not reload.
     if (this.discarding) return
-    if (event.event === 'state') this.applyState(JSON.parse(event.data) as { seq: number; epoch?: string; heartbeatMs?: number; flags: Flag[] })
+    if (event.event === 'state') this.applyState(JSON.parse(event.data) as StreamState)
     else if (event.event === 'change') {
       const change = JSON.parse(event.data) as { seq: number; epoch?: string; key: string; flag: Flag | null }
       if (!this.sameEpoch(change.epoch)) return
@@ -315,6 +324,9 @@ class StreamingClient implements SwitchyardClient {
     } else if (event.event === 'patch') {
       const change = JSON.parse(event.data) as { seq: number; epoch?: string; key: string; from: number; patch: RecordPatch }
       if (!this.sameEpoch(change.epoch) || !this.applyPatchEvent(change)) return
+    } else if (event.event === 'segment') {
+      const change = JSON.parse(event.data) as SegmentEvent & { epoch?: string }
+      if (!this.sameEpoch(change.epoch) || !this.applySegmentEvent(change)) return
     } else if (event.event === 'revoked') return this.revoked(JSON.parse(event.data) as { message?: string })
     this.lastEventId = event.id
   }
@@ -352,6 +364,25 @@ class StreamingClient implements SwitchyardClient {
     return true
   }
 
+  /**
+   * Applies a segment's change; one made from a version this client does not hold means it missed
+   * something, and it reloads. Flags whose rules name the segment are reported as changed.
+   */
+  private applySegmentEvent(change: SegmentEvent): boolean {
+    const outcome = this.segments.apply(change)
+    if (outcome === 'gap') {
+      this.reload(`a change to segment '${change.key}' was made from version ${change.from}, which this client does not hold; reloading the state`)
+      return false
+    }
+    if (outcome === 'applied' && this.isReady) {
+      this.seq = Math.max(this.seq, change.seq)
+      this.save()
+      const keys = [...this.flags.valuesIterator()].filter((c) => namesSegment(c.flag, change.key)).map((c) => c.flag.key)
+      if (keys.length > 0) this.emit({ keys, seq: change.seq })
+    }
+    return true
+  }
+
   /** The token was revoked or expired: retrying cannot help, so the client stops and says why. */
   private revoked(event: { message?: string }): void {
     this.discarding = true
@@ -368,9 +399,11 @@ class StreamingClient implements SwitchyardClient {
    * Replaces everything. A state older than what is held still wins: it may come from a new
    * store whose sequence restarted, and a lagging replica catches up through later changes.
    */
-  private applyState(state: { seq: number; epoch?: string; heartbeatMs?: number; flags: Flag[] }): void {
+  private applyState(state: StreamState): void {
     if (state.heartbeatMs !== undefined) this.heartbeatMs = state.heartbeatMs
     this.epoch = state.epoch
+    // Segments are replaced first, and flags keep their compiled form: rules look segments up by key.
+    this.segments.reset(state.segments, state.seq)
     const previous = this.flags
     const next = new VersionedMap<CompiledFlag>()
     const changed: string[] = []
@@ -378,7 +411,7 @@ class StreamingClient implements SwitchyardClient {
     for (const flag of state.flags) {
       const held = previous.get(flag.key)
       const same = held !== undefined && held.flag.version === flag.version && held.flag.updatedAt === flag.updatedAt
-      entries.push([flag.key, same ? held : compileFlag(flag)])
+      entries.push([flag.key, same ? held : this.compileFlag(flag)])
       if (!same) changed.push(flag.key)
     }
     next.reset(entries, state.seq)
@@ -397,7 +430,7 @@ class StreamingClient implements SwitchyardClient {
   }
 
   private applyChange(change: { seq: number; key: string; flag: Flag | null }): void {
-    if (this.flags.apply(change.key, change.seq, change.flag ? compileFlag(change.flag) : null) && this.isReady) {
+    if (this.flags.apply(change.key, change.seq, change.flag ? this.compileFlag(change.flag) : null) && this.isReady) {
       this.seq = Math.max(this.seq, change.seq)
       this.save()
       this.emit({ keys: [change.key], seq: change.seq })
@@ -444,19 +477,15 @@ class StreamingClient implements SwitchyardClient {
   }
 }
 
-/**
- * The stream does not carry segments to this SDK yet: a rule naming one answers segment_not_local
- * (the caller's fallback) rather than a wrong "not in segment".
- */
-const notLocal = (key: string): CompiledSegment => ({
-  key,
-  local: false,
-  users: new Set(),
-  tenants: new Set(),
-  excludedUsers: new Set(),
-  excludedTenants: new Set(),
-  clauses: [],
-  nfc: { users: false, tenants: false, excludedUsers: false, excludedTenants: false },
-})
+/** The stream's `state` event. */
+interface StreamState {
+  seq: number
+  epoch?: string
+  heartbeatMs?: number
+  flags: Flag[]
+  /** Absent from servers before segments. */
+  segments?: SegmentRecord[]
+}
 
-const compileFlag = (flag: Flag): CompiledFlag => compileWith(flag, notLocal)
+const namesSegment = (flag: Flag, key: string) =>
+  (flag.rules ?? []).some((rule) => rule.clauses.some((clause) => clause.operator === 'in_segment' && clause.values.includes(key)))

@@ -6,14 +6,18 @@ import { randomBytes } from 'node:crypto'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { FLAG_DEFAULTS, FLAG_STATES, STICKINESS } from '@switchyard/core/flags/defaults'
 import type { Flag } from './types.js'
+import type { SegmentRecord } from './segments.js'
 
 /** A flags file's shape: `{flags: [{key, state?, percentage?, betaUsers?, betaTenants?, stickiness?, …}]}`. */
 export interface BootstrapSnapshot {
   flags: (Partial<Flag> & { key: string })[]
+  /** Segments the flags' rules name, as a flags file lists them. */
+  segments?: (Record<string, unknown> & { key: string })[]
 }
 
 export interface HeldState {
   flags: Flag[]
+  segments?: SegmentRecord[]
   seq: number
   epoch?: string
 }
@@ -57,9 +61,40 @@ export function flagsOf(snapshot: unknown, source: string): Flag[] {
   })
 }
 
+/** A snapshot's segments (none when it lists none), every field left out at its default. */
+export function segmentsOf(snapshot: unknown, source: string): SegmentRecord[] {
+  const list = (snapshot as { segments?: unknown } | null)?.segments
+  if (list === undefined) return []
+  if (!Array.isArray(list)) throw new SnapshotError(`${source}: segments must be a list`)
+  return list.map((item: unknown, i) => {
+    const at = `${source}: segments[${i}]`
+    if (typeof item !== 'object' || item === null) throw new SnapshotError(`${at} must be an object`)
+    const s = item as Record<string, unknown>
+    if (typeof s.key !== 'string' || s.key === '') throw new SnapshotError(`${at}.key must be a non-empty string`)
+    const segment = {
+      description: '',
+      users: [],
+      tenants: [],
+      excludedUsers: [],
+      excludedTenants: [],
+      clauses: [],
+      version: 0,
+      createdAt: new Date(0).toISOString(),
+      updatedAt: new Date(0).toISOString(),
+      updatedBy: 'bootstrap',
+      ...s,
+    } as unknown as SegmentRecord
+    for (const field of ['users', 'tenants', 'excludedUsers', 'excludedTenants'] as const) {
+      if (!Array.isArray(segment[field]) || !segment[field].every((id) => typeof id === 'string')) throw new SnapshotError(`${at}.${field} must be a list of strings`)
+    }
+    if (!Array.isArray(segment.clauses)) throw new SnapshotError(`${at}.clauses must be a list`)
+    return segment
+  })
+}
+
 /** The bootstrap as given: an object, or the path of a JSON file. */
 export async function readBootstrap(bootstrap: BootstrapSnapshot | string): Promise<HeldState> {
-  if (typeof bootstrap !== 'string') return { flags: flagsOf(bootstrap, 'bootstrap'), seq: 0 }
+  if (typeof bootstrap !== 'string') return { flags: flagsOf(bootstrap, 'bootstrap'), segments: segmentsOf(bootstrap, 'bootstrap'), seq: 0 }
   if (/\.ya?ml$/i.test(bootstrap)) throw new SnapshotError(`bootstrap ${bootstrap}: the SDK reads JSON only (flagctl export -o flags.json writes it)`)
   let text: string
   try {
@@ -68,7 +103,8 @@ export async function readBootstrap(bootstrap: BootstrapSnapshot | string): Prom
     throw new SnapshotError(`bootstrap ${bootstrap} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
   try {
-    return { flags: flagsOf(JSON.parse(text), `bootstrap ${bootstrap}`), seq: 0 }
+    const parsed: unknown = JSON.parse(text)
+    return { flags: flagsOf(parsed, `bootstrap ${bootstrap}`), segments: segmentsOf(parsed, `bootstrap ${bootstrap}`), seq: 0 }
   } catch (err) {
     if (err instanceof SnapshotError) throw err
     throw new SnapshotError(`bootstrap ${bootstrap} is not JSON: ${(err as Error).message}`)
@@ -95,7 +131,7 @@ export async function readSaved(path: string): Promise<HeldState | undefined> {
     error.foreign = true
     throw error
   }
-  return { flags: flagsOf(saved, `persistTo ${path}`), seq: Number(saved.seq ?? 0), epoch: saved.epoch }
+  return { flags: flagsOf(saved, `persistTo ${path}`), segments: segmentsOf(saved, `persistTo ${path}`), seq: Number(saved.seq ?? 0), epoch: saved.epoch }
 }
 
 /**

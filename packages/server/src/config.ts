@@ -38,6 +38,7 @@ const EnvSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
   FLAGS_BOOTSTRAP_FILE: Type.Optional(Type.String({ minLength: 1 })),
   STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 300_000, default: 15_000 }),
+  SEGMENT_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
   STREAM_MAX_BUFFER: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024, default: 16 * 1024 * 1024 }),
   STREAM_MAX_TOTAL: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   STREAM_MAX_PER_TOKEN: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
@@ -93,6 +94,8 @@ export interface Config {
   flagsBootstrapFile?: string
   /** Interval of the comment lines that keep idle GET /stream connections open through proxies. */
   streamHeartbeatMs: number
+  /** Segments with more members are sent to SDKs without them, unless a stream asks for all. */
+  segmentInlineMax: number
   /** Bytes a GET /stream consumer may fall behind (beyond its catch-up payload) before it is dropped. */
   streamMaxBuffer: number
   /** Open streams on this replica, in all and per token, past which a new one gets 429; unset: from the open-files limit. */
@@ -206,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     flagsBootstrapFile: e.FLAGS_BOOTSTRAP_FILE,
     streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
+    segmentInlineMax: e.SEGMENT_INLINE_MAX,
     streamMaxBuffer: e.STREAM_MAX_BUFFER,
     streamMaxTotal: e.STREAM_MAX_TOTAL,
     streamMaxPerToken: e.STREAM_MAX_PER_TOKEN,

@@ -66,12 +66,14 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(limits.perToken, config.streamMaxTotal ?? Infinity),
       maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
       epoch: () => sync.epoch,
+      segmentInlineMax: config.segmentInlineMax,
     },
     log,
     (id) => {
       const token = tokens.find(id)
       return !token ? 'revoked' : tokens.isExpired(token, Date.now()) ? 'expired' : 'ok'
     },
+    segments,
   )
   return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics }
 }

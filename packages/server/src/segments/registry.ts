@@ -33,7 +33,10 @@ export interface HeldSegment {
 }
 
 /** A segment changed (`head` null: deleted), with how its members changed; or every segment replaced. */
-export type SegmentEvent = { type: 'change'; key: string; seq: number; head: SegmentHead | null; members: MembersChange } | { type: 'reset'; seq: number }
+/** `from`: the version held before (0: none); `size`/`previousSize`: members after and before. */
+export type SegmentEvent =
+  | { type: 'change'; key: string; seq: number; head: SegmentHead | null; members: MembersChange; from: number; size: number; previousSize: number }
+  | { type: 'reset'; seq: number }
 
 const HEAD_FIELDS = SEGMENT_MUTABLE_FIELDS.filter((f) => f !== 'users' && f !== 'tenants')
 
@@ -84,6 +87,17 @@ export class SegmentRegistry {
   full(key: string): Segment | undefined {
     const held = this.segments.get(key)
     return held && { ...held.head, users: [...held.compiled.users], tenants: [...held.compiled.tenants] }
+  }
+
+  /** Members, users and tenants together. */
+  sizeOf(key: string): number {
+    const held = this.segments.get(key)
+    return held ? held.compiled.users.size + held.compiled.tenants.size : 0
+  }
+
+  /** Every segment's head, in key order. */
+  heads(): SegmentHead[] {
+    return this.keys().map((key) => this.segments.get(key)!.head)
   }
 
   summary(key: string): SegmentSummary | undefined {
@@ -229,6 +243,8 @@ export class SegmentRegistry {
   #apply(key: string, change: SegmentRecordChange, seq: number): boolean {
     if (!this.segments.isNewer(key, seq)) return false
     const held = this.segments.get(key)
+    const from = held?.head.version ?? 0
+    const previousSize = held ? held.compiled.users.size + held.compiled.tenants.size : 0
     let next: HeldSegment | null = null
     if (change.head !== null) {
       const { head, members } = change
@@ -245,7 +261,8 @@ export class SegmentRegistry {
     }
     this.segments.apply(key, seq, next)
     this.sorted = null
-    this.emit({ type: 'change', key, seq, head: change.head, members: change.members })
+    const size = next ? next.compiled.users.size + next.compiled.tenants.size : 0
+    this.emit({ type: 'change', key, seq, head: change.head, members: change.members, from, size, previousSize })
     return true
   }
 

@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
 import { answer, type Context } from '@switchyard/core/evaluation/engine'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
+import type { SegmentEvent, SegmentRegistry } from '../segments/registry.js'
 import { diffRecord } from '@switchyard/core/replica/change-patch'
 
 interface ChangeStreamOptions {
@@ -32,6 +33,8 @@ interface ChangeStreamOptions {
    * epochs do not compare, so a consumer that sees another one reloads the whole state.
    */
   epoch?: () => string | undefined
+  /** Segments with more members than this are sent as their head alone, unless a stream asks for all (SEGMENT_INLINE_MAX). */
+  segmentInlineMax?: number
 }
 
 /**
@@ -58,6 +61,8 @@ interface Connection {
   /** What its limit is counted by: `token:<id>`, or `address:<ip>` for an evaluation stream. */
   readonly limitKey: string
   readonly format: StreamFormat
+  /** Sent every segment's members, however large (GET /stream?segments=all). */
+  readonly allSegments: boolean
   /** Set for format `evaluations`. */
   readonly subscription?: EvaluationSubscription
   /** Size of the last state or replay written: a large catch-up is not mistaken for lag. */
@@ -86,6 +91,8 @@ class Encoded {
 interface Remembered {
   readonly id: number
   readonly event: Buffer
+  /** For a segment change whose members a stream of segments=all is sent and others are not. */
+  readonly eventAll?: Buffer
 }
 
 function sse(id: number, event: string, data: string): Buffer {
@@ -117,15 +124,25 @@ export class ChangeStream {
   /** Counts resyncs, so an older one's batches of answers stop when a newer one starts. */
   private refreshes = 0
 
+  private stateAll: Buffer | null = null
+  private readonly inlineMax: number
+
   constructor(
     private readonly flags: FlagRegistry,
     private readonly options: ChangeStreamOptions,
     private readonly log: FastifyBaseLogger,
     private readonly checkToken: TokenCheck = () => 'ok',
+    private readonly segments?: SegmentRegistry,
   ) {
     this.replayEvents = options.replayEvents ?? 1024
     this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
-    this.unsubscribe = flags.onChange((event) => this.onFlagEvent(event))
+    this.inlineMax = options.segmentInlineMax ?? Infinity
+    const offFlags = flags.onChange((event) => this.onFlagEvent(event))
+    const offSegments = segments?.onChange((event) => this.onSegmentEvent(event))
+    this.unsubscribe = () => {
+      offFlags()
+      offSegments?.()
+    }
   }
 
   /** Open connections. */
@@ -166,14 +183,14 @@ export class ChangeStream {
   open(
     res: ServerResponse,
     lastEventId: number | undefined,
-    stream: { tokenId: string; limitKey: string; format: StreamFormat; subscription?: EvaluationSubscription },
+    stream: { tokenId: string; limitKey: string; format: StreamFormat; subscription?: EvaluationSubscription; allSegments?: boolean },
   ): void {
     if (this.closed) {
       res.end()
       return
     }
     const { tokenId, limitKey, format, subscription } = stream
-    const connection: Connection = { res, tokenId, limitKey, format, subscription, slack: 0 }
+    const connection: Connection = { res, tokenId, limitKey, format, allSegments: stream.allSegments === true, subscription, slack: 0 }
     this.connections.add(connection)
     this.counts.set(limitKey, (this.counts.get(limitKey) ?? 0) + 1)
     res.on('close', () => this.forget(connection))
@@ -181,10 +198,11 @@ export class ChangeStream {
     const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
     if (missed === undefined) this.sendState(connection)
     else {
+      const chosen = missed.map((event) => (connection.allSegments ? (event.eventAll ?? event.event) : event.event))
       let bytes = 0
-      for (const event of missed) bytes += event.event.length
+      for (const event of chosen) bytes += event.length
       connection.slack = bytes
-      for (const event of missed) this.write(connection, event.event)
+      for (const event of chosen) this.write(connection, event)
     }
     this.heartbeat ??= setInterval(() => {
       for (const c of this.connections) this.write(c, HEARTBEAT)
@@ -215,6 +233,7 @@ export class ChangeStream {
   private onFlagEvent(event: FlagEvent): void {
     this.seq = Math.max(this.seq, event.seq)
     this.state = null
+    this.stateAll = null
     if (event.type === 'reset') {
       // A resync may hold changes this replica never saw one by one, so a consumer at any
       // earlier id, even the current seq, may lack them: only a full state bridges it.
@@ -235,6 +254,44 @@ export class ChangeStream {
       if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
       else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context))
     }
+  }
+
+  /**
+   * A segment change: its head and how its members changed (`segment` events, in every format but
+   * evaluations). A segment past SEGMENT_INLINE_MAX travels without members (`local: false`) to
+   * streams that did not ask for all; one that shrinks below it is sent whole to them. Evaluation
+   * streams get their answers again: any flag may name the segment.
+   */
+  private onSegmentEvent(event: SegmentEvent): void {
+    this.seq = Math.max(this.seq, event.seq)
+    this.state = null
+    this.stateAll = null
+    const answering = [...this.connections].filter((c) => c.format === 'evaluations')
+    if (event.type === 'reset') {
+      this.ring = []
+      this.ringBytes = 0
+      this.base = NONE
+      for (const c of [...this.connections]) if (c.format !== 'evaluations') this.sendState(c)
+      this.refreshAnswers(answering)
+      return
+    }
+    const { seq, key, head, members, from, size, previousSize } = event
+    const epoch = this.options.epoch?.()
+    const counts = head === null ? { userCount: 0, tenantCount: 0 } : this.memberCounts(key)
+    const data = (m: unknown, local: boolean) => JSON.stringify({ seq, epoch, key, from, head, members: m, local, ...counts })
+    const all = sse(seq, 'segment', data(members, true))
+    const large = size > this.inlineMax
+    let inline = all
+    if (large) inline = sse(seq, 'segment', data({ op: 'same' }, false))
+    else if (previousSize > this.inlineMax && members.op !== 'replace') {
+      const full = this.segments!.full(key)!
+      inline = sse(seq, 'segment', data({ op: 'replace', users: full.users, tenants: full.tenants }, true))
+    }
+    this.ring.push({ id: seq, event: inline, ...(inline === all ? {} : { eventAll: all }) })
+    this.ringBytes += inline.length + (inline === all ? 0 : all.length)
+    this.trimRing()
+    for (const c of [...this.connections]) if (c.format !== 'evaluations') this.write(c, c.allSegments ? all : inline)
+    this.refreshAnswers(answering)
   }
 
   /**
@@ -268,9 +325,13 @@ export class ChangeStream {
   private remember(id: number, event: Buffer): void {
     this.ring.push({ id, event })
     this.ringBytes += event.length
+    this.trimRing()
+  }
+
+  private trimRing(): void {
     while (this.ring.length > this.replayEvents || (this.ringBytes > this.replayBytes && this.ring.length > 0)) {
       const dropped = this.ring.shift()!
-      this.ringBytes -= dropped.event.length
+      this.ringBytes -= dropped.event.length + (dropped.eventAll?.length ?? 0)
       this.base = dropped.id
     }
   }
@@ -288,13 +349,26 @@ export class ChangeStream {
       if (this.write(c, answers)) c.slack = answers.length
       return
     }
-    if (!this.state) {
-      const flags = []
-      for (const compiled of this.flags.all()) flags.push(compiled.flag)
-      this.state = sse(this.seq, 'state', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, flags }))
-    }
-    if (!this.write(c, this.state)) return
-    c.slack = this.state.length
+    const state = c.allSegments ? (this.stateAll ??= this.encodeState(true)) : (this.state ??= this.encodeState(false))
+    if (!this.write(c, state)) return
+    c.slack = state.length
+  }
+
+  /** The whole state: every flag, and every segment (past SEGMENT_INLINE_MAX without members, `local: false`, unless `all`). */
+  private encodeState(all: boolean): Buffer {
+    const flags = []
+    for (const compiled of this.flags.all()) flags.push(compiled.flag)
+    const segments = (this.segments?.heads() ?? []).map((head) => {
+      const local = all || this.segments!.sizeOf(head.key) <= this.inlineMax
+      const full = local ? this.segments!.full(head.key)! : { ...head, users: [], tenants: [] }
+      return { ...full, local, ...this.memberCounts(head.key) }
+    })
+    return sse(this.seq, 'state', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, flags, segments }))
+  }
+
+  private memberCounts(key: string): { userCount: number; tenantCount: number } {
+    const { userCount, tenantCount } = this.segments!.summary(key)!
+    return { userCount, tenantCount }
   }
 
   private write(c: Connection, data: Buffer): boolean {

@@ -45,6 +45,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
             'including those made on other replicas: with `format=patch` a `patch` event, `{seq, key, from, patch}`, where `patch` is `{op:"put", value}` ' +
             '(the flag whole), `{op:"patch", set?, unset?, lists?: {field: {add, remove}}}` or `{op:"delete"}`, to apply to version `from` (0: none); ' +
             'otherwise a `change` event, `{seq, key, flag}` (`flag` null when deleted). After a resync from the store, a new `state` event.',
+          'Segments: the `state` event holds `segments`, each whole with `local: true`, or, past SEGMENT_INLINE_MAX members, without its members and ' +
+            '`local: false` (unless `segments=all`). A change is a `segment` event, `{seq, key, from, head, members, local, userCount, tenantCount}`: ' +
+            '`head` the segment without its members (null when deleted), `members` `{op:"same"}`, `{op:"replace", users, tenants}` or ' +
+            '`{op:"edit", add:{users, tenants}, remove:{users, tenants}}`, to apply to version `from`.',
           'Event ids are the store sequence: reconnect with `Last-Event-ID` to get the changes missed (with `format=patch`), or a `state` event when they ' +
             'are no longer held.',
           'When the token is revoked or expires, a last `revoked` event, `{reason, message}`, ends the stream. More than STREAM_MAX_PER_TOKEN streams for ' +
@@ -62,6 +66,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
                 description:
                   '`patch`: changes arrive as `patch` events, `{seq, key, from, patch}`: the change patch to apply to version `from` of the flag (0: it ' +
                   'did not exist). `flag` (default): `change` events with the flag whole.',
+              }),
+            ),
+            segments: Type.Optional(
+              StringEnum(['inline', 'all'], {
+                default: 'inline',
+                description: '`all`: send the members of every segment, however large (about 100 bytes of memory per member in an SDK)',
               }),
             ),
           },
@@ -84,7 +94,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
       const tokenId = request.token!.id
       const limitKey = stream.admit(tokenId)
       startEventStream(reply)
-      stream.open(reply.raw, lastEventId, { tokenId, limitKey, format: request.query.format ?? 'flag' })
+      stream.open(reply.raw, lastEventId, { tokenId, limitKey, format: request.query.format ?? 'flag', allSegments: request.query.segments === 'all' })
     },
   )
 

@@ -1,0 +1,86 @@
+// The segments an SDK holds for the rules it evaluates: whole ones (members as sets, edited in
+// place by each `segment` event's delta) and, past the server's SEGMENT_INLINE_MAX, heads alone
+// that answer `segment_not_local` unless the client asked for every segment (`largeSegments`).
+import { compileSegment, editMembers, type MutableSegment, type SegmentFields } from '@switchyard/core/segments/compile'
+import { toNfc } from '@switchyard/core/flags/identity'
+
+/** A segment as the stream's state (and a saved state) holds it. */
+export interface SegmentRecord extends SegmentFields {
+  users: string[]
+  tenants: string[]
+  /** False: sent without its members. */
+  local?: boolean
+}
+
+type Members = { op: 'same' } | { op: 'replace'; users: string[]; tenants: string[] } | { op: 'edit'; add: Lists; remove: Lists }
+type Lists = { users: string[]; tenants: string[] }
+
+/** A `segment` event of GET /stream. */
+export interface SegmentEvent {
+  seq: number
+  key: string
+  /** The version the change was made from (0: none). */
+  from: number
+  head: SegmentFields | null
+  members: Members
+  local: boolean
+}
+
+interface Held {
+  head: SegmentFields
+  compiled: MutableSegment
+  seq: number
+}
+
+const nfcSet = (ids: readonly string[]) => new Set(ids.map(toNfc))
+
+export class HeldSegments {
+  private held = new Map<string, Held>()
+  /** Deleted keys by the seq of their deletion, so a late older event cannot bring one back. */
+  private gone = new Map<string, number>()
+  private floor = 0
+
+  /** How rules find a segment: undefined for none (no match), `local: false` for one not held whole. */
+  readonly lookup = (key: string): MutableSegment | undefined => this.held.get(key)?.compiled
+
+  reset(records: readonly SegmentRecord[] | undefined, seq: number): void {
+    this.held = new Map()
+    this.gone = new Map()
+    this.floor = seq
+    for (const record of records ?? []) {
+      const { users, tenants, local, ...head } = record
+      const whole = local !== false
+      this.held.set(head.key, { head, compiled: compileSegment(head, whole ? nfcSet(users) : new Set(), whole ? nfcSet(tenants) : new Set(), whole), seq })
+    }
+  }
+
+  /** Applies a change: 'applied', 'old' (already held), or 'gap' (made from a version not held: reload). */
+  apply(event: SegmentEvent): 'applied' | 'old' | 'gap' {
+    const current = this.held.get(event.key)
+    if (event.seq <= (current?.seq ?? this.gone.get(event.key) ?? this.floor)) return 'old'
+    if ((current?.head.version ?? 0) !== event.from) return 'gap'
+    if (event.head === null) {
+      this.held.delete(event.key)
+      this.gone.set(event.key, event.seq)
+      return 'applied'
+    }
+    const { head, members } = event
+    let compiled: MutableSegment
+    if (!event.local) compiled = compileSegment(head, new Set(), new Set(), false)
+    else if (members.op === 'replace') compiled = compileSegment(head, nfcSet(members.users), nfcSet(members.tenants))
+    else if (!current || !current.compiled.local) return 'gap'
+    else {
+      if (members.op === 'edit') editMembers(current.compiled, members.add, members.remove)
+      compiled = compileSegment(head, current.compiled.users, current.compiled.tenants)
+    }
+    this.held.set(event.key, { head, compiled, seq: event.seq })
+    return 'applied'
+  }
+
+  /** What a saved state holds: whole segments with their members, the rest as heads. */
+  records(): SegmentRecord[] {
+    return [...this.held.values()].map(({ head, compiled }) =>
+      compiled.local ? { ...head, users: [...compiled.users], tenants: [...compiled.tenants] } : { ...head, users: [], tenants: [], local: false },
+    )
+  }
+}
