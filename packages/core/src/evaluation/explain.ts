@@ -44,23 +44,23 @@ const EXPECTED: Record<string, string> = {
   after: 'an ISO-8601 date, or date-time with a zone',
 }
 
-const VERBS: Record<string, string> = {
-  in: 'is one of',
-  not_in: 'is not one of',
-  starts_with: 'starts with',
-  ends_with: 'ends with',
-  contains: 'contains',
-  lt: 'is < ',
-  lte: 'is <=',
-  gt: 'is >',
-  gte: 'is >=',
-  semver_eq: 'is the version',
-  semver_lt: 'is a version before',
-  semver_gt: 'is a version after',
-  before: 'is before',
-  after: 'is after',
-  exists: 'is present',
-  in_segment: 'is in segment',
+/** How a failed clause reads: the relation that held, or the one that did not. */
+const PHRASES: Record<string, [holds: string, fails: string]> = {
+  in: ['is one of', 'is not one of'],
+  not_in: ['is one of', 'is not one of'],
+  starts_with: ['starts with', 'does not start with'],
+  ends_with: ['ends with', 'does not end with'],
+  contains: ['contains', 'does not contain'],
+  lt: ['is less than', 'is not less than'],
+  lte: ['is at most', 'is not at most'],
+  gt: ['is greater than', 'is not greater than'],
+  gte: ['is at least', 'is not at least'],
+  semver_eq: ['is the version', 'is not the version'],
+  semver_lt: ['is a version before', 'is not a version before'],
+  semver_gt: ['is a version after', 'is not a version after'],
+  before: ['is before', 'is not before'],
+  after: ['is after', 'is not after'],
+  in_segment: ['is in', 'is in none of'],
 }
 
 const show = (v: unknown) => JSON.stringify(v)
@@ -82,12 +82,11 @@ function clauseMessage(c: CompiledClause, code: ClauseCode, ctx: Context): strin
     case SEGMENT_NOT_LOCAL:
       return `segment ${values} is not held here (larger than SEGMENT_INLINE_MAX)`
     default: {
-      const value = c.operator === 'in_segment' || c.operator === 'exists' ? name : `${name} ${show(valueOf(c, ctx))}`
-      // The clause failed: without negate the relation does not hold, with it the relation holds.
-      const verb = VERBS[c.operator]!.trim()
-      if (c.operator === 'exists') return c.negate ? `${value} is present (negated)` : `${value} is absent`
-      const holds = c.negate !== (c.operator === 'not_in')
-      return holds ? `${value} ${verb.replace('is not', 'is')} ${values}${c.clause.negate ? ' (negated)' : ''}` : `${value} does not satisfy "${verb} ${values}"`
+      if (c.operator === 'exists') return c.negate ? `${show(c.attribute)} is present (negated)` : `the context has no ${show(c.attribute)}`
+      // The clause failed, so the relation itself (before negation) came out as `negate` says.
+      const [holds, fails] = PHRASES[c.operator]!
+      const subject = c.operator === 'in_segment' ? name : `${name} ${show(valueOf(c, ctx))}`
+      return `${subject} ${c.negate ? holds : fails} ${values}${c.clause.negate ? ' (negated)' : ''}`
     }
   }
 }

@@ -216,7 +216,7 @@ export const Explanation = Type.Object(
           {
             id: 'dutch-pro',
             matched: false,
-            failedClause: { index: 0, attribute: 'country', operator: 'in', outcome: 'not_matched', message: "'DE' is not one of 'NL'" },
+            failedClause: { index: 0, attribute: 'country', operator: 'in', outcome: 'not_matched', message: 'country "DE" is not one of "NL"' },
           },
         ],
         fallthrough: { stickiness: 'userId', bucket: 41234, threshold: 50000 },
