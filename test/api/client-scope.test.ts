@@ -76,6 +76,24 @@ describe('POST /stream/evaluations', () => {
     s.close()
   })
 
+  it('sends the new answers of the flags whose rules name a segment when its members change, and no member ids', async () => {
+    await call(app, 'POST', '/segments', { body: { key: 'vip', users: ['secret-customer-8'] }, expected: 201 })
+    await call(app, 'POST', '/flags', {
+      body: { key: 'vip_only', state: 'beta_users', rules: [{ clauses: [{ operator: 'in_segment', values: ['vip'] }], serve: { enabled: true } }] },
+      expected: 201,
+    })
+    const s = await evaluations(client.token, { context: { userId: 'dora' } })
+    await eventually(() => s.events.length >= 1)
+    expect(data(s.events[0]!).results).toContainEqual(expect.objectContaining({ flag: 'vip_only', enabled: false }))
+    await call(app, 'POST', '/segments/vip/targets', { body: { add: { users: ['dora'] } }, expected: 200 })
+    await eventually(() => s.events.length >= 2)
+    expect(s.events[1]!.event).toBe('evaluation')
+    expect(data(s.events[1]!)).toMatchObject({ flag: 'vip_only', enabled: true, reason: 'rule_match' })
+    expect(s.raw()).not.toContain('secret-customer-8')
+    await call(app, 'DELETE', '/flags/vip_only', { expected: 204 })
+    s.close()
+  })
+
   it('sends the new answer for a changed flag only, and nothing for flags outside `flags`', async () => {
     const all = await evaluations(client.token, { context: { userId: 'bob' } })
     const some = await evaluations(client.token, { context: { userId: 'bob' }, flags: ['everyone', 'missing'] })

@@ -260,7 +260,7 @@ export class ChangeStream {
    * A segment change: its head and how its members changed (`segment` events, in every format but
    * evaluations). A segment past SEGMENT_INLINE_MAX travels without members (`local: false`) to
    * streams that did not ask for all; one that shrinks below it is sent whole to them. Evaluation
-   * streams get their answers again: any flag may name the segment.
+   * streams get the answers of the flags that name the segment again.
    */
   private onSegmentEvent(event: SegmentEvent): void {
     this.seq = Math.max(this.seq, event.seq)
@@ -290,8 +290,12 @@ export class ChangeStream {
     this.ring.push({ id: seq, event: inline, ...(inline === all ? {} : { eventAll: all }) })
     this.ringBytes += inline.length + (inline === all ? 0 : all.length)
     this.trimRing()
-    for (const c of [...this.connections]) if (c.format !== 'evaluations') this.write(c, c.allSegments ? all : inline)
-    this.refreshAnswers(answering)
+    // Evaluation streams hear again only the answers of flags whose rules name the segment.
+    const using = answering.length > 0 ? this.flags.usingSegment(key) : []
+    for (const c of [...this.connections]) {
+      if (c.format !== 'evaluations') this.write(c, c.allSegments ? all : inline)
+      else for (const flag of using) if (c.subscription!.keys?.has(flag) !== false) this.write(c, this.evaluation(seq, flag, c.subscription!.context))
+    }
   }
 
   /**
