@@ -138,7 +138,7 @@ export class FlagRegistry {
    * and sets the model it needs. `keptRules`: the rules are the stored flag's own, already settled.
    */
   private settle(flag: Omit<Flag, 'rules'>, rules: readonly RuleInput[], body: string, keptRules = false): Flag {
-    const settled = keptRules ? { rules: rules as Rule[] } : settleRules(rules)
+    const settled: ReturnType<typeof settleRules> = keptRules ? { rules: rules as Rule[] } : settleRules(rules)
     if (settled.problem) throw validationFailed(`${body}.rules${settled.problem.field}`, settled.problem.message)
     if (!keptRules) this.checkSegments(settled.rules, body)
     const next = normalize({ ...flag, rules: settled.rules }, body)
