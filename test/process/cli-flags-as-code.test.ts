@@ -60,6 +60,7 @@ describe('flagctl export', () => {
       betaUsers: ['alice', 'tenant-admin'],
       betaTenants: [],
       stickiness: 'userId',
+      rules: [],
     })
     expect(JSON.parse(asJson.stdout)).toEqual(exported)
 

@@ -15,7 +15,7 @@ import {
 } from '../../packages/core/src/flags/flags-file.js'
 
 const FLAGS_SCHEMA_FILE = new URL('../../schema/flags.schema.json', import.meta.url)
-import { computePlan } from '../../packages/flagctl/src/plan.js'
+import { computePlan, needsSegments } from '../../packages/flagctl/src/plan.js'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { MAX_SEGMENT_MEMBERS, SEGMENT_DEFAULTS, SEGMENT_MUTABLE_FIELDS, SegmentKey, type Segment } from '../../packages/core/src/segments/schema.js'
 
@@ -288,6 +288,17 @@ describe('computePlan', () => {
       },
     ])
     expect(computePlan(live, desired, true).steps.map((s) => `${s.action} ${s.key}`)).toEqual(['create added', 'update changed', 'delete extra'])
+  })
+
+  it('plans no change for a file without rules or segments against flags with `rules: []` and `model: 1`, and needs no segments for it', async () => {
+    const example = await readFlagsFile(EXAMPLE)
+    const live = example.flags.map(({ rules: _rules, ...f }) => liveFlag(f))
+    expect(live.every((f) => f.model === 1 && f.rules!.length === 0)).toBe(true)
+    expect(needsSegments(example)).toBe(false)
+    expect(computePlan(live, example, true)).toEqual({ steps: [], unmanaged: [], segments: { managed: false, steps: [], unmanaged: [] } })
+    // A flag stored before rules existed has neither field: the same.
+    const old = live.map(({ rules: _r, model: _m, ...flag }) => flag)
+    expect(computePlan(old, example, false).steps).toEqual([])
   })
 
   it('treats a field left out as its default, and id lists as sets', () => {
