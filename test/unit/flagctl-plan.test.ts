@@ -8,7 +8,7 @@ import { applyPlan, operationName } from '../../packages/flagctl/src/apply.js'
 import type { Api } from '../../packages/flagctl/src/client.js'
 import { ApiError, CliError } from '../../packages/flagctl/src/errors.js'
 import { targetEdits } from '../../packages/flagctl/src/members.js'
-import { computePlan, planJson, renderPlan, type LiveSegments } from '../../packages/flagctl/src/plan.js'
+import { computePlan, planJson, renderPlan, sortedDiff, type LiveSegments } from '../../packages/flagctl/src/plan.js'
 
 const MANAGED = { createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone' }
 
@@ -195,6 +195,17 @@ describe('plan: segments', () => {
     expect(renderPlan(listed, 'http://svc/', 'f.yaml')).toBe(
       'No changes: http://svc/ matches f.yaml.\nSegments not in f.yaml, left alone (--prune deletes them): old',
     )
+  })
+})
+
+describe('sortedDiff', () => {
+  it('finds what one sorted set adds to and removes from another, as sets would, whatever the characters', () => {
+    const sets = [['a', 'B', 'é', 'z', '😀', 'ｚ'], ['B', 'b', 'z', '😀', '\u{10000}'], [], ['a']].map((l) => [...new Set(l)].sort())
+    for (const before of sets) {
+      for (const after of sets) {
+        expect(sortedDiff(before, after)).toEqual({ added: after.filter((x) => !before.includes(x)), removed: before.filter((x) => !after.includes(x)) })
+      }
+    }
   })
 })
 

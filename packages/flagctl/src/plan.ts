@@ -134,22 +134,40 @@ function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { st
   return { steps: steps.sort(byKey), unmanaged: prune ? [] : unmanaged.map((f) => f.key) }
 }
 
-/** Field by field, lists as sets under the audit rule (ids a side up to 1,000, then counts). */
-function segmentChanges(before: Omit<FullSegmentSpec, 'key'>, after: FullSegmentSpec): Record<string, FieldChange> {
+/** The ids of sorted sets (fullSegmentSpec's) `after` adds to and removes from `before`, in one pass: a segment may hold a million. */
+export function sortedDiff(before: readonly string[], after: readonly string[]): { added: string[]; removed: string[] } {
+  const added: string[] = []
+  const removed: string[] = []
+  let i = 0
+  let j = 0
+  while (i < before.length || j < after.length) {
+    const [b, a] = [before[i], after[j]]
+    if (a === undefined || (b !== undefined && b < a)) removed.push(before[i++]!)
+    else if (b === undefined || a < b) added.push(after[j++]!)
+    else {
+      i++
+      j++
+    }
+  }
+  return { added, removed }
+}
+
+/**
+ * Field by field; lists as sets, under the audit rule (ids a side up to 1,000, then counts: listChange,
+ * given only the differences, which are disjoint). `diffs`: every id added and removed, by list.
+ */
+function segmentChanges(before: Omit<FullSegmentSpec, 'key'>, after: FullSegmentSpec) {
   const changes: Record<string, FieldChange> = {}
+  const diffs: Record<string, { added: string[]; removed: string[] }> = {}
   for (const field of SEGMENT_FIELDS) {
     const [b, a] = [before[field], after[field]]
     if (SEGMENT_LISTS.has(field)) {
-      const change = listChange(b as string[], a as string[])
+      const diff = (diffs[field] = sortedDiff(b as string[], a as string[]))
+      const change = listChange(diff.removed, diff.added)
       if (change) changes[field] = change
     } else if (!same(b, a)) changes[field] = { before: b, after: a }
   }
-  return changes
-}
-
-function minus(list: readonly string[], other: readonly string[]): string[] {
-  const drop = new Set(other)
-  return list.filter((id) => !drop.has(id))
+  return { changes, diffs }
 }
 
 function segmentSteps(file: FlagsFile, prune: boolean, live: LiveSegments | undefined): Plan['segments'] {
@@ -160,18 +178,17 @@ function segmentSteps(file: FlagsFile, prune: boolean, live: LiveSegments | unde
   for (const spec of file.segments.map(fullSegmentSpec)) {
     const { users, tenants, ...head } = spec
     if (!liveByKey.has(spec.key)) {
-      steps.push({ action: 'create', key: spec.key, segment: head, members: { users, tenants }, changes: segmentChanges(SEGMENT_SPEC_DEFAULTS, spec) })
+      steps.push({ action: 'create', key: spec.key, segment: head, members: { users, tenants }, changes: segmentChanges(SEGMENT_SPEC_DEFAULTS, spec).changes })
       continue
     }
     const current = live.full.get(spec.key)
     if (current === undefined) throw new Error(`segment ${spec.key} was not read in full`)
-    const was = fullSegmentSpec(current)
-    const changes = segmentChanges(was, spec)
+    const { changes, diffs } = segmentChanges(fullSegmentSpec(current), spec)
     if (Object.keys(changes).length === 0) continue
     const patch = Object.fromEntries(HEAD_FIELDS.filter((f) => changes[f] !== undefined).map((f) => [f, spec[f]])) as SegmentPatch
     const members = {
-      add: { users: minus(users, was.users), tenants: minus(tenants, was.tenants) },
-      remove: { users: minus(was.users, users), tenants: minus(was.tenants, tenants) },
+      add: { users: diffs.users!.added, tenants: diffs.tenants!.added },
+      remove: { users: diffs.users!.removed, tenants: diffs.tenants!.removed },
     }
     steps.push({ action: 'update', key: spec.key, version: current.version, patch, members, changes })
   }
