@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
-import { createFlag, getFlag, listAudit, listFlags, tempDir, updateFlag } from '../support/helpers.js'
+import { call, createFlag, getFlag, listAudit, listFlags, tempDir, updateFlag } from '../support/helpers.js'
 import { concurrentEdit, flagctl, flagctlBin, serve, type Service } from '../support/cli-helpers.js'
 
 const dir = tempDir('flagctl-')
@@ -60,6 +60,7 @@ describe('flagctl export', () => {
       betaUsers: ['alice', 'tenant-admin'],
       betaTenants: [],
       stickiness: 'userId',
+      rules: [],
     })
     expect(JSON.parse(asJson.stdout)).toEqual(exported)
 
@@ -175,6 +176,110 @@ flags:
     expect(json.code).toBe(1)
     expect(json.stderr).toContain(`${jsonPath}:1:47: flags[0].betaUsers[0] must be string`)
     expect((await listAudit(s.app)).events).toHaveLength(SEED.length)
+  })
+})
+
+describe('flags as code with rules and segments (targeting v2)', () => {
+  const TARGETED = `version: 1
+flags:
+  - key: copilot_v2
+    state: percentage
+    percentage: 50
+    betaUsers: [tenant-admin, alice]
+    description: New copilot
+    rules:
+      - id: dutch-pro
+        clauses:
+          - {attribute: country, operator: in, values: [NL]}
+          - {attribute: plan, operator: in, values: [pro]}
+        serve: {enabled: true}
+      - clauses: [{operator: in_segment, values: [staff]}]
+        serve: {percentage: 25}
+segments:
+  - key: staff
+    clauses: [{attribute: email, operator: ends_with, values: ["@example.com"]}]
+    users: [carol, dave]
+`
+  const segmentWrites = (s: Service) => s.requests.filter((r) => r.path.startsWith('/segments') && r.method !== 'GET')
+
+  it('plans a file without rules or segments as before: no change, and no segment read', async () => {
+    const s = await service(SEED)
+    const path = await file(
+      'plain.yaml',
+      `version: 1
+flags:
+  - {key: zeta_search, state: enabled, tags: [search]}
+  - {key: copilot_v2, state: percentage, percentage: 50, betaUsers: [tenant-admin, alice], description: New copilot}
+  - {key: beta_billing, state: beta_users, betaTenants: [acme, '42'], stickiness: tenantId}
+`,
+    )
+    const plan = await flagctl(['plan', path, '--prune'], { url: s.url })
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+    expect(plan.stdout).toContain('No changes')
+    expect(s.requests.filter((r) => r.path.startsWith('/segments'))).toEqual([])
+  })
+
+  it('creates segments before the flags that name them, plans clean after, and exports rules and members', async () => {
+    const s = await service(SEED)
+    const path = await file('targeted.yaml', TARGETED)
+    const applied = await flagctl(['apply', path, '--yes'], { url: s.url })
+    expect(applied.code, applied.stderr).toBe(0)
+    expect(applied.stdout).toMatch(/^\+ +segment staff +create +clauses: email ends_with \[@example\.com\]; users=\[carol, dave\]$/m)
+    expect(applied.stdout).toContain(
+      ['     + rule dutch-pro: country in [NL], plan in [pro] → on', '     + rule #2 (new): in_segment [staff] → 25% by userId'].join('\n'),
+    )
+    expect(applied.stdout).toContain('Applied: 0 created, 1 updated, 0 deleted; segments: 1 created, 0 updated, 0 deleted.')
+    const writes = s.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`)
+    expect(writes).toEqual(['POST /segments', 'PATCH /flags/copilot_v2'])
+    expect(await getFlag(s.app, 'copilot_v2')).toMatchObject({ model: 2, rules: [{ id: 'dutch-pro' }, { serve: { percentage: 25 } }] })
+
+    // The second rule got an id from the service; the file, which has none for it, still plans clean.
+    expect((await flagctl(['plan', path], { url: s.url })).code).toBe(0)
+    const exported = parse((await flagctl(['export'], { url: s.url })).stdout) as { flags: Flag[]; segments: Record<string, unknown>[] }
+    expect(exported.segments).toEqual([
+      {
+        key: 'staff',
+        description: '',
+        clauses: [{ attribute: 'email', operator: 'ends_with', values: ['@example.com'] }],
+        excludedUsers: [],
+        excludedTenants: [],
+        users: ['carol', 'dave'],
+        tenants: [],
+      },
+    ])
+    expect(exported.flags.find((f) => f.key === 'copilot_v2')!.rules!.map((r) => r.id)).toEqual(['dutch-pro', expect.any(String)])
+  })
+
+  it('changes a large segment by ids added and removed, at most 10,000 a request, and deletes a segment after the flags stop naming it', async () => {
+    const s = await service(SEED)
+    const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `u${from + i}`)
+    await call(s.app, 'POST', '/segments', { body: { key: 'big', users: ids(0, 10_000) }, expected: 201 })
+    await call(s.app, 'POST', '/segments', { body: { key: 'staff', description: 'old' }, expected: 201 })
+    await updateFlag(s.app, 'copilot_v2', { rules: [{ id: 'staff-only', clauses: [{ operator: 'in_segment', values: ['staff'] }], serve: { enabled: true } }] })
+    const before = segmentWrites(s).length
+    // 4,000 removed and 8,000 added: two requests, and no PATCH (nothing else changed).
+    const path = await file('big.json', JSON.stringify({ version: 1, flags: [{ key: 'copilot_v2' }], segments: [{ key: 'big', users: ids(4_000, 18_000) }] }))
+    const applied = await flagctl(['apply', path, '--yes', '--prune'], { url: s.url })
+    expect(applied.code, applied.stderr).toBe(0)
+    expect(applied.stdout).toMatch(/segment big +update +version 1: users: 8,000 added \(\+u10000 .*\), 4,000 removed \(-u0 .*\)$/m)
+    const writes = segmentWrites(s)
+      .slice(before)
+      .map((r) => `${r.method} ${r.path}`)
+    expect(writes).toEqual(['POST /segments/big/targets', 'POST /segments/big/targets', 'DELETE /segments/staff'])
+    // The flag stopped naming staff before staff was deleted.
+    const order = s.requests.map((r) => `${r.method} ${r.path}`)
+    expect(order.indexOf('PATCH /flags/copilot_v2')).toBeLessThan(order.indexOf('DELETE /segments/staff'))
+    expect((await call(s.app, 'GET', '/segments/big', { expected: 200 })).json().users).toHaveLength(14_000)
+    expect((await flagctl(['plan', path, '--prune'], { url: s.url })).code).toBe(0)
+  })
+
+  it('refuses a rule naming a segment that neither the file nor the service holds, before writing anything', async () => {
+    const s = await service(SEED)
+    const path = await file('ghost.yaml', TARGETED.replace('values: [staff]', 'values: [ghost]'))
+    const result = await flagctl(['apply', path, '--yes'], { url: s.url })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain("flags[0] (copilot_v2) names segment 'ghost', which neither the file nor the service holds")
+    expect(s.requests.filter((r) => r.method !== 'GET')).toEqual([])
   })
 })
 

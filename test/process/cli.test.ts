@@ -1,8 +1,11 @@
 // flagctl's imperative commands, run as real processes against a real listening service.
 import { spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
-import { ADMIN, createFlag, getFlag, listAudit } from '../support/helpers.js'
+import type { Segment, SegmentSummary } from '../../packages/core/src/segments/schema.js'
+import { ADMIN, call, createFlag, getFlag, listAudit, tempDir } from '../support/helpers.js'
 import { freePort } from '../support/process.js'
 import { concurrentEdit, flagctl, flagctlBin, serve, type Run, type Service } from '../support/cli-helpers.js'
 
@@ -41,6 +44,7 @@ describe('flagctl --help', () => {
       'fleet',
       'reseed',
       'accept-store',
+      'segments',
     ]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
     }
@@ -175,6 +179,91 @@ describe('flags', () => {
     expect(deleted.output).not.toContain('[y/N]')
     expect(deleted.code).toBe(0)
     await getFlag(service.app, 'cli_asked', 404)
+  })
+})
+
+describe('segments', () => {
+  const dir = tempDir('flagctl-segments-')
+  afterAll(() => dir.remove())
+  const targets = () => service.requests.filter((r) => r.method === 'POST' && r.path === '/segments/cli-beta/targets').length
+
+  it('creates, lists, gets, adds and removes members, ids from flags and files in requests of at most 10,000', async () => {
+    const ids = join(dir.path, 'ids.txt')
+    await writeFile(ids, Array.from({ length: 12_000 }, (_, i) => `u${i}`).join('\n') + '\n\n')
+    const created = json<SegmentSummary>(
+      await run([
+        'segments',
+        'create',
+        'cli-beta',
+        '--description',
+        'Early access',
+        '--users',
+        'alice,bob',
+        '--users-file',
+        ids,
+        '--tenants',
+        'acme',
+        '--json',
+      ]),
+    )
+    expect(created).toMatchObject({ key: 'cli-beta', description: 'Early access', userCount: 12_002, tenantCount: 1 })
+    // The create carried 10,000 ids, one addition the rest.
+    expect(targets()).toBe(1)
+
+    const [listed, got, text] = await Promise.all([
+      run(['segments', 'list', '--json']),
+      run(['segments', 'get', 'cli-beta', '--json']),
+      run(['segments', 'list']),
+    ])
+    expect(json<{ segments: SegmentSummary[] }>(listed).segments.map((s) => [s.key, s.userCount])).toEqual([['cli-beta', 12_002]])
+    expect(json<Segment>(got).users).toHaveLength(12_002)
+    expect(text.stdout).toMatch(/^cli-beta +12,002 users, 1 tenant +- +- +\d+ +Early access$/m)
+
+    const removed = json<SegmentSummary>(await run(['segments', 'remove', 'cli-beta', '--users-file', ids, '--json']))
+    expect(removed).toMatchObject({ userCount: 2, tenantCount: 1 })
+    expect(targets()).toBe(3)
+    expect(json<SegmentSummary>(await run(['segments', 'add', 'cli-beta', '--users', 'carol', '--json']))).toMatchObject({ userCount: 3 })
+    expect((await run(['segments', 'get', 'cli-beta'])).stdout).toMatch(/^users: +3 ids: alice, bob, carol$/m)
+  })
+
+  it('refuses to delete a segment a flag names (the API says which), and deletes it once none does', async () => {
+    await call(service.app, 'POST', '/segments', { body: { key: 'cli-doomed' }, expected: 201 })
+    await createFlag(service.app, {
+      key: 'cli_uses_segment',
+      rules: [{ clauses: [{ operator: 'in_segment', values: ['cli-doomed'] }], serve: { enabled: true } }],
+    })
+    const refused = await run(['segments', 'delete', 'cli-doomed', '--yes'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('409 SEGMENT_IN_USE')
+    expect(refused.stderr).toContain('cli_uses_segment')
+    await call(service.app, 'DELETE', '/flags/cli_uses_segment', { expected: 204 })
+    expect(json(await run(['segments', 'delete', 'cli-doomed', '--json']))).toMatchObject({ deleted: 'cli-doomed' })
+  })
+})
+
+describe('rules (targeting v2)', () => {
+  it('evaluates with attributes, naming the rule that decided, and explains the steps', async () => {
+    await createFlag(service.app, {
+      key: 'cli_rules',
+      state: 'beta_users',
+      rules: [
+        {
+          id: 'dutch-pro',
+          clauses: [
+            { attribute: 'country', operator: 'in', values: ['NL'] },
+            { attribute: 'seats', operator: 'gte', values: [10] },
+          ],
+          serve: { enabled: true },
+        },
+      ],
+    })
+    const [matched, explained] = await Promise.all([
+      run(['evaluate', 'cli_rules', '--user', 'u1', '--attr', 'country=NL', '--attr', 'seats=12']),
+      run(['evaluate', 'cli_rules', '--user', 'u1', '--attr', 'country=DE', '--explain']),
+    ])
+    expect(matched.stdout).toBe('cli_rules is on (reason: rule_match, rule dutch-pro, version 1)\n')
+    expect(explained.stdout).toMatch(/^cli_rules is off \(reason: not_targeted, version 1\)\n {2}state beta_users \(model 2\)\n {2}beta users: u1 not listed\n/)
+    expect(explained.stdout).toMatch(/^ {2}rule dutch-pro: no match at clause 1 \(country in\): not_matched: .+$/m)
   })
 })
 

@@ -5,16 +5,19 @@ import { parse } from 'yaml'
 import {
   flagsJsonSchemaText,
   formatFlagsFile,
+  fullSegmentSpec,
   fullSpec,
   parseFlagsFile,
   readFlagsFile,
   FlagsFileError,
+  SEGMENT_SPEC_DEFAULTS,
   type FlagsFile,
 } from '../../packages/core/src/flags/flags-file.js'
 
 const FLAGS_SCHEMA_FILE = new URL('../../schema/flags.schema.json', import.meta.url)
-import { computePlan } from '../../packages/flagctl/src/plan.js'
+import { computePlan, needsSegments } from '../../packages/flagctl/src/plan.js'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
+import { MAX_SEGMENT_MEMBERS, SEGMENT_DEFAULTS, SEGMENT_MUTABLE_FIELDS, SegmentKey, type Segment } from '../../packages/core/src/segments/schema.js'
 
 const EXAMPLE = 'examples/flags.yaml'
 
@@ -28,8 +31,16 @@ function problemsOf(text: string, source = 'flags.yaml'): string[] {
   throw new Error('expected the file to be refused')
 }
 
+/** A flag as this build's server answers it: `rules: []` and `model: 1` unless given. */
 function liveFlag(fields: Partial<Flag> & { key: string }): Flag {
-  return { ...fullSpec(fields), version: 3, createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone', ...fields }
+  const { rules: _rules, ...spec } = fullSpec(fields)
+  const managed = { version: 3, createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone' }
+  return { ...spec, rules: [], model: fields.rules?.length ? 2 : 1, ...managed, ...fields }
+}
+
+function liveSegment(fields: Partial<Segment> & { key: string }): Segment {
+  const managed = { version: 2, createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone' }
+  return { ...SEGMENT_DEFAULTS, users: [], tenants: [], excludedUsers: [], excludedTenants: [], clauses: [], ...managed, ...fields }
 }
 
 describe('schema/flags.schema.json', () => {
@@ -43,6 +54,40 @@ describe('schema/flags.schema.json', () => {
     expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
     expect(validate({ version: 1, flags: [{ key: 'x', percentage: 101 }] })).toBe(false)
     expect(validate({ version: 1, flags: [{ key: 'x', version: 4 }] })).toBe(false)
+    const targeted = {
+      version: 1,
+      flags: [
+        {
+          key: 'x',
+          rules: [
+            {
+              clauses: [
+                { attribute: 'country', operator: 'in', values: ['NL'] },
+                { operator: 'in_segment', values: ['beta'] },
+              ],
+              serve: { enabled: true },
+            },
+          ],
+        },
+      ],
+      segments: [{ key: 'beta', users: ['a'], clauses: [{ attribute: 'plan', operator: 'in', values: ['pro'] }] }],
+    }
+    expect(validate(targeted), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate({ ...targeted, segments: [{ key: 'beta', version: 2 }] })).toBe(false)
+    expect(
+      validate({ ...targeted, flags: [{ key: 'x', rules: [{ clauses: [{ attribute: 'a', operator: 'like', values: [] }], serve: { enabled: true } }] }] }),
+    ).toBe(false)
+  })
+
+  it('states the segment limits segments/schema.ts states (flags/ cannot import segments/), and the same fields', () => {
+    const schema = JSON.parse(flagsJsonSchemaText())
+    const segment = schema.properties.segments.items
+    expect(segment.properties.key.pattern).toBe((SegmentKey as { pattern?: string }).pattern)
+    expect(segment.properties.users.maxItems).toBe(MAX_SEGMENT_MEMBERS)
+    expect(Object.keys(SEGMENT_SPEC_DEFAULTS).sort()).toEqual([...SEGMENT_MUTABLE_FIELDS].sort())
+    expect(SEGMENT_SPEC_DEFAULTS).toEqual(SEGMENT_DEFAULTS)
+    // Clause and Serve are written once, under definitions.
+    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Serve'])
   })
 })
 
@@ -106,6 +151,40 @@ describe('parseFlagsFile', () => {
     expect(problemsOf('- key: a\n')).toEqual(['flags.yaml:1:1: (the file) must be object'])
   })
 
+  it('reports what the model refuses in rules and segments (flags/model.ts) at the line it is on, and keys declared twice', () => {
+    const problems = problemsOf(
+      [
+        'version: 1',
+        'flags:',
+        '  - key: a',
+        '    rules:',
+        '      - clauses: [{attribute: seats, operator: lt, values: [ten]}]',
+        '        serve: {enabled: true}',
+        '  - key: b',
+        '    rules:',
+        '      - {id: r1, clauses: [], serve: {enabled: true}}',
+        '      - {id: r1, clauses: [], serve: {enabled: false}}',
+        'segments:',
+        '  - key: beta',
+        '    clauses: [{operator: in_segment, values: [other]}]',
+        '  - key: beta',
+      ].join('\n'),
+    )
+    expect(problems).toEqual([
+      'flags.yaml:5:61: flags[0].rules[0].clauses[0].values[0] must be a number for operator lt',
+      "flags.yaml:10:14: flags[1].rules[1].id 'r1' is already the id of rules[0]",
+      'flags.yaml:13:26: segments[0].clauses[0].operator in_segment cannot be used inside a segment',
+      "flags.yaml:14:10: segments[1].key 'beta' is already declared at segments[0]",
+    ])
+  })
+
+  it('says once what a clause value must be, or the rule its own type breaks', () => {
+    const clause = (value: string) =>
+      `version: 1\nflags:\n  - key: a\n    rules:\n      - clauses: [{attribute: x, operator: in, values: [${value}]}]\n        serve: {enabled: true}\n`
+    expect(problemsOf(clause('null'))).toEqual(['flags.yaml:5:57: flags[0].rules[0].clauses[0].values[0] must be string, number or boolean'])
+    expect(problemsOf(clause('x'.repeat(1001)))).toEqual(['flags.yaml:5:57: flags[0].rules[0].clauses[0].values[0] must NOT have more than 1000 characters'])
+  })
+
   it('accepts JSON and YAML spellings of the same flags alike', () => {
     const yaml = parseFlagsFile('version: 1\nflags:\n  - key: a\n    tags: [x]\n', 'a.yaml')
     const json = parseFlagsFile('{"version":1,"flags":[{"key":"a","tags":["x"]}]}', 'a.json')
@@ -123,7 +202,7 @@ describe('formatFlagsFile', () => {
     const file = parse(formatFlagsFile(flags, 'yaml')) as FlagsFile
     expect(file.version).toBe(1)
     expect(file.flags.map((f) => f.key)).toEqual(['alpha', 'zeta'])
-    expect(Object.keys(file.flags[0]!)).toEqual(['key', 'description', 'tags', 'state', 'percentage', 'betaUsers', 'betaTenants', 'stickiness'])
+    expect(Object.keys(file.flags[0]!)).toEqual(['key', 'description', 'tags', 'state', 'percentage', 'betaUsers', 'betaTenants', 'stickiness', 'rules'])
     expect(file.flags[1]).toMatchObject({ betaUsers: ['u1', 'u10', 'u2'], tags: ['a', 'b'] })
     // Ids that look like numbers, booleans or null stay strings.
     expect(file.flags[0]!.betaTenants).toEqual(['123', 'null', 'true'])
@@ -135,6 +214,48 @@ describe('formatFlagsFile', () => {
       const text = formatFlagsFile(flags, format)
       expect(formatFlagsFile(reordered, format)).toBe(text)
       expect(parseFlagsFile(text, `x.${format}`).flags).toEqual(flags.map(fullSpec).sort((a, b) => a.key.localeCompare(b.key)))
+    }
+  })
+})
+
+describe('formatFlagsFile with rules and segments', () => {
+  const rules = [
+    { id: 'dutch-pro', clauses: [{ attribute: 'country', operator: 'in' as const, values: ['NL', '12', 'a, b'], negate: false }], serve: { enabled: true } },
+    { id: 'half', description: '', clauses: [], serve: { percentage: 50, stickiness: 'userId' as const } },
+  ]
+  const flags = [liveFlag({ key: 'pricing', rules })]
+  const segments = [
+    liveSegment({ key: 'zeta', users: ['u2', 'u1', 'u2'] }),
+    liveSegment({ key: 'beta', clauses: [{ attribute: 'plan', operator: 'in', values: ['pro'] }] }),
+  ]
+
+  it('writes a clause a line, defaults left out of rules, segments sorted with sorted members; none without segments', () => {
+    const text = formatFlagsFile(flags, 'yaml', segments)
+    expect(text).toContain(
+      [
+        '    rules:',
+        '      - id: dutch-pro',
+        '        clauses:',
+        '          - {attribute: country, operator: in, values: [NL, "12", "a, b"]}',
+        '        serve: {enabled: true}',
+        '      - id: half',
+        '        clauses: []',
+        '        serve: {percentage: 50}',
+        'segments:',
+        '  - key: beta',
+      ].join('\n'),
+    )
+    const file = parse(text) as FlagsFile
+    expect(file.segments!.map((s) => s.key)).toEqual(['beta', 'zeta'])
+    expect(file.segments![1]).toEqual({ key: 'zeta', description: '', clauses: [], excludedUsers: [], excludedTenants: [], users: ['u1', 'u2'], tenants: [] })
+    expect(formatFlagsFile(flags, 'yaml')).not.toContain('segments')
+  })
+
+  it('parses back to the same flags and segments, in YAML and JSON', () => {
+    for (const format of ['yaml', 'json'] as const) {
+      const file = parseFlagsFile(formatFlagsFile(flags, format, segments), `x.${format}`)
+      expect(file.flags.map(fullSpec)).toEqual(flags.map(fullSpec))
+      expect(file.segments!.map(fullSegmentSpec)).toEqual(segments.map(fullSegmentSpec).reverse())
     }
   })
 })
@@ -167,6 +288,17 @@ describe('computePlan', () => {
       },
     ])
     expect(computePlan(live, desired, true).steps.map((s) => `${s.action} ${s.key}`)).toEqual(['create added', 'update changed', 'delete extra'])
+  })
+
+  it('plans no change for a file without rules or segments against flags with `rules: []` and `model: 1`, and needs no segments for it', async () => {
+    const example = await readFlagsFile(EXAMPLE)
+    const live = example.flags.map(({ rules: _rules, ...f }) => liveFlag(f))
+    expect(live.every((f) => f.model === 1 && f.rules!.length === 0)).toBe(true)
+    expect(needsSegments(example)).toBe(false)
+    expect(computePlan(live, example, true)).toEqual({ steps: [], unmanaged: [], segments: { managed: false, steps: [], unmanaged: [] } })
+    // A flag stored before rules existed has neither field: the same.
+    const old = live.map(({ rules: _r, model: _m, ...flag }) => flag)
+    expect(computePlan(old, example, false).steps).toEqual([])
   })
 
   it('treats a field left out as its default, and id lists as sets', () => {

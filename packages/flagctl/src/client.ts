@@ -4,13 +4,16 @@ import type { AuditEvent } from '@switchyard/core/audit/schema'
 import type { Token, TokenCreated, Scope } from '@switchyard/core/auth/schema'
 import type { EvaluationContext, EvaluationResult, Flag, FlagCreate, FlagPatch, FlagState, TargetsEdit } from '@switchyard/core/flags/schema'
 import type { Fleet, Recovery } from '@switchyard/core/replica/fleet'
+import type { Segment, SegmentCreate, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
 import { VERSION } from '@switchyard/core/version'
 import { ApiError, networkError, usageError } from './errors.js'
 
 export const DEFAULT_URL = 'http://localhost:8080'
 const DEFAULT_TIMEOUT_SECONDS = 10
-// GET /flags and GET /audit answer at most this many items a page.
+// GET /flags, GET /segments and GET /audit answer at most this many items a page.
 const PAGE = 1000
+/** Ids one POST /segments/:key/targets (or a create's member lists) may carry. */
+export const TARGETS_PER_REQUEST = 10_000
 
 export interface Connection {
   url: string
@@ -96,8 +99,43 @@ export class Api {
     await this.send('DELETE', `flags/${encodeURIComponent(key)}`, { ifMatch: version })
   }
 
-  evaluate(flag: string, context: EvaluationContext): Promise<EvaluationResult> {
-    return this.send('POST', 'evaluate', { body: { flag, context } })
+  evaluate(flag: string, context: EvaluationContext, explain = false): Promise<EvaluationResult> {
+    return this.send('POST', 'evaluate', { body: { flag, context, ...(explain ? { explain } : {}) } })
+  }
+
+  /** Every segment, without its members (counts instead). */
+  async listSegments(): Promise<SegmentSummary[]> {
+    const segments: SegmentSummary[] = []
+    let after: string | undefined
+    do {
+      const page = await this.send<{ segments: SegmentSummary[]; nextCursor?: string }>('GET', 'segments', { query: { limit: PAGE, after } })
+      segments.push(...page.segments)
+      after = page.nextCursor
+    } while (after !== undefined)
+    return segments
+  }
+
+  /** One segment in full: its member lists may hold a million ids. */
+  getSegment(key: string): Promise<Segment> {
+    return this.send('GET', `segments/${encodeURIComponent(key)}`)
+  }
+
+  createSegment(input: SegmentCreate): Promise<Segment> {
+    return this.send('POST', 'segments', { body: input })
+  }
+
+  /** `users`/`tenants` in a patch replace the lists whole: members change through editSegmentTargets. */
+  updateSegment(key: string, patch: SegmentPatch, version: number): Promise<Segment> {
+    return this.send('PATCH', `segments/${encodeURIComponent(key)}`, { body: patch, ifMatch: version })
+  }
+
+  /** At most TARGETS_PER_REQUEST ids a list; ids added and removed in one atomic step. */
+  editSegmentTargets(key: string, edit: TargetsEdit): Promise<SegmentSummary> {
+    return this.send('POST', `segments/${encodeURIComponent(key)}/targets`, { body: edit })
+  }
+
+  async deleteSegment(key: string, version?: number): Promise<void> {
+    await this.send('DELETE', `segments/${encodeURIComponent(key)}`, { ifMatch: version })
   }
 
   async audit(query: { flag?: string; actor?: string; limit: number }): Promise<AuditEvent[]> {

@@ -1,7 +1,8 @@
 // What flagctl prints: aligned tables for people, JSON for scripts (--json), and the one-line
 // summaries of flags and field changes that tables, plans and the audit share.
 import type { FieldChange } from '@switchyard/core/audit/schema'
-import type { Flag } from '@switchyard/core/flags/schema'
+import type { Clause, Explanation, Flag, Rule, RuleInput, Serve } from '@switchyard/core/flags/schema'
+import type { Segment, SegmentSummary } from '@switchyard/core/segments/schema'
 
 export interface Output {
   /** Prints `data` as JSON with --json, otherwise the text `human` renders. */
@@ -34,7 +35,7 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join('\n')
 }
 
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+export const count = (n: number, noun: string) => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`
 
 export function flagTable(flags: readonly Flag[]): string {
   if (flags.length === 0) return 'no flags'
@@ -62,20 +63,109 @@ export function flagDetails(flag: Flag): string {
     ['stickiness', flag.stickiness],
     ['betaUsers', flag.betaUsers.join(', ')],
     ['betaTenants', flag.betaTenants.join(', ')],
+    ...ruleRows(flag.rules ?? []),
+    ['model', String(flag.model ?? 1)],
     ['version', String(flag.version)],
     ['createdAt', flag.createdAt],
     ['updatedAt', `${flag.updatedAt} by ${flag.updatedBy}`],
   ]
-  return rows.map(([name, value]) => `${`${name}:`.padEnd(13)}${value}`.trimEnd()).join('\n')
+  return details(rows)
+}
+
+/** `name:` and its value a line, values aligned one space past the longest name. */
+function details(rows: readonly [string, string][]): string {
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2
+  return rows
+    .map(([name, value]) => `${name ? `${name}:` : ''}`.padEnd(width) + value)
+    .map((l) => l.trimEnd())
+    .join('\n')
+}
+
+/** `rules:` and one numbered rule a line under it, in the order they are tried. */
+function ruleRows(rules: readonly Rule[]): [string, string][] {
+  if (rules.length === 0) return [['rules', '(none)']]
+  return rules.map((rule, i) => [i === 0 ? 'rules' : '', `${i + 1}. ${rule.id}: ${ruleText(rule)}${rule.description ? `  (${rule.description})` : ''}`])
+}
+
+// A value that reads the same bare (`NL`, `@example.com`, `2.4.0`) is shown bare; one that could be
+// read as something else (`"12"` the string, `"true"`, a value with a comma or a space) is quoted.
+const bare = (v: string) => /^[\w@.:/+-]+$/.test(v) && Number.isNaN(Number(v)) && !/^(true|false|null)$/.test(v)
+const valueText = (v: string | number | boolean) => (typeof v === 'string' && !bare(v) ? JSON.stringify(v) : String(v))
+
+/** One clause on one line: `country in [NL, BE]`, `email exists`, `in_segment [beta-testers]`, `not plan in [free]`. */
+export function clauseText(clause: Clause): string {
+  const values = `[${clause.values.map(valueText).join(', ')}]`
+  const text =
+    clause.operator === 'in_segment'
+      ? `in_segment ${values}`
+      : clause.operator === 'exists'
+        ? `${clause.attribute} exists`
+        : `${clause.attribute} ${clause.operator} ${values}`
+  return clause.negate ? `not ${text}` : text
+}
+
+/** What a rule serves: `on`, `off`, `25% by userId`. */
+export function serveText(serve: Serve): string {
+  if (serve.enabled !== undefined) return serve.enabled ? 'on' : 'off'
+  return `${serve.percentage}% by ${serve.stickiness ?? 'userId'}`
+}
+
+/** A rule on one line: its clauses, then what it serves (`country in [NL], plan in [pro] → on`). */
+export function ruleText(rule: RuleInput): string {
+  return `${rule.clauses.length > 0 ? rule.clauses.map(clauseText).join(', ') : 'everyone'} → ${serveText(rule.serve)}`
+}
+
+/** A clause list on one line; `(none)` when empty. */
+export const clausesText = (clauses: readonly Clause[]) => (clauses.length > 0 ? clauses.map(clauseText).join(', ') : '(none)')
+
+export function segmentTable(segments: readonly SegmentSummary[]): string {
+  if (segments.length === 0) return 'no segments'
+  return table(
+    ['KEY', 'MEMBERS', 'EXCLUDED', 'CLAUSES', 'VERSION', 'DESCRIPTION'],
+    segments.map((s) => [
+      s.key,
+      `${count(s.userCount, 'user')}, ${count(s.tenantCount, 'tenant')}`,
+      s.excludedUsers.length + s.excludedTenants.length > 0 ? `${count(s.excludedUsers.length, 'user')}, ${count(s.excludedTenants.length, 'tenant')}` : '-',
+      s.clauses.length > 0 ? clausesText(s.clauses) : '-',
+      String(s.version),
+      s.description,
+    ]),
+  )
+}
+
+// A segment's members may number a million: `get` shows how many, and the first few.
+const SHOWN_MEMBERS = 20
+const someIds = (ids: readonly string[]) =>
+  ids.length === 0 ? '(none)' : `${count(ids.length, 'id')}: ${ids.slice(0, SHOWN_MEMBERS).join(', ')}${ids.length > SHOWN_MEMBERS ? ', …' : ''}`
+
+/** One segment, one field a line; member lists shortened (--json prints them whole). */
+export function segmentDetails(segment: Segment): string {
+  return details([
+    ['key', segment.key],
+    ['description', segment.description],
+    ['clauses', clausesText(segment.clauses)],
+    ['excludedUsers', someIds(segment.excludedUsers)],
+    ['excludedTenants', someIds(segment.excludedTenants)],
+    ['users', someIds(segment.users)],
+    ['tenants', someIds(segment.tenants)],
+    ['version', String(segment.version)],
+    ['createdAt', segment.createdAt],
+    ['updatedAt', `${segment.updatedAt} by ${segment.updatedBy}`],
+  ])
 }
 
 const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? `[${value.join(', ')}]` : String(value))
+
+const cut = (ids: readonly string[] | undefined, total: number | undefined, side: string) =>
+  total !== undefined && total > (ids?.length ?? 0) ? `${(total - (ids?.length ?? 0)).toLocaleString('en')} more ${side}` : ''
 
 /** `state: "disabled" → "enabled"`, `betaUsers: +alice -bob`: the shape audit events and plans share. */
 function describeChange(field: string, change: FieldChange): string {
   if (change.added !== undefined || change.removed !== undefined) {
     const parts = [...(change.added ?? []).map((id) => `+${id}`), ...(change.removed ?? []).map((id) => `-${id}`)]
-    return `${field}: ${parts.join(' ')}`
+    // Past AUDIT_LIST_IDS a side lists its first ids and counts the rest.
+    const more = [cut(change.added, change.addedCount, 'added'), cut(change.removed, change.removedCount, 'removed')].filter((m) => m !== '')
+    return `${field}: ${parts.join(' ')}${more.length > 0 ? ` (${more.join(', ')})` : ''}`
   }
   if (change.before === null || change.before === undefined) return `${field}: ${shown(change.after)}`
   if (change.after === null || change.after === undefined) return `${field}: ${shown(change.before)} → (none)`
@@ -86,4 +176,28 @@ export function describeChanges(changes: Record<string, FieldChange>): string {
   return Object.entries(changes)
     .map(([field, change]) => describeChange(field, change))
     .join('; ')
+}
+
+type PercentageTrace = NonNullable<Explanation['fallthrough']>
+
+const traceText = (t: PercentageTrace) =>
+  t.bucket === undefined
+    ? `by ${t.stickiness}: the context has no ${t.stickiness} → out`
+    : `by ${t.stickiness}: bucket ${t.bucket} ${t.bucket < t.threshold ? '<' : '>='} threshold ${t.threshold} → ${t.bucket < t.threshold ? 'in' : 'out'}`
+
+const listed = (id: string | undefined, what: string, isListed: boolean) => (id === undefined ? `no ${what}` : `${id} ${isListed ? 'listed' : 'not listed'}`)
+
+/** POST /evaluate's `explain` trace, a step a line, indented under the answer. */
+export function explanationText(e: Explanation): string {
+  const lines = [`state ${e.state} (model ${e.model})`]
+  if (e.betaUsers) lines.push(`beta users: ${listed(e.betaUsers.userId, 'userId', e.betaUsers.listed)}`)
+  if (e.betaTenants) lines.push(`beta tenants: ${listed(e.betaTenants.tenantId, 'tenantId', e.betaTenants.listed)}`)
+  for (const rule of e.rules ?? []) {
+    const failed = rule.failedClause
+    const clause = failed && (failed.attribute === undefined ? failed.operator : `${failed.attribute} ${failed.operator}`)
+    const how = failed ? `no match at clause ${failed.index + 1} (${clause}): ${failed.outcome}: ${failed.message}` : 'matched'
+    lines.push(`rule ${rule.id}: ${how}${rule.percentage ? `; ${traceText(rule.percentage)}` : ''}`)
+  }
+  if (e.fallthrough) lines.push(`rollout ${traceText(e.fallthrough)}`)
+  return lines.map((l) => `  ${l}`).join('\n')
 }

@@ -9,6 +9,8 @@ import { createContext, type CommandContext, type GlobalOptions } from './contex
 import { ApiError, CliError, EXIT } from './errors.js'
 import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags, rolloutFlag } from './commands/flags.js'
 import { acceptStore, createToken, listTokens, reseedStore, revokeToken, showAudit, showFleet } from './commands/admin.js'
+import { addMembers, createSegment, deleteSegment, getSegment, listSegments, removeMembers } from './commands/segments.js'
+import { TARGETS_PER_REQUEST } from './client.js'
 
 const HELP_FOOTER = `
 Environment:
@@ -18,6 +20,21 @@ Environment:
 Exit codes: 0 ok · 1 usage or invalid flags file · 2 the API refused (its message is printed) · 3 network · 10 plan found changes`
 
 const repeatable = (value: string, previous: string[]) => [...previous, value]
+
+/** `--attr name=value`: the value as JSON when it reads as a number, a boolean or a list (`12`, `true`, `["qa"]`), else as text. */
+function attribute(value: string, previous: Record<string, unknown>): Record<string, unknown> {
+  const eq = value.indexOf('=')
+  if (eq < 1) throw new InvalidArgumentError('must be name=value')
+  const raw = value.slice(eq + 1)
+  let parsed: unknown = raw
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    // Text.
+  }
+  const ok = ['string', 'number', 'boolean'].includes(typeof parsed) || (Array.isArray(parsed) && parsed.every((v) => typeof v === 'string'))
+  return { ...previous, [value.slice(0, eq)]: ok ? parsed : raw }
+}
 
 function percentage(value: string): number {
   const n = Number(value.replace(/%$/, ''))
@@ -118,6 +135,8 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .argument('<key>')
     .option('--user <id>', 'userId of the context')
     .option('--tenant <id>', 'tenantId of the context')
+    .option('--attr <name=value>', 'a context attribute rules match on (repeatable); 12, true and ["a","b"] are read as JSON, "12" is text', attribute, {})
+    .option('--explain', 'show each step the evaluation took: beta lists, rules, the rollout')
     .action(run(evaluateFlag))
   program
     .command('audit')
@@ -126,6 +145,32 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .option('--actor <name>', 'only changes made with this token name')
     .option('--limit <n>', 'how many events (default 20, at most 1000)', positiveInteger, 20)
     .action(run(showAudit))
+
+  const memberOptions = (command: Command) =>
+    command
+      .option('--users <ids>', 'user ids, comma-separated (repeatable)', repeatable, [])
+      .option('--tenants <ids>', 'tenant ids, comma-separated (repeatable)', repeatable, [])
+      .option('--users-file <file>', 'user ids, one a line (- for stdin)')
+      .option('--tenants-file <file>', 'tenant ids, one a line (- for stdin)')
+  const batches = `in requests of at most ${TARGETS_PER_REQUEST.toLocaleString('en')} ids`
+  const segments = program.command('segments').description('manage segments: named audiences that rules target with in_segment')
+  segments.command('list').description('list segments with their member counts, sorted by key').action(run(listSegments))
+  segments.command('get').description('show one segment (--json prints every member)').argument('<key>').action(run(getSegment))
+  memberOptions(
+    segments
+      .command('create')
+      .description(`create a segment, members ${batches} (clauses: declare the segment in a flags file and apply it)`)
+      .argument('<key>', 'lowercase, digits, _ and -')
+      .option('--description <text>', 'who is in it'),
+  ).action(run(createSegment))
+  memberOptions(segments.command('add').description(`add members, ${batches}`).argument('<key>')).action(run(addMembers))
+  memberOptions(segments.command('remove').description(`remove members, ${batches}`).argument('<key>')).action(run(removeMembers))
+  segments
+    .command('delete')
+    .description("delete a segment (asks first on a terminal); refused while a flag's rules name it")
+    .argument('<key>')
+    .option('-y, --yes', 'delete without asking')
+    .action(run(deleteSegment))
 
   const tokens = program.command('tokens').description('manage API tokens')
   tokens.command('list').description('list tokens (never their secrets)').action(run(listTokens))

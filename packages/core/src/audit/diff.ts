@@ -11,7 +11,7 @@ export const AUDIT_LIST_IDS = 1000
  * The audit rule for large lists, the same for every list and every store: the ids added and
  * removed, up to AUDIT_LIST_IDS per side, with the full counts once a side is cut.
  */
-function listChange(before: readonly string[], after: readonly string[]): FieldChange | undefined {
+export function listChange(before: readonly string[], after: readonly string[]): FieldChange | undefined {
   const had = new Set(before)
   const has = new Set(after)
   const added = after.filter((x) => !had.has(x))

@@ -1,9 +1,9 @@
 // The flag commands: list, get, create, enable, disable, rollout, beta, delete, evaluate.
-import type { Flag, FlagPatch, FlagState, Stickiness } from '@switchyard/core/flags/schema'
+import type { EvaluationContext, Flag, FlagPatch, FlagState, Stickiness } from '@switchyard/core/flags/schema'
 import type { CommandContext } from '../context.js'
 import { confirm } from '../confirm.js'
 import { usageError } from '../errors.js'
-import { flagDetails, flagTable } from '../output.js'
+import { explanationText, flagDetails, flagTable } from '../output.js'
 
 export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState }): Promise<void> {
   const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state })
@@ -55,7 +55,16 @@ export async function deleteFlag(ctx: CommandContext, key: string, options: { ye
   ctx.out.emit({ deleted: key, version }, () => `deleted ${key} (it was at version ${version})`)
 }
 
-export async function evaluateFlag(ctx: CommandContext, key: string, who: { user?: string; tenant?: string }): Promise<void> {
-  const result = await ctx.api.evaluate(key, { userId: who.user, tenantId: who.tenant })
-  ctx.out.emit(result, () => `${key} is ${result.enabled ? 'on' : 'off'} (reason: ${result.reason}, version ${result.version})`)
+export async function evaluateFlag(
+  ctx: CommandContext,
+  key: string,
+  who: { user?: string; tenant?: string; attr?: EvaluationContext['attributes']; explain?: boolean },
+): Promise<void> {
+  const attributes = who.attr !== undefined && Object.keys(who.attr).length > 0 ? who.attr : undefined
+  const result = await ctx.api.evaluate(key, { userId: who.user, tenantId: who.tenant, ...(attributes ? { attributes } : {}) }, who.explain === true)
+  ctx.out.emit(result, () => {
+    const rule = result.ruleId === undefined ? '' : `, rule ${result.ruleId}`
+    const line = `${key} is ${result.enabled ? 'on' : 'off'} (reason: ${result.reason}${rule}, version ${result.version})`
+    return result.explanation ? `${line}\n${explanationText(result.explanation)}` : line
+  })
 }
