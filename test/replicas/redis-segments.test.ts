@@ -420,7 +420,8 @@ describe('RedisStore segments: topologies', () => {
       'the replica to acknowledge a write',
     )
     const options = { target: { kind: 'single' as const, url: master.url }, prefix: 'seg:', auditMaxEvents: 100, firstEpochWaitMs: 0 }
-    const writer = new RedisStore({ ...options, waitReplicas: 1, waitMs: 900 })
+    // Generous: with other suites running on two cores, the replica's acknowledgement once took over 900 ms.
+    const writer = new RedisStore({ ...options, waitReplicas: 1, waitMs: 5000, commandTimeoutMs: 10_000 })
     onTestFinished(() => writer.close())
     await writer.commit(create('beta', { users: ['u1'], tenants: [] }))
     const reader = new RedisStore(options)
