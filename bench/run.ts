@@ -340,6 +340,10 @@ export async function main(): Promise<void> {
   if (want('writes')) await writesCase()
   if (want('limits')) await limitsCase()
   if (want('streams')) await streamsCase()
+  if (want('segments')) {
+    const { segmentCases } = await import('./segment-cases.js')
+    await segmentCases({ rows, results })
+  }
   if (want('redis') || want('sdk') || want('sentinel')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })

@@ -17,7 +17,10 @@ export interface ChildServer {
   stop(): Promise<void>
 }
 
-export async function startChild(script: 'child-bare.ts' | 'child-switchyard.ts' | 'child-writer.ts', env: Record<string, string> = {}): Promise<ChildServer> {
+export async function startChild(
+  script: 'child-bare.ts' | 'child-switchyard.ts' | 'child-writer.ts' | 'child-segments.ts',
+  env: Record<string, string> = {},
+): Promise<ChildServer> {
   const child: ChildProcess = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
     env: { ...process.env, ...env },
     // BENCH_NODE_ARGS passes flags to the servers, e.g. --cpu-prof for profiling.

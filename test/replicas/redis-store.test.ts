@@ -101,7 +101,7 @@ describe('RedisStore.commit', () => {
     await store.commit({ kind: 'token', id: token.id, next: token, audit: { ...audit('x'), flag: undefined, tokenId: token.id, action: 'token.created' } })
     const removed = await store.commit({ kind: 'flag', key: 'alpha', expectedVersion: 1, next: null, audit: audit('alpha') })
     expect(removed).toEqual({ kind: 'flag', key: 'alpha', seq: 3, flag: null })
-    expect(await store.load()).toEqual({ seq: 3, epoch: expect.any(String), flags: [], tokens: [token] })
+    expect(await store.load()).toEqual({ seq: 3, epoch: expect.any(String), flags: [], tokens: [token], segments: [] })
   })
 
   it('keeps every key and the channel under its prefix, apart from other prefixes', async () => {
@@ -136,7 +136,7 @@ describe('RedisStore.commit', () => {
       `${prefix}seq`,
     ])
     expect(await neighbour.readFlag('alpha')).toBeNull()
-    expect(await neighbour.load()).toEqual({ seq: 0, epoch: expect.not.stringMatching(epoch!), flags: [], tokens: [] })
+    expect(await neighbour.load()).toEqual({ seq: 0, epoch: expect.not.stringMatching(epoch!), flags: [], tokens: [], segments: [] })
   })
 })
 

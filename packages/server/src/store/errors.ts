@@ -4,13 +4,13 @@ import type { Flag } from '@switchyard/core/flags/schema'
 /**
  * Thrown by a store when the optimistic-concurrency precondition of a write does not hold.
  * Carries what the store holds now (null when absent) so the caller can re-merge or refuse, and,
- * when it holds no flag, `lastVersion`: the version a create must continue from (the last version
- * of the flag deleted under that key; 0 for a key never used).
+ * when it holds no record, `lastVersion`: the version a create must continue from (the last version
+ * of the record deleted under that key; 0 for a key never used). `T` is a flag, or for a segment
+ * write its head (SegmentHead: the segment without its members).
  */
-/** `current`: the flag (or, for a segment write, the segment head) the store holds. */
-export class ConflictError<R extends { version: number } = Flag> extends Error {
+export class ConflictError<T extends { version: number } = Flag> extends Error {
   constructor(
-    readonly current: R | null,
+    readonly current: T | null,
     readonly lastVersion = 0,
   ) {
     super(current ? `store holds version ${current.version}` : `store holds no record; a create continues from version ${lastVersion}`)

@@ -10,6 +10,15 @@ export function redisKeys(prefix: string) {
     flags: `${prefix}flags`,
     /** Hash: token id → record. */
     tokens: `${prefix}tokens`,
+    /**
+     * Hash: segment key → record of its head (the segment without its members, SegmentHead), with the
+     * seq and version like a flag's. The members are in two sets per segment (segmentMemberKeys).
+     */
+    segments: `${prefix}segments`,
+    /** Sorted set: deleted segment key, scored by its last version (as flagTombstones: a segment and a flag may share a key). */
+    segmentTombstones: `${prefix}segment-tombstones`,
+    /** As flagVersionFloor, for segments. */
+    segmentVersionFloor: `${prefix}segment-version-floor`,
     /** Sorted set: deleted flag key, scored by its last version; a re-created flag continues from it. */
     flagTombstones: `${prefix}flag-tombstones`,
     /** The highest version among tombstones dropped past the cap: keys without one continue from it. */
@@ -45,11 +54,25 @@ export function redisKeys(prefix: string) {
 export type RedisKeys = ReturnType<typeof redisKeys>
 
 /**
+ * The two sets of a segment's member ids, `<prefix>segment-users:<key>` and `<prefix>segment-tenants:<key>`
+ * (`prefix` as redisKeys takes it: with its hash tag in a Cluster, so they share the store's slot).
+ */
+export function segmentMemberKeys(prefix: string, key: string): { users: string; tenants: string } {
+  return { users: `${prefix}segment-users:${key}`, tenants: `${prefix}segment-tenants:${key}` }
+}
+
+/**
+ * Member ids a script adds or removes with one SADD or SREM: Lua's unpack() fails past about 8,000
+ * values, and smaller batches keep each command's argument vector small.
+ */
+export const MEMBER_BATCH = 5000
+
+/**
  * A record is its document wrapped with the seq that wrote it (and, for flags, the version the
  * script checks): `{"seq":7,"version":3,"doc":{…}}`. The script builds it by concatenation so
  * it never decodes a document that may hold 20,000 ids.
  */
-interface StoredRecord<T> {
+export interface StoredRecord<T> {
   seq: number
   version?: number
   doc: T
@@ -61,7 +84,10 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
 
 /**
  * A notification: `<kind> <seq> <id> <origin> <epoch> <ms> <mac>`, and for a flag the record as
- * stored on a second line (empty for a delete). `origin` is the committing replica's instance id, so
+ * stored on a second line (empty for a delete). A segment's note has the record of its head on the
+ * second line (empty for a delete) and its MembersChange as JSON on a third: the change of its
+ * members, never the members whole; a third line that is empty means the change was too large to
+ * carry (SEGMENT_NOTE_MAX_BYTES), and the note is a hint (its second line is empty too). `origin` is the committing replica's instance id, so
  * it can skip its own notifications; `ms` is when the commit ran (Redis's clock), for the
  * propagation histogram; `mac` is HMAC-SHA1 of everything else, keyed by `<prefix>note-key`.
  * Anyone allowed to PUBLISH on the channel could send a notification, so a replica applies the
@@ -70,7 +96,7 @@ export function parseRecord<T>(text: string): StoredRecord<T> {
  * sent the record unauthenticated; without a MAC it is ignored.
  */
 export interface ChangeNote {
-  kind: 'flag' | 'token'
+  kind: 'flag' | 'token' | 'segment'
   seq: number
   id: string
   origin: string
@@ -82,19 +108,35 @@ export interface ChangeNote {
   mac?: string
   /** What the MAC covers: the header without it, a newline and the record line. */
   signed?: string
-  /** The stored record of a flag (`{"seq",…,"doc"}`), '' for a delete or a token. */
+  /** The stored record of a flag or a segment's head (`{"seq",…,"doc"}`), '' for a delete or a token. */
   record?: string
+  /** A segment's MembersChange as JSON; '' when the note does not carry it (a hint). */
+  members?: string
 }
 
+/**
+ * Past this many bytes (the head's record and the MembersChange, as JSON) a segment's note carries
+ * neither: it is a hint, and each replica reads the segment from Redis. Pub/sub holds a message
+ * for every subscriber until it reads it; a few large ones back to back would reach Redis's
+ * client-output-buffer-limit for pubsub (8 MB for 60 s by default) and cut the subscribers off.
+ */
+export const SEGMENT_NOTE_MAX_BYTES = 4 * 1024 * 1024
+
 export function parseMessage(message: string): ChangeNote | undefined {
-  const m = /^((flag|token) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?: (\d{1,15}))?)(?: ([0-9a-f]{40}))?(?:\n([\s\S]*))?$/.exec(message)
+  const m = /^((flag|token|segment) (\d{1,15}) ([^\s]+) ([^\s]+)(?: ([^\s]+))?(?: (\d{1,15}))?)(?: ([0-9a-f]{40}))?(?:\n([\s\S]*))?$/.exec(message)
   if (!m) return undefined
-  const note: ChangeNote = { kind: m[2] as 'flag' | 'token', seq: Number(m[3]), id: m[4]!, origin: m[5]!, epoch: m[6] }
+  const note: ChangeNote = { kind: m[2] as ChangeNote['kind'], seq: Number(m[3]), id: m[4]!, origin: m[5]!, epoch: m[6] }
   if (m[7] !== undefined) note.committedAtMs = Number(m[7])
   if (m[8] !== undefined) {
     note.mac = m[8]
-    note.record = m[9] ?? ''
-    note.signed = `${m[1]}\n${note.record}`
+    const body = m[9] ?? ''
+    note.signed = `${m[1]}\n${body}`
+    if (note.kind === 'segment') {
+      // A record's JSON holds no raw newline: the first one ends it.
+      const end = body.indexOf('\n')
+      note.record = end < 0 ? body : body.slice(0, end)
+      note.members = end < 0 ? '' : body.slice(end + 1)
+    } else note.record = body
   }
   return note
 }
@@ -132,13 +174,18 @@ end
 `
 
 /**
- * KEYS: seq, records hash, audit stream, audit bytes, flag tombstones, flag version floor, epoch, note key.
- * ARGV: kind, id, expected version ('' = none, for tokens), next version ('' for tokens),
- *       next document ('' = delete), audit event, its flag ('' = none), its actor, audit cap,
+ * KEYS: seq, records hash, audit stream, audit bytes, tombstones, version floor (a flag's, or a
+ *       segment's), epoch, note key; for a segment also its two member sets (users, tenants).
+ * ARGV: kind ('flag', 'token', 'segment'), id, expected version ('' = none, for tokens), next version ('' for tokens),
+ *       next document ('' = delete; a segment's head), audit event, its flag ('' = none), its actor, audit cap,
  *       channel, deadline (ms, Redis clock), origin (the committing replica's instance id),
  *       audit byte cap, tombstone cap, the store epoch the replica synced from, the highest seq it has seen,
  *       how to announce the commit: 'PUBLISH', 'SPUBLISH' (a Cluster's sharded pub/sub) or '' (the
- *       replica sends it once Redis replicas hold the write: REDIS_WAIT_REPLICAS).
+ *       replica sends it once Redis replicas hold the write: REDIS_WAIT_REPLICAS);
+ *       for a segment then: the members' op ('same', 'replace', 'edit'), the MembersChange as JSON for
+ *       the note ('' = too large to carry: the note is a hint), how many user ids and tenant ids to
+ *       remove, how many user ids and tenant ids to add, and those ids in that order ('replace' adds
+ *       to empty sets; a delete empties them whatever its op).
  * Returns {seq} once committed ({seq, notification} when the replica is to send it), {0, current record or nil, last version} when the version check
  * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
  * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
@@ -162,9 +209,10 @@ if counter < tonumber(ARGV[16]) then return {-3, counter} end
 
 local current = redis.call('HGET', KEYS[2], id)
 local held = 0
-if current and kind == 'flag' then held = tonumber(string.match(current, '^{"seq":%d+,"version":(%d+),')) end
+local versioned = kind == 'flag' or kind == 'segment'
+if current and versioned then held = tonumber(string.match(current, '^{"seq":%d+,"version":(%d+),')) end
 if expected ~= '' then
-  -- A deleted flag's key keeps its last version: a create must continue from it (or from the floor).
+  -- A deleted flag's (or segment's) key keeps its last version: a create must continue from it (or from the floor).
   local last = 0
   if not current then last = tonumber(redis.call('ZSCORE', KEYS[5], id) or redis.call('GET', KEYS[6]) or '0') end
   if held ~= tonumber(expected) then return {0, current, last} end
@@ -186,7 +234,9 @@ local note = kind .. ' ' .. seq .. ' ' .. id .. ' ' .. ARGV[12] .. ' ' .. ARGV[1
 local record = ''
 if doc == '' then
   redis.call('HDEL', KEYS[2], id)
-  if kind == 'flag' and current then
+  -- UNLINK frees a large set in the background rather than inside the script.
+  if kind == 'segment' then redis.call('UNLINK', KEYS[9], KEYS[10]) end
+  if versioned and current then
     redis.call('ZADD', KEYS[5], held, id)
     -- Past the cap the lowest version goes, and raises the floor keys without a tombstone start from.
     while redis.call('ZCARD', KEYS[5]) > tonumber(ARGV[14]) do
@@ -195,11 +245,24 @@ if doc == '' then
     end
   end
 else
-  if kind == 'flag' and not current then redis.call('ZREM', KEYS[5], id) end
+  if versioned and not current then redis.call('ZREM', KEYS[5], id) end
   local versionField = ''
   if version ~= '' then versionField = ',"version":' .. version end
   record = '{"seq":' .. seq .. versionField .. ',"doc":' .. doc .. '}'
   redis.call('HSET', KEYS[2], id, record)
+  -- A segment's members: removals, then additions (applyMembers' order: an id in both ends a member).
+  if kind == 'segment' and ARGV[18] ~= 'same' then
+    if ARGV[18] == 'replace' then redis.call('UNLINK', KEYS[9], KEYS[10]) end
+    local at = 24
+    for i, set in ipairs({{'SREM', KEYS[9]}, {'SREM', KEYS[10]}, {'SADD', KEYS[9]}, {'SADD', KEYS[10]}}) do
+      local last = at + tonumber(ARGV[19 + i]) - 1
+      while at <= last do
+        local upto = math.min(at + ${MEMBER_BATCH - 1}, last)
+        redis.call(set[1], set[2], unpack(ARGV, at, upto))
+        at = upto + 1
+      end
+    end
+  end
 end
 -- The first commit under the byte cap on a trail written before it counts what is there, once.
 if redis.call('EXISTS', KEYS[4]) == 0 then
@@ -215,7 +278,12 @@ if redis.call('EXISTS', KEYS[4]) == 0 then
   until #entries < 100
   redis.call('SET', KEYS[4], total)
 end
-redis.call('XADD', KEYS[3], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
+if kind == 'segment' then
+  -- The segment's key, for a replica checking a note of its deletion (NOTE_SCRIPT).
+  redis.call('XADD', KEYS[3], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6], 'segment', id)
+else
+  redis.call('XADD', KEYS[3], seq .. '-0', 'flag', ARGV[7], 'actor', ARGV[8], 'event', ARGV[6])
+end
 -- Oldest first, until the trail is within both caps; the newest event always stays.
 local bytes = redis.call('INCRBY', KEYS[4], #ARGV[6])
 local maxEvents, maxBytes = tonumber(ARGV[9]), tonumber(ARGV[13])
@@ -237,8 +305,13 @@ elseif bytes < 0 then redis.call('SET', KEYS[4], 0) end
 local noteKey = redis.call('GET', KEYS[8])
 if noteKey then
   -- A token's record stays off the channel (it holds the hash of a secret): its note is a hint.
-  if kind ~= 'flag' then record = '' end
-  note = note .. ' ' .. hmac(noteKey, note .. '\\n' .. record) .. '\\n' .. record
+  if kind == 'token' then record = '' end
+  local body = record
+  -- A segment's head, then how its members changed; neither when the change is too large (a hint).
+  if kind == 'segment' then
+    if ARGV[19] == '' then body = '\\n' else body = record .. '\\n' .. ARGV[19] end
+  end
+  note = note .. ' ' .. hmac(noteKey, note .. '\\n' .. body) .. '\\n' .. body
 end
 if ARGV[17] == '' then return {seq, note} end
 redis.call(ARGV[17], ARGV[10], note)
@@ -276,37 +349,69 @@ return {redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('
  * replaces, which replicas then adopt it from), a counter past every seq any replica has seen,
  * one audit event, and — for a reseed — the records a replica held, each written at the new seq;
  * accepting the loss keeps the records Redis holds. Refused ({-2, epoch}) if the store's epoch is
- * not the one the operator saw.
- * KEYS: seq, flags, tokens, audit, audit bytes, epoch, epoch parents.
+ * not the one the operator saw, and ({-4}) if Redis holds a segment the caller did not name (one
+ * created since it looked: the caller looks again), since its member sets must be declared to go.
+ * KEYS: seq, flags, tokens, audit, audit bytes, epoch, epoch parents, segments, then the member sets
+ *       (users, tenants) of each segment held now, then those of each segment written.
  * ARGV: expected epoch ('' = none), new epoch, lowest seq, mode ('reseed' | 'accept'), audit event,
- *       actor, parent count, parents…, flag count, (key, version, document)…, token count, (id, document)….
+ *       actor, parent count, parents…, flag count, (key, version, document)…, token count, (id, document)…,
+ *       held segment count, their keys…, segment count, (key, version, head, user count, tenant count,
+ *       user ids…, tenant ids…)….
  * Returns {seq}.
  */
 export const RESEED_SCRIPT = `
 local held = redis.call('GET', KEYS[6])
 if (held or '') ~= ARGV[1] then return {-2, held} end
+local i = 7
+local parents = tonumber(ARGV[i])
+local flagsAt = i + parents + 1
+local tokensAt = flagsAt + tonumber(ARGV[flagsAt]) * 3 + 1
+local heldAt = tokensAt + tonumber(ARGV[tokensAt]) * 2 + 1
+local heldSegments = tonumber(ARGV[heldAt])
+if ARGV[4] == 'reseed' then
+  local named = {}
+  for s = 1, heldSegments do named[ARGV[heldAt + s]] = true end
+  for _, key in ipairs(redis.call('HKEYS', KEYS[8])) do
+    if not named[key] then return {-4} end
+  end
+end
 local seq = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[3])) + 1
 local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
 if last then
   local lastSeq = tonumber(string.match(last[1], '^(%d+)-'))
   if lastSeq >= seq then seq = lastSeq + 1 end
 end
-local i = 7
-local parents = tonumber(ARGV[i])
 for p = 1, parents do redis.call('SADD', KEYS[7], ARGV[i + p]) end
-i = i + parents + 1
-local flags = tonumber(ARGV[i])
 if ARGV[4] == 'reseed' then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  for f = 0, flags - 1 do
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[8])
+  i = flagsAt
+  for f = 0, tonumber(ARGV[i]) - 1 do
     local at = i + 1 + f * 3
     redis.call('HSET', KEYS[2], ARGV[at], '{"seq":' .. seq .. ',"version":' .. ARGV[at + 1] .. ',"doc":' .. ARGV[at + 2] .. '}')
   end
-  i = i + flags * 3 + 1
-  local tokens = tonumber(ARGV[i])
-  for t = 0, tokens - 1 do
+  i = tokensAt
+  for t = 0, tonumber(ARGV[i]) - 1 do
     local at = i + 1 + t * 2
     redis.call('HSET', KEYS[3], ARGV[at], '{"seq":' .. seq .. ',"doc":' .. ARGV[at + 1] .. '}')
+  end
+  -- UNLINK frees large sets in the background.
+  for k = 9, 8 + heldSegments * 2 do redis.call('UNLINK', KEYS[k]) end
+  local set = 9 + heldSegments * 2
+  local at = heldAt + heldSegments + 2
+  for s = 1, tonumber(ARGV[at - 1]) do
+    redis.call('HSET', KEYS[8], ARGV[at], '{"seq":' .. seq .. ',"version":' .. ARGV[at + 1] .. ',"doc":' .. ARGV[at + 2] .. '}')
+    local users, tenants = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+    at = at + 5
+    for _, list in ipairs({{KEYS[set], users}, {KEYS[set + 1], tenants}}) do
+      redis.call('UNLINK', list[1])
+      local upto = at + list[2] - 1
+      while at <= upto do
+        local batch = math.min(at + ${MEMBER_BATCH - 1}, upto)
+        redis.call('SADD', list[1], unpack(ARGV, at, batch))
+        at = batch + 1
+      end
+    end
+    set = set + 2
   end
 end
 redis.call('SET', KEYS[1], seq)

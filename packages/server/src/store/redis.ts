@@ -1,18 +1,24 @@
-// The Redis store: flags, tokens and the audit trail shared by a fleet of replicas. A commit is
-// one Lua script; a subscriber connection turns other replicas' commits into changes, and a
-// full resync follows every gap (reconnect, or the change counter moving without a message).
+// The Redis store: flags, tokens, segments and the audit trail shared by a fleet of replicas. A
+// commit is one Lua script; a subscriber connection turns other replicas' commits into changes, and
+// a full resync follows every gap (reconnect, or the change counter moving without a message). A
+// segment's members live in two Redis sets and travel as what changed, never whole (but in a load).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
 import { type AuditDraft, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
+import type { Segment } from '@switchyard/core/segments/schema'
 import {
   AuditPageBuilder,
   BEAT_TTL_MS,
   changeOf,
   MAX_TOMBSTONES,
   type Change,
+  type Members,
+  type MembersChange,
+  type SegmentHead,
+  type SegmentWrite,
   type StoreFleet,
   type RecoverableStore,
   type ReplicaBeat,
@@ -31,8 +37,11 @@ import {
   parseRecord,
   redisKeys,
   RESEED_SCRIPT,
+  SEGMENT_NOTE_MAX_BYTES,
+  segmentMemberKeys,
   type ChangeNote,
   type RedisKeys,
+  type StoredRecord,
 } from './redis-scripts.js'
 import { SeqSet } from '@switchyard/core/replica/seq-set'
 import { connect, connectionFor, describeTarget, keyPrefix, type RedisTarget } from './redis-connection.js'
@@ -67,17 +76,37 @@ export interface RedisStoreOptions {
   firstEpochWaitMs?: number
   /** Delay before reconnection attempt `attempt` (1, 2, …) after Redis is lost. */
   retryDelayMs?: (attempt: number) => number
+  /** Bytes of a segment change past which its note is a hint (default SEGMENT_NOTE_MAX_BYTES). */
+  segmentNoteMaxBytes?: number
+}
+
+/** Member ids one SSCAN asks for: a few milliseconds of Redis's time each, whatever the set's size. */
+const SCAN_COUNT = 10_000
+/**
+ * Reads of a segment's members by SSCAN that a change to it may spoil before a reader takes them in
+ * one atomic step instead (SMEMBERS in MULTI: about 0.5 s of Redis's time for a million ids).
+ */
+const SCAN_ATTEMPTS = 3
+
+type SegmentChange = Extract<Change, { kind: 'segment' }>
+/** The version of a segment (null: deleted) and the seq of the change that made it. */
+interface HeldSegment {
+  version: number | null
+  seq: number
 }
 
 type CommitResult = [number, string | null, number?]
 type CommandConnection = Redis & {
   switchyardCommit(...args: (string | number)[]): Promise<CommitResult>
+  /** The same script with a segment's two member sets as keys 9 and 10; takes its arguments as one array. */
+  switchyardCommitSegment(args: (string | number)[]): Promise<CommitResult>
   /** Lua nil comes back as null: the record (or null), the counter, the epoch, the audit entry's fields. */
   switchyardNote(...args: (string | number)[]): Promise<[string | null, string | null, string | null, string[]]>
   switchyardBeat(...args: (string | number)[]): Promise<string | null>
   /** The beats as a flat hash, the counter, the epoch, the epoch parents. */
   switchyardFleet(...args: (string | number)[]): Promise<[string[], string | null, string | null, string[]]>
-  switchyardReseed(...args: (string | number)[]): Promise<[number, (string | null)?]>
+  /** The key count first, then the keys and arguments as one array. */
+  switchyardReseed(keyCount: number, args: (string | number)[]): Promise<[number, (string | null)?]>
 }
 
 export class RedisStore implements Store, RecoverableStore {
@@ -85,6 +114,8 @@ export class RedisStore implements Store, RecoverableStore {
   /** Names this replica's connections in CLIENT LIST: switchyard-cmd-<id>, switchyard-sub-<id>. */
   readonly instanceId = randomBytes(8).toString('hex')
   private readonly keys: RedisKeys
+  /** What every key starts with (redisKeys), for a segment's member sets. */
+  private readonly keyPrefix: string
   private readonly cmd: CommandConnection
   private readonly sub: Redis
   /** How commits announce themselves, once known (publishCommand). */
@@ -124,23 +155,37 @@ export class RedisStore implements Store, RecoverableStore {
   private resyncPending = false
   private checking = false
   private closed = false
+  /**
+   * The segments this store last handed out (in a snapshot, a commit's change or an event), by key.
+   * A segment's change is applied as a delta on the members held, so it must follow the last one
+   * handed out: a change whose members are `edit` or `same` goes out only if its head's version
+   * is the held one + 1; otherwise its members are read whole from Redis (a `replace`).
+   */
+  private readonly segmentsHeld = new Map<string, HeldSegment>()
+  /** The seq of the last snapshot handed out: a segment change at or below it is in it. */
+  private segmentsFloor = 0
+  private segmentsEpoch?: string
+  /** Per segment key, the read of its members whole under way (onMessage): the next one waits for it. */
+  private readonly segmentReads = new Map<string, Promise<void>>()
 
   private get commandTimeoutMs(): number {
     return this.options.commandTimeoutMs ?? 2000
   }
 
   constructor(private readonly options: RedisStoreOptions) {
-    this.keys = redisKeys(keyPrefix(options.target, options.prefix))
+    this.keyPrefix = keyPrefix(options.target, options.prefix)
+    this.keys = redisKeys(this.keyPrefix)
     const common = {
       commandTimeout: this.commandTimeoutMs,
       retryStrategy: options.retryDelayMs ?? ((attempt: number) => Math.min(attempt * 100, 2000)),
     }
     this.cmd = connect(options.target, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
     this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 8, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommitSegment', { numberOfKeys: 10, lua: COMMIT_SCRIPT })
     this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
     this.cmd.defineCommand('switchyardBeat', { numberOfKeys: 3, lua: HEARTBEAT_SCRIPT })
     this.cmd.defineCommand('switchyardFleet', { numberOfKeys: 5, lua: FLEET_SCRIPT })
-    this.cmd.defineCommand('switchyardReseed', { numberOfKeys: 7, lua: RESEED_SCRIPT })
+    this.cmd.defineCommand('switchyardReseed', { lua: RESEED_SCRIPT })
     this.sub = connect(options.target, { ...common, connectionName: `switchyard-sub-${this.instanceId}`, sharded: options.target.kind === 'cluster' })
 
     for (const connection of [this.cmd, this.sub]) {
@@ -177,25 +222,33 @@ export class RedisStore implements Store, RecoverableStore {
   }
 
   async load(): Promise<Snapshot> {
+    let scans = 0
+    let whole: string[] | undefined
     for (;;) {
-      const snapshot = await this.loadOnce()
-      if (snapshot !== undefined) return snapshot
+      const attempt = await this.loadOnce(whole)
+      if (attempt === undefined) continue
+      if ('snapshot' in attempt) return attempt.snapshot
+      // A segment changed while its members were scanned: scan again, or read them in the MULTI.
+      if (++scans >= SCAN_ATTEMPTS) whole = attempt.segmentKeys
     }
   }
 
   /**
    * One attempt at a load; undefined when this replica adopted a new epoch while it was under way
    * (a recovery run here), so what it read belongs to the old one and the caller reads again.
+   * Segments' members are scanned after the rest is read, unless `whole` names the segments whose
+   * members to read in the same MULTI; the keys of the segments read come back when a scan found a
+   * segment changed, or a segment not in `whole`.
    */
-  private async loadOnce(): Promise<Snapshot | undefined> {
+  private async loadOnce(whole?: string[]): Promise<{ snapshot: Snapshot } | { segmentKeys: string[] } | undefined> {
     let generation = this.generation
     const moved = () => generation !== this.generation
     // Read before asking: a commit answered meanwhile may carry a seq above what the reply holds.
     const seen = this.seenSeq
     // Before the state on a first load, so no beat can name a seq the counter read after it lacks.
     const beats = this.epoch === undefined ? (await this.fleet()).beats : undefined
-    const replies = await this.run('loading the state', (redis) =>
-      redis
+    const replies = await this.run('loading the state', (redis) => {
+      const multi = redis
         .multi()
         .get(this.keys.seq)
         .get(this.keys.epoch)
@@ -203,19 +256,25 @@ export class RedisStore implements Store, RecoverableStore {
         .hvals(this.keys.flags)
         .hvals(this.keys.tokens)
         .get(this.keys.noteKey)
-        .exec(),
-    )
+        .hvals(this.keys.segments)
+      for (const key of whole ?? []) {
+        const sets = segmentMemberKeys(this.keyPrefix, key)
+        multi.smembers(sets.users).smembers(sets.tenants)
+      }
+      return multi.exec()
+    })
     if (!replies) throw new StoreUnavailableError('Redis aborted the transaction that reads the state')
     const failed = replies.find(([err]) => err)
     if (failed) throw new StoreUnavailableError(`Redis refused to read the state: ${failed[0]!.message}`)
     if (moved()) return undefined
-    const [[, seq], [, epoch], [, parents], [, flags], [, tokens], [, noteKey]] = replies as [
+    const [[, seq], [, epoch], [, parents], [, flags], [, tokens], [, noteKey], [, segmentTexts]] = replies as [
       [null, string | null],
       [null, string | null],
       [null, string[]],
       [null, string[]],
       [null, string[]],
       [null, string | null],
+      [null, string[]],
     ]
     const counter = Number(seq ?? 0)
     if (this.epoch === undefined) {
@@ -249,15 +308,107 @@ export class RedisStore implements Store, RecoverableStore {
     const key = noteKey ?? (await this.writeNoteKey())
     if (moved()) return undefined
     this.noteKey = Buffer.from(key)
+    const heads = segmentTexts.map((text) => parseRecord<SegmentHead>(text))
+    const segmentKeys = heads.map((record) => record.doc.key)
+    let members: Members[] | undefined
+    if (whole === undefined) members = await this.scanMembers(heads.map((record) => ({ key: record.doc.key, seq: record.seq })))
+    else if (segmentKeys.every((segment) => whole.includes(segment))) {
+      const lists = replies.slice(7).map(([, list]) => list as string[])
+      members = segmentKeys.map((segment) => {
+        const at = whole.indexOf(segment) * 2
+        return { users: lists[at]!, tenants: lists[at + 1]! }
+      })
+    }
+    if (moved()) return undefined
+    if (members === undefined) return { segmentKeys }
     const snapshot: Snapshot = {
       seq: counter,
       epoch: this.epoch!,
       flags: flags.map((text) => parseRecord<Flag>(text).doc),
       tokens: tokens.map((text) => parseRecord<TokenRecord>(text).doc),
+      segments: heads.map((record, i) => ({ ...record.doc, ...members[i]! })),
     }
     this.seenSeq = Math.max(this.seenSeq, snapshot.seq)
     this.confirmed.addThrough(snapshot.seq)
-    return snapshot
+    this.holdSegments(snapshot, heads)
+    return { snapshot }
+  }
+
+  /**
+   * A snapshot handed out: the segments held are the ones it holds, but for changes newer than it
+   * already handed out (a registry keeps those over an older snapshot's) unless its epoch is another.
+   */
+  private holdSegments(snapshot: Snapshot, heads: { seq: number; doc: SegmentHead }[]): void {
+    const exact = this.segmentsEpoch !== snapshot.epoch
+    const newer = exact ? [] : [...this.segmentsHeld].filter(([, held]) => held.seq > snapshot.seq)
+    this.segmentsEpoch = snapshot.epoch
+    this.segmentsFloor = exact ? snapshot.seq : Math.max(this.segmentsFloor, snapshot.seq)
+    this.segmentsHeld.clear()
+    for (const record of heads) this.segmentsHeld.set(record.doc.key, { version: record.doc.version, seq: record.seq })
+    for (const [key, held] of newer) if ((this.segmentsHeld.get(key)?.seq ?? 0) < held.seq) this.segmentsHeld.set(key, held)
+  }
+
+  /**
+   * The members of segments as their records were read at one moment (`seq` of each), by SSCAN, which
+   * never holds Redis for more than a few milliseconds, whatever the set's size; then each record is
+   * read again. Undefined when one of them moved meanwhile: its members belong to no one moment.
+   */
+  private async scanMembers(segments: { key: string; seq: number }[]): Promise<Members[] | undefined> {
+    if (segments.length === 0) return []
+    const sets = segments.map(({ key }) => segmentMemberKeys(this.keyPrefix, key))
+    const scanned = await Promise.all(sets.map(async ({ users, tenants }) => Promise.all([this.scanSet(users), this.scanSet(tenants)])))
+    const after = await this.run('reading segments again', (redis) => {
+      const multi = redis.multi()
+      for (const [i, { key }] of segments.entries()) multi.hget(this.keys.segments, key).scard(sets[i]!.users).scard(sets[i]!.tenants)
+      return multi.exec()
+    })
+    if (!after || after.some(([err]) => err)) throw new StoreUnavailableError('Redis refused to read the segments again')
+    const out: Members[] = []
+    for (const [i, { seq }] of segments.entries()) {
+      const [[, text], [, users], [, tenants]] = after.slice(i * 3, i * 3 + 3) as [[null, string | null], [null, number], [null, number]]
+      if (text === null || recordSeq(text) !== seq) return undefined
+      // SSCAN may return an id twice (the set was rehashed meanwhile), never miss one of a set that did not change.
+      const [u, t] = scanned[i]!
+      if (u.length < users || t.length < tenants) return undefined
+      out.push({ users: u.length === users ? u : [...new Set(u)], tenants: t.length === tenants ? t : [...new Set(t)] })
+    }
+    return out
+  }
+
+  private scanSet(key: string): Promise<string[]> {
+    return this.run('reading segment members', async (redis) => {
+      const ids: string[] = []
+      let cursor = '0'
+      do {
+        const [next, batch] = await redis.sscan(key, cursor, 'COUNT', SCAN_COUNT)
+        for (const id of batch) ids.push(id)
+        cursor = next
+      } while (cursor !== '0')
+      return ids
+    })
+  }
+
+  /**
+   * A segment as Redis holds it now, its members read whole (null: it holds none): by SSCAN, or
+   * after SCAN_ATTEMPTS scans spoiled by changes to it, in one MULTI.
+   */
+  private async readSegmentWhole(key: string): Promise<{ seq: number; doc: Segment } | null> {
+    const sets = segmentMemberKeys(this.keyPrefix, key)
+    for (let attempt = 1; attempt < SCAN_ATTEMPTS; attempt++) {
+      const text = await this.run('reading a segment', (redis) => redis.hget(this.keys.segments, key))
+      if (text === null) return null
+      const record = parseRecord<SegmentHead>(text)
+      const members = await this.scanMembers([{ key, seq: record.seq }])
+      if (members !== undefined) return { seq: record.seq, doc: { ...record.doc, ...members[0]! } }
+    }
+    const replies = await this.run('reading a segment', (redis) =>
+      redis.multi().hget(this.keys.segments, key).smembers(sets.users).smembers(sets.tenants).exec(),
+    )
+    if (!replies || replies.some(([err]) => err)) throw new StoreUnavailableError('Redis refused to read a segment')
+    const [[, text], [, users], [, tenants]] = replies as [[null, string | null], [null, string[]], [null, string[]]]
+    if (text === null) return null
+    const record = parseRecord<SegmentHead>(text)
+    return { seq: record.seq, doc: { ...record.doc, users, tenants } }
   }
 
   /**
@@ -288,41 +439,59 @@ export class RedisStore implements Store, RecoverableStore {
     return text === null ? null : parseRecord<Flag>(text).doc
   }
 
+  async readSegment(key: string): Promise<SegmentHead | null> {
+    const text = await this.run('reading the segment', (redis) => redis.hget(this.keys.segments, key))
+    return text === null ? null : parseRecord<SegmentHead>(text).doc
+  }
+
   async commit(write: Write): Promise<Change> {
     if (this.diverged) throw new StoreDivergedError(this.diverged)
     const epoch = this.epoch ?? (await this.identify())
-    const isFlag = write.kind === 'flag'
     // With replicas to wait for, the script leaves the notification to this replica, sent once they hold the write.
     const publish = this.waitReplicas > 0 ? '' : await this.publishCommand()
+    const common = (audit: Write['audit']) => [
+      JSON.stringify(audit),
+      audit.flag ?? '',
+      audit.actor,
+      this.options.auditMaxEvents,
+      this.keys.changes,
+      // Half the timeout: a reply still has the other half to arrive before the replica gives up.
+      Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
+      this.instanceId,
+      this.options.auditMaxBytes ?? 64 * 1024 * 1024,
+      this.options.maxTombstones ?? MAX_TOMBSTONES,
+      epoch,
+      this.seenSeq,
+      publish,
+    ]
+    // A segment's members, read whole in the same transaction when the write's members change is
+    // relative to a version this store did not hand out last (commitSegment).
+    let whole: Members | undefined
     const [seq, current, lastVersion] = await this.run('committing the change', async (redis) => {
-      const reply = await redis.switchyardCommit(
-        this.keys.seq,
-        isFlag ? this.keys.flags : this.keys.tokens,
-        this.keys.audit,
-        this.keys.auditBytes,
-        this.keys.flagTombstones,
-        this.keys.flagVersionFloor,
-        this.keys.epoch,
-        this.keys.noteKey,
-        write.kind,
-        isFlag ? write.key : write.id,
-        isFlag ? String(write.expectedVersion) : '',
-        isFlag && write.next ? String(write.next.version) : '',
-        write.next === null ? '' : JSON.stringify(write.next),
-        JSON.stringify(write.audit),
-        write.audit.flag ?? '',
-        write.audit.actor,
-        this.options.auditMaxEvents,
-        this.keys.changes,
-        // Half the timeout: a reply still has the other half to arrive before the replica gives up.
-        Math.floor(Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2),
-        this.instanceId,
-        this.options.auditMaxBytes ?? 64 * 1024 * 1024,
-        this.options.maxTombstones ?? MAX_TOMBSTONES,
-        epoch,
-        this.seenSeq,
-        publish,
-      )
+      let reply: CommitResult
+      if (write.kind === 'segment') {
+        const committed = await this.commitSegment(redis, write, common(write.audit))
+        reply = committed.reply
+        whole = committed.whole
+      } else {
+        const isFlag = write.kind === 'flag'
+        reply = await redis.switchyardCommit(
+          this.keys.seq,
+          isFlag ? this.keys.flags : this.keys.tokens,
+          this.keys.audit,
+          this.keys.auditBytes,
+          this.keys.flagTombstones,
+          this.keys.flagVersionFloor,
+          this.keys.epoch,
+          this.keys.noteKey,
+          write.kind,
+          isFlag ? write.key : write.id,
+          isFlag ? String(write.expectedVersion) : '',
+          isFlag && write.next ? String(write.next.version) : '',
+          write.next === null ? '' : JSON.stringify(write.next),
+          ...common(write.audit),
+        )
+      }
       if (reply[0] > 0 && publish === '') await this.replicate(redis, reply[1]!)
       return reply
     })
@@ -337,10 +506,77 @@ export class RedisStore implements Store, RecoverableStore {
       throw new StoreUnavailableError('the store was reseeded under this replica, which is taking its state over; nothing was changed, retry')
     }
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
-    if (seq === 0) throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
+    if (seq === 0) {
+      if (write.kind === 'segment') throw new ConflictError<SegmentHead>(current === null ? null : parseRecord<SegmentHead>(current).doc, lastVersion ?? 0)
+      throw new ConflictError(current === null ? null : parseRecord<Flag>(current).doc, lastVersion ?? 0)
+    }
     this.seenSeq = Math.max(this.seenSeq, seq)
     this.confirmed.add(seq)
-    return changeOf(write, seq)
+    if (write.kind !== 'segment') return changeOf(write, seq)
+    const change: SegmentChange = { kind: 'segment', key: write.key, seq, head: write.head, members: whole ? { op: 'replace', ...whole } : write.members }
+    this.holdSegment(change)
+    return change
+  }
+
+  /**
+   * A segment write through the commit script (its member sets as keys 9 and 10). Its members
+   * change travels in the note unless too large (then the note is a hint). A change whose members
+   * are relative to a version other than the one this store handed out last (the caller drafted
+   * it from a head read from Redis, not from the members it holds) could not be applied to what
+   * the caller holds: the members are then read whole in the same MULTI (SMEMBERS, which holds
+   * Redis for about 0.5 s per million ids), and the change becomes a `replace`.
+   */
+  private async commitSegment(redis: CommandConnection, write: SegmentWrite, common: (string | number)[]): Promise<{ reply: CommitResult; whole?: Members }> {
+    const m = write.members
+    const deleted = write.head === null
+    const lists: string[][] =
+      deleted || m.op === 'same'
+        ? [[], [], [], []]
+        : m.op === 'replace'
+          ? [[], [], m.users, m.tenants]
+          : [m.remove.users, m.remove.tenants, m.add.users, m.add.tenants]
+    const head = deleted ? '' : JSON.stringify(write.head)
+    let note = JSON.stringify(m)
+    if (Buffer.byteLength(head) + Buffer.byteLength(note) > (this.options.segmentNoteMaxBytes ?? SEGMENT_NOTE_MAX_BYTES)) note = ''
+    const sets = segmentMemberKeys(this.keyPrefix, write.key)
+    const args: (string | number)[] = [
+      this.keys.seq,
+      this.keys.segments,
+      this.keys.audit,
+      this.keys.auditBytes,
+      this.keys.segmentTombstones,
+      this.keys.segmentVersionFloor,
+      this.keys.epoch,
+      this.keys.noteKey,
+      sets.users,
+      sets.tenants,
+      'segment',
+      write.key,
+      String(write.expectedVersion),
+      deleted ? '' : String(write.head!.version),
+      head,
+      ...common,
+      m.op,
+      note,
+      ...lists.map((list) => list.length),
+    ]
+    for (const list of lists) for (const id of list) args.push(id)
+    const relative = !deleted && m.op !== 'replace'
+    if (!relative || (this.segmentsHeld.get(write.key)?.version ?? 0) === write.expectedVersion) return { reply: await redis.switchyardCommitSegment(args) }
+    const multi = redis.multi() as unknown as { switchyardCommitSegment(args: (string | number)[]): ReturnType<Redis['multi']> }
+    const replies = await multi.switchyardCommitSegment(args).smembers(sets.users).smembers(sets.tenants).exec()
+    if (!replies) throw new Error('Redis aborted the transaction of the commit')
+    const failed = replies.find(([err]) => err)
+    if (failed) throw failed[0]!
+    const [[, reply], [, users], [, tenants]] = replies as [[null, CommitResult], [null, string[]], [null, string[]]]
+    return { reply, whole: { users, tenants } }
+  }
+
+  /** A segment change handed out: held from now on, unless a newer one of it already was. */
+  private holdSegment(change: SegmentChange): void {
+    const held = this.segmentsHeld.get(change.key)
+    if (held !== undefined && held.seq >= change.seq) return
+    this.segmentsHeld.set(change.key, { version: change.head?.version ?? null, seq: change.seq })
   }
 
   private get waitReplicas(): number {
@@ -460,19 +696,45 @@ export class RedisStore implements Store, RecoverableStore {
    * or Redis holds: each of those replicas adopts it (load). The counter goes past every seq any of
    * them has applied, so no seq an SDK or a stream consumer holds is issued again.
    */
-  reseed(state: { flags: Flag[]; tokens: TokenRecord[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
+  async reseed(state: { flags: Flag[]; tokens: TokenRecord[]; segments: Segment[] }, audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
     const records: (string | number)[] = [state.flags.length]
     for (const flag of state.flags) records.push(flag.key, flag.version, JSON.stringify(flag))
     records.push(state.tokens.length)
     for (const token of state.tokens) records.push(token.id, JSON.stringify(token))
-    return this.newEpoch('reseed', audit, records)
+    // The segments written: each head, then its members, all in the one script (SADD in batches):
+    // a million ids hold Redis for about a second, while the replicas refuse writes anyway.
+    // (A caller from before segments passes none: the store then holds none.)
+    const written = state.segments ?? []
+    const segments: (string | number)[] = [written.length]
+    const segmentSets: string[] = []
+    for (const { users, tenants, ...head } of written) {
+      segments.push(head.key, head.version, JSON.stringify(head), users.length, tenants.length)
+      for (const id of users) segments.push(id)
+      for (const id of tenants) segments.push(id)
+      const sets = segmentMemberKeys(this.keyPrefix, head.key)
+      segmentSets.push(sets.users, sets.tenants)
+    }
+    // The member sets of the segments Redis holds go too; the script refuses if it holds one not named here.
+    for (let attempt = 1; ; attempt++) {
+      const held = await this.run('reading the segments', (redis) => redis.hkeys(this.keys.segments))
+      const heldSets = held.flatMap((key) => Object.values(segmentMemberKeys(this.keyPrefix, key)))
+      const done = await this.newEpoch('reseed', audit, [...heldSets, ...segmentSets], [...records, held.length, ...held, ...segments])
+      if (done !== undefined) return done
+      if (attempt === 3) throw new StoreUnavailableError('segments kept being created while the store was reseeded; nothing was changed, retry')
+    }
   }
 
-  acceptLoss(audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
-    return this.newEpoch('accept', audit, [0, 0])
+  async acceptLoss(audit: AuditDraft): Promise<{ epoch: string; seq: number }> {
+    return (await this.newEpoch('accept', audit, [], [0, 0, 0, 0]))!
   }
 
-  private async newEpoch(mode: 'reseed' | 'accept', audit: AuditDraft, records: (string | number)[]): Promise<{ epoch: string; seq: number }> {
+  /** Undefined when a segment was created between the caller's look at them and the script (reseed). */
+  private async newEpoch(
+    mode: 'reseed' | 'accept',
+    audit: AuditDraft,
+    segmentSets: string[],
+    records: (string | number)[],
+  ): Promise<{ epoch: string; seq: number } | undefined> {
     const fleet = await this.fleet()
     const parents = new Set<string>()
     for (const beat of fleet.beats) if (beat.epoch !== null) parents.add(beat.epoch)
@@ -481,27 +743,22 @@ export class RedisStore implements Store, RecoverableStore {
     const lowest = Math.max(this.seenSeq, fleet.counter, ...fleet.beats.map((b) => b.newest))
     const epoch = randomBytes(12).toString('base64url')
     const event = JSON.stringify({ ...audit, changes: { ...audit.changes, epoch: { before: fleet.epoch ?? undefined, after: epoch } } })
-    const [seq, held] = await this.run(`${mode === 'reseed' ? 'reseeding' : 'accepting'} the store`, (redis) =>
-      redis.switchyardReseed(
-        this.keys.seq,
-        this.keys.flags,
-        this.keys.tokens,
-        this.keys.audit,
-        this.keys.auditBytes,
-        this.keys.epoch,
-        this.keys.epochParents,
-        fleet.epoch ?? '',
-        epoch,
-        lowest,
-        mode,
-        event,
-        audit.actor,
-        parents.size,
-        ...parents,
-        ...records,
-      ),
-    )
+    const keys = [
+      this.keys.seq,
+      this.keys.flags,
+      this.keys.tokens,
+      this.keys.audit,
+      this.keys.auditBytes,
+      this.keys.epoch,
+      this.keys.epochParents,
+      this.keys.segments,
+      ...segmentSets,
+    ]
+    const args = [...keys, fleet.epoch ?? '', epoch, lowest, mode, event, audit.actor, parents.size, ...parents]
+    for (const value of records) args.push(value)
+    const [seq, held] = await this.run(`${mode === 'reseed' ? 'reseeding' : 'accepting'} the store`, (redis) => redis.switchyardReseed(keys.length, args))
     if (seq === -2) throw new StoreUnavailableError(`the store's epoch changed to ${held ?? '(none)'} while it was being recovered; nothing was changed, retry`)
+    if (seq === -4) return undefined
     this.adopt(epoch)
     // The second load is plain: it brings back a change applied here while the first one ran.
     this.resyncAgain = true
@@ -519,6 +776,10 @@ export class RedisStore implements Store, RecoverableStore {
     this.seenSeq = 0
     this.counterAtLastCheck = 0
     this.confirmed.restart(0)
+    // Versions of the old epoch say nothing of the new one's members: until a load hands them out, a
+    // segment's delta is read whole.
+    this.segmentsHeld.clear()
+    this.segmentsFloor = 0
   }
 
   health(): StoreHealth {
@@ -670,13 +931,13 @@ export class RedisStore implements Store, RecoverableStore {
     // This replica's own commit is applied when commit() resolves; should its reply be lost, the
     // change counter check finds the seq unseen and resyncs.
     if (!note || this.closed || note.origin === this.instanceId) return
-    if (this.applyAuthenticated(note)) return
-    const hash = note.kind === 'flag' ? this.keys.flags : this.keys.tokens
+    if (note.kind === 'segment' ? this.applySegmentNote(note) : this.applyAuthenticated(note)) return
+    const hash = note.kind === 'flag' ? this.keys.flags : note.kind === 'segment' ? this.keys.segments : this.keys.tokens
     const seen = this.seenSeq
     this.run('re-reading a changed record', (redis) => redis.switchyardNote(hash, this.keys.seq, this.keys.epoch, this.keys.audit, note.id, note.seq)).then(
       ([text, counter, epoch, auditFields]) => {
         if (this.diverged || this.checkIdentity(epoch, Number(counter ?? 0), seen)) return
-        const record = text === null ? null : parseRecord<Flag | TokenRecord>(text)
+        const record = text === null ? null : parseRecord<Flag | TokenRecord | SegmentHead>(text)
         // What the store backs: the record written at the note's seq, or one written after it; or,
         // for a record it no longer holds, an audit event of a change to it at that seq.
         const backed =
@@ -696,7 +957,8 @@ export class RedisStore implements Store, RecoverableStore {
           this.seenSeq = Math.max(this.seenSeq, note.seq)
           this.confirmed.add(note.seq)
         }
-        this.emitChange(note, record, confirmed ? note.seq : undefined)
+        if (note.kind === 'segment') this.segmentFromStore(note, record as StoredRecord<SegmentHead> | null, confirmed ? note.seq : undefined)
+        else this.emitChange(note, record as StoredRecord<Flag | TokenRecord> | null, confirmed ? note.seq : undefined)
       },
       () => {
         // The change is known but not its content: catch up with a full resync when Redis answers.
@@ -725,8 +987,90 @@ export class RedisStore implements Store, RecoverableStore {
     return true
   }
 
+  /**
+   * A segment's note applied as sent, without reading Redis: its MAC holds, it is of this replica's
+   * epoch, it carries its members change (it is not a hint), and it follows the last change of that
+   * segment this store handed out (segmentOrder), or is older than it (a registry then skips it, as
+   * it skips a flag's older change). Its seq need not be past every seq seen, as a flag's must: a
+   * change of another record committed here since does not make it stale, and a replay can only
+   * hand out a change that was committed, which a registry then holds or skips.
+   */
+  private applySegmentNote(note: ChangeNote): boolean {
+    if (note.mac === undefined || this.noteKey === undefined || this.diverged || note.epoch !== this.epoch || !note.members) return false
+    const expected = createHmac('sha1', this.noteKey).update(note.signed!).digest()
+    if (!timingSafeEqual(expected, Buffer.from(note.mac, 'hex'))) return false
+    let record: StoredRecord<SegmentHead> | null
+    let members: MembersChange
+    try {
+      record = note.record === '' ? null : parseRecord<SegmentHead>(note.record!)
+      members = JSON.parse(note.members) as MembersChange
+    } catch {
+      return false
+    }
+    if (record !== null && record.seq !== note.seq) return false
+    const change: SegmentChange = { kind: 'segment', key: note.id, seq: note.seq, head: record?.doc ?? null, members }
+    if (this.segmentOrder(change) === 'gap') return false
+    this.seenSeq = Math.max(this.seenSeq, note.seq)
+    this.confirmed.add(note.seq)
+    this.emitSegment(change, note.seq, note)
+    return true
+  }
+
+  /**
+   * Where a segment's change stands against the last one of it handed out: `old` (at or below it, or
+   * in the last snapshot: a registry holds it or a newer one), `next` (newer, and applicable: a
+   * deletion, members replaced whole, or a delta on exactly the version held), or `gap` (newer, but
+   * a delta on a version this store did not hand out: its members must be read whole).
+   */
+  private segmentOrder(change: SegmentChange): 'old' | 'next' | 'gap' {
+    const held = this.segmentsHeld.get(change.key)
+    if (change.seq <= Math.max(held?.seq ?? 0, this.segmentsFloor)) return 'old'
+    if (change.head === null || change.members.op === 'replace') return 'next'
+    return (held?.version ?? 0) === change.head.version - 1 ? 'next' : 'gap'
+  }
+
+  private emitSegment(change: SegmentChange, confirms: number | undefined, note: ChangeNote): void {
+    this.holdSegment(change)
+    const committedAtMs = note.committedAtMs === undefined ? undefined : note.committedAtMs - this.clockOffsetMs
+    this.emit({ type: 'change', change, confirms, committedAtMs })
+  }
+
+  /**
+   * A segment's note the store backs (NOTE_SCRIPT) but that could not be applied as sent: `record` is
+   * its head as Redis holds it now. A deletion, or a head this store already handed out, needs no
+   * members; anything newer is read whole (readSegmentWhole) and handed out as a `replace`. Reads of
+   * one segment queue: a note that waited behind another's read usually finds it handed out.
+   */
+  private segmentFromStore(note: ChangeNote, record: StoredRecord<SegmentHead> | null, confirms: number | undefined): void {
+    if (record === null) {
+      this.emitSegment({ kind: 'segment', key: note.id, seq: note.seq, head: null, members: { op: 'replace', users: [], tenants: [] } }, confirms, note)
+      return
+    }
+    const key = note.id
+    const read = (this.segmentReads.get(key) ?? Promise.resolve()).then(async () => {
+      const current: SegmentChange = { kind: 'segment', key, seq: record.seq, head: record.doc, members: { op: 'same' } }
+      if (this.segmentOrder(current) === 'old') return this.emitSegment(current, confirms, note)
+      const segment = await this.readSegmentWhole(key)
+      if (this.closed) return
+      if (segment === null) {
+        // Deleted since the note's check: at a later seq, whose own note follows.
+        return this.emitSegment({ ...current, head: null, members: { op: 'replace', users: [], tenants: [] } }, confirms, note)
+      }
+      const { users, tenants, ...head } = segment.doc
+      this.emitSegment({ kind: 'segment', key, seq: segment.seq, head, members: { op: 'replace', users, tenants } }, confirms, note)
+    })
+    const settled = read.catch(() => {
+      // The change is known but not its content: catch up with a full resync when Redis answers.
+      this.resyncPending = true
+    })
+    this.segmentReads.set(key, settled)
+    void settled.then(() => {
+      if (this.segmentReads.get(key) === settled) this.segmentReads.delete(key)
+    })
+  }
+
   /** The record as the store holds it (null: absent, so deleted at the note's seq or later). */
-  private emitChange(note: ChangeNote, record: ReturnType<typeof parseRecord<Flag | TokenRecord>> | null, confirms: number | undefined): void {
+  private emitChange(note: ChangeNote, record: StoredRecord<Flag | TokenRecord> | null, confirms: number | undefined): void {
     const seq = record?.seq ?? note.seq
     const change: Change =
       note.kind === 'flag'
@@ -807,6 +1151,7 @@ function changedAt(note: ChangeNote, fields: string[] | undefined): boolean {
   if (fields === undefined) return false
   const field = fieldsOf(fields)
   if (note.kind === 'flag') return field.flag === note.id
+  if (note.kind === 'segment') return field.segment === note.id
   try {
     return (JSON.parse(field.event ?? '{}') as { tokenId?: string }).tokenId === note.id
   } catch {
@@ -818,4 +1163,9 @@ function fieldsOf(flat: string[]): Record<string, string> {
   const out: Record<string, string> = {}
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
   return out
+}
+
+/** The seq of a stored record (`{"seq":7,…}`), without parsing the rest of it. */
+function recordSeq(text: string): number {
+  return Number(/^\{"seq":(\d+)/.exec(text)?.[1] ?? -1)
 }
