@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 const inSegment = (segment: string) => ({ id: `in-${segment}`, clauses: [{ operator: 'in_segment', values: [segment] }], serve: { enabled: true } })
-const targets = (app: FastifyInstance, key: string, body: unknown) => call(app, 'POST', `/segments/${key}/targets`, { body, expected: 200 })
+const targets = (app: FastifyInstance, key: string, body: Record<string, unknown>) => call(app, 'POST', `/segments/${key}/targets`, { body, expected: 200 })
 
 describe('SDK segments', () => {
   let app: FastifyInstance
