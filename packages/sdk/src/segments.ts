@@ -1,7 +1,7 @@
 // The segments an SDK holds for the rules it evaluates: whole ones (members as sets, edited in
 // place by each `segment` event's delta) and, past the server's SEGMENT_INLINE_MAX, heads alone
 // that answer `segment_not_local` unless the client asked for every segment (`largeSegments`).
-import { compileSegment, editMembers, type MutableSegment, type SegmentFields } from '@switchyard/core/segments/compile'
+import { compileSegment, editMembers, replaceMembers, type MutableSegment, type SegmentFields } from '@switchyard/core/segments/compile'
 import { toNfc } from '@switchyard/core/flags/identity'
 
 /** A segment as the stream's state (and a saved state) holds it. */
@@ -12,7 +12,8 @@ export interface SegmentRecord extends SegmentFields {
   local?: boolean
 }
 
-type Members = { op: 'same' } | { op: 'replace'; users: string[]; tenants: string[] } | { op: 'edit'; add: Lists; remove: Lists }
+/** A list left out of a replace stays as it is. */
+type Members = { op: 'same' } | { op: 'replace'; users?: string[]; tenants?: string[] } | { op: 'edit'; add: Lists; remove: Lists }
 type Lists = { users: string[]; tenants: string[] }
 
 /** A `segment` event of GET /stream. */
@@ -33,6 +34,10 @@ interface Held {
 }
 
 const nfcSet = (ids: readonly string[]) => new Set(ids.map(toNfc))
+const same = (x: unknown, y: unknown) => x === y || JSON.stringify(x) === JSON.stringify(y)
+/** Clauses and exclusions equal by value: the compiled segment can be kept. */
+const sameRest = (a: SegmentFields, b: SegmentFields) =>
+  same(a.clauses, b.clauses) && same(a.excludedUsers, b.excludedUsers) && same(a.excludedTenants, b.excludedTenants)
 
 export class HeldSegments {
   private held = new Map<string, Held>()
@@ -66,12 +71,15 @@ export class HeldSegments {
     }
     const { head, members } = event
     let compiled: MutableSegment
+    const whole = members.op === 'replace' && members.users !== undefined && members.tenants !== undefined
     if (!event.local) compiled = compileSegment(head, new Set(), new Set(), false)
-    else if (members.op === 'replace') compiled = compileSegment(head, nfcSet(members.users), nfcSet(members.tenants))
+    else if (whole) compiled = compileSegment(head, nfcSet(members.users!), nfcSet(members.tenants!))
     else if (!current || !current.compiled.local) return 'gap'
     else {
+      // Applied to the sets held, in place: an edit of a million-member segment costs its delta.
       if (members.op === 'edit') editMembers(current.compiled, members.add, members.remove)
-      compiled = compileSegment(head, current.compiled.users, current.compiled.tenants)
+      else if (members.op === 'replace') replaceMembers(current.compiled, { users: members.users?.map(toNfc), tenants: members.tenants?.map(toNfc) })
+      compiled = sameRest(head, current.head) ? current.compiled : compileSegment(head, current.compiled.users, current.compiled.tenants, true, current.compiled.nfc)
     }
     this.held.set(event.key, { head, compiled, seq: event.seq })
     return 'applied'

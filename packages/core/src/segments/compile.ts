@@ -18,8 +18,18 @@ const anyOtherForms = (ids: Iterable<string>) => {
   return false
 }
 
-/** `users`/`tenants` are taken as they are (held in NFC); `local` false: an SDK that was not sent the members. */
-export function compileSegment(segment: SegmentFields, users: Set<string>, tenants: Set<string>, local = true): MutableSegment {
+/**
+ * `users`/`tenants` are taken as they are (held in NFC); `local` false: an SDK that was not sent the
+ * members. `known`: whether the member sets hold ids with other forms, when the caller knows (a
+ * head's change over the same sets), so a million ids are not scanned again.
+ */
+export function compileSegment(
+  segment: SegmentFields,
+  users: Set<string>,
+  tenants: Set<string>,
+  local = true,
+  known?: { users: boolean; tenants: boolean },
+): MutableSegment {
   const excludedUsers = new Set(segment.excludedUsers.map(toNfc))
   const excludedTenants = new Set(segment.excludedTenants.map(toNfc))
   return {
@@ -30,7 +40,7 @@ export function compileSegment(segment: SegmentFields, users: Set<string>, tenan
     excludedUsers,
     excludedTenants,
     clauses: segment.clauses.map(compileClause),
-    nfc: { users: anyOtherForms(users), tenants: anyOtherForms(tenants), excludedUsers: anyOtherForms(excludedUsers), excludedTenants: anyOtherForms(excludedTenants) },
+    nfc: { users: known?.users ?? anyOtherForms(users), tenants: known?.tenants ?? anyOtherForms(tenants), excludedUsers: anyOtherForms(excludedUsers), excludedTenants: anyOtherForms(excludedTenants) },
   }
 }
 
@@ -48,4 +58,18 @@ export function editMembers(segment: MutableSegment, add: { users: string[]; ten
   for (const id of add.tenants) segment.tenants.add(id)
   if (!segment.nfc.users && anyOtherForms(add.users)) segment.nfc.users = true
   if (!segment.nfc.tenants && anyOtherForms(add.tenants)) segment.nfc.tenants = true
+}
+
+/** Replaces the lists a change names, in place (the compiled segment keeps its identity), keeping the other. */
+export function replaceMembers(segment: MutableSegment, lists: { users?: string[]; tenants?: string[] }): void {
+  if (lists.users) {
+    segment.users.clear()
+    for (const id of lists.users) segment.users.add(id)
+    segment.nfc.users = anyOtherForms(segment.users)
+  }
+  if (lists.tenants) {
+    segment.tenants.clear()
+    for (const id of lists.tenants) segment.tenants.add(id)
+    segment.nfc.tenants = anyOtherForms(segment.tenants)
+  }
 }

@@ -114,6 +114,16 @@ export class FlagRegistry {
     const now = new Date().toISOString()
     const { rules = [], ...fields } = input
     let flag: Flag = this.settle({ ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, rules, 'body')
+    const release = this.claimSegments(flag.rules ?? [], 'body')
+    try {
+      return await this.createNow(input, flag, actor)
+    } finally {
+      release()
+    }
+  }
+
+  private async createNow(input: FlagCreate, settled: Flag, actor: Actor): Promise<Flag> {
+    let flag = settled
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), async (conflict) => {
       if (conflict?.current) throw flagExists(input.key)
@@ -130,7 +140,24 @@ export class FlagRegistry {
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
   async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
     const { rules, ...fields } = patch
-    return this.change(key, actor, ifMatch, (base) => this.settle({ ...base, ...fields }, rules ?? base.rules ?? [], 'body', rules === undefined))
+    const release = rules === undefined ? () => {} : this.claimSegments(rules, 'body')
+    try {
+      return await this.change(key, actor, ifMatch, (base) => this.settle({ ...base, ...fields }, rules ?? base.rules ?? [], 'body', rules === undefined))
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Checks that every segment the rules name exists and holds them until the write has committed
+   * (SegmentRegistry.claim), so a delete on this replica cannot land in between.
+   */
+  private claimSegments(rules: readonly RuleInput[], body: string): () => void {
+    if (!this.segments) return () => {}
+    this.checkSegments(rules, body)
+    const claimed = this.segments.claim(segmentsNamed(rules))
+    if (claimed.missing !== undefined) throw new AppError('UNKNOWN_SEGMENT', `segment '${claimed.missing}' is being deleted`, `${body}.rules`)
+    return claimed.release
   }
 
   /**
@@ -146,7 +173,7 @@ export class FlagRegistry {
   }
 
   /** Every segment a rule names exists (409 UNKNOWN_SEGMENT naming the first that does not). */
-  private checkSegments(rules: readonly Rule[], body: string): void {
+  private checkSegments(rules: readonly RuleInput[], body: string): void {
     if (!this.segments) return
     for (const [i, rule] of rules.entries()) {
       for (const [j, clause] of rule.clauses.entries()) {

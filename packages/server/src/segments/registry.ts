@@ -11,7 +11,7 @@ import type { ConflictError } from '../store/errors.js'
 import type { Members, MembersChange, SegmentHead, SegmentWrite, Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
-import { compileSegment, editMembers, type MutableSegment } from '@switchyard/core/segments/compile'
+import { compileSegment, editMembers, replaceMembers, type MutableSegment } from '@switchyard/core/segments/compile'
 import { settleClauses } from '@switchyard/core/flags/model'
 import { toNfc } from '@switchyard/core/flags/identity'
 import type { FieldChange } from '@switchyard/core/audit/schema'
@@ -45,6 +45,9 @@ export class SegmentRegistry {
   private sorted: string[] | null = null
   private readonly listeners = new Set<(event: SegmentEvent) => void>()
   private readonly writes = new KeyQueue()
+  /** Segments named by flag writes not yet committed (claim()), and segments whose delete is. */
+  private readonly claims = new Map<string, number>()
+  private readonly deleting = new Set<string>()
   /** Which flags name a segment, for a delete (set by the composition root). */
   usedBy: (key: string) => string[] = () => []
 
@@ -64,6 +67,30 @@ export class SegmentRegistry {
 
   has(key: string): boolean {
     return this.segments.get(key) !== undefined
+  }
+
+  /**
+   * Holds segments a flag write names until it has committed, so a delete on this replica cannot
+   * slip between that write's check and its commit (409 SEGMENT_IN_USE meanwhile). Answers the first
+   * key that does not exist or is being deleted, claiming nothing then; else the release.
+   */
+  claim(keys: Iterable<string>): { missing: string; release?: undefined } | { release: () => void; missing?: undefined } {
+    const list = [...keys]
+    const missing = list.find((key) => !this.has(key) || this.deleting.has(key))
+    if (missing !== undefined) return { missing }
+    for (const key of list) this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
+    let released = false
+    return {
+      release: () => {
+        if (released) return
+        released = true
+        for (const key of list) {
+          const left = this.claims.get(key)! - 1
+          if (left > 0) this.claims.set(key, left)
+          else this.claims.delete(key)
+        }
+      },
+    }
   }
 
   head(key: string): SegmentHead | undefined {
@@ -140,13 +167,16 @@ export class SegmentRegistry {
     const settled: Partial<Members> = {}
     if (users !== undefined) settled.users = idSet(users, 'body.users')
     if (tenants !== undefined) settled.tenants = idSet(tenants, 'body.tenants')
-    return this.change(key, actor, ifMatch, (base, held) => {
+    await this.change(key, actor, ifMatch, (base, held) => {
       const head = settleHead({ ...base, ...fields }, 'body')
       if (!replaced) return { head, members: { op: 'same' }, changes: {} }
-      const next = { users: settled.users ?? [...held.users], tenants: settled.tenants ?? [...held.tenants] }
-      const changes = diff({ users: [...held.users], tenants: [...held.tenants] }, next, ['users', 'tenants'])
-      return { head, members: { op: 'replace', ...next }, changes }
+      // Only the lists the PATCH names are replaced (and travel): the other may hold a million ids.
+      const sides = (['users', 'tenants'] as const).filter((side) => settled[side] !== undefined)
+      const before = Object.fromEntries(sides.map((side) => [side, [...held[side]]]))
+      const changes = diff(before, settled, sides)
+      return { head, members: { op: 'replace', ...settled }, changes }
     })
+    return this.full(key)!
   }
 
   /** Adds and removes members in one atomic step, whatever else changes the segment meanwhile (no If-Match). */
@@ -184,7 +214,7 @@ export class SegmentRegistry {
     actor: Actor,
     ifMatch: number | undefined,
     apply: (base: SegmentHead, held: MutableSegment) => { head: SegmentHead; members: MembersChange; changes: Record<string, FieldChange> },
-  ): Promise<Segment> {
+  ): Promise<void> {
     await commitAndApply(this.writer(key, actor), async (conflict?: ConflictError<SegmentHead>) => {
       const held = this.segments.get(key)
       // Members are edited against this replica's copy: a conflict means another replica wrote first,
@@ -200,7 +230,6 @@ export class SegmentRegistry {
       const audit = draftEvent(actor, 'segment.updated', { segment: key, version: next.version }, all)
       return { kind: 'segment', key, expectedVersion: base.version, head: next, members, audit } satisfies SegmentWrite
     })
-    return this.full(key)!
   }
 
   /** Waits (briefly) until this replica holds `version` of a segment another replica just wrote. */
@@ -209,6 +238,14 @@ export class SegmentRegistry {
   }
 
   async remove(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
+    try {
+      await this.removeNow(key, ifMatch, actor)
+    } finally {
+      this.deleting.delete(key)
+    }
+  }
+
+  private async removeNow(key: string, ifMatch: number | undefined, actor: Actor): Promise<void> {
     await commitAndApply(this.writer(key, actor), async (conflict?: ConflictError<SegmentHead>) => {
       const base = conflict ? conflict.current : (this.head(key) ?? (await this.store.readSegment(key)))
       if (!base) throw segmentNotFound(key)
@@ -218,6 +255,9 @@ export class SegmentRegistry {
         const names = users.map((f) => `'${f}'`).join(', ')
         throw new AppError('SEGMENT_IN_USE', `segment '${key}' is used by the rules of ${users.length === 1 ? 'flag' : 'flags'} ${names}: change those rules first`)
       }
+      if (this.claims.has(key)) throw new AppError('SEGMENT_IN_USE', `segment '${key}' is named by a flag write in progress: retry once it has finished`)
+      // From here until the delete commits, a flag write naming the segment is refused (claim()).
+      this.deleting.add(key)
       const held = this.segments.get(key)?.compiled
       const changes = diff({ ...base, users: [...(held?.users ?? [])], tenants: [...(held?.tenants ?? [])] }, null, SEGMENT_MUTABLE_FIELDS)
       const audit = draftEvent(actor, 'segment.deleted', { segment: key, version: base.version }, changes)
@@ -248,15 +288,16 @@ export class SegmentRegistry {
     let next: HeldSegment | null = null
     if (change.head !== null) {
       const { head, members } = change
-      if (members.op === 'replace' || !held) {
-        const users = members.op === 'replace' ? members.users : []
-        const tenants = members.op === 'replace' ? members.tenants : []
+      if (!held) {
+        const users = members.op === 'replace' ? (members.users ?? []) : []
+        const tenants = members.op === 'replace' ? (members.tenants ?? []) : []
         next = { head, compiled: compileSegment(head, new Set(users), new Set(tenants)) }
       } else {
         if (members.op === 'edit') editMembers(held.compiled, members.add, members.remove)
-        // The member sets carry over; the rest is compiled again from the new head.
-        const sameRest = head.clauses === held.head.clauses && head.excludedUsers === held.head.excludedUsers && head.excludedTenants === held.head.excludedTenants
-        next = { head, compiled: sameRest ? held.compiled : compileSegment(head, held.compiled.users, held.compiled.tenants) }
+        else if (members.op === 'replace') replaceMembers(held.compiled, members)
+        // The member sets carry over; the rest is compiled again only when it changed (by value:
+        // a head from the store or another replica is a new object every time).
+        next = { head, compiled: sameRest(head, held.head) ? held.compiled : compileSegment(head, held.compiled.users, held.compiled.tenants, true, held.compiled.nfc) }
       }
     }
     this.segments.apply(key, seq, next)
@@ -284,6 +325,12 @@ export class SegmentRegistry {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
+}
+
+/** Whether two heads of a segment match the same contexts apart from members: clauses and exclusions equal by value. */
+function sameRest(a: SegmentHead, b: SegmentHead): boolean {
+  const same = (x: unknown, y: unknown) => x === y || JSON.stringify(x) === JSON.stringify(y)
+  return same(a.clauses, b.clauses) && same(a.excludedUsers, b.excludedUsers) && same(a.excludedTenants, b.excludedTenants)
 }
 
 /** Clauses checked and settled, excluded ids as NFC sets; `body` names the request's fields in errors. */

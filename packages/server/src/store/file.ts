@@ -328,7 +328,7 @@ async function syncDir(dir: string): Promise<void> {
  */
 function segmentPatch(before: SegmentHead | null, head: SegmentHead | null, members: MembersChange): RecordPatch {
   if (head === null) return { op: 'delete' }
-  const whole = members.op === 'replace' ? { users: members.users, tenants: members.tenants } : {}
+  const whole = members.op === 'replace' ? { ...(members.users && { users: members.users }), ...(members.tenants && { tenants: members.tenants }) } : {}
   if (before === null) return { op: 'put', value: { ...head, users: [], tenants: [], ...whole } }
   const patch = diffRecord(before, head)
   if (patch.op !== 'patch') return patch
@@ -351,14 +351,15 @@ function segmentChange(held: HeldSegment | undefined, patch: RecordPatch): { hea
     return { head, members: { op: 'replace', users, tenants } }
   }
   if (!held) throw new PatchError('a patch names a segment that does not exist')
+  // Members are the patch's `users`/`tenants`; everything else (exclusion lists edited as lists too) is the head's.
   const { users, tenants, ...set } = (patch.set ?? {}) as { users?: string[]; tenants?: string[] }
-  const head = applyPatch<SegmentHead>(held.head, { op: 'patch', set, unset: patch.unset })!
-  if (users !== undefined || tenants !== undefined) return { head, members: { op: 'replace', users: users ?? [...held.users], tenants: tenants ?? [...held.tenants] } }
-  const lists = patch.lists ?? {}
-  if (lists.users || lists.tenants) {
+  const { users: userEdit, tenants: tenantEdit, ...headLists } = patch.lists ?? {}
+  const head = applyPatch<SegmentHead>(held.head, { op: 'patch', set, unset: patch.unset, lists: headLists })!
+  if (users !== undefined || tenants !== undefined) return { head, members: { op: 'replace', users, tenants } }
+  if (userEdit || tenantEdit) {
     const empty = { add: [], remove: [] }
-    const u = lists.users ?? empty
-    const t = lists.tenants ?? empty
+    const u = userEdit ?? empty
+    const t = tenantEdit ?? empty
     return { head, members: { op: 'edit', add: { users: u.add, tenants: t.add }, remove: { users: u.remove, tenants: t.remove } } }
   }
   return { head, members: { op: 'same' } }

@@ -182,7 +182,8 @@ end
  *       audit byte cap, tombstone cap, the store epoch the replica synced from, the highest seq it has seen,
  *       how to announce the commit: 'PUBLISH', 'SPUBLISH' (a Cluster's sharded pub/sub) or '' (the
  *       replica sends it once Redis replicas hold the write: REDIS_WAIT_REPLICAS);
- *       for a segment then: the members' op ('same', 'replace', 'edit'), the MembersChange as JSON for
+ *       for a segment then: the members' op ('same', 'replace', 'replace-users', 'replace-tenants' (one list
+ *       replaced, the other kept), 'edit'), the MembersChange as JSON for
  *       the note ('' = too large to carry: the note is a hint), how many user ids and tenant ids to
  *       remove, how many user ids and tenant ids to add, and those ids in that order ('replace' adds
  *       to empty sets; a delete empties them whatever its op).
@@ -253,6 +254,8 @@ else
   -- A segment's members: removals, then additions (applyMembers' order: an id in both ends a member).
   if kind == 'segment' and ARGV[18] ~= 'same' then
     if ARGV[18] == 'replace' then redis.call('UNLINK', KEYS[9], KEYS[10]) end
+    if ARGV[18] == 'replace-users' then redis.call('UNLINK', KEYS[9]) end
+    if ARGV[18] == 'replace-tenants' then redis.call('UNLINK', KEYS[10]) end
     local at = 24
     for i, set in ipairs({{'SREM', KEYS[9]}, {'SREM', KEYS[10]}, {'SADD', KEYS[9]}, {'SADD', KEYS[10]}}) do
       local last = at + tonumber(ARGV[19 + i]) - 1

@@ -533,7 +533,7 @@ export class RedisStore implements Store, RecoverableStore {
       deleted || m.op === 'same'
         ? [[], [], [], []]
         : m.op === 'replace'
-          ? [[], [], m.users, m.tenants]
+          ? [[], [], m.users ?? [], m.tenants ?? []]
           : [m.remove.users, m.remove.tenants, m.add.users, m.add.tenants]
     const head = deleted ? '' : JSON.stringify(write.head)
     let note = JSON.stringify(m)
@@ -556,12 +556,13 @@ export class RedisStore implements Store, RecoverableStore {
       deleted ? '' : String(write.head!.version),
       head,
       ...common,
-      m.op,
+      // A replace of one list keeps the other: the script empties only the lists replaced.
+      m.op === 'replace' && !deleted && (m.users === undefined || m.tenants === undefined) ? (m.users === undefined ? 'replace-tenants' : 'replace-users') : m.op,
       note,
       ...lists.map((list) => list.length),
     ]
     for (const list of lists) for (const id of list) args.push(id)
-    const relative = !deleted && m.op !== 'replace'
+    const relative = !deleted && !(m.op === 'replace' && m.users !== undefined && m.tenants !== undefined)
     if (!relative || (this.segmentsHeld.get(write.key)?.version ?? 0) === write.expectedVersion) return { reply: await redis.switchyardCommitSegment(args) }
     const multi = redis.multi() as unknown as { switchyardCommitSegment(args: (string | number)[]): ReturnType<Redis['multi']> }
     const replies = await multi.switchyardCommitSegment(args).smembers(sets.users).smembers(sets.tenants).exec()
@@ -1019,13 +1020,14 @@ export class RedisStore implements Store, RecoverableStore {
   /**
    * Where a segment's change stands against the last one of it handed out: `old` (at or below it, or
    * in the last snapshot: a registry holds it or a newer one), `next` (newer, and applicable: a
-   * deletion, members replaced whole, or a delta on exactly the version held), or `gap` (newer, but
+   * deletion, both member lists replaced whole, or a delta (or one list replaced) on exactly the version held), or `gap` (newer, but
    * a delta on a version this store did not hand out: its members must be read whole).
    */
   private segmentOrder(change: SegmentChange): 'old' | 'next' | 'gap' {
     const held = this.segmentsHeld.get(change.key)
     if (change.seq <= Math.max(held?.seq ?? 0, this.segmentsFloor)) return 'old'
-    if (change.head === null || change.members.op === 'replace') return 'next'
+    const whole = change.members.op === 'replace' && change.members.users !== undefined && change.members.tenants !== undefined
+    if (change.head === null || whole) return 'next'
     return (held?.version ?? 0) === change.head.version - 1 ? 'next' : 'gap'
   }
 

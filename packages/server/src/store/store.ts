@@ -50,11 +50,11 @@ export interface Members {
 
 /**
  * How a segment write changes its members: not at all, replaced whole (a create, a PATCH of `users`
- * or `tenants`: at most 10,000 ids a list), or by ids added and removed (POST /segments/:key/targets),
+ * or `tenants`: at most 10,000 ids a list; a list left out of a replace stays as it is), or by ids added and removed (POST /segments/:key/targets),
  * relative to the members at `expectedVersion`. Ids are in NFC; an added id is not yet a member and a
  * removed one is, so applying an edit twice is detectable but never needed.
  */
-export type MembersChange = { op: 'same' } | ({ op: 'replace' } & Members) | { op: 'edit'; add: Members; remove: Members }
+export type MembersChange = { op: 'same' } | ({ op: 'replace' } & Partial<Members>) | { op: 'edit'; add: Members; remove: Members }
 
 /**
  * A segment created, changed or deleted (`head` null). Versions and tombstones follow the flags' rule
@@ -177,8 +177,8 @@ export function changeOf(write: Write, seq: number): Change {
 export function applyMembers(held: { users: Set<string>; tenants: Set<string> }, change: MembersChange): void {
   if (change.op === 'same') return
   if (change.op === 'replace') {
-    held.users = new Set(change.users)
-    held.tenants = new Set(change.tenants)
+    if (change.users) held.users = new Set(change.users)
+    if (change.tenants) held.tenants = new Set(change.tenants)
     return
   }
   for (const id of change.remove.users) held.users.delete(id)

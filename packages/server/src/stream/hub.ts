@@ -137,8 +137,18 @@ export class ChangeStream {
     this.replayEvents = options.replayEvents ?? 1024
     this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
     this.inlineMax = options.segmentInlineMax ?? Infinity
-    const offFlags = flags.onChange((event) => this.onFlagEvent(event))
-    const offSegments = segments?.onChange((event) => this.onSegmentEvent(event))
+    // A failure to stream a change must not fail the write that made it (it is committed): logged.
+    const guarded =
+      <E>(handle: (event: E) => void) =>
+      (event: E) => {
+        try {
+          handle(event)
+        } catch (err) {
+          this.log.error({ err }, 'stream.event_failed')
+        }
+      }
+    const offFlags = flags.onChange(guarded((event: FlagEvent) => this.onFlagEvent(event)))
+    const offSegments = segments?.onChange(guarded((event: SegmentEvent) => this.onSegmentEvent(event)))
     this.unsubscribe = () => {
       offFlags()
       offSegments?.()
@@ -283,7 +293,7 @@ export class ChangeStream {
     const large = size > this.inlineMax
     let inline = all
     if (large) inline = sse(seq, 'segment', data({ op: 'same' }, false))
-    else if (previousSize > this.inlineMax && members.op !== 'replace') {
+    else if (head !== null && previousSize > this.inlineMax && !(members.op === 'replace' && members.users && members.tenants)) {
       const full = this.segments!.full(key)!
       inline = sse(seq, 'segment', data({ op: 'replace', users: full.users, tenants: full.tenants }, true))
     }
