@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Redis } from 'ioredis'
 import type { AuditDraft } from '../../packages/core/src/audit/schema.js'
 import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
 import type { Segment } from '../../packages/core/src/segments/schema.js'
@@ -27,26 +26,6 @@ import { startCluster } from '../support/redis-topologies.js'
 
 const redis = useSharedRedis()
 const NOW = new Date(0).toISOString()
-
-/** A prefix of its own, every key under it deleted when the test finishes (member sets included). */
-function prefixed(): string {
-  const prefix = testPrefix(redis.url())
-  onTestFinished(async () => {
-    const client = new Redis(redis.url(), { maxRetriesPerRequest: 0, retryStrategy: () => null })
-    client.on('error', () => undefined)
-    try {
-      let cursor = '0'
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-        if (keys.length > 0) await client.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
-    } finally {
-      client.disconnect()
-    }
-  })
-  return prefix
-}
 
 function openStore(prefix: string, options: Partial<RedisStoreOptions> = {}): RedisStore {
   const store = new RedisStore({ target: { kind: 'single', url: redis.url() }, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...options })
@@ -149,7 +128,7 @@ async function unannounced(prefix: string, write: Write): Promise<void> {
 
 describe('RedisStore segments: commits and load', () => {
   it('creates, edits, replaces, describes and deletes a segment, each seen whole by load() and readSegment', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const store = openStore(prefix)
     const client = redisClient(redis.url())
     const sets = segmentMemberKeys(prefix, 'beta')
@@ -182,7 +161,7 @@ describe('RedisStore segments: commits and load', () => {
   })
 
   it('refuses a stale or missing expected version with the current head (never the members), and changes nothing', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const store = openStore(prefix)
     await store.commit(create('beta', { users: ['u1'], tenants: [] }))
     await store.commit(edit('beta', 1, { users: ['u2'] }))
@@ -202,7 +181,7 @@ describe('RedisStore segments: commits and load', () => {
   })
 
   it("continues a deleted segment's versions, under tombstones apart from the flags' (a flag and a segment may share a key)", async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const store = openStore(prefix)
     await store.commit(create('shared', { users: ['u1'], tenants: [] }))
     await store.commit(edit('shared', 1, { users: ['u2'] }))
@@ -227,7 +206,7 @@ describe('RedisStore segments: commits and load', () => {
   })
 
   it('adds and removes members past the batch size of the script (SADD/SREM of 5,000 at a time)', async () => {
-    const store = openStore(prefixed())
+    const store = openStore(testPrefix(redis.url()))
     const users = ids('u', 12_345)
     const tenants = ids('t', 10_001)
     await store.commit(create('big', { users, tenants }))
@@ -241,7 +220,7 @@ describe('RedisStore segments: commits and load', () => {
 
 describe('RedisStore segments: notes to another replica', () => {
   it('hands another store the members change as committed (a delta), which applyMembers turns into the same members', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix)
     await writer.commit(create('beta', { users: ['u1', 'u2'], tenants: ['t1'] }))
     const reader = openStore(prefix)
@@ -284,7 +263,7 @@ describe('RedisStore segments: notes to another replica', () => {
   })
 
   it('does not apply a forged note as sent: one naming a seq Redis never issued is rejected, one with a real seq is read from Redis', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix)
     await writer.commit(create('beta', { users: ['u1'], tenants: [] }))
     // No counter check: only the notes move this reader.
@@ -315,7 +294,7 @@ describe('RedisStore segments: notes to another replica', () => {
   })
 
   it('reads the members whole when a note is too large to carry them (a hint)', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix, { segmentNoteMaxBytes: 1000 })
     await writer.commit(create('beta', { users: ids('u', 10), tenants: [] }))
     const reader = openStore(prefix)
@@ -339,7 +318,7 @@ describe('RedisStore segments: notes to another replica', () => {
   })
 
   it('reads the members whole when a change does not follow the last one it handed out (a note was lost)', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix)
     await writer.commit(create('beta', { users: ['u1'], tenants: [] }))
     const reader = openStore(prefix, { resyncCheckMs: 0 })
@@ -359,7 +338,7 @@ describe('RedisStore segments: notes to another replica', () => {
   })
 
   it("returns the members whole from a commit drafted on a version it did not hand out, since the caller's members are older", async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const store = openStore(prefix, { resyncCheckMs: 0 })
     await store.commit(create('beta', { users: ['u1'], tenants: [] }))
     await unannounced(prefix, edit('beta', 1, { users: ['elsewhere'] }))
@@ -375,7 +354,7 @@ describe('RedisStore segments: notes to another replica', () => {
 
 describe('RedisStore segments: load() while the segment changes', () => {
   it('reads members by SSCAN checked against the record, or atomically, never a mix of two versions', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix)
     const reader = openStore(prefix, { resyncCheckMs: 0 })
     const base = ids('b', 30_000)
@@ -463,7 +442,7 @@ describe('RedisStore segments: topologies', () => {
 
 describe('RedisStore segments: recovery', () => {
   it('writes segments with their members on a reseed, dropping the ones Redis held; accepting a loss keeps them', async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const store = openStore(prefix)
     const client = redisClient(redis.url())
     await store.commit(create('old', { users: ids('o', 10), tenants: [] }))
@@ -486,7 +465,7 @@ describe('RedisStore segments: recovery', () => {
 
 describe('RedisStore segments: a million members', () => {
   it('edits a 1,000,000-member segment by 10,000 ids, and another store applies the delta; load() reads it whole', { timeout: 120_000 }, async () => {
-    const prefix = prefixed()
+    const prefix = testPrefix(redis.url())
     const writer = openStore(prefix, { commandTimeoutMs: 10_000 })
     const reader = openStore(prefix, { commandTimeoutMs: 10_000 })
     const arrived = new Map<number, number>()

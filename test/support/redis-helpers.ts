@@ -8,7 +8,6 @@ import { afterAll, beforeAll, expect, onTestFinished } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
-import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
 import type { Config } from '../../packages/server/src/config.js'
 import { call, eventually, startApp, tempDir } from './helpers.js'
 import { freePort } from './process.js'
@@ -193,15 +192,19 @@ export function redisClient(url: string): Redis {
   return client
 }
 
-/** A prefix no other test uses; its keys are deleted when the test finishes. */
+/** A prefix no other test uses; its keys (every one: the epoch, heartbeats and segments' member sets too) are deleted when the test finishes. */
 export function testPrefix(url: string): string {
   const prefix = `switchyard-test:${randomBytes(6).toString('hex')}:`
   onTestFinished(async () => {
     const client = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null })
     client.on('error', () => undefined)
     try {
-      const keys = redisKeys(prefix)
-      await client.del(keys.seq, keys.flags, keys.tokens, keys.audit, keys.auditBytes, keys.flagTombstones, keys.flagVersionFloor)
+      let cursor = '0'
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        if (keys.length > 0) await client.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
     } catch {
       // A fault test may have stopped its server already: nothing is left to clean.
     } finally {
