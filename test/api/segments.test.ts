@@ -2,6 +2,8 @@
 // them, the 409s that keep flags and segments consistent, and what each scope may do.
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MemoryStore } from '../../packages/server/src/store/memory.js'
+import type { Change } from '../../packages/server/src/store/store.js'
 import { call, createFlag, createToken, evaluateFlag, listAudit, startApp } from '../support/helpers.js'
 
 let app: FastifyInstance
@@ -96,5 +98,69 @@ describe('segments', () => {
     await call(app, 'GET', '/segments', { token: client.token, expected: 403 })
     await call(app, 'POST', '/segments/beta-testers/targets', { token: evaluator.token, body: { add: { users: ['x'] } }, expected: 403 })
     await call(app, 'DELETE', '/segments/beta-testers', { token: evaluator.token, expected: 403 })
+  })
+})
+
+describe('segments under review findings', () => {
+  it('deletes a segment past SEGMENT_INLINE_MAX with 204, and the replica keeps counting revisions', async () => {
+    const small = await startApp({ segmentInlineMax: 2 })
+    try {
+      await call(small, 'POST', '/segments', { body: { key: 'big', users: ['a', 'b', 'c'] }, expected: 201 })
+      await call(small, 'DELETE', '/segments/big', { expected: 204 })
+      const later = await call(small, 'POST', '/flags', { body: { key: 'later' }, expected: 201 })
+      const revision = later.headers['x-switchyard-revision']
+      await call(small, 'GET', '/flags/later', { headers: { 'x-switchyard-min-revision': String(revision) }, expected: 200 })
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('refuses a segment delete while a flag write naming it is committing on this replica, and the reverse', async () => {
+    /** A store whose durable flag write takes a while, as an fsync can. */
+    class SlowFlags extends MemoryStore {
+      protected override async persist(change: Change): Promise<void> {
+        if (change.kind === 'flag' || change.kind === 'segment') await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    const slow = await startApp({}, { store: new SlowFlags() })
+    try {
+      await call(slow, 'POST', '/segments', { body: { key: 'testers', users: ['alice'] }, expected: 201 })
+      const [flag, del] = await Promise.all([
+        call(slow, 'POST', '/flags', { body: { key: 'f', state: 'beta_users', rules: [inTesters] } }),
+        new Promise((resolve) => setTimeout(resolve, 10)).then(() => call(slow, 'DELETE', '/segments/testers')),
+      ])
+      // Whichever comes first wins; never both, which would leave a flag naming a deleted segment.
+      expect([flag.statusCode, del.statusCode]).toSatisfy(
+        ([f, d]: number[]) => (f === 201 && d === 409) || (f === 409 && d === 204),
+      )
+      const flagExists = (await call(slow, 'GET', '/flags/f')).statusCode === 200
+      const segmentExists = (await call(slow, 'GET', '/segments/testers')).statusCode === 200
+      expect(!flagExists || segmentExists).toBe(true)
+    } finally {
+      await slow.close()
+    }
+  })
+
+  it('a PATCH of users replaces the users alone; a member edit keeps the compiled segment (no work per member)', async () => {
+    const seen: Change[] = []
+    class Watching extends MemoryStore {
+      protected override async persist(change: Change): Promise<void> {
+        seen.push(change)
+      }
+    }
+    const watched = await startApp({}, { store: new Watching() })
+    try {
+      await call(watched, 'POST', '/segments', { body: { key: 's', users: ['a'], tenants: ['t1', 't2'] }, expected: 201 })
+      const patched = (await call(watched, 'PATCH', '/segments/s', { body: { users: ['b'] }, expected: 200 })).json()
+      expect(patched).toMatchObject({ users: ['b'], tenants: ['t1', 't2'] })
+      expect(seen.at(-1)).toMatchObject({ kind: 'segment', members: { op: 'replace', users: ['b'] } })
+      expect((seen.at(-1) as { members: { tenants?: string[] } }).members.tenants).toBeUndefined()
+      const before = watched.switchyard.segments.lookup('s')
+      await call(watched, 'POST', '/segments/s/targets', { body: { add: { users: ['c'] } }, expected: 200 })
+      expect(watched.switchyard.segments.lookup('s')).toBe(before)
+      expect(before!.users.has('c')).toBe(true)
+    } finally {
+      await watched.close()
+    }
   })
 })

@@ -1,7 +1,7 @@
 // Segments in the embedded store: member edits journal as additions and removals (never the whole
 // membership), survive a restart from the journal alone and from a folded data file, and keep
 // their version sequence across a delete.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore } from '../../packages/server/src/store/file.js'
@@ -79,5 +79,28 @@ describe('segments in the embedded store', () => {
     await store.commit(write('t', 0, head('t', 2), { op: 'replace', users: [], tenants: [] }))
     expect(await store.readSegment('t')).toMatchObject({ version: 2 })
     await store.close()
+  })
+})
+
+describe('segments in the embedded store after a crash', () => {
+  it('replays an edit of the excluded ids from the journal alone', async () => {
+    const dir = tempDir()
+    const copy = tempDir()
+    dirs.push(dir, copy)
+    const store = await open(dir.path)
+    await store.commit(write('s', 0, head('s', 1), { op: 'replace', users: ['a'], tenants: [] }))
+    await store.commit(write('s', 1, { ...head('s', 2), excludedUsers: ['mallory'] }, { op: 'same' }))
+    // A crash: the data directory as it is now, without the fold close() would do.
+    for (const name of ['switchyard.json', 'switchyard.journal']) {
+      try {
+        writeFileSync(join(copy.path, name), readFileSync(join(dir.path, name)))
+      } catch {
+        // no data file yet
+      }
+    }
+    await store.close()
+    const crashed = await open(copy.path)
+    expect((await crashed.load()).segments[0]).toMatchObject({ version: 2, excludedUsers: ['mallory'], users: ['a'] })
+    await crashed.close()
   })
 })
