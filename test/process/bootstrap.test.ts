@@ -35,6 +35,35 @@ function dir() {
 const keys = async (app: FastifyInstance) => (await listFlags(app)).flags.map((f: Flag) => f.key)
 
 describe('FLAGS_BOOTSTRAP_FILE', () => {
+  it('creates the segments of the file before the flags whose rules name them', async () => {
+    const path = join(dir(), 'targeted.yaml')
+    writeFileSync(
+      path,
+      [
+        'version: 1',
+        'segments:',
+        '  - key: staff',
+        '    users: [carol]',
+        '    clauses: [{ attribute: email, operator: ends_with, values: ["@example.com"] }]',
+        'flags:',
+        '  - key: internal_tools',
+        '    state: beta_users',
+        '    rules: [{ id: staff, clauses: [{ operator: in_segment, values: [staff] }], serve: { enabled: true } }]',
+        '',
+      ].join('\n'),
+    )
+    const app = await start(path)
+    expect((await app.inject({ method: 'GET', url: '/segments/staff', headers: { authorization: `Bearer ${ADMIN}` } })).json()).toMatchObject({
+      users: ['carol'],
+      updatedBy: BOOTSTRAP_ACTOR,
+    })
+    const evaluate = (context: Record<string, unknown>) =>
+      app.inject({ method: 'POST', url: '/evaluate', headers: { authorization: `Bearer ${ADMIN}` }, payload: { flag: 'internal_tools', context } })
+    expect((await evaluate({ attributes: { email: 'dave@example.com' } })).json()).toMatchObject({ enabled: true, reason: 'rule_match', ruleId: 'staff' })
+    expect((await evaluate({ userId: 'carol' })).json()).toMatchObject({ enabled: true })
+    expect((await evaluate({ userId: 'erin' })).json()).toMatchObject({ enabled: false, reason: 'not_targeted' })
+  })
+
   it('is read from the environment', () => {
     expect(loadConfig({ FLAGS_BOOTSTRAP_FILE: EXAMPLE }).flagsBootstrapFile).toBe(EXAMPLE)
     expect(loadConfig({}).flagsBootstrapFile).toBeUndefined()

@@ -221,6 +221,7 @@ flags:
 
   it('creates segments before the flags that name them, plans clean after, and exports rules and members', async () => {
     const s = await service(SEED)
+    const seeded = s.requests.length
     const path = await file('targeted.yaml', TARGETED)
     const applied = await flagctl(['apply', path, '--yes'], { url: s.url })
     expect(applied.code, applied.stderr).toBe(0)
@@ -229,7 +230,10 @@ flags:
       ['     + rule dutch-pro: country in [NL], plan in [pro] → on', '     + rule #2 (new): in_segment [staff] → 25% by userId'].join('\n'),
     )
     expect(applied.stdout).toContain('Applied: 0 created, 1 updated, 0 deleted; segments: 1 created, 0 updated, 0 deleted.')
-    const writes = s.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`)
+    const writes = s.requests
+      .slice(seeded)
+      .filter((r) => r.method !== 'GET')
+      .map((r) => `${r.method} ${r.path}`)
     expect(writes).toEqual(['POST /segments', 'PATCH /flags/copilot_v2'])
     expect(await getFlag(s.app, 'copilot_v2')).toMatchObject({ model: 2, rules: [{ id: 'dutch-pro' }, { serve: { percentage: 25 } }] })
 
@@ -275,11 +279,12 @@ flags:
 
   it('refuses a rule naming a segment that neither the file nor the service holds, before writing anything', async () => {
     const s = await service(SEED)
+    const seeded = s.requests.length
     const path = await file('ghost.yaml', TARGETED.replace('values: [staff]', 'values: [ghost]'))
     const result = await flagctl(['apply', path, '--yes'], { url: s.url })
     expect(result.code).toBe(1)
     expect(result.stderr).toContain("flags[0] (copilot_v2) names segment 'ghost', which neither the file nor the service holds")
-    expect(s.requests.filter((r) => r.method !== 'GET')).toEqual([])
+    expect(s.requests.slice(seeded).filter((r) => r.method !== 'GET')).toEqual([])
   })
 })
 

@@ -55,7 +55,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     log,
   )
   sync.heartbeat = heartbeat
-  if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, log)
+  if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, segments, log)
   const limits = defaultStreamLimits()
   const stream = new ChangeStream(
     flags,

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js'
 import { builtInActor, type BuiltInActor } from '../audit/audit.js'
 import type { Snapshot } from '../store/store.js'
 import type { FlagRegistry } from './registry.js'
+import type { SegmentRegistry } from '../segments/registry.js'
 
 /** Fatal at startup: StoreSync retries only an unavailable store, never this. */
 class BootstrapError extends Error {
@@ -20,7 +21,7 @@ export const BOOTSTRAP_ACTOR: BuiltInActor = 'flags-bootstrap-file'
  * Its flags are created only in a store that has never been written (no flags, change counter
  * 0): deleting every flag later does not bring the file's flags back at the next restart.
  */
-export function flagsBootstrap(path: string, flags: FlagRegistry, log: FastifyBaseLogger): (snapshot: Snapshot) => Promise<void> {
+export function flagsBootstrap(path: string, flags: FlagRegistry, segments: SegmentRegistry, log: FastifyBaseLogger): (snapshot: Snapshot) => Promise<void> {
   return async (snapshot) => {
     // Loaded here, not at startup: the parser (yaml, Ajv) is needed only when the variable is set.
     const { FlagsFileError, readFlagsFile } = await import('@switchyard/core/flags/flags-file')
@@ -31,11 +32,23 @@ export function flagsBootstrap(path: string, flags: FlagRegistry, log: FastifyBa
       if (err instanceof FlagsFileError) throw new BootstrapError(`FLAGS_BOOTSTRAP_FILE is not a valid flags file:\n${err.problems.join('\n')}`)
       throw err
     }
-    if (snapshot.seq !== 0 || snapshot.flags.length > 0) {
+    if (snapshot.seq !== 0 || snapshot.flags.length > 0 || (snapshot.segments ?? []).length > 0) {
       log.info({ file: path }, 'the store already holds state: FLAGS_BOOTSTRAP_FILE not loaded')
       return
     }
     const actor = builtInActor(BOOTSTRAP_ACTOR, 'startup', log)
+    // Segments first: the flags' rules name them.
+    for (const spec of file.segments ?? []) {
+      try {
+        await segments.create(spec, actor)
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'SEGMENT_EXISTS') continue
+        throw new BootstrapError(
+          `FLAGS_BOOTSTRAP_FILE: could not create segment '${spec.key}' (${(err as Error).message}); ` +
+            `the store now holds part of ${path} and will not be bootstrapped again: apply the rest with \`flagctl apply ${path}\``,
+        )
+      }
+    }
     let created = 0
     for (const spec of file.flags) {
       try {
@@ -50,6 +63,6 @@ export function flagsBootstrap(path: string, flags: FlagRegistry, log: FastifyBa
         )
       }
     }
-    log.info({ file: path, created }, 'flags bootstrapped from FLAGS_BOOTSTRAP_FILE')
+    log.info({ file: path, created, segments: file.segments?.length ?? 0 }, 'flags bootstrapped from FLAGS_BOOTSTRAP_FILE')
   }
 }
