@@ -19,6 +19,11 @@ const USER = 0
 const TENANT = 1
 const ATTRIBUTE = 2
 
+/** The types of an in/not_in clause's values, as bits: an attribute of none of them is mistyped. */
+export const STRING_VALUES = 1
+export const NUMBER_VALUES = 2
+export const BOOLEAN_VALUES = 4
+
 /** A segment ready for membership checks (segments/compile.ts builds it). */
 export interface CompiledSegment {
   readonly key: string
@@ -46,15 +51,27 @@ export interface CompiledClause {
   readonly negate: boolean
   readonly set: ReadonlySet<string | number | boolean>
   readonly setNfc: boolean
+  /** in/not_in: the types its values hold (STRING_VALUES | NUMBER_VALUES | BOOLEAN_VALUES). */
+  readonly types: number
+  /**
+   * The verdict on an empty list of strings: NOT_MATCHED (no element matches) where the operator
+   * compares strings, TYPE_MISMATCH where a list of strings is the wrong type (numbers).
+   */
+  readonly emptyList: ClauseCode
   readonly strings: readonly string[]
   readonly numbers: readonly number[]
   readonly semvers: readonly Semver[]
   readonly instants: readonly number[]
 }
 
+const NUMBER_OPERATORS: ReadonlySet<ClauseOperator> = new Set(['lt', 'lte', 'gt', 'gte'])
+
 export function compileClause(clause: Clause): CompiledClause {
   const attribute = clause.attribute ?? ''
   const strings = clause.values.filter((v): v is string => typeof v === 'string').map(toNfc)
+  let types = 0
+  for (const v of clause.values) types |= typeof v === 'string' ? STRING_VALUES : typeof v === 'number' ? NUMBER_VALUES : BOOLEAN_VALUES
+  const takesStrings = clause.operator === 'in' || clause.operator === 'not_in' ? (types & STRING_VALUES) !== 0 : !NUMBER_OPERATORS.has(clause.operator)
   return {
     clause,
     operator: clause.operator,
@@ -63,6 +80,8 @@ export function compileClause(clause: Clause): CompiledClause {
     negate: (clause.negate === true) !== (clause.operator === 'not_in'),
     set: new Set(clause.values.map((v) => (typeof v === 'string' ? toNfc(v) : v))),
     setNfc: strings.some(hasOtherForms),
+    types,
+    emptyList: takesStrings ? NOT_MATCHED : TYPE_MISMATCH,
     strings,
     numbers: clause.values.filter((v): v is number => typeof v === 'number'),
     semvers: strings.map(parseSemver).filter((v): v is Semver => v !== null),
@@ -75,7 +94,8 @@ export function valueOf(c: CompiledClause, ctx: Context): unknown {
   if (c.source === USER) return ctx.userId
   if (c.source === TENANT) return ctx.tenantId
   const attributes = ctx.attributes
-  if (attributes === undefined) return undefined
+  // null only from plain JavaScript, which the types do not stop: evaluation never throws.
+  if (attributes === undefined || attributes === null) return undefined
   const v = attributes[c.attribute]
   if (typeof v === 'object' && !Array.isArray(v)) return undefined
   if (typeof v === 'function') return undefined
@@ -107,12 +127,15 @@ function matchScalar(c: CompiledClause, v: unknown): ClauseCode {
   switch (c.operator) {
     case 'in':
     case 'not_in':
+      // An attribute of a type none of the values has is mistyped, so not_in cannot match it.
       if (typeof v === 'string') {
+        if ((c.types & STRING_VALUES) === 0) return TYPE_MISMATCH
         if (c.set.has(v)) return MATCH
         if (!c.setNfc) return NOT_MATCHED
         const nfc = toNfc(v)
         return nfc !== v && c.set.has(nfc) ? MATCH : NOT_MATCHED
       }
+      if ((c.types & (typeof v === 'number' ? NUMBER_VALUES : typeof v === 'boolean' ? BOOLEAN_VALUES : 0)) === 0) return TYPE_MISMATCH
       return c.set.has(v as number | boolean) ? MATCH : NOT_MATCHED
     case 'starts_with':
     case 'ends_with':
@@ -160,13 +183,14 @@ function matchScalar(c: CompiledClause, v: unknown): ClauseCode {
 /** Scalars match as themselves; a list of strings matches when any element does. */
 function matchValue(c: CompiledClause, v: unknown): ClauseCode {
   if (!Array.isArray(v)) return matchScalar(c, v)
+  if (v.length === 0) return c.emptyList
   let code: ClauseCode = NOT_MATCHED
   for (const item of v) {
     const one = matchScalar(c, item)
     if (one === MATCH) return MATCH
     if (one === TYPE_MISMATCH) code = TYPE_MISMATCH
   }
-  return v.length > 0 && code === TYPE_MISMATCH ? TYPE_MISMATCH : NOT_MATCHED
+  return code
 }
 
 /** The clause's verdict with negation applied: only a present value of the right type can match. */
@@ -197,7 +221,7 @@ function inSegments(c: CompiledClause, ctx: Context, segments: SegmentLookup): C
 }
 
 const listed = (ids: ReadonlySet<string>, id: string | undefined, nfc: boolean): boolean => {
-  if (id === undefined || ids.size === 0) return false
+  if (typeof id !== 'string' || ids.size === 0) return false
   if (ids.has(id)) return true
   if (!nfc) return false
   const normal = toNfc(id)

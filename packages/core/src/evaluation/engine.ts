@@ -105,14 +105,19 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
   }
 }
 
-// Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given.
+// Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given. An id
+// that is not a string (null, a number: plain JavaScript can pass them) is no id: never a throw.
 function betaDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
-  if (ctx.userId !== undefined && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc)) return Decisions.betaUser
-  if (ctx.tenantId !== undefined && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc)) return Decisions.betaTenant
+  if (typeof ctx.userId === 'string' && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc)) return Decisions.betaUser
+  if (typeof ctx.tenantId === 'string' && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc)) return Decisions.betaTenant
   return undefined
 }
 
-const stickyValue = (stickiness: Stickiness, ctx: Context) => (stickiness === 'tenantId' ? ctx.tenantId : ctx.userId)
+/** The id a percentage hashes; undefined when the context lacks it (absent, empty, or not a string). */
+export function stickyValue(stickiness: Stickiness, ctx: Context): string | undefined {
+  const value = stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
 
 /** The first rule whose clauses all match decides; undefined when none does. */
 function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
@@ -128,7 +133,7 @@ function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
     if (!matched) continue
     if (r.threshold < 0) return r.rule.serve.enabled === true ? r.on : r.off
     const value = stickyValue(r.stickiness, ctx)
-    if (value === undefined || value === '') return r.missing
+    if (value === undefined) return r.missing
     return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
   }
   return undefined
@@ -147,7 +152,7 @@ export function evaluate(f: CompiledFlag, ctx: Context): Decision {
       const targeted = betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx))
       if (targeted) return targeted
       const value = stickyValue(f.stickiness, ctx)
-      if (value === undefined || value === '') return Decisions.missingContext
+      if (value === undefined) return Decisions.missingContext
       return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
     }
   }
