@@ -5,6 +5,7 @@ import { bucketFromSeed } from './bucket.js'
 import { hasId } from '../flags/identity.js'
 import type { Explanation, EvaluationResult } from '../flags/schema.js'
 import {
+  beginEvaluation,
   matchClause,
   valueOf,
   BOOLEAN_VALUES,
@@ -117,6 +118,7 @@ export function explain(key: string, f: CompiledFlag | undefined, ctx: Context):
   if (explanation.betaTenants.listed) return result
   let decided: Decision | undefined
   if (f.rules.length > 0) {
+    beginEvaluation()
     const traces: RuleTrace[] = []
     explanation.rules = traces
     for (const r of f.rules) {

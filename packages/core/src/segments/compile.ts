@@ -32,7 +32,7 @@ export function compileSegment(segment: SegmentMembers): CompiledSegment {
     tenants: tenants.set,
     excludedUsers: excludedUsers.set,
     excludedTenants: excludedTenants.set,
-    clauses: segment.clauses.map(compileClause),
+    clauses: segment.clauses.map((clause) => compileClause(clause)),
     nfc: { users: users.nfc, tenants: tenants.nfc, excludedUsers: excludedUsers.nfc, excludedTenants: excludedTenants.nfc },
   }
 }
