@@ -163,25 +163,27 @@ export function compileClause(clause: Clause, slot = -1): CompiledClause {
           : op === OP_AFTER
             ? instantRange.lo
             : NaN
+  // Fields the rule loop reads come first: V8 lays an object out in this order, so matching a
+  // clause touches one cache line of it.
   return {
-    clause,
-    operator: clause.operator,
     op,
     source: attribute === 'userId' ? USER : attribute === 'tenantId' ? TENANT : ATTRIBUTE,
-    attribute,
     slot: attribute === 'userId' || attribute === 'tenantId' || op === OP_IN_SEGMENT ? -1 : slot,
     negate: (clause.negate === true) !== (clause.operator === 'not_in'),
-    set: new Set(values),
-    few: values.length <= FEW ? values : null,
-    setNfc: strings.some(hasOtherForms),
     types,
-    emptyList: takesStrings ? NOT_MATCHED : TYPE_MISMATCH,
-    strings,
-    numbers,
-    semvers,
-    instants,
     bound,
+    few: values.length <= FEW ? values : null,
+    strings,
+    setNfc: strings.some(hasOtherForms),
+    set: new Set(values),
+    emptyList: takesStrings ? NOT_MATCHED : TYPE_MISMATCH,
     semverBound: op === OP_SEMVER_LT ? semverRange(semvers, true) : op === OP_SEMVER_GT ? semverRange(semvers, false) : null,
+    semvers,
+    attribute,
+    clause,
+    operator: clause.operator,
+    numbers,
+    instants,
   }
 }
 

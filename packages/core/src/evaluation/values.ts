@@ -15,50 +15,63 @@ export interface Semver {
 const isDigit = (c: number) => c >= 48 && c <= 57
 const isIdentChar = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45
 
-/** SemVer 2.0 (`1.2.3-rc.1+build`; a leading `v` is allowed), or null. Build metadata is ignored, as precedence says. */
+const NO_PRE: readonly (string | number | bigint)[] = Object.freeze([])
+
+/**
+ * SemVer 2.0 (`1.2.3-rc.1+build`; a leading `v` is allowed), or null. Build metadata is ignored, as precedence says.
+ * Numbers are read digit by digit: a release allocates nothing but its result.
+ */
 export function parseSemver(s: string): Semver | null {
   let i = s.charCodeAt(0) === 118 ? 1 : 0
-  const parts: number[] = []
+  let major = 0
+  let minor = 0
+  let patch = 0
   for (let n = 0; n < 3; n++) {
     const start = i
-    while (i < s.length && isDigit(s.charCodeAt(i))) i++
+    let value = 0
+    for (let c = s.charCodeAt(i); isDigit(c); c = s.charCodeAt(++i)) value = value * 10 + (c - 48)
     if (i === start || (i - start > 1 && s.charCodeAt(start) === 48) || i - start > 15) return null
-    parts.push(Number(s.slice(start, i)))
+    if (n === 0) major = value
+    else if (n === 1) minor = value
+    else patch = value
     if (n < 2) {
       if (s.charCodeAt(i) !== 46) return null
       i++
     }
   }
-  const pre: (string | number | bigint)[] = []
+  let pre = NO_PRE
   if (s.charCodeAt(i) === 45) {
     i++
+    const ids: (string | number | bigint)[] = []
     for (;;) {
       const start = i
       let numeric = true
-      while (i < s.length && isIdentChar(s.charCodeAt(i))) {
-        if (!isDigit(s.charCodeAt(i))) numeric = false
-        i++
+      let value = 0
+      for (let c = s.charCodeAt(i); isIdentChar(c); c = s.charCodeAt(++i)) {
+        if (isDigit(c)) value = value * 10 + (c - 48)
+        else numeric = false
       }
       if (i === start) return null
-      const id = s.slice(start, i)
-      if (numeric && id.length > 1 && id.charCodeAt(0) === 48) return null
-      pre.push(!numeric ? id : id.length <= 15 ? Number(id) : BigInt(id))
+      const length = i - start
+      if (numeric && length > 1 && s.charCodeAt(start) === 48) return null
+      ids.push(!numeric ? s.slice(start, i) : length <= 15 ? value : BigInt(s.slice(start, i)))
       if (s.charCodeAt(i) !== 46) break
       i++
     }
+    pre = ids
   }
   if (s.charCodeAt(i) === 43) {
     i++
     for (;;) {
       const start = i
-      while (i < s.length && isIdentChar(s.charCodeAt(i))) i++
+      while (isIdentChar(s.charCodeAt(i))) i++
       if (i === start) return null
       if (s.charCodeAt(i) !== 46) break
       i++
     }
   }
   if (i !== s.length) return null
-  return { major: parts[0]!, minor: parts[1]!, patch: parts[2]!, pre }
+  return { major, minor, patch, pre }
 }
 
 /** SemVer 2.0 precedence: negative, zero or positive. */
