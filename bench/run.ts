@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { engineBench } from './engine.js'
+import { targetingBench } from './targeting.js'
 import { BENCH_TOKEN } from './fixtures.js'
 import { HttpClient } from '../test/support/http.js'
 import { load, type LoadResult } from './load.js'
@@ -308,7 +309,7 @@ async function limitsCase(): Promise<void> {
   })
 }
 
-function engineCase(): void {
+async function engineCase(): Promise<void> {
   const ns = engineBench()
   results.engine = ns
   rows.push({
@@ -318,6 +319,38 @@ function engineCase(): void {
       .join(', '),
     target: '≤ 150 percentage, ≤ 50 enabled/disabled',
   })
+  // Targeting: CPU time per evaluation (bench/targeting.ts), every case in one process.
+  const t = await targetingBench((line) => console.log(line))
+  results.engineTargeting = t
+  const n = t.ns
+  const ns_ = (x: number | undefined) => `${fmt(x ?? NaN, 1)} ns`
+  rows.push({
+    case: '4. targeting: a plain percentage flag (no rules), this engine against the engine before targeting, same run',
+    figure: `${ns_(n.percentage)} vs ${ns_(n.percentageBeforeTargeting)}`,
+    ratio: `${ratio(n.percentage!, n.percentageBeforeTargeting!)} ×`,
+    target: 'no slower (≤ 1 ×)',
+  })
+  rows.push({
+    case: '4. targeting: 20 rules × 5 clauses (in, starts_with, gte, lt, in), the last rule matching, all 100 clauses run',
+    figure: `${ns_(n.rules20x5)}; @openfeature/flagd-core on the same rules as JSONLogic ${ns_(n.flagdJsonLogic20x5)}`,
+    ratio: `${ratio(n.flagdJsonLogic20x5!, n.rules20x5!)} × faster than flagd-core`,
+    target: '≤ 1,000 ns and ≥ 3 × faster',
+  })
+  rows.push({ case: '4. targeting: one semver_gt clause (pre-release versions, parsed each time)', figure: ns_(n.semverClause), target: '≤ 200 ns' })
+  rows.push({ case: '4. targeting: one after clause (ISO-8601 with zones, parsed each time)', figure: ns_(n.dateClause), target: '≤ 200 ns' })
+  rows.push({
+    case: '4. targeting: in_segment, a segment of 1,000,000 users (36-character ids), half the contexts members',
+    figure: `${ns_(n.segment1M)} over 4,096 contexts; ${ns_(n.segment1M65kContexts)} over 65,536`,
+    target: '≤ 100 ns',
+  })
+  if (t.baseline) {
+    rows.push({
+      case: `4. targeting, the same cases on the engine in ${t.baseline} (before), same run`,
+      figure: ['percentage', 'rules20x5', 'semverClause', 'dateClause', 'segment1M']
+        .map((k) => `${k} ${ns_(n[`baseline.${k}`])} → ${ns_(n[k])} (${ratio(n[k]!, n[`baseline.${k}`]!)} ×)`)
+        .join(', '),
+    })
+  }
 }
 
 export async function main(): Promise<void> {
@@ -333,7 +366,7 @@ export async function main(): Promise<void> {
   )
   const only = process.env.BENCH_ONLY?.split(',')
   const want = (name: string) => !only || only.includes(name)
-  if (want('engine')) engineCase()
+  if (want('engine')) await engineCase()
   // `http` is both evaluate cases and the scale cases.
   if (want('http') || want('evaluate')) await evaluateCases()
   if (want('http') || want('scale')) await scaleCases()

@@ -19,6 +19,11 @@ const USER = 0
 const TENANT = 1
 const ATTRIBUTE = 2
 
+/** The types of an in/not_in clause's values, as bits: an attribute of none of them is mistyped. */
+export const STRING_VALUES = 1
+export const NUMBER_VALUES = 2
+export const BOOLEAN_VALUES = 4
+
 /** A segment ready for membership checks (segments/compile.ts builds it). */
 export interface CompiledSegment {
   readonly key: string
@@ -37,52 +42,201 @@ export interface CompiledSegment {
 export type SegmentLookup = (key: string) => CompiledSegment | undefined
 export const NO_SEGMENTS: SegmentLookup = () => undefined
 
+// Operators as small integers, so matching switches on a number (a jump table), never on a string.
+const OP_IN = 0 // in and not_in (negate set)
+const OP_STARTS_WITH = 1
+const OP_ENDS_WITH = 2
+const OP_CONTAINS = 3
+const OP_LT = 4
+const OP_LTE = 5
+const OP_GT = 6
+const OP_GTE = 7
+const OP_SEMVER_EQ = 8
+const OP_SEMVER_LT = 9
+const OP_SEMVER_GT = 10
+const OP_BEFORE = 11
+const OP_AFTER = 12
+const OP_EXISTS = 13
+const OP_IN_SEGMENT = 14
+const OPCODES: Record<ClauseOperator, number> = {
+  in: OP_IN,
+  not_in: OP_IN,
+  starts_with: OP_STARTS_WITH,
+  ends_with: OP_ENDS_WITH,
+  contains: OP_CONTAINS,
+  lt: OP_LT,
+  lte: OP_LTE,
+  gt: OP_GT,
+  gte: OP_GTE,
+  semver_eq: OP_SEMVER_EQ,
+  semver_lt: OP_SEMVER_LT,
+  semver_gt: OP_SEMVER_GT,
+  before: OP_BEFORE,
+  after: OP_AFTER,
+  exists: OP_EXISTS,
+  in_segment: OP_IN_SEGMENT,
+}
+
 export interface CompiledClause {
   readonly clause: Clause
   readonly operator: ClauseOperator
+  /** The operator's number (OP_*); -1 for an operator this build does not know, which never matches. */
+  readonly op: number
   readonly source: number
   readonly attribute: string
+  /**
+   * Where an evaluation caches this clause's attribute value (compileFlag numbers a flag's attribute
+   * names, so its twenty clauses on `country` read it once); -1: read every time.
+   */
+  readonly slot: number
   /** True for not_in, and for any clause with negate (not_in with negate is in). */
   readonly negate: boolean
   readonly set: ReadonlySet<string | number | boolean>
+  /** The same values as a list when they are few: comparing with a handful beats hashing. */
+  readonly few: readonly (string | number | boolean)[] | null
   readonly setNfc: boolean
+  /** in/not_in: the types its values hold (STRING_VALUES | NUMBER_VALUES | BOOLEAN_VALUES). */
+  readonly types: number
+  /**
+   * The verdict on an empty list of strings: NOT_MATCHED (no element matches) where the operator
+   * compares strings, TYPE_MISMATCH where a list of strings is the wrong type (numbers).
+   */
+  readonly emptyList: ClauseCode
   readonly strings: readonly string[]
   readonly numbers: readonly number[]
   readonly semvers: readonly Semver[]
   readonly instants: readonly number[]
+  /**
+   * A value matches when it compares with ANY of the values, so lt, lte and before need only the
+   * largest value, gt, gte and after the smallest: one comparison, whatever the number of values.
+   * NaN when there is no value to compare with (nothing matches).
+   */
+  readonly bound: number
+  /** The same for semver_lt (the greatest version) and semver_gt (the least); null without one. */
+  readonly semverBound: Semver | null
 }
 
-export function compileClause(clause: Clause): CompiledClause {
+const NUMBER_OPERATORS: ReadonlySet<ClauseOperator> = new Set(['lt', 'lte', 'gt', 'gte'])
+
+/** The least and greatest of `xs` (NaN skipped); NaN for both when there is none. */
+function range(xs: readonly number[]): { lo: number; hi: number } {
+  let lo = NaN
+  let hi = NaN
+  for (const x of xs) {
+    if (Number.isNaN(x)) continue
+    if (!(x >= lo)) lo = x
+    if (!(x <= hi)) hi = x
+  }
+  return { lo, hi }
+}
+
+function semverRange(xs: readonly Semver[], greatest: boolean): Semver | null {
+  let best: Semver | null = null
+  for (const x of xs) if (best === null || (greatest ? compareSemver(x, best) > 0 : compareSemver(x, best) < 0)) best = x
+  return best
+}
+
+/** The most values an in/not_in clause compares one by one rather than through its Set. */
+const FEW = 8
+
+/** `slot`: where evaluations cache the attribute's value (see CompiledClause.slot); -1 for none. */
+export function compileClause(clause: Clause, slot = -1): CompiledClause {
   const attribute = clause.attribute ?? ''
+  const values = clause.values.map((v) => (typeof v === 'string' ? toNfc(v) : v))
   const strings = clause.values.filter((v): v is string => typeof v === 'string').map(toNfc)
+  let types = 0
+  for (const v of clause.values) types |= typeof v === 'string' ? STRING_VALUES : typeof v === 'number' ? NUMBER_VALUES : BOOLEAN_VALUES
+  const takesStrings = clause.operator === 'in' || clause.operator === 'not_in' ? (types & STRING_VALUES) !== 0 : !NUMBER_OPERATORS.has(clause.operator)
+  const op = Object.hasOwn(OPCODES, clause.operator) ? OPCODES[clause.operator] : -1
+  const numbers = clause.values.filter((v): v is number => typeof v === 'number')
+  const semvers = strings.map(parseSemver).filter((v): v is Semver => v !== null)
+  const instants = strings.map(parseInstant).filter((v) => !Number.isNaN(v))
+  const numberRange = range(numbers)
+  const instantRange = range(instants)
+  const bound =
+    op === OP_LT || op === OP_LTE
+      ? numberRange.hi
+      : op === OP_GT || op === OP_GTE
+        ? numberRange.lo
+        : op === OP_BEFORE
+          ? instantRange.hi
+          : op === OP_AFTER
+            ? instantRange.lo
+            : NaN
+  // Fields the rule loop reads come first: V8 lays an object out in this order, so matching a
+  // clause touches one cache line of it.
   return {
+    op,
+    source: attribute === 'userId' ? USER : attribute === 'tenantId' ? TENANT : ATTRIBUTE,
+    slot: attribute === 'userId' || attribute === 'tenantId' || op === OP_IN_SEGMENT ? -1 : slot,
+    negate: (clause.negate === true) !== (clause.operator === 'not_in'),
+    types,
+    bound,
+    few: values.length <= FEW ? values : null,
+    strings,
+    setNfc: strings.some(hasOtherForms),
+    set: new Set(values),
+    emptyList: takesStrings ? NOT_MATCHED : TYPE_MISMATCH,
+    semverBound: op === OP_SEMVER_LT ? semverRange(semvers, true) : op === OP_SEMVER_GT ? semverRange(semvers, false) : null,
+    semvers,
+    attribute,
     clause,
     operator: clause.operator,
-    source: attribute === 'userId' ? USER : attribute === 'tenantId' ? TENANT : ATTRIBUTE,
-    attribute,
-    negate: (clause.negate === true) !== (clause.operator === 'not_in'),
-    set: new Set(clause.values.map((v) => (typeof v === 'string' ? toNfc(v) : v))),
-    setNfc: strings.some(hasOtherForms),
-    strings,
-    numbers: clause.values.filter((v): v is number => typeof v === 'number'),
-    semvers: strings.map(parseSemver).filter((v): v is Semver => v !== null),
-    instants: strings.map(parseInstant).filter((v) => !Number.isNaN(v)),
+    numbers,
+    instants,
   }
+}
+
+// The attribute values one evaluation has read, by slot. beginEvaluation() forgets them all (in
+// O(1): a slot holds a value only while its epoch is the current one), so a context object that
+// changes between two evaluations is always read afresh.
+const SLOTS = 4096
+const slotValues: unknown[] = new Array<unknown>(SLOTS).fill(undefined)
+const slotEpochs: number[] = new Array<number>(SLOTS).fill(-1)
+let epoch = 0
+
+/**
+ * Starts an evaluation: forgets the attribute values the last one read. Every caller that matches
+ * clauses compiled with slots (a flag's rules) calls it first, as evaluate() and explain() do.
+ */
+export function beginEvaluation(): void {
+  epoch++
 }
 
 /** The context's value for a clause; an inherited property (`constructor`) or a nested object is no value. */
 export function valueOf(c: CompiledClause, ctx: Context): unknown {
   if (c.source === USER) return ctx.userId
   if (c.source === TENANT) return ctx.tenantId
+  const slot = c.slot
+  if (slot < 0 || slot >= SLOTS) return readAttribute(c.attribute, ctx)
+  if (slotEpochs[slot] === epoch) return slotValues[slot]
+  const v = readAttribute(c.attribute, ctx)
+  slotValues[slot] = v
+  slotEpochs[slot] = epoch
+  return v
+}
+
+function readAttribute(name: string, ctx: Context): unknown {
   const attributes = ctx.attributes
-  if (attributes === undefined) return undefined
-  const v = attributes[c.attribute]
+  // null only from plain JavaScript, which the types do not stop: evaluation never throws.
+  if (attributes === undefined || attributes === null) return undefined
+  const v = attributes[name]
   if (typeof v === 'object' && !Array.isArray(v)) return undefined
   if (typeof v === 'function') return undefined
   return v
 }
 
-// One-entry memos: a version or date read by several clauses of one evaluation is parsed once.
+// One-entry memos: a string, version or date read by several clauses of one evaluation (an
+// email under twenty starts_with clauses) is normalised or parsed once.
+let nfcText: string | undefined
+let nfcValue = ''
+function nfcOf(s: string): string {
+  if (s !== nfcText) {
+    nfcText = s
+    nfcValue = toNfc(s)
+  }
+  return nfcValue
+}
 let semverText: string | undefined
 let semverValue: Semver | null = null
 function semverOf(s: string): Semver | null {
@@ -102,84 +256,122 @@ function instantOf(s: string): number {
   return instantValue
 }
 
-/** Matches one scalar against a clause: MATCH, NOT_MATCHED or TYPE_MISMATCH (negation not applied). */
-function matchScalar(c: CompiledClause, v: unknown): ClauseCode {
-  switch (c.operator) {
-    case 'in':
-    case 'not_in':
-      if (typeof v === 'string') {
-        if (c.set.has(v)) return MATCH
-        if (!c.setNfc) return NOT_MATCHED
-        const nfc = toNfc(v)
-        return nfc !== v && c.set.has(nfc) ? MATCH : NOT_MATCHED
-      }
-      return c.set.has(v as number | boolean) ? MATCH : NOT_MATCHED
-    case 'starts_with':
-    case 'ends_with':
-    case 'contains': {
-      if (typeof v !== 'string') return TYPE_MISMATCH
-      const s = toNfc(v)
-      for (const x of c.strings) {
-        if (c.operator === 'starts_with' ? s.startsWith(x) : c.operator === 'ends_with' ? s.endsWith(x) : s.includes(x)) return MATCH
-      }
-      return NOT_MATCHED
-    }
-    case 'lt':
-    case 'lte':
-    case 'gt':
-    case 'gte': {
-      if (typeof v !== 'number') return TYPE_MISMATCH
-      for (const x of c.numbers) {
-        if (c.operator === 'lt' ? v < x : c.operator === 'lte' ? v <= x : c.operator === 'gt' ? v > x : v >= x) return MATCH
-      }
-      return NOT_MATCHED
-    }
-    case 'semver_eq':
-    case 'semver_lt':
-    case 'semver_gt': {
-      const parsed = typeof v === 'string' ? semverOf(v) : null
-      if (parsed === null) return TYPE_MISMATCH
-      for (const x of c.semvers) {
-        const order = compareSemver(parsed, x)
-        if (c.operator === 'semver_eq' ? order === 0 : c.operator === 'semver_lt' ? order < 0 : order > 0) return MATCH
-      }
-      return NOT_MATCHED
-    }
-    case 'before':
-    case 'after': {
-      const at = typeof v === 'string' ? instantOf(v) : NaN
-      if (Number.isNaN(at)) return TYPE_MISMATCH
-      for (const x of c.instants) if (c.operator === 'before' ? at < x : at > x) return MATCH
-      return NOT_MATCHED
-    }
-    default:
-      return TYPE_MISMATCH
-  }
+// String.prototype.startsWith/endsWith, written out: for the short prefixes and suffixes clauses
+// hold, a loop the JIT inlines costs less than the built-in's call and argument checks.
+function startsWith(s: string, x: string): boolean {
+  const n = x.length
+  if (n > s.length) return false
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== x.charCodeAt(i)) return false
+  return true
+}
+function endsWith(s: string, x: string): boolean {
+  const n = x.length
+  const offset = s.length - n
+  if (offset < 0) return false
+  for (let i = 0; i < n; i++) if (s.charCodeAt(offset + i) !== x.charCodeAt(i)) return false
+  return true
 }
 
-/** Scalars match as themselves; a list of strings matches when any element does. */
-function matchValue(c: CompiledClause, v: unknown): ClauseCode {
-  if (!Array.isArray(v)) return matchScalar(c, v)
+// Matching a value, by its type: small functions the JIT inlines into the rule loop, where one
+// function with a case per operator would be called (too large to inline) and switch every time.
+
+/** in/not_in for a string: its NFC form among the values; mistyped when no value is a string. */
+function inString(c: CompiledClause, v: string): ClauseCode {
+  if ((c.types & STRING_VALUES) === 0) return TYPE_MISMATCH
+  const few = c.few
+  if (few !== null) {
+    for (let i = 0; i < few.length; i++) if (few[i] === v) return MATCH
+  } else if (c.set.has(v)) return MATCH
+  if (!c.setNfc) return NOT_MATCHED
+  const nfc = nfcOf(v)
+  return nfc !== v && c.set.has(nfc) ? MATCH : NOT_MATCHED
+}
+
+/** in/not_in for a number or boolean (or anything else plain JavaScript passes): mistyped unless a value has its type. */
+function inOther(c: CompiledClause, v: unknown): ClauseCode {
+  if ((c.types & (typeof v === 'number' ? NUMBER_VALUES : typeof v === 'boolean' ? BOOLEAN_VALUES : 0)) === 0) return TYPE_MISMATCH
+  return c.set.has(v as number | boolean) ? MATCH : NOT_MATCHED
+}
+
+/** starts_with, ends_with, contains: the string in NFC against any of the values. */
+function matchText(c: CompiledClause, v: string): ClauseCode {
+  const s = nfcOf(v)
+  const xs = c.strings
+  const op = c.op
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!
+    if (op === OP_STARTS_WITH ? startsWith(s, x) : op === OP_ENDS_WITH ? endsWith(s, x) : s.includes(x)) return MATCH
+  }
+  return NOT_MATCHED
+}
+
+/** lt, lte, gt, gte against the clause's bound. */
+function matchNumber(c: CompiledClause, v: number): ClauseCode {
+  const op = c.op
+  const bound = c.bound
+  return (op === OP_LT ? v < bound : op === OP_LTE ? v <= bound : op === OP_GT ? v > bound : v >= bound) ? MATCH : NOT_MATCHED
+}
+
+/** semver_eq, semver_lt, semver_gt: mistyped unless the string is a SemVer 2.0 version. */
+function matchSemver(c: CompiledClause, v: string): ClauseCode {
+  const parsed = semverOf(v)
+  if (parsed === null) return TYPE_MISMATCH
+  if (c.op !== OP_SEMVER_EQ) {
+    const bound = c.semverBound
+    if (bound === null) return NOT_MATCHED
+    const order = compareSemver(parsed, bound)
+    return (c.op === OP_SEMVER_LT ? order < 0 : order > 0) ? MATCH : NOT_MATCHED
+  }
+  const xs = c.semvers
+  for (let i = 0; i < xs.length; i++) if (compareSemver(parsed, xs[i]!) === 0) return MATCH
+  return NOT_MATCHED
+}
+
+/** before, after: mistyped unless the string is an ISO-8601 date or date-time with a zone. */
+function matchInstant(c: CompiledClause, v: string): ClauseCode {
+  const at = instantOf(v)
+  if (Number.isNaN(at)) return TYPE_MISMATCH
+  return (c.op === OP_BEFORE ? at < c.bound : at > c.bound) ? MATCH : NOT_MATCHED
+}
+
+/** Matches one value that is not a list: MATCH, NOT_MATCHED or TYPE_MISMATCH (negation not applied). */
+function matchScalar(c: CompiledClause, v: unknown): ClauseCode {
+  const op = c.op
+  if (typeof v === 'string') {
+    if (op === OP_IN) return inString(c, v)
+    if (op <= OP_CONTAINS) return op < 0 ? TYPE_MISMATCH : matchText(c, v)
+    if (op <= OP_GTE) return TYPE_MISMATCH
+    if (op <= OP_SEMVER_GT) return matchSemver(c, v)
+    return op <= OP_AFTER ? matchInstant(c, v) : TYPE_MISMATCH
+  }
+  if (typeof v === 'number' && op >= OP_LT && op <= OP_GTE) return matchNumber(c, v)
+  return op === OP_IN ? inOther(c, v) : TYPE_MISMATCH
+}
+
+/** A list of strings matches when any element does; the empty list as the clause's emptyList says. */
+function matchList(c: CompiledClause, v: readonly unknown[]): ClauseCode {
+  if (v.length === 0) return c.emptyList
   let code: ClauseCode = NOT_MATCHED
-  for (const item of v) {
-    const one = matchScalar(c, item)
+  for (let i = 0; i < v.length; i++) {
+    const one = matchScalar(c, v[i])
     if (one === MATCH) return MATCH
     if (one === TYPE_MISMATCH) code = TYPE_MISMATCH
   }
-  return v.length > 0 && code === TYPE_MISMATCH ? TYPE_MISMATCH : NOT_MATCHED
+  return code
 }
 
 /** The clause's verdict with negation applied: only a present value of the right type can match. */
 export function matchClause(c: CompiledClause, ctx: Context, segments: SegmentLookup): ClauseCode {
-  if (c.operator === 'in_segment') {
+  const op = c.op
+  if (op === OP_IN_SEGMENT) {
     const code = inSegments(c, ctx, segments)
     if (code !== MATCH && code !== NOT_MATCHED) return code
     return (code === MATCH) !== c.negate ? MATCH : NOT_MATCHED
   }
   const v = valueOf(c, ctx)
-  if (c.operator === 'exists') return (v !== undefined && v !== null) !== c.negate ? MATCH : NOT_MATCHED
+  if (op === OP_EXISTS) return (v !== undefined && v !== null) !== c.negate ? MATCH : NOT_MATCHED
   if (v === undefined || v === null) return MISSING_ATTRIBUTE
-  const code = matchValue(c, v)
+  const code = typeof v !== 'object' ? matchScalar(c, v) : matchList(c, v as readonly unknown[])
   if (code === TYPE_MISMATCH) return code
   return (code === MATCH) !== c.negate ? MATCH : NOT_MATCHED
 }
@@ -197,7 +389,7 @@ function inSegments(c: CompiledClause, ctx: Context, segments: SegmentLookup): C
 }
 
 const listed = (ids: ReadonlySet<string>, id: string | undefined, nfc: boolean): boolean => {
-  if (id === undefined || ids.size === 0) return false
+  if (typeof id !== 'string' || ids.size === 0) return false
   if (ids.has(id)) return true
   if (!nfc) return false
   const normal = toNfc(id)

@@ -4,7 +4,7 @@ import { hasId, hasOtherForms, toNfc } from '../flags/identity.js'
 import { MODEL_VERSION } from '../flags/defaults.js'
 import type { Rule } from '../flags/rules.js'
 import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
-import { compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
+import { beginEvaluation, compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
 
 /** What a flag is evaluated for: the API's EvaluationContext. */
 export type Context = EvaluationContext
@@ -69,11 +69,17 @@ export const Decisions = {
 /** The bucket seed of a rule's own percentage: `<flag key>:<rule id>:` (README, "Bucketing"). */
 export const ruleSeed = (flagKey: string, ruleId: string) => bucketSeed(`${flagKey}:${ruleId}`)
 
-function compileRule(flagKey: string, rule: Rule): CompiledRule {
+/** `slots`: the flag's attribute names, numbered as they come, so its clauses share one read of each per evaluation. */
+function compileRule(flagKey: string, rule: Rule, slots: Map<string, number>): CompiledRule {
   const percentage = rule.serve.percentage
+  const slotOf = (clause: Rule['clauses'][number]) => {
+    const name = clause.attribute ?? ''
+    if (!slots.has(name)) slots.set(name, slots.size)
+    return slots.get(name)!
+  }
   return {
     rule,
-    clauses: rule.clauses.map(compileClause),
+    clauses: rule.clauses.map((clause) => compileClause(clause, slotOf(clause))),
     threshold: percentage === undefined ? -1 : percentageThreshold(percentage),
     seed: ruleSeed(flagKey, rule.id),
     stickiness: rule.serve.stickiness ?? 'userId',
@@ -81,6 +87,11 @@ function compileRule(flagKey: string, rule: Rule): CompiledRule {
     off: decide(false, 'rule_match', rule.id),
     missing: decide(false, 'missing_context', rule.id),
   }
+}
+
+function compileRules(flag: Flag): CompiledRule[] {
+  const slots = new Map<string, number>()
+  return (flag.rules ?? []).map((rule) => compileRule(flag.key, rule, slots))
 }
 
 /** `segments` finds the segments rules name (the registry's, or the SDK's); none by default. */
@@ -99,36 +110,44 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     betaUsersNfc: betaUsers.some(hasOtherForms),
     betaTenantsNfc: betaTenants.some(hasOtherForms),
     // A flag this build cannot read is not compiled further: its fields may mean something else.
-    rules: unsupported ? [] : (flag.rules ?? []).map((rule) => compileRule(flag.key, rule)),
+    rules: unsupported ? [] : compileRules(flag),
     segments,
     unsupported,
   }
 }
 
-// Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given.
+// Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given. An id
+// that is not a string (null, a number: plain JavaScript can pass them) is no id: never a throw.
 function betaDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
-  if (ctx.userId !== undefined && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc)) return Decisions.betaUser
-  if (ctx.tenantId !== undefined && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc)) return Decisions.betaTenant
+  // An empty list (most flags with rules) costs no look-up: hashing an id is not free.
+  if (f.betaUsers.size > 0 && typeof ctx.userId === 'string' && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc)) return Decisions.betaUser
+  if (f.betaTenants.size > 0 && typeof ctx.tenantId === 'string' && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc)) return Decisions.betaTenant
   return undefined
 }
 
-const stickyValue = (stickiness: Stickiness, ctx: Context) => (stickiness === 'tenantId' ? ctx.tenantId : ctx.userId)
+/** The id a percentage hashes; undefined when the context lacks it (absent, empty, or not a string). */
+export function stickyValue(stickiness: Stickiness, ctx: Context): string | undefined {
+  const value = stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
 
 /** The first rule whose clauses all match decides; undefined when none does. */
 function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
-  for (const r of f.rules) {
-    let matched = true
-    for (const c of r.clauses) {
-      const code = matchClause(c, ctx, f.segments)
+  beginEvaluation()
+  const rules = f.rules
+  const segments = f.segments
+  next: for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!
+    const clauses = r.clauses
+    for (let j = 0; j < clauses.length; j++) {
+      const code = matchClause(clauses[j]!, ctx, segments)
       if (code === MATCH) continue
       if (code === SEGMENT_NOT_LOCAL) return Decisions.segmentNotLocal
-      matched = false
-      break
+      continue next
     }
-    if (!matched) continue
     if (r.threshold < 0) return r.rule.serve.enabled === true ? r.on : r.off
     const value = stickyValue(r.stickiness, ctx)
-    if (value === undefined || value === '') return r.missing
+    if (value === undefined) return r.missing
     return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
   }
   return undefined
@@ -147,7 +166,7 @@ export function evaluate(f: CompiledFlag, ctx: Context): Decision {
       const targeted = betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx))
       if (targeted) return targeted
       const value = stickyValue(f.stickiness, ctx)
-      if (value === undefined || value === '') return Decisions.missingContext
+      if (value === undefined) return Decisions.missingContext
       return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
     }
   }

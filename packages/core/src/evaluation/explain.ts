@@ -5,18 +5,22 @@ import { bucketFromSeed } from './bucket.js'
 import { hasId } from '../flags/identity.js'
 import type { Explanation, EvaluationResult } from '../flags/schema.js'
 import {
+  beginEvaluation,
   matchClause,
   valueOf,
+  BOOLEAN_VALUES,
   MATCH,
   MISSING_ATTRIBUTE,
   NOT_MATCHED,
+  NUMBER_VALUES,
+  STRING_VALUES,
   SEGMENT_MISSING,
   SEGMENT_NOT_LOCAL,
   TYPE_MISMATCH,
   type ClauseCode,
   type CompiledClause,
 } from './clauses.js'
-import { answer, Decisions, type CompiledFlag, type Context, type Decision } from './engine.js'
+import { answer, Decisions, stickyValue, type CompiledFlag, type Context, type Decision } from './engine.js'
 
 type RuleTrace = NonNullable<Explanation['rules']>[number]
 type ClauseTrace = NonNullable<RuleTrace['failedClause']>
@@ -69,6 +73,13 @@ function showValues(values: readonly unknown[]): string {
   return values.length > 5 ? `${shown} and ${values.length - 5} more` : shown
 }
 
+/** What an in/not_in clause compares: the types of its values. */
+function expectedOf(c: CompiledClause): string | undefined {
+  if (c.operator !== 'in' && c.operator !== 'not_in') return EXPECTED[c.operator]
+  const names = [c.types & STRING_VALUES && 'a string', c.types & NUMBER_VALUES && 'a number', c.types & BOOLEAN_VALUES && 'a boolean'].filter(Boolean)
+  return names.join(' or ') || undefined
+}
+
 function clauseMessage(c: CompiledClause, code: ClauseCode, ctx: Context): string {
   const name = c.operator === 'in_segment' ? 'the context' : c.attribute
   const values = showValues(c.clause.values)
@@ -76,7 +87,7 @@ function clauseMessage(c: CompiledClause, code: ClauseCode, ctx: Context): strin
     case MISSING_ATTRIBUTE:
       return `the context has no ${show(c.attribute)}`
     case TYPE_MISMATCH:
-      return `${name} is ${show(valueOf(c, ctx))}, not ${EXPECTED[c.operator] ?? 'a comparable value'}`
+      return `${name} is ${show(valueOf(c, ctx))}, not ${expectedOf(c) ?? 'a comparable value'}`
     case SEGMENT_MISSING:
       return `no segment ${values} exists`
     case SEGMENT_NOT_LOCAL:
@@ -98,15 +109,14 @@ export function explain(key: string, f: CompiledFlag | undefined, ctx: Context):
   const explanation: Explanation = { state: f.state, model: f.flag.model ?? 1 }
   result.explanation = explanation
   if (f.unsupported || f.state === 'enabled' || f.state === 'disabled') return result
-  explanation.betaUsers = { ...(ctx.userId === undefined ? {} : { userId: ctx.userId }), listed: ctx.userId !== undefined && hasId(f.betaUsers, ctx.userId, f.betaUsersNfc) }
+  const { userId, tenantId } = ctx
+  explanation.betaUsers = typeof userId === 'string' ? { userId, listed: hasId(f.betaUsers, userId, f.betaUsersNfc) } : { listed: false }
   if (explanation.betaUsers.listed) return result
-  explanation.betaTenants = {
-    ...(ctx.tenantId === undefined ? {} : { tenantId: ctx.tenantId }),
-    listed: ctx.tenantId !== undefined && hasId(f.betaTenants, ctx.tenantId, f.betaTenantsNfc),
-  }
+  explanation.betaTenants = typeof tenantId === 'string' ? { tenantId, listed: hasId(f.betaTenants, tenantId, f.betaTenantsNfc) } : { listed: false }
   if (explanation.betaTenants.listed) return result
   let decided: Decision | undefined
   if (f.rules.length > 0) {
+    beginEvaluation()
     const traces: RuleTrace[] = []
     explanation.rules = traces
     for (const r of f.rules) {
@@ -129,18 +139,18 @@ export function explain(key: string, f: CompiledFlag | undefined, ctx: Context):
       if (decided) break
       if (!trace.matched) continue
       if (r.threshold >= 0) {
-        const value = r.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+        const value = stickyValue(r.stickiness, ctx)
         trace.percentage = { stickiness: r.stickiness, threshold: r.threshold }
-        if (value !== undefined && value !== '') trace.percentage.bucket = bucketFromSeed(r.seed, value)
+        if (value !== undefined) trace.percentage.bucket = bucketFromSeed(r.seed, value)
       }
       decided = r.on
       break
     }
   }
   if (!decided && f.state === 'percentage') {
-    const value = f.stickiness === 'tenantId' ? ctx.tenantId : ctx.userId
+    const value = stickyValue(f.stickiness, ctx)
     explanation.fallthrough = { stickiness: f.stickiness, threshold: f.threshold }
-    if (value !== undefined && value !== '') explanation.fallthrough.bucket = bucketFromSeed(f.seed, value)
+    if (value !== undefined) explanation.fallthrough.bucket = bucketFromSeed(f.seed, value)
   }
   return result
 }

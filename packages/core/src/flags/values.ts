@@ -5,57 +5,73 @@ export interface Semver {
   readonly major: number
   readonly minor: number
   readonly patch: number
-  /** Pre-release identifiers, numbers where numeric; empty for a release. */
-  readonly pre: readonly (string | number)[]
+  /**
+   * Pre-release identifiers, numbers where numeric (a bigint past 15 digits, so that numeric
+   * identifiers of any length compare as numbers); empty for a release.
+   */
+  readonly pre: readonly (string | number | bigint)[]
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57
 const isIdentChar = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45
 
-/** SemVer 2.0 (`1.2.3-rc.1+build`; a leading `v` is allowed), or null. Build metadata is ignored, as precedence says. */
+const NO_PRE: readonly (string | number | bigint)[] = Object.freeze([])
+
+/**
+ * SemVer 2.0 (`1.2.3-rc.1+build`; a leading `v` is allowed), or null. Build metadata is ignored, as precedence says.
+ * Numbers are read digit by digit: a release allocates nothing but its result.
+ */
 export function parseSemver(s: string): Semver | null {
   let i = s.charCodeAt(0) === 118 ? 1 : 0
-  const parts: number[] = []
+  let major = 0
+  let minor = 0
+  let patch = 0
   for (let n = 0; n < 3; n++) {
     const start = i
-    while (i < s.length && isDigit(s.charCodeAt(i))) i++
+    let value = 0
+    for (let c = s.charCodeAt(i); isDigit(c); c = s.charCodeAt(++i)) value = value * 10 + (c - 48)
     if (i === start || (i - start > 1 && s.charCodeAt(start) === 48) || i - start > 15) return null
-    parts.push(Number(s.slice(start, i)))
+    if (n === 0) major = value
+    else if (n === 1) minor = value
+    else patch = value
     if (n < 2) {
       if (s.charCodeAt(i) !== 46) return null
       i++
     }
   }
-  const pre: (string | number)[] = []
+  let pre = NO_PRE
   if (s.charCodeAt(i) === 45) {
     i++
+    const ids: (string | number | bigint)[] = []
     for (;;) {
       const start = i
       let numeric = true
-      while (i < s.length && isIdentChar(s.charCodeAt(i))) {
-        if (!isDigit(s.charCodeAt(i))) numeric = false
-        i++
+      let value = 0
+      for (let c = s.charCodeAt(i); isIdentChar(c); c = s.charCodeAt(++i)) {
+        if (isDigit(c)) value = value * 10 + (c - 48)
+        else numeric = false
       }
       if (i === start) return null
-      const id = s.slice(start, i)
-      if (numeric && id.length > 1 && id.charCodeAt(0) === 48) return null
-      pre.push(numeric && id.length <= 15 ? Number(id) : id)
+      const length = i - start
+      if (numeric && length > 1 && s.charCodeAt(start) === 48) return null
+      ids.push(!numeric ? s.slice(start, i) : length <= 15 ? value : BigInt(s.slice(start, i)))
       if (s.charCodeAt(i) !== 46) break
       i++
     }
+    pre = ids
   }
   if (s.charCodeAt(i) === 43) {
     i++
     for (;;) {
       const start = i
-      while (i < s.length && isIdentChar(s.charCodeAt(i))) i++
+      while (isIdentChar(s.charCodeAt(i))) i++
       if (i === start) return null
       if (s.charCodeAt(i) !== 46) break
       i++
     }
   }
   if (i !== s.length) return null
-  return { major: parts[0]!, minor: parts[1]!, patch: parts[2]!, pre }
+  return { major, minor, patch, pre }
 }
 
 /** SemVer 2.0 precedence: negative, zero or positive. */
@@ -70,10 +86,11 @@ export function compareSemver(a: Semver, b: Semver): number {
     const x = a.pre[i]!
     const y = b.pre[i]!
     if (x === y) continue
-    const xn = typeof x === 'number'
-    const yn = typeof y === 'number'
+    const xn = typeof x !== 'string'
+    const yn = typeof y !== 'string'
     // Numeric identifiers rank below alphanumeric ones; alphanumerics compare in ASCII order.
-    if (xn && yn) return (x as number) - (y as number)
+    // A number and a bigint compare by value (`<` is exact across the two; `===` is not, but a
+    // bigint holds 16 digits or more and so never equals a number).
     if (xn !== yn) return xn ? -1 : 1
     return x < y ? -1 : 1
   }
@@ -94,6 +111,19 @@ const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 const leap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
 
 /**
+ * Days from 1970-01-01 to a proleptic Gregorian date (year 0 … 9999). Arithmetic rather than
+ * Date.UTC, which reads years 0 … 99 as 1900 … 1999 (H. Hinnant's days_from_civil).
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468
+}
+const DAY_MS = 86_400_000
+
+/**
  * An ISO-8601 instant in milliseconds since the epoch, or NaN: a date (`2026-03-01`, midnight UTC)
  * or a date-time with a zone (`2026-03-01T09:00:00.5+01:00`, `…Z`). A date-time without a zone names
  * no instant, so it is refused rather than guessed.
@@ -104,7 +134,7 @@ export function parseInstant(s: string): number {
   const day = digits(s, 8, 2)
   if (year < 0 || month < 1 || month > 12 || day < 1 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN
   if (day > (month === 2 && leap(year) ? 29 : DAYS[month - 1]!)) return NaN
-  if (s.length === 10) return Date.UTC(year, month - 1, day)
+  if (s.length === 10) return daysFromCivil(year, month, day) * DAY_MS
   const t = s.charCodeAt(10)
   if (t !== 84 && t !== 116 && t !== 32) return NaN
   const hour = digits(s, 11, 2)
@@ -119,15 +149,15 @@ export function parseInstant(s: string): number {
     i = 19
     if (s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44) {
       i++
+      // Milliseconds are the first three digits; any further digits are cut, never rounded up.
       const start = i
       let scale = 100
       while (i < s.length && isDigit(s.charCodeAt(i))) {
         ms += (s.charCodeAt(i) - 48) * scale
-        scale /= 10
+        scale = scale === 1 ? 0 : scale / 10
         i++
       }
       if (i === start) return NaN
-      ms = Math.floor(ms)
     }
   }
   let offset = 0
@@ -140,5 +170,5 @@ export function parseInstant(s: string): number {
     if (oh < 0 || oh > 23 || om < 0 || om > 59 || i + (colon ? 6 : 5) !== s.length) return NaN
     offset = (z === 43 ? 1 : -1) * (oh * 60 + om)
   } else return NaN
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset * 60_000
+  return daysFromCivil(year, month, day) * DAY_MS + hour * 3_600_000 + (minute - offset) * 60_000 + second * 1000 + ms
 }

@@ -1,6 +1,6 @@
 // A segment ready for membership checks: members as sets of NFC ids, clauses compiled. The sets
 // are the caller's, so a holder of a million-member segment applies an edit to them in place.
-import { compileClause, type CompiledSegment } from '../evaluation/clauses.js'
+import { compileClause, type CompiledSegment, type SegmentLookup } from '../evaluation/clauses.js'
 import { hasOtherForms, toNfc } from '../flags/identity.js'
 import type { Segment } from './schema.js'
 
@@ -39,15 +39,26 @@ export function compileSegment(
     tenants,
     excludedUsers,
     excludedTenants,
-    clauses: segment.clauses.map(compileClause),
+    // No cache slot: a segment's clauses run inside another flag's evaluation, whose slots they must not take.
+    clauses: segment.clauses.map((clause) => compileClause(clause)),
     nfc: { users: known?.users ?? anyOtherForms(users), tenants: known?.tenants ?? anyOtherForms(tenants), excludedUsers: anyOtherForms(excludedUsers), excludedTenants: anyOtherForms(excludedTenants) },
   }
 }
 
+/** What compiling a whole record reads of a segment: the record, or any object with its key, lists and clauses. */
+export type SegmentMembers = Pick<Segment, 'key' | 'users' | 'tenants' | 'excludedUsers' | 'excludedTenants' | 'clauses'>
+
 /** A whole segment record (a vector, a bootstrap file) compiled: its lists become new sets. */
-export function compileSegmentRecord(segment: Segment): MutableSegment {
+export function compileSegmentRecord(segment: SegmentMembers): MutableSegment {
   const { users, tenants, ...fields } = segment
-  return compileSegment(fields, new Set(users.map(toNfc)), new Set(tenants.map(toNfc)))
+  return compileSegment(fields as SegmentFields, new Set(users.map(toNfc)), new Set(tenants.map(toNfc)))
+}
+
+/** A SegmentLookup over compiled segments, by key (a later segment of the same key wins). */
+export function segmentLookup(segments: Iterable<CompiledSegment>): SegmentLookup {
+  const byKey = new Map<string, CompiledSegment>()
+  for (const segment of segments) byKey.set(segment.key, segment)
+  return (key) => byKey.get(key)
 }
 
 /** Adds and removes ids in place, keeping `nfc` true once an id with other forms arrived. */

@@ -1,0 +1,210 @@
+// test/vectors/evaluation.json: what `npm run vectors` generates, answered exactly by core's
+// engine and by explain(), made of records the API accepts, and covering what the issue lists.
+import { readFileSync } from 'node:fs'
+import { Ajv } from 'ajv'
+import { describe, expect, it } from 'vitest'
+import { answer, compileFlag, evaluate } from '../../packages/core/src/evaluation/engine.js'
+import { explain } from '../../packages/core/src/evaluation/explain.js'
+import { settleClauses, settleRules } from '../../packages/core/src/flags/model.js'
+import { CLAUSE_OPERATORS } from '../../packages/core/src/flags/rules.js'
+import { flagSchemas, MODEL_VERSION, type Clause } from '../../packages/core/src/flags/schema.js'
+import { compileSegmentRecord, segmentLookup } from '../../packages/core/src/segments/compile.js'
+import { Segment } from '../../packages/core/src/segments/schema.js'
+import { generateEvaluationVectors } from '../../scripts/generate-evaluation-vectors.js'
+import { EVALUATION_VECTORS_FILE, expectationOf, loadEvaluationVectors, type EvaluationVector } from '../support/evaluation-vectors.js'
+
+const document = loadEvaluationVectors()
+const compiled = (c: EvaluationVector) => compileFlag(c.flag, segmentLookup(c.segments.map(compileSegmentRecord)))
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+
+/** The cases `wrong` finds fault with, by name: checked in one assertion, so 1,500 cases take milliseconds. */
+function faults(wrong: (c: EvaluationVector) => unknown): string[] {
+  const out: string[] = []
+  for (const c of document.cases) {
+    const fault = wrong(c)
+    if (fault) out.push(`${c.name}: ${typeof fault === 'string' ? fault : 'wrong'}`)
+  }
+  return out
+}
+
+describe('test/vectors/evaluation.json', () => {
+  it('is what `npm run vectors` generates (hand-written answers checked against the engine on the way)', () => {
+    expect(readFileSync(EVALUATION_VECTORS_FILE, 'utf8')).toBe(generateEvaluationVectors())
+  })
+
+  it('holds at least 1,000 uniquely named cases for this model', () => {
+    expect(document.model).toBe(MODEL_VERSION)
+    expect(document.cases.length).toBeGreaterThanOrEqual(1000)
+    expect(new Set(document.cases.map((c) => c.name)).size).toBe(document.cases.length)
+    expect(document.cases.filter((c) => c.name.startsWith('hand: ')).length).toBeGreaterThanOrEqual(40)
+    expect(document.contract.length).toBeGreaterThan(5)
+  })
+
+  it("is answered exactly by core's engine: evaluate() and answer()", () => {
+    const wrong = faults((c) => {
+      const flag = compiled(c)
+      const decision = expectationOf(evaluate(flag, c.context))
+      if (!same(decision, c.expected)) return `evaluate() answers ${JSON.stringify(decision)}`
+      const result = answer(c.flag.key, flag, c.context)
+      if (!same(expectationOf(result), c.expected) || result.version !== c.flag.version) return `answer() answers ${JSON.stringify(result)}`
+    })
+    expect(wrong).toEqual([])
+  })
+
+  it('is answered exactly by explain(), whose trace agrees with the answer', () => {
+    const wrong = faults((c) => {
+      const result = explain(c.flag.key, compiled(c), c.context)
+      if (!same(expectationOf(result), c.expected)) return `explain() answers ${JSON.stringify(expectationOf(result))}`
+      const trace = result.explanation!
+      if (trace.state !== c.flag.state) return 'trace state'
+      const rules = trace.rules ?? []
+      const last = rules.at(-1)
+      const bucketSays = (p: { bucket?: number; threshold: number } | undefined) => p?.bucket !== undefined && p.bucket < p.threshold
+      switch (c.expected.reason) {
+        case 'beta_user':
+          return trace.betaUsers?.listed !== true && 'trace: betaUsers not listed'
+        case 'beta_tenant':
+          return trace.betaTenants?.listed !== true && 'trace: betaTenants not listed'
+        case 'rule_match':
+          if (last === undefined || last.id !== c.expected.ruleId || !last.matched) return 'trace: the last rule is not the matching one'
+          return last.percentage !== undefined && bucketSays(last.percentage) !== c.expected.enabled && 'trace: rule bucket'
+        case 'percentage_in':
+        case 'percentage_out':
+          if (rules.some((r) => r.matched)) return 'trace: a rule matched'
+          return bucketSays(trace.fallthrough) !== c.expected.enabled && 'trace: fallthrough bucket'
+        case 'missing_context':
+          if (c.expected.ruleId === undefined) return (trace.fallthrough === undefined || trace.fallthrough.bucket !== undefined) && 'trace: fallthrough'
+          return (
+            (last === undefined || last.id !== c.expected.ruleId || !last.matched || !last.percentage || last.percentage.bucket !== undefined) &&
+            'trace: rule percentage'
+          )
+        case 'not_targeted':
+          return (rules.length !== c.flag.rules!.length || rules.some((r) => r.matched || r.failedClause === undefined)) && 'trace: rules'
+      }
+    })
+    expect(wrong).toEqual([])
+  })
+
+  it('buckets rule percentages with the seed <flagKey>:<ruleId>:, recomputed here from the bucketing algorithm', () => {
+    const rollouts = document.cases.filter(
+      (c) => c.expected.reason === 'rule_match' && c.flag.rules!.find((r) => r.id === c.expected.ruleId)!.serve.percentage !== undefined,
+    )
+    expect(rollouts.length).toBeGreaterThan(100)
+    const seen = new Set<boolean>()
+    const wrong: string[] = []
+    for (const c of rollouts) {
+      const rule = c.flag.rules!.find((r) => r.id === c.expected.ruleId)!
+      const id = rule.serve.stickiness === 'tenantId' ? c.context.tenantId! : c.context.userId!
+      // bucketing.json's algorithm with the key `${flagKey}:${ruleId}`, written out: FNV-1a, then fmix32.
+      let h = 0x811c9dc5
+      for (const byte of new TextEncoder().encode(`${c.flag.key}:${rule.id}:${id}`)) h = Math.imul(h ^ byte, 0x01000193)
+      h ^= h >>> 16
+      h = Math.imul(h, 0x85ebca6b)
+      h ^= h >>> 13
+      h = Math.imul(h, 0xc2b2ae35)
+      h ^= h >>> 16
+      const b = (h >>> 0) % 100_000
+      if (b < Math.round(rule.serve.percentage! * 1000) !== c.expected.enabled) wrong.push(c.name)
+      seen.add(c.expected.enabled)
+    }
+    expect(wrong).toEqual([])
+    expect(seen).toEqual(new Set([true, false]))
+  })
+
+  describe('is made of what the API accepts and returns', () => {
+    const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false, multipleOfPrecision: 9, unicodeRegExp: true, validateFormats: false })
+    for (const schema of flagSchemas) ajv.addSchema(schema)
+    ajv.addSchema(Segment)
+    const validFlag = ajv.getSchema('Flag')!
+    const validSegment = ajv.getSchema('Segment')!
+    const validContext = ajv.getSchema('EvaluationContext')!
+
+    const nfc = (ids: string[]) => ids.every((id) => id === id.normalize('NFC'))
+
+    it('flags are stored Flag records whose rules are settled (ids, NFC) and valid', () => {
+      const wrong = faults((c) => {
+        if (!validFlag(c.flag)) return ajv.errorsText(validFlag.errors)
+        const settled = settleRules(c.flag.rules!)
+        if (settled.problem) return `rules${settled.problem.field} ${settled.problem.message}`
+        if (!same(settled.rules, c.flag.rules)) return 'rules not as settled'
+        return !(nfc(c.flag.betaUsers) && nfc(c.flag.betaTenants)) && 'beta lists not in NFC'
+      })
+      expect(wrong).toEqual([])
+    })
+
+    it('segments are Segment records, with every segment the rules name that exists', () => {
+      const wrong = faults((c) => {
+        for (const s of c.segments) {
+          if (!validSegment(s)) return ajv.errorsText(validSegment.errors)
+          if (!same(settleClauses(s.clauses).clauses, s.clauses)) return 'segment clauses not as settled'
+          if (![s.users, s.tenants, s.excludedUsers, s.excludedTenants].every(nfc)) return 'segment ids not in NFC'
+        }
+        const named = new Set(c.flag.rules!.flatMap((r) => r.clauses.filter((x) => x.operator === 'in_segment').flatMap((x) => x.values.map(String))))
+        return !c.segments.every((s) => named.has(s.key)) && 'a segment no rule names'
+      })
+      expect(wrong).toEqual([])
+    })
+
+    it('contexts are ones POST /evaluate accepts', () => {
+      expect(faults((c) => !validContext(c.context) && ajv.errorsText(validContext.errors))).toEqual([])
+    })
+
+    it('no case needs a clock', () => {
+      expect(document.cases.filter((c) => c.now !== undefined)).toEqual([])
+    })
+  })
+
+  describe('covers what the issue lists', () => {
+    const clausesOf = (c: EvaluationVector): Clause[] => [...c.flag.rules!.flatMap((r) => r.clauses), ...c.segments.flatMap((s) => s.clauses)]
+    const names = document.cases.map((c) => c.name)
+
+    it('every operator, negated and not, matched and not', () => {
+      for (const operator of CLAUSE_OPERATORS) {
+        for (const negate of [false, true]) {
+          const using = document.cases.filter(
+            (c) => c.flag.rules!.length === 1 && c.flag.rules![0]!.clauses.some((x) => x.operator === operator && (x.negate ?? false) === negate),
+          )
+          const reasons = new Set(using.map((c) => c.expected.reason === 'rule_match'))
+          expect(reasons, `${operator}${negate ? ' negated' : ''}`).toEqual(new Set([true, false]))
+        }
+      }
+      expect(new Set(document.cases.flatMap(clausesOf).map((x) => x.operator))).toEqual(new Set(CLAUSE_OPERATORS))
+    })
+
+    it('missing and mistyped attributes, unicode, semver pre-releases, dates across zones, rule order, segments with exclusions, rule percentages', () => {
+      for (const group of [
+        'missing and mistyped',
+        'unicode',
+        'semver pre-releases',
+        'dates across zones',
+        'rule order',
+        'segments with exclusions',
+        'rule percentages',
+      ]) {
+        expect(names.filter((n) => n.startsWith(`${group}: `)).length, group).toBeGreaterThanOrEqual(10)
+      }
+      const nonAscii = document.cases.filter((c) => [...JSON.stringify(c.context)].some((ch) => ch.charCodeAt(0) > 0x7f))
+      expect(nonAscii.some((c) => JSON.stringify(c.context) !== JSON.stringify(c.context).normalize('NFC'))).toBe(true)
+      expect(document.cases.some((c) => c.segments.some((s) => s.excludedUsers.length > 0 && s.excludedTenants.length > 0))).toBe(true)
+    })
+
+    it('every reason an evaluator with every segment at hand can give', () => {
+      const reasons = new Set(document.cases.map((c) => c.expected.reason))
+      for (const reason of [
+        'enabled',
+        'disabled',
+        'beta_user',
+        'beta_tenant',
+        'not_targeted',
+        'percentage_in',
+        'percentage_out',
+        'missing_context',
+        'rule_match',
+        'unsupported_model',
+      ])
+        expect(reasons.has(reason as never), reason).toBe(true)
+      expect(document.cases.some((c) => c.expected.reason === 'missing_context' && c.expected.ruleId !== undefined)).toBe(true)
+      expect(document.cases.some((c) => c.expected.reason === 'rule_match' && !c.expected.enabled)).toBe(true)
+    })
+  })
+})
