@@ -83,16 +83,16 @@ function jsonLogic(c: Clause): unknown {
 }
 
 const rules: Rule[] = Array.from({ length: RULES }, (_, i) => ({ id: `rule-${i + 1}`, clauses: ruleClauses(i), serve: { enabled: true } }))
-// Rule 5's email prefix repeats rule 0's, and so on: distinct clauses still, by their other values.
 const twentyRules = asParsed(makeFlag('bench_rules', { state: 'beta_users', rules, model: 2 }))
+// The same rules with the failing clause (plan) first: 19 + 5 = 24 clauses run, the least such a flag takes.
+const rulesFailingFirst: Rule[] = rules.map((r) => ({ ...r, clauses: [r.clauses[4]!, ...r.clauses.slice(0, 4)] }))
+const twentyRulesFailingFirst = asParsed(makeFlag('bench_rules_first', { state: 'beta_users', rules: rulesFailingFirst, model: 2 }))
 
 function flagdFor(): FlagdCore {
-  const branches = rules.flatMap((r) => [{ and: r.clauses.map(jsonLogic) }, 'on'])
+  const targeting = (rs: Rule[]) => ({ if: [...rs.flatMap((r) => [{ and: r.clauses.map(jsonLogic) }, 'on']), 'off'] })
+  const flag = (rs: Rule[]) => ({ state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: targeting(rs) })
   const core = new FlagdCore()
-  const config = {
-    flags: { bench_rules: { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: { if: [...branches, 'off'] } } },
-  }
-  core.setConfigurations(JSON.stringify(config))
+  core.setConfigurations(JSON.stringify({ flags: { bench_rules: flag(rules), bench_rules_first: flag(rulesFailingFirst) } }))
   return core
 }
 
@@ -185,25 +185,25 @@ function loopV1(f: CompiledFlagV1, contexts: Context[], iterations: number): num
   return ns
 }
 
-function loopFlagd(core: FlagdCore, contexts: Record<string, string | number>[], iterations: number): number {
+function loopFlagd(core: FlagdCore, key: string, contexts: Record<string, string | number>[], iterations: number): number {
   const mask = contexts.length - 1
   let on = 0
   const start = process.cpuUsage()
-  for (let i = 0; i < iterations; i++) if (core.resolveBooleanEvaluation('bench_rules', false, contexts[i & mask]!).value) on++
+  for (let i = 0; i < iterations; i++) if (core.resolveBooleanEvaluation(key, false, contexts[i & mask]!).value) on++
   const ns = cpuNs(start, iterations)
   if (on < 0) console.log(on)
   return ns
 }
 
-/** Both engines answer the 20-rule flag alike: rule 20 for every context, off when no rule matches. */
-function checkEquivalent(compiled: CompiledFlag, core: FlagdCore): void {
+/** Both engines answer a 20-rule flag alike: rule 20 for every context, off when no rule matches. */
+function checkEquivalent(compiled: CompiledFlag, core: FlagdCore, key: string): void {
   for (const [i, ctx] of ruleContexts.entries()) {
     const ours = evaluate(compiled, ctx)
-    const theirs = core.resolveBooleanEvaluation('bench_rules', false, flagdContexts[i]!)
+    const theirs = core.resolveBooleanEvaluation(key, false, flagdContexts[i]!)
     if (ours.ruleId !== `rule-${RULES}` || !ours.enabled || theirs.value !== true) throw new Error(`the engines disagree on context ${i}`)
   }
   const other = { ...ruleContexts[0]!, attributes: { ...ruleContexts[0]!.attributes, plan: 'none' } }
-  if (evaluate(compiled, other).enabled || core.resolveBooleanEvaluation('bench_rules', false, { ...flagdContexts[0]!, plan: 'none' }).value !== false) {
+  if (evaluate(compiled, other).enabled || core.resolveBooleanEvaluation(key, false, { ...flagdContexts[0]!, plan: 'none' }).value !== false) {
     throw new Error('the engines disagree on a context no rule matches')
   }
 }
@@ -229,6 +229,7 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
   const engineCases = (prefix: string, compile: Compile, loop: typeof loopEngine): Case[] => {
     const c = {
       rules: compile(twentyRules, lookup),
+      rulesFirst: compile(twentyRulesFailingFirst, lookup),
       semver: compile(semverFlag, lookup),
       date: compile(dateFlag, lookup),
       segment: compile(segmentFlag, lookup),
@@ -237,6 +238,7 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
     return [
       { name: `${prefix}percentage`, run: (n) => loop(c.percentage, percentageContexts, n), iterations: 0 },
       { name: `${prefix}rules20x5`, run: (n) => loop(c.rules, ruleContexts, n), iterations: 0 },
+      { name: `${prefix}rules20x5FailingFirst`, run: (n) => loop(c.rulesFirst, ruleContexts, n), iterations: 0 },
       { name: `${prefix}semverClause`, run: (n) => loop(c.semver, semverContexts, n), iterations: 0 },
       { name: `${prefix}dateClause`, run: (n) => loop(c.date, dateContexts, n), iterations: 0 },
       { name: `${prefix}segment1M`, run: (n) => loop(c.segment, segmentSmall, n), iterations: 0 },
@@ -244,14 +246,15 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
     ]
   }
 
-  const compiledRules = compileFlag(twentyRules, lookup)
-  checkEquivalent(compiledRules, core)
+  checkEquivalent(compileFlag(twentyRules, lookup), core, 'bench_rules')
+  checkEquivalent(compileFlag(twentyRulesFailingFirst, lookup), core, 'bench_rules_first')
   if (!segmentLarge.every((c, i) => evaluate(compileFlag(segmentFlag, lookup), c).enabled === (i % 2 === 0))) throw new Error('segment membership is wrong')
   const percentageV1 = compileFlagV1(percentageFlag)
   const cases: Case[] = [
     ...engineCases('', compileFlag, loopEngine),
     { name: 'percentageBeforeTargeting', run: (n) => loopV1(percentageV1, percentageContexts, n), iterations: 0 },
-    { name: 'flagdJsonLogic20x5', run: (n) => loopFlagd(core, flagdContexts, n), iterations: 0 },
+    { name: 'flagdJsonLogic20x5', run: (n) => loopFlagd(core, 'bench_rules', flagdContexts, n), iterations: 0 },
+    { name: 'flagdJsonLogic20x5FailingFirst', run: (n) => loopFlagd(core, 'bench_rules_first', flagdContexts, n), iterations: 0 },
   ]
   const baselineDir = process.env.BENCH_BASELINE_CORE
   if (baselineDir) {
