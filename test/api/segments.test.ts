@@ -55,7 +55,9 @@ describe('segments', () => {
     const first = (await call(app, 'POST', '/segments/big/targets', { body: { add: { users: ids } }, expected: 200 })).json()
     expect(first).toMatchObject({ key: 'big', userCount: 10_000, version: 2 })
     expect(first.users).toBeUndefined()
-    const second = (await call(app, 'POST', '/segments/big/targets', { body: { add: { users: ['user-1', 'new'] }, remove: { users: ['user-2', 'absent'] } }, expected: 200 })).json()
+    const second = (
+      await call(app, 'POST', '/segments/big/targets', { body: { add: { users: ['user-1', 'new'] }, remove: { users: ['user-2', 'absent'] } }, expected: 200 })
+    ).json()
     expect(second).toMatchObject({ userCount: 10_000, version: 3 })
     const [event, bulk] = (await listAudit(app, {})).events.filter((e: { action: string }) => e.action === 'segment.updated')
     expect(event).toMatchObject({ segment: 'big', version: 3, changes: { users: { added: ['new'], removed: ['user-2'] } } })
@@ -130,9 +132,7 @@ describe('segments under review findings', () => {
         new Promise((resolve) => setTimeout(resolve, 10)).then(() => call(slow, 'DELETE', '/segments/testers')),
       ])
       // Whichever comes first wins; never both, which would leave a flag naming a deleted segment.
-      expect([flag.statusCode, del.statusCode]).toSatisfy(
-        ([f, d]: number[]) => (f === 201 && d === 409) || (f === 409 && d === 204),
-      )
+      expect([flag.statusCode, del.statusCode]).toSatisfy(([f, d]: number[]) => (f === 201 && d === 409) || (f === 409 && d === 204))
       const flagExists = (await call(slow, 'GET', '/flags/f')).statusCode === 200
       const segmentExists = (await call(slow, 'GET', '/segments/testers')).statusCode === 200
       expect(!flagExists || segmentExists).toBe(true)

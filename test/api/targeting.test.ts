@@ -75,7 +75,10 @@ describe('rules on flags', () => {
       [[dutchPro, dutchPro], 'body.rules[1].id'],
       [[{ clauses: [{ attribute: 'seats', operator: 'gt', values: [5, 'ten'] }], serve: { enabled: true } }], 'body.rules[0].clauses[0].values[1]'],
       [[{ clauses: [{ attribute: 'v', operator: 'semver_gt', values: ['1.2'] }], serve: { enabled: true } }], 'body.rules[0].clauses[0].values[0]'],
-      [[{ clauses: [{ attribute: 'at', operator: 'before', values: ['2026-03-01T09:00:00'] }], serve: { enabled: true } }], 'body.rules[0].clauses[0].values[0]'],
+      [
+        [{ clauses: [{ attribute: 'at', operator: 'before', values: ['2026-03-01T09:00:00'] }], serve: { enabled: true } }],
+        'body.rules[0].clauses[0].values[0]',
+      ],
       [[{ clauses: [{ operator: 'in', values: ['x'] }], serve: { enabled: true } }], 'body.rules[0].clauses[0].attribute'],
       [[{ clauses: [], serve: { enabled: true, percentage: 5 } }], 'body.rules[0].serve'],
       [[{ clauses: [], serve: { enabled: true, stickiness: 'tenantId' } }], 'body.rules[0].serve.stickiness'],
@@ -86,13 +89,20 @@ describe('rules on flags', () => {
       const res = await call(app, 'PATCH', '/flags/pricing', { body: { rules }, expected: 400 })
       expect(res.json(), JSON.stringify(rules)).toMatchObject({ code: 'VALIDATION_FAILED', field })
     }
-    const tooMany = Array.from({ length: 3 }, () => ({ clauses: [{ attribute: 'id', operator: 'in', values: Array.from({ length: 4000 }, (_, i) => `v${i}`) }], serve: { enabled: true } }))
+    const tooMany = Array.from({ length: 3 }, () => ({
+      clauses: [{ attribute: 'id', operator: 'in', values: Array.from({ length: 4000 }, (_, i) => `v${i}`) }],
+      serve: { enabled: true },
+    }))
     expect((await call(app, 'PATCH', '/flags/pricing', { body: { rules: tooMany }, expected: 400 })).json().field).toBe('body.rules[2].clauses[0].values')
     expect((await call(app, 'GET', '/flags/pricing', { expected: 200 })).json()).toMatchObject({ version: 1, rules: [] })
   })
 
   it('takes list attributes: a clause matches when any element does', async () => {
-    await createFlag(app, { key: 'qa', state: 'beta_users', rules: [{ clauses: [{ attribute: 'groups', operator: 'in', values: ['qa'] }], serve: { enabled: true } }] })
+    await createFlag(app, {
+      key: 'qa',
+      state: 'beta_users',
+      rules: [{ clauses: [{ attribute: 'groups', operator: 'in', values: ['qa'] }], serve: { enabled: true } }],
+    })
     expect(await evaluateFlag(app, 'qa', { attributes: { groups: ['dev', 'qa'] } })).toMatchObject({ enabled: true, reason: 'rule_match' })
     expect(await evaluateFlag(app, 'qa', { attributes: { groups: ['dev'] } })).toMatchObject({ enabled: false, reason: 'not_targeted' })
     const res = await call(app, 'POST', '/evaluate', { body: { flag: 'qa', context: { attributes: { groups: ['x'.repeat(1001)] } } }, expected: 400 })
@@ -112,7 +122,11 @@ describe('POST /evaluate with explain', () => {
     const { explanation } = res.json()
     expect(explanation.betaUsers).toEqual({ userId: 'user-42', listed: false })
     expect(explanation.rules).toEqual([
-      { id: 'dutch-pro', matched: false, failedClause: { index: 0, attribute: 'country', operator: 'in', outcome: 'not_matched', message: expect.stringContaining('"DE"') } },
+      {
+        id: 'dutch-pro',
+        matched: false,
+        failedClause: { index: 0, attribute: 'country', operator: 'in', outcome: 'not_matched', message: expect.stringContaining('"DE"') },
+      },
     ])
     expect(explanation.fallthrough).toEqual({ stickiness: 'userId', bucket: expect.any(Number), threshold: 50000 })
     expect(explanation.fallthrough.bucket < 50000).toBe(plain.enabled)
@@ -141,7 +155,11 @@ describe('POST /evaluate with explain', () => {
 
 describe('OFREP with rules', () => {
   it('maps every context field but targetingKey and tenantId to an attribute, lists of strings included', async () => {
-    await createFlag(app, { key: 'qa', state: 'beta_users', rules: [{ id: 'qa', clauses: [{ attribute: 'groups', operator: 'in', values: ['qa'] }], serve: { enabled: true } }] })
+    await createFlag(app, {
+      key: 'qa',
+      state: 'beta_users',
+      rules: [{ id: 'qa', clauses: [{ attribute: 'groups', operator: 'in', values: ['qa'] }], serve: { enabled: true } }],
+    })
     const res = await call(app, 'POST', '/ofrep/v1/evaluate/flags/qa', { body: { context: { targetingKey: 'u', groups: ['qa'] } }, expected: 200 })
     expect(res.json()).toMatchObject({ value: true, reason: 'TARGETING_MATCH', metadata: { switchyardReason: 'rule_match' } })
   })
@@ -166,7 +184,13 @@ describe('flags of a newer model', () => {
     const replica = await startApp({}, { store })
     try {
       const actor = { id: 'newer', name: 'newer', requestId: 'r', log: replica.log }
-      const change = await store.commit({ kind: 'flag', key: 'future', expectedVersion: 0, next: future, audit: draftEvent(actor, 'flag.created', { flag: 'future' }, {}) })
+      const change = await store.commit({
+        kind: 'flag',
+        key: 'future',
+        expectedVersion: 0,
+        next: future,
+        audit: draftEvent(actor, 'flag.created', { flag: 'future' }, {}),
+      })
       replica.switchyard.sync['applyChange'](change)
       expect(await evaluateFlag(replica, 'future')).toEqual({ flag: 'future', enabled: false, reason: 'unsupported_model', version: 1 })
       const ofrep = await call(replica, 'POST', '/ofrep/v1/evaluate/flags/future', { body: {}, expected: 400 })

@@ -32,7 +32,16 @@ const write = (key: string, expectedVersion: number, next: SegmentHead | null, m
   expectedVersion,
   head: next,
   members,
-  audit: { id: `${key}-${expectedVersion}`, type: 'audit', action: 'segment.updated', segment: key, actor: 'test', requestId: 'r', timestamp: NOW, changes: {} },
+  audit: {
+    id: `${key}-${expectedVersion}`,
+    type: 'audit',
+    action: 'segment.updated',
+    segment: key,
+    actor: 'test',
+    requestId: 'r',
+    timestamp: NOW,
+    changes: {},
+  },
 })
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `user-${String(from + i).padStart(31, '0')}`)
 
@@ -49,7 +58,9 @@ describe('segments in the embedded store', () => {
     let store = await open(dir.path)
     await store.commit(write('big', 0, head('big', 1), { op: 'replace', users: ids(5000), tenants: ['acme'] }))
     const before = readFileSync(join(dir.path, 'switchyard.journal')).length
-    await store.commit(write('big', 1, head('big', 2, 'edited'), { op: 'edit', add: { users: ['new'], tenants: [] }, remove: { users: [ids(1)[0]!], tenants: ['acme'] } }))
+    await store.commit(
+      write('big', 1, head('big', 2, 'edited'), { op: 'edit', add: { users: ['new'], tenants: [] }, remove: { users: [ids(1)[0]!], tenants: ['acme'] } }),
+    )
     const line = readFileSync(join(dir.path, 'switchyard.journal')).length - before
     expect(line).toBeLessThan(1000)
     await store.close()

@@ -230,7 +230,12 @@ class StreamingClient implements SwitchyardClient {
   }
 
   private save(): void {
-    this.saver?.save(() => ({ flags: [...this.flags.valuesIterator()].map((c) => c.flag), segments: this.segments.records(), seq: this.seq, epoch: this.epoch }))
+    this.saver?.save(() => ({
+      flags: [...this.flags.valuesIterator()].map((c) => c.flag),
+      segments: this.segments.records(),
+      seq: this.seq,
+      epoch: this.epoch,
+    }))
   }
 
   private async run(): Promise<void> {

@@ -79,7 +79,9 @@ export class HeldSegments {
       // Applied to the sets held, in place: an edit of a million-member segment costs its delta.
       if (members.op === 'edit') editMembers(current.compiled, members.add, members.remove)
       else if (members.op === 'replace') replaceMembers(current.compiled, { users: members.users?.map(toNfc), tenants: members.tenants?.map(toNfc) })
-      compiled = sameRest(head, current.head) ? current.compiled : compileSegment(head, current.compiled.users, current.compiled.tenants, true, current.compiled.nfc)
+      compiled = sameRest(head, current.head)
+        ? current.compiled
+        : compileSegment(head, current.compiled.users, current.compiled.tenants, true, current.compiled.nfc)
     }
     this.held.set(event.key, { head, compiled, seq: event.seq })
     return 'applied'

@@ -85,7 +85,8 @@ export function segmentsOf(snapshot: unknown, source: string): SegmentRecord[] {
       ...s,
     } as unknown as SegmentRecord
     for (const field of ['users', 'tenants', 'excludedUsers', 'excludedTenants'] as const) {
-      if (!Array.isArray(segment[field]) || !segment[field].every((id) => typeof id === 'string')) throw new SnapshotError(`${at}.${field} must be a list of strings`)
+      if (!Array.isArray(segment[field]) || !segment[field].every((id) => typeof id === 'string'))
+        throw new SnapshotError(`${at}.${field} must be a list of strings`)
     }
     if (!Array.isArray(segment.clauses)) throw new SnapshotError(`${at}.clauses must be a list`)
     return segment

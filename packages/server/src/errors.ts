@@ -64,7 +64,10 @@ const EXAMPLES: Record<ErrorCode, { message: string; field?: string }> = {
   SEGMENT_NOT_FOUND: { message: "segment 'beta-testers' does not exist" },
   SEGMENT_EXISTS: { message: "segment 'beta-testers' already exists" },
   SEGMENT_IN_USE: { message: "segment 'beta-testers' is used by the rules of flags 'copilot_v2', 'new_checkout': change those rules first" },
-  UNKNOWN_SEGMENT: { message: "body.rules[0].clauses[1].values[0] names segment 'beta-testers', which does not exist", field: 'body.rules[0].clauses[1].values[0]' },
+  UNKNOWN_SEGMENT: {
+    message: "body.rules[0].clauses[1].values[0] names segment 'beta-testers', which does not exist",
+    field: 'body.rules[0].clauses[1].values[0]',
+  },
   MODEL_UNSUPPORTED: { message: "flag 'copilot_v2' needs flag model 3 and this server speaks up to 2: change it through an upgraded replica" },
   TOKEN_NOT_FOUND: { message: "token 'tok_3kq9x2mzp4' does not exist" },
   NOT_FOUND: { message: 'no such route' },

@@ -2,7 +2,18 @@
 import { Type, type Static } from 'typebox'
 import { StringEnum } from '../schema.js'
 
-const AUDIT_ACTIONS = ['flag.created', 'flag.updated', 'flag.deleted', 'segment.created', 'segment.updated', 'segment.deleted', 'token.created', 'token.revoked', 'store.reseeded', 'store.accepted'] as const
+const AUDIT_ACTIONS = [
+  'flag.created',
+  'flag.updated',
+  'flag.deleted',
+  'segment.created',
+  'segment.updated',
+  'segment.deleted',
+  'token.created',
+  'token.revoked',
+  'store.reseeded',
+  'store.accepted',
+] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 const FieldChange = Type.Object(

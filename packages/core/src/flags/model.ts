@@ -27,7 +27,8 @@ export function clauseProblem(clause: Clause, at: string, inSegment: boolean): M
   if (values.length === 0) return { field: `${at}.values`, message: `must hold at least one value for operator ${operator}` }
   for (const [i, value] of values.entries()) {
     const field = `${at}.values[${i}]`
-    if (NUMBER_OPS.has(operator) && (typeof value !== 'number' || !Number.isFinite(value))) return { field, message: `must be a number for operator ${operator}` }
+    if (NUMBER_OPS.has(operator) && (typeof value !== 'number' || !Number.isFinite(value)))
+      return { field, message: `must be a number for operator ${operator}` }
     if (STRING_OPS.has(operator) && typeof value !== 'string') return { field, message: `must be a string for operator ${operator}` }
     if (SEMVER_OPS.has(operator) && (typeof value !== 'string' || parseSemver(value) === null))
       return { field, message: `must be a SemVer 2.0 version (such as 1.4.0 or 2.0.0-rc.1) for operator ${operator}` }
@@ -57,7 +58,8 @@ export function settleRules(rules: readonly RuleInput[]): { rules: Rule[]; probl
   for (const [i, rule] of rules.entries()) {
     const at = `[${i}]`
     const { enabled, percentage, stickiness } = rule.serve
-    if ((enabled === undefined) === (percentage === undefined)) return { problem: { field: `${at}.serve`, message: 'must hold exactly one of enabled and percentage' } }
+    if ((enabled === undefined) === (percentage === undefined))
+      return { problem: { field: `${at}.serve`, message: 'must hold exactly one of enabled and percentage' } }
     if (stickiness !== undefined && percentage === undefined) return { problem: { field: `${at}.serve.stickiness`, message: 'applies only to a percentage' } }
     if (rule.id !== undefined) {
       const first = seen.get(rule.id)
@@ -68,7 +70,8 @@ export function settleRules(rules: readonly RuleInput[]): { rules: Rule[]; probl
       const problem = clauseProblem(clause, `${at}.clauses[${j}]`, true)
       if (problem) return { problem }
       budget += clause.values.length
-      if (budget > MAX_CLAUSE_VALUES) return { problem: { field: `${at}.clauses[${j}].values`, message: `takes the flag past ${MAX_CLAUSE_VALUES} clause values in all` } }
+      if (budget > MAX_CLAUSE_VALUES)
+        return { problem: { field: `${at}.clauses[${j}].values`, message: `takes the flag past ${MAX_CLAUSE_VALUES} clause values in all` } }
     }
   }
   for (const rule of rules) {

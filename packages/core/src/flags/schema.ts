@@ -86,7 +86,16 @@ export const FlagCreate = Type.Object(
         key: 'new_pricing',
         state: 'percentage',
         percentage: 5,
-        rules: [{ id: 'dutch-pro', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }, { attribute: 'plan', operator: 'in', values: ['pro'] }], serve: { enabled: true } }],
+        rules: [
+          {
+            id: 'dutch-pro',
+            clauses: [
+              { attribute: 'country', operator: 'in', values: ['NL'] },
+              { attribute: 'plan', operator: 'in', values: ['pro'] },
+            ],
+            serve: { enabled: true },
+          },
+        ],
       },
     ],
   },
@@ -291,4 +300,17 @@ export const EvaluateResponseDocumented = {
   },
 }
 
-export const flagSchemas = [Clause, Serve, Rule, StoredRule, Flag, FlagCreate, FlagPatch, TargetsEdit, EvaluationContext, Explanation, EvaluationResult, EvaluationBatch]
+export const flagSchemas = [
+  Clause,
+  Serve,
+  Rule,
+  StoredRule,
+  Flag,
+  FlagCreate,
+  FlagPatch,
+  TargetsEdit,
+  EvaluationContext,
+  Explanation,
+  EvaluationResult,
+  EvaluationBatch,
+]

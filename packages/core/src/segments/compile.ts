@@ -41,7 +41,12 @@ export function compileSegment(
     excludedTenants,
     // No cache slot: a segment's clauses run inside another flag's evaluation, whose slots they must not take.
     clauses: segment.clauses.map((clause) => compileClause(clause)),
-    nfc: { users: known?.users ?? anyOtherForms(users), tenants: known?.tenants ?? anyOtherForms(tenants), excludedUsers: anyOtherForms(excludedUsers), excludedTenants: anyOtherForms(excludedTenants) },
+    nfc: {
+      users: known?.users ?? anyOtherForms(users),
+      tenants: known?.tenants ?? anyOtherForms(tenants),
+      excludedUsers: anyOtherForms(excludedUsers),
+      excludedTenants: anyOtherForms(excludedTenants),
+    },
   }
 }
 

@@ -110,7 +110,14 @@ export type SegmentPatch = Static<typeof SegmentPatch>
 export const SEGMENT_MUTABLE_FIELDS = Object.keys(mutable) as (keyof SegmentPatch)[]
 
 /** What a field left out of a segment create (or a flags file) means. */
-export const SEGMENT_DEFAULTS: Required<Omit<SegmentCreate, 'key'>> = { description: '', users: [], tenants: [], excludedUsers: [], excludedTenants: [], clauses: [] }
+export const SEGMENT_DEFAULTS: Required<Omit<SegmentCreate, 'key'>> = {
+  description: '',
+  users: [],
+  tenants: [],
+  excludedUsers: [],
+  excludedTenants: [],
+  clauses: [],
+}
 
 export function summarize(segment: Segment): SegmentSummary {
   const { users, tenants, ...rest } = segment

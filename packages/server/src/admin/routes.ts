@@ -92,11 +92,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Switchyard }> = 
       }
       const state = { flags: [...flags.all()].map((c) => c.flag), tokens: tokens.stored(), segments: services.segments.all() }
       const actor = actorOf(request)
-      const audit = draftEvent(actor, 'store.reseeded', {}, {
-        flags: { after: state.flags.length },
-        tokens: { after: state.tokens.length },
-        segments: { after: state.segments.length },
-      })
+      const audit = draftEvent(
+        actor,
+        'store.reseeded',
+        {},
+        {
+          flags: { after: state.flags.length },
+          tokens: { after: state.tokens.length },
+          segments: { after: state.segments.length },
+        },
+      )
       const { epoch, seq } = await recoverable.reseed(state, audit)
       logAudit(actor, { ...audit, seq })
       return { epoch, seq, flags: state.flags.length, tokens: state.tokens.length }

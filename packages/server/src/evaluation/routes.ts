@@ -25,7 +25,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
         description:
           '`{flag, context}` answers `{flag, enabled, reason, version}` (404 for an unknown flag). `{flags, context}` answers `{results}`, one per flag, ' +
           'reporting unknown flags as `flag_not_found` without failing the batch; omit both for every flag. ' +
-          '`explain: true` adds each answer\'s decision trace (`explanation`): an evaluate or admin token only.',
+          "`explain: true` adds each answer's decision trace (`explanation`): an evaluate or admin token only.",
         tags: ['evaluation'],
         body: EvaluateRequest,
         response: { 200: { ...EvaluateResponse, [DOCUMENTED_AS]: EvaluateResponseDocumented }, ...errors('FLAG_NOT_FOUND') },

@@ -113,7 +113,7 @@ export class FlagRegistry {
   async create(input: FlagCreate, actor: Actor): Promise<Flag> {
     const now = new Date().toISOString()
     const { rules = [], ...fields } = input
-    let flag: Flag = this.settle({ ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, rules, 'body')
+    const flag: Flag = this.settle({ ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, rules, 'body')
     const release = this.claimSegments(flag.rules ?? [], 'body')
     try {
       return await this.createNow(input, flag, actor)
@@ -341,7 +341,10 @@ function checkIdLengths(ids: readonly string[], field: string): void {
 function readable(flag: Flag): Flag {
   const model = flag.model ?? 1
   if (model > MODEL_VERSION) {
-    throw new AppError('MODEL_UNSUPPORTED', `flag '${flag.key}' needs flag model ${model} and this server speaks up to ${MODEL_VERSION}: change it through an upgraded replica`)
+    throw new AppError(
+      'MODEL_UNSUPPORTED',
+      `flag '${flag.key}' needs flag model ${model} and this server speaks up to ${MODEL_VERSION}: change it through an upgraded replica`,
+    )
   }
   return withModelDefaults(flag)
 }

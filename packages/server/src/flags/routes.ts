@@ -10,7 +10,6 @@ import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
 
-
 export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
   app.post(
     '/flags',

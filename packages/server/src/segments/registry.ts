@@ -57,9 +57,15 @@ export class SegmentRegistry {
     private readonly applied: AppliedRevision,
   ) {}
 
-  static create(store: Store, options: { writeDeadlineMs?: number; revision?: AppliedRevision } = {}): { registry: SegmentRegistry; replica: ReplicatedSegments } {
+  static create(
+    store: Store,
+    options: { writeDeadlineMs?: number; revision?: AppliedRevision } = {},
+  ): { registry: SegmentRegistry; replica: ReplicatedSegments } {
     const registry = new SegmentRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT, options.revision ?? new AppliedRevision())
-    return { registry, replica: { apply: (key, change, seq) => registry.#apply(key, change, seq), reset: (all, seq, exact) => registry.#reset(all, seq, exact) } }
+    return {
+      registry,
+      replica: { apply: (key, change, seq) => registry.#apply(key, change, seq), reset: (all, seq, exact) => registry.#reset(all, seq, exact) },
+    }
   }
 
   /** The compiled segment rules look up at evaluation time. */
@@ -181,7 +187,10 @@ export class SegmentRegistry {
 
   /** Adds and removes members in one atomic step, whatever else changes the segment meanwhile (no If-Match). */
   async editTargets(key: string, edit: TargetsEdit, actor: Actor): Promise<SegmentSummary> {
-    const wanted = { add: { users: edit.add?.users ?? [], tenants: edit.add?.tenants ?? [] }, remove: { users: edit.remove?.users ?? [], tenants: edit.remove?.tenants ?? [] } }
+    const wanted = {
+      add: { users: edit.add?.users ?? [], tenants: edit.add?.tenants ?? [] },
+      remove: { users: edit.remove?.users ?? [], tenants: edit.remove?.tenants ?? [] },
+    }
     for (const side of ['users', 'tenants'] as const) {
       const removed = new Set(wanted.remove[side].map(toNfc))
       const both = wanted.add[side].findIndex((id) => removed.has(toNfc(id)))
@@ -253,7 +262,10 @@ export class SegmentRegistry {
       const users = this.usedBy(key)
       if (users.length > 0) {
         const names = users.map((f) => `'${f}'`).join(', ')
-        throw new AppError('SEGMENT_IN_USE', `segment '${key}' is used by the rules of ${users.length === 1 ? 'flag' : 'flags'} ${names}: change those rules first`)
+        throw new AppError(
+          'SEGMENT_IN_USE',
+          `segment '${key}' is used by the rules of ${users.length === 1 ? 'flag' : 'flags'} ${names}: change those rules first`,
+        )
       }
       if (this.claims.has(key)) throw new AppError('SEGMENT_IN_USE', `segment '${key}' is named by a flag write in progress: retry once it has finished`)
       // From here until the delete commits, a flag write naming the segment is refused (claim()).
@@ -297,7 +309,10 @@ export class SegmentRegistry {
         else if (members.op === 'replace') replaceMembers(held.compiled, members)
         // The member sets carry over; the rest is compiled again only when it changed (by value:
         // a head from the store or another replica is a new object every time).
-        next = { head, compiled: sameRest(head, held.head) ? held.compiled : compileSegment(head, held.compiled.users, held.compiled.tenants, true, held.compiled.nfc) }
+        next = {
+          head,
+          compiled: sameRest(head, held.head) ? held.compiled : compileSegment(head, held.compiled.users, held.compiled.tenants, true, held.compiled.nfc),
+        }
       }
     }
     this.segments.apply(key, seq, next)
@@ -337,7 +352,12 @@ function sameRest(a: SegmentHead, b: SegmentHead): boolean {
 function settleHead(head: SegmentHead, body: string): SegmentHead {
   const settled = settleClauses(head.clauses)
   if (settled.problem) throw validationFailed(`${body}.clauses${settled.problem.field}`, settled.problem.message)
-  return { ...head, clauses: settled.clauses, excludedUsers: idSet(head.excludedUsers, `${body}.excludedUsers`), excludedTenants: idSet(head.excludedTenants, `${body}.excludedTenants`) }
+  return {
+    ...head,
+    clauses: settled.clauses,
+    excludedUsers: idSet(head.excludedUsers, `${body}.excludedUsers`),
+    excludedTenants: idSet(head.excludedTenants, `${body}.excludedTenants`),
+  }
 }
 
 function idSet(ids: readonly string[], field: string): string[] {

@@ -152,7 +152,13 @@ export async function writeState(file: FileHandle, state: StoredState): Promise<
   for (const segment of state.segments ?? []) await add(`{"segment":${JSON.stringify(segment)}}\n`)
   for (const event of state.audit) await add(`{"audit":${JSON.stringify(event)}}\n`)
   for (const tombstone of tombstones) await add(`{"tombstone":${JSON.stringify(tombstone)}}\n`)
-  const end = { flags: state.flags.length, tokens: state.tokens.length, segments: state.segments?.length ?? 0, audit: state.audit.length, tombstones: tombstones.length }
+  const end = {
+    flags: state.flags.length,
+    tokens: state.tokens.length,
+    segments: state.segments?.length ?? 0,
+    audit: state.audit.length,
+    tombstones: tombstones.length,
+  }
   await add(`${JSON.stringify({ end })}\n`)
   await flush()
 }

@@ -557,7 +557,11 @@ export class RedisStore implements Store, RecoverableStore {
       head,
       ...common,
       // A replace of one list keeps the other: the script empties only the lists replaced.
-      m.op === 'replace' && !deleted && (m.users === undefined || m.tenants === undefined) ? (m.users === undefined ? 'replace-tenants' : 'replace-users') : m.op,
+      m.op === 'replace' && !deleted && (m.users === undefined || m.tenants === undefined)
+        ? m.users === undefined
+          ? 'replace-tenants'
+          : 'replace-users'
+        : m.op,
       note,
       ...lists.map((list) => list.length),
     ]

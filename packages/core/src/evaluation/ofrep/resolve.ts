@@ -70,7 +70,8 @@ export function toOfrep(key: string, flag: Flag | undefined, decision: Decision)
   if (decision.reason === 'segment_not_local')
     return { key, errorCode: 'GENERAL', errorDetails: `flag '${key}' needs a segment too large to be held locally (SEGMENT_INLINE_MAX)` }
   // missing_context: a percentage rollout without the value it buckets on.
-  return (decision.ruleId === undefined ? flag.stickiness : ((flag.rules ?? []).find((r) => r.id === decision.ruleId)?.serve.stickiness ?? 'userId')) === 'userId'
+  return (decision.ruleId === undefined ? flag.stickiness : ((flag.rules ?? []).find((r) => r.id === decision.ruleId)?.serve.stickiness ?? 'userId')) ===
+    'userId'
     ? { key, errorCode: 'TARGETING_KEY_MISSING', errorDetails: `flag '${key}' rolls out to a percentage of users: the context needs a targetingKey` }
     : { key, errorCode: 'INVALID_CONTEXT', errorDetails: `flag '${key}' rolls out to a percentage of tenants: the context needs a tenantId` }
 }

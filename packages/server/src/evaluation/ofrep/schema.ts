@@ -17,7 +17,8 @@ const OfrepContext = Type.Object(
     $id: 'OfrepContext',
     additionalProperties: true,
     description:
-      'OpenFeature evaluation context. Every other field becomes an attribute and must be a string, a number, a boolean or a list of strings (INVALID_CONTEXT otherwise).',
+      'OpenFeature evaluation context. Every other field becomes an attribute and must be a string, a number, a boolean or a list of strings ' +
+      '(INVALID_CONTEXT otherwise).',
     examples: [{ targetingKey: 'user-42', tenantId: 'acme', plan: 'pro' }],
   },
 )
