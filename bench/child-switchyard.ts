@@ -1,5 +1,5 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
-// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
+// Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_RULES (bench_flag gets the 20 rules of fixtures.ts), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
@@ -10,7 +10,7 @@ import { loadConfig } from '../packages/server/src/config.js'
 import { FileStore } from '../packages/server/src/store/file.js'
 import { MemoryStore } from '../packages/server/src/store/memory.js'
 import { createStore } from '../packages/server/src/store/create.js'
-import { BENCH_TOKEN, makeFlags, seedWrite } from './fixtures.js'
+import { BENCH_TOKEN, makeFlags, seedWrite, twentyRules } from './fixtures.js'
 
 // As src/server.ts does, so the figures are those of the service as it runs.
 tuneHeap()
@@ -33,7 +33,7 @@ const store = config.redis ? await createStore(config) : dataDir ? new FileStore
 if (store instanceof FileStore) await store.load()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
 if (!config.redis) {
-  const flags = makeFlags(flagCount, betaUsers)
+  const flags = makeFlags(flagCount, betaUsers, process.env.BENCH_RULES ? twentyRules() : [])
   for (const flag of flags) {
     await store.commit(seedWrite(flag))
   }

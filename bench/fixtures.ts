@@ -1,5 +1,5 @@
 // Flags and contexts the benchmark cases share, built deterministically.
-import { FLAG_DEFAULTS, type Flag } from '../packages/core/src/flags/schema.js'
+import { FLAG_DEFAULTS, type Clause, type Flag, type Rule } from '../packages/core/src/flags/schema.js'
 import type { Write } from '../packages/server/src/store/store.js'
 
 export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef'
@@ -21,10 +21,32 @@ export function makeFlag(key: string, overrides: Partial<Flag> = {}): Flag {
   }
 }
 
-/** `count` flags: bench_flag (percentage 50) first, the rest cycling through every state. */
-export function makeFlags(count: number, betaUsers = 0): Flag[] {
+// ---- 20 rules × 5 clauses (in, starts_with, gte, lt, in), no two clauses alike. Rules 1–19 fail
+// on their last clause, so every evaluation runs all 100 clauses before rule 20 matches: the most
+// work such a flag can take (an evaluator that remembered clause results could not skip any).
+export const RULES = 20
+export const COUNTRIES = ['NL', 'BE', 'DE', 'FR']
+const PREFIXES = ['u', 'us', 'use', 'user', 'user-']
+
+function ruleClauses(i: number): Clause[] {
+  return [
+    { attribute: 'country', operator: 'in', values: [...COUNTRIES, `X${i}`] },
+    { attribute: 'email', operator: 'starts_with', values: [`${PREFIXES[i % PREFIXES.length]!}`] },
+    { attribute: 'seats', operator: 'gte', values: [-i] },
+    { attribute: 'age', operator: 'lt', values: [120 + i] },
+    { attribute: 'plan', operator: 'in', values: [`plan-${i}`] },
+  ]
+}
+
+/** The 20 rules; `attributesFor(i)` gives a context's attributes that rule 20 matches. */
+export function twentyRules(): Rule[] {
+  return Array.from({ length: RULES }, (_, i) => ({ id: `rule-${i + 1}`, clauses: ruleClauses(i), serve: { enabled: true } }))
+}
+
+/** `count` flags: bench_flag (percentage 50, with `rules` when given) first, the rest cycling through every state. */
+export function makeFlags(count: number, betaUsers = 0, rules: Rule[] = []): Flag[] {
   const states = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
-  const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`) })]
+  const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`), rules, model: rules.length ? 2 : 1 })]
   for (let i = 1; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
   return flags
 }

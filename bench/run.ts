@@ -137,6 +137,27 @@ async function evaluateCases(): Promise<void> {
   })
 }
 
+/**
+ * Targeting over HTTP: the same request (a context with the attributes rule 20 matches) against
+ * bench_flag without rules and with the 20 rules × 5 clauses of fixtures.ts, the last one matching.
+ */
+async function rulesCase(): Promise<void> {
+  const attributes = { country: 'NL', plan: 'plan-19', email: 'user-42@example.com', seats: 12, age: 40 }
+  const body = { flag: 'bench_flag', context: { ...single.context, attributes } }
+  const measuredCases = await compare([
+    { name: 'plain', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50' }, token: BENCH_TOKEN, body },
+    { name: 'rules20', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50', BENCH_RULES: '20' }, token: BENCH_TOKEN, body },
+  ])
+  const { plain, rules20 } = measuredCases as Record<string, Measured>
+  rows.push({ case: '9. POST /evaluate, a flag without rules, a context with 5 attributes', figure: line(plain!) })
+  rows.push({
+    case: '9. POST /evaluate, the same request on a flag of 20 rules × 5 clauses, the last rule matching',
+    figure: line(rules20!),
+    ratio: `${ratio(rules20!.reqPerSec, plain!.reqPerSec)} × req/s, ${ratio(rules20!.cpuMicrosPerRequest, plain!.cpuMicrosPerRequest)} × CPU/req`,
+    target: '≥ 0.95 × req/s',
+  })
+}
+
 /** Case 3: evaluation cost against the registry's size and a flag's list length; memory. */
 async function scaleCases(): Promise<void> {
   const scale = await compare([
@@ -379,6 +400,7 @@ export async function main(): Promise<void> {
   // `http` is both evaluate cases and the scale cases.
   if (want('http') || want('evaluate')) await evaluateCases()
   if (want('http') || want('scale')) await scaleCases()
+  if (want('http') || want('rules')) await rulesCase()
   if (want('writes')) await writesCase()
   if (want('limits')) await limitsCase()
   if (want('streams')) await streamsCase()

@@ -17,7 +17,7 @@ import type { Flag } from '../packages/core/src/flags/schema.js'
 import type { CompiledSegment, SegmentLookup } from '../packages/core/src/evaluation/clauses.js'
 import { compileSegmentRecord, segmentLookup } from '../packages/core/src/segments/compile.js'
 import { compileFlagV1, evaluateV1, type CompiledFlagV1 } from './engine-v1.js'
-import { makeFlag } from './fixtures.js'
+import { COUNTRIES, makeFlag, RULES, twentyRules } from './fixtures.js'
 
 const ROUNDS = Number(process.env.BENCH_ENGINE_ROUNDS ?? 7)
 /** How long one timed run of a case lasts, roughly, in CPU milliseconds. */
@@ -48,22 +48,7 @@ export function uuid(i: number): string {
   return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-8${c.slice(1, 4)}-${c.slice(4, 8)}${d}`
 }
 
-// ---- 20 rules × 5 clauses (in, starts_with, gte, lt, in), no two clauses alike. Rules 1–19 fail
-// on their last clause, so every evaluation runs all 100 clauses before rule 20 matches: the most
-// work such a flag can take (an evaluator that remembered clause results could not skip any).
-const RULES = 20
-const COUNTRIES = ['NL', 'BE', 'DE', 'FR']
-const PREFIXES = ['u', 'us', 'use', 'user', 'user-']
-
-function ruleClauses(i: number): Clause[] {
-  return [
-    { attribute: 'country', operator: 'in', values: [...COUNTRIES, `X${i}`] },
-    { attribute: 'email', operator: 'starts_with', values: [`${PREFIXES[i % PREFIXES.length]!}`] },
-    { attribute: 'seats', operator: 'gte', values: [-i] },
-    { attribute: 'age', operator: 'lt', values: [120 + i] },
-    { attribute: 'plan', operator: 'in', values: [`plan-${i}`] },
-  ]
-}
+// ---- 20 rules × 5 clauses: bench/fixtures.ts (twentyRuleFlag), shared with the HTTP case.
 
 /** The same clause as JSONLogic, in flagd's dialect (its starts_with takes one prefix, as here). */
 function jsonLogic(c: Clause): unknown {
@@ -82,8 +67,8 @@ function jsonLogic(c: Clause): unknown {
   }
 }
 
-const rules: Rule[] = Array.from({ length: RULES }, (_, i) => ({ id: `rule-${i + 1}`, clauses: ruleClauses(i), serve: { enabled: true } }))
-const twentyRules = asParsed(makeFlag('bench_rules', { state: 'beta_users', rules, model: 2 }))
+const rules: Rule[] = twentyRules()
+const twentyRuleFlag = asParsed(makeFlag('bench_rules', { state: 'beta_users', rules, model: 2 }))
 // The same rules with the failing clause (plan) first: 19 + 5 = 24 clauses run, the least such a flag takes.
 const rulesFailingFirst: Rule[] = rules.map((r) => ({ ...r, clauses: [r.clauses[4]!, ...r.clauses.slice(0, 4)] }))
 const twentyRulesFailingFirst = asParsed(makeFlag('bench_rules_first', { state: 'beta_users', rules: rulesFailingFirst, model: 2 }))
@@ -228,7 +213,7 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
 
   const engineCases = (prefix: string, compile: Compile, loop: typeof loopEngine): Case[] => {
     const c = {
-      rules: compile(twentyRules, lookup),
+      rules: compile(twentyRuleFlag, lookup),
       rulesFirst: compile(twentyRulesFailingFirst, lookup),
       semver: compile(semverFlag, lookup),
       date: compile(dateFlag, lookup),
@@ -246,7 +231,7 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
     ]
   }
 
-  checkEquivalent(compileFlag(twentyRules, lookup), core, 'bench_rules')
+  checkEquivalent(compileFlag(twentyRuleFlag, lookup), core, 'bench_rules')
   checkEquivalent(compileFlag(twentyRulesFailingFirst, lookup), core, 'bench_rules_first')
   if (!segmentLarge.every((c, i) => evaluate(compileFlag(segmentFlag, lookup), c).enabled === (i % 2 === 0))) throw new Error('segment membership is wrong')
   const percentageV1 = compileFlagV1(percentageFlag)
