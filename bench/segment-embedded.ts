@@ -1,6 +1,6 @@
 // A 1,000,000-member segment in the service as `npm start` runs it (the embedded store): the RSS it
-// adds, and how long adding 10,000 members more takes through POST /segments/:key/targets. Run with
-// `node --expose-gc --import tsx --conditions=source bench/segment-embedded.ts`; prints figures only.
+// adds, and how long adding 10,000 members more takes through POST /segments/:key/targets. Part of
+// BENCH_ONLY=segments (run.ts starts it with --expose-gc); prints its figures as one JSON line.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
