@@ -5,6 +5,7 @@
 // commit began, on the machine's monotonic clock. After each, an untimed edit removes those 10,000
 // again, so every timed edit starts from 1,000,000 members. Last, the memory of holding the segment:
 // a third process (C) loads it and keeps it as Sets, RSS and heap after a full GC, before and after.
+import { segmentHead } from '../test/support/segments.js'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { AuditDraft } from '../packages/core/src/audit/schema.js'
@@ -21,20 +22,9 @@ const EDITS = Number(process.env.BENCH_SEGMENT_EDITS ?? 20)
 const BATCH = 10_000
 const fmt = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 const mb = (bytes: number) => fmt(bytes / 2 ** 20)
-const NOW = new Date(0).toISOString()
 const KEY = 'bench-huge'
 
-const head = (version: number): SegmentHead => ({
-  key: KEY,
-  description: 'bench',
-  excludedUsers: [],
-  excludedTenants: [],
-  clauses: [],
-  version,
-  createdAt: NOW,
-  updatedAt: NOW,
-  updatedBy: 'bench',
-})
+const head = (version: number): SegmentHead => segmentHead(KEY, version, 'bench', 'bench')
 // The registry's audit event of an edit names at most 1,000 ids a side (core's audit diff).
 const audit = (added: string[], removed: string[]): AuditDraft => ({
   id: randomUUID(),

@@ -1,6 +1,7 @@
 // Segments in the Redis store against a real redis-server: heads as records with versions and
 // tombstones of their own, members in two sets per segment, and notes that carry what changed in
 // the members (never the members whole), applied by another replica with applyMembers.
+import { segmentHead } from '../support/segments.js'
 import { randomUUID } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -33,17 +34,7 @@ function openStore(prefix: string, options: Partial<RedisStoreOptions> = {}): Re
   return store
 }
 
-const headAt = (key: string, version: number, description = ''): SegmentHead => ({
-  key,
-  description,
-  excludedUsers: [],
-  excludedTenants: [],
-  clauses: [],
-  version,
-  createdAt: NOW,
-  updatedAt: NOW,
-  updatedBy: 'tester',
-})
+const headAt = (key: string, version: number, description = ''): SegmentHead => segmentHead(key, version, description, 'tester')
 
 const audit = (key: string): AuditDraft => ({
   id: `${key}-${Math.random()}`,

@@ -8,6 +8,7 @@ import { FileStore } from '../../packages/server/src/store/file.js'
 import { ConflictError } from '../../packages/server/src/store/errors.js'
 import type { MembersChange, SegmentHead, SegmentWrite } from '../../packages/server/src/store/store.js'
 import { tempDir } from '../support/helpers.js'
+import { segmentHead } from '../support/segments.js'
 
 const dirs: { remove(): void }[] = []
 afterEach(() => {
@@ -15,17 +16,7 @@ afterEach(() => {
 })
 
 const NOW = '2026-01-01T00:00:00.000Z'
-const head = (key: string, version: number, description = ''): SegmentHead => ({
-  key,
-  description,
-  excludedUsers: [],
-  excludedTenants: [],
-  clauses: [],
-  version,
-  createdAt: NOW,
-  updatedAt: NOW,
-  updatedBy: 'test',
-})
+const head = (key: string, version: number, description = ''): SegmentHead => segmentHead(key, version, description)
 const write = (key: string, expectedVersion: number, next: SegmentHead | null, members: MembersChange): SegmentWrite => ({
   kind: 'segment',
   key,

@@ -4,7 +4,7 @@
 // runtime dependencies.
 import { randomBytes } from 'node:crypto'
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import { FLAG_DEFAULTS, FLAG_STATES, STICKINESS } from '@switchyard/core/flags/defaults'
+import { FLAG_DEFAULTS, FLAG_STATES, SEGMENT_DEFAULTS, STICKINESS } from '@switchyard/core/flags/defaults'
 import type { Flag } from './types.js'
 import type { SegmentRecord } from './segments.js'
 
@@ -31,65 +31,53 @@ export class SnapshotError extends Error {
   foreign = false
 }
 
-/** A snapshot's flags as full flags, every field left out at its default (version 0: not from a store). */
-export function flagsOf(snapshot: unknown, source: string): Flag[] {
-  const list = (snapshot as { flags?: unknown } | null)?.flags
-  if (!Array.isArray(list)) throw new SnapshotError(`${source}: expected {"flags": [...]}`)
+/**
+ * The records of one list of a snapshot (`flags`, `segments`), each an object with a unique key,
+ * every field left out at its default (version 0: not from a store); `check` refuses a bad field.
+ */
+function recordsOf<R>(list: unknown, what: string, defaults: object, check: (record: R, at: string) => void): R[] {
   const seen = new Set<string>()
-  return list.map((item: unknown, i) => {
-    const at = `${source}: flags[${i}]`
+  return (list as unknown[]).map((item, i) => {
+    const at = `${what}[${i}]`
     if (typeof item !== 'object' || item === null) throw new SnapshotError(`${at} must be an object`)
-    const f = item as Record<string, unknown>
-    if (typeof f.key !== 'string' || f.key === '') throw new SnapshotError(`${at}.key must be a non-empty string`)
-    if (seen.has(f.key)) throw new SnapshotError(`${at}.key '${f.key}' appears twice`)
-    seen.add(f.key)
-    const flag = {
-      ...FLAG_DEFAULTS,
-      version: 0,
-      createdAt: new Date(0).toISOString(),
-      updatedAt: new Date(0).toISOString(),
-      updatedBy: 'bootstrap',
-      ...f,
-    } as unknown as Flag
-    if (!(FLAG_STATES as readonly string[]).includes(flag.state)) throw new SnapshotError(`${at}.state must be one of ${FLAG_STATES.join(', ')}`)
-    if (typeof flag.percentage !== 'number' || !(flag.percentage >= 0 && flag.percentage <= 100)) throw new SnapshotError(`${at}.percentage must be 0–100`)
-    if (!(STICKINESS as readonly string[]).includes(flag.stickiness)) throw new SnapshotError(`${at}.stickiness must be one of ${STICKINESS.join(', ')}`)
-    for (const field of ['betaUsers', 'betaTenants'] as const) {
-      if (!Array.isArray(flag[field]) || !flag[field].every((id) => typeof id === 'string')) throw new SnapshotError(`${at}.${field} must be a list of strings`)
-    }
-    return flag
+    const r = item as Record<string, unknown>
+    if (typeof r.key !== 'string' || r.key === '') throw new SnapshotError(`${at}.key must be a non-empty string`)
+    if (seen.has(r.key)) throw new SnapshotError(`${at}.key '${r.key}' appears twice`)
+    seen.add(r.key)
+    const stamp = { version: 0, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(), updatedBy: 'bootstrap' }
+    const record = { ...defaults, ...stamp, ...r } as unknown as R
+    check(record, at)
+    return record
   })
 }
 
-/** A snapshot's segments (none when it lists none), every field left out at its default. */
+function checkIds(record: Record<string, unknown>, fields: readonly string[], at: string): void {
+  for (const field of fields) {
+    const ids = record[field]
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw new SnapshotError(`${at}.${field} must be a list of strings`)
+  }
+}
+
+/** A snapshot's flags as full flags. */
+export function flagsOf(snapshot: unknown, source: string): Flag[] {
+  const list = (snapshot as { flags?: unknown } | null)?.flags
+  if (!Array.isArray(list)) throw new SnapshotError(`${source}: expected {"flags": [...]}`)
+  return recordsOf<Flag>(list, `${source}: flags`, FLAG_DEFAULTS, (flag, at) => {
+    if (!(FLAG_STATES as readonly string[]).includes(flag.state)) throw new SnapshotError(`${at}.state must be one of ${FLAG_STATES.join(', ')}`)
+    if (typeof flag.percentage !== 'number' || !(flag.percentage >= 0 && flag.percentage <= 100)) throw new SnapshotError(`${at}.percentage must be 0–100`)
+    if (!(STICKINESS as readonly string[]).includes(flag.stickiness)) throw new SnapshotError(`${at}.stickiness must be one of ${STICKINESS.join(', ')}`)
+    checkIds(flag as unknown as Record<string, unknown>, ['betaUsers', 'betaTenants'], at)
+  })
+}
+
+/** A snapshot's segments (none when it lists none), as full segments. */
 export function segmentsOf(snapshot: unknown, source: string): SegmentRecord[] {
   const list = (snapshot as { segments?: unknown } | null)?.segments
   if (list === undefined) return []
   if (!Array.isArray(list)) throw new SnapshotError(`${source}: segments must be a list`)
-  return list.map((item: unknown, i) => {
-    const at = `${source}: segments[${i}]`
-    if (typeof item !== 'object' || item === null) throw new SnapshotError(`${at} must be an object`)
-    const s = item as Record<string, unknown>
-    if (typeof s.key !== 'string' || s.key === '') throw new SnapshotError(`${at}.key must be a non-empty string`)
-    const segment = {
-      description: '',
-      users: [],
-      tenants: [],
-      excludedUsers: [],
-      excludedTenants: [],
-      clauses: [],
-      version: 0,
-      createdAt: new Date(0).toISOString(),
-      updatedAt: new Date(0).toISOString(),
-      updatedBy: 'bootstrap',
-      ...s,
-    } as unknown as SegmentRecord
-    for (const field of ['users', 'tenants', 'excludedUsers', 'excludedTenants'] as const) {
-      if (!Array.isArray(segment[field]) || !segment[field].every((id) => typeof id === 'string'))
-        throw new SnapshotError(`${at}.${field} must be a list of strings`)
-    }
+  return recordsOf<SegmentRecord>(list, `${source}: segments`, SEGMENT_DEFAULTS, (segment, at) => {
+    checkIds(segment as unknown as Record<string, unknown>, ['users', 'tenants', 'excludedUsers', 'excludedTenants'], at)
     if (!Array.isArray(segment.clauses)) throw new SnapshotError(`${at}.clauses must be a list`)
-    return segment
   })
 }
 

@@ -42,3 +42,13 @@ export const FLAG_DEFAULTS = {
   stickiness: 'userId' as Stickiness,
   rules: [] as never[],
 }
+
+/** What a field left out of a segment create (or a flags file, or an SDK bootstrap) means. */
+export const SEGMENT_DEFAULTS = {
+  description: '',
+  users: [] as string[],
+  tenants: [] as string[],
+  excludedUsers: [] as string[],
+  excludedTenants: [] as string[],
+  clauses: [] as never[],
+}

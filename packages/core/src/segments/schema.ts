@@ -5,6 +5,7 @@ import { Type, type Static } from 'typebox'
 import { IDENTIFIER_PATTERN, TEXT_PATTERN, ref } from '../schema.js'
 import { Clause, MAX_CLAUSES } from '../flags/rules.js'
 import { MAX_BETA_IDS, MAX_ID_LENGTH } from '../flags/schema.js'
+import { SEGMENT_DEFAULTS as DEFAULTS } from '../flags/defaults.js'
 
 /** Members a segment may hold, users and tenants together. */
 export const MAX_SEGMENT_MEMBERS = 1_000_000
@@ -110,14 +111,7 @@ export type SegmentPatch = Static<typeof SegmentPatch>
 export const SEGMENT_MUTABLE_FIELDS = Object.keys(mutable) as (keyof SegmentPatch)[]
 
 /** What a field left out of a segment create (or a flags file) means. */
-export const SEGMENT_DEFAULTS: Required<Omit<SegmentCreate, 'key'>> = {
-  description: '',
-  users: [],
-  tenants: [],
-  excludedUsers: [],
-  excludedTenants: [],
-  clauses: [],
-}
+export const SEGMENT_DEFAULTS: Required<Omit<SegmentCreate, 'key'>> = DEFAULTS
 
 export function summarize(segment: Segment): SegmentSummary {
   const { users, tenants, ...rest } = segment
