@@ -215,7 +215,7 @@ describe('the embedded data file', () => {
     writeFileSync(join(dir.path, DATA_FILE), lines.map((l) => `${JSON.stringify(l)}\n`).join(''))
     const store = new FileStore(dir.path)
     onTestFinished(() => store.close())
-    expect(await store.load()).toEqual({ seq: 7, epoch: expect.any(String), flags: [flag], tokens: [] })
+    expect(await store.load()).toEqual({ seq: 7, epoch: expect.any(String), flags: [flag], tokens: [], segments: [] })
     await store.commit(remove('old', 4))
     expect(await refusal(store, create('old'))).toMatchObject({ lastVersion: 4 })
   })
