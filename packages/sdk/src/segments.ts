@@ -1,8 +1,22 @@
 // The segments an SDK holds for the rules it evaluates: whole ones (members as sets, edited in
 // place by each `segment` event's delta) and, past the server's SEGMENT_INLINE_MAX, heads alone
 // that answer `segment_not_local` unless the client asked for every segment (`largeSegments`).
-import { compileSegment, editMembers, replaceMembers, type MutableSegment, type SegmentFields } from '@switchyard/core/segments/compile'
+import { compileSegment, editMembers, replaceMembers, type MutableSegment } from '@switchyard/core/segments/compile'
 import { toNfc } from '@switchyard/core/flags/identity'
+import type { Clause } from './types.js'
+
+/** A segment without its members, written out so the published declarations need no core. */
+interface SegmentFields {
+  key: string
+  description: string
+  excludedUsers: string[]
+  excludedTenants: string[]
+  clauses: Clause[]
+  version: number
+  createdAt: string
+  updatedAt: string
+  updatedBy: string
+}
 
 /** A segment as the stream's state (and a saved state) holds it. */
 export interface SegmentRecord extends SegmentFields {
@@ -45,7 +59,10 @@ export class HeldSegments {
   private gone = new Map<string, number>()
   private floor = 0
 
-  /** How rules find a segment: undefined for none (no match), `local: false` for one not held whole. */
+  /**
+   * How rules find a segment: undefined for none (no match), `local: false` for one not held whole.
+   * @internal (its type is core's: not in the published declarations)
+   */
   readonly lookup = (key: string): MutableSegment | undefined => this.held.get(key)?.compiled
 
   reset(records: readonly SegmentRecord[] | undefined, seq: number): void {
