@@ -1,4 +1,5 @@
 // The service configuration: one schema for the environment, and the only reader of process.env.
+import { MAX_SEGMENT_MEMBERS, SEGMENT_INLINE_MAX_DEFAULT } from '@switchyard/core/segments/schema'
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import { Ajv } from 'ajv'
@@ -38,7 +39,7 @@ const EnvSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
   FLAGS_BOOTSTRAP_FILE: Type.Optional(Type.String({ minLength: 1 })),
   STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 1000, maximum: 300_000, default: 15_000 }),
-  SEGMENT_INLINE_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
+  SEGMENT_INLINE_MAX: Type.Integer({ minimum: 0, maximum: MAX_SEGMENT_MEMBERS, default: SEGMENT_INLINE_MAX_DEFAULT }),
   STREAM_MAX_BUFFER: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024, default: 16 * 1024 * 1024 }),
   STREAM_MAX_TOTAL: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   STREAM_MAX_PER_TOKEN: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),

@@ -1,7 +1,7 @@
 // The flag model: TypeBox schemas for flags, their inputs, evaluation requests and results.
 import { Type, type Static, type TOptional, type TSchema } from 'typebox'
 import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
-import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, MODEL_VERSION, STICKINESS } from './defaults.js'
+import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.js'
 import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
 export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
 export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
@@ -139,8 +139,6 @@ export function withModelDefaults(flag: Flag): Flag {
 export function modelOf(flag: Pick<Flag, 'rules'>): number {
   return flag.rules !== undefined && flag.rules.length > 0 ? 2 : 1
 }
-
-export { MODEL_VERSION as SUPPORTED_MODEL }
 
 export const EvaluationContext = Type.Object(
   {
