@@ -5,6 +5,7 @@ import { Ajv } from 'ajv'
 import { describe, expect, it } from 'vitest'
 import { answer, compileFlag, evaluate } from '../../packages/core/src/evaluation/engine.js'
 import { explain } from '../../packages/core/src/evaluation/explain.js'
+import { setCodeGeneration } from '../../packages/core/src/evaluation/generate.js'
 import { settleClauses, settleRules } from '../../packages/core/src/flags/model.js'
 import { CLAUSE_OPERATORS } from '../../packages/core/src/flags/rules.js'
 import { flagSchemas, MODEL_VERSION, type Clause } from '../../packages/core/src/flags/schema.js'
@@ -49,6 +50,21 @@ describe('test/vectors/evaluation.json', () => {
       if (!same(expectationOf(result), c.expected) || result.version !== c.flag.version) return `answer() answers ${JSON.stringify(result)}`
     })
     expect(wrong).toEqual([])
+  })
+
+  it('is answered exactly by the interpreter, where code generation is refused (generate.ts)', () => {
+    setCodeGeneration(false)
+    try {
+      const wrong = faults((c) => {
+        const flag = compiled(c)
+        if (flag.decideRules !== null) return 'rules generated'
+        const decision = expectationOf(evaluate(flag, c.context))
+        return !same(decision, c.expected) && `evaluate() answers ${JSON.stringify(decision)}`
+      })
+      expect(wrong).toEqual([])
+    } finally {
+      setCodeGeneration(true)
+    }
   })
 
   it('is answered exactly by explain(), whose trace agrees with the answer', () => {

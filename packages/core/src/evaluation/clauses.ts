@@ -220,7 +220,11 @@ function readAttribute(name: string, ctx: Context): unknown {
   const attributes = ctx.attributes
   // null only from plain JavaScript, which the types do not stop: evaluation never throws.
   if (attributes === undefined || attributes === null) return undefined
-  const v = attributes[name]
+  return attributeValue(attributes[name])
+}
+
+/** An attribute's value as clauses see it: an inherited method (`constructor`) or a nested object is no value. */
+export function attributeValue(v: unknown): unknown {
   if (typeof v === 'object' && !Array.isArray(v)) return undefined
   if (typeof v === 'function') return undefined
   return v
@@ -230,7 +234,7 @@ function readAttribute(name: string, ctx: Context): unknown {
 // email under twenty starts_with clauses) is normalised or parsed once.
 let nfcText: string | undefined
 let nfcValue = ''
-function nfcOf(s: string): string {
+export function nfcOf(s: string): string {
   if (s !== nfcText) {
     nfcText = s
     nfcValue = toNfc(s)
@@ -258,13 +262,13 @@ function instantOf(s: string): number {
 
 // String.prototype.startsWith/endsWith, written out: for the short prefixes and suffixes clauses
 // hold, a loop the JIT inlines costs less than the built-in's call and argument checks.
-function startsWith(s: string, x: string): boolean {
+export function startsWith(s: string, x: string): boolean {
   const n = x.length
   if (n > s.length) return false
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== x.charCodeAt(i)) return false
   return true
 }
-function endsWith(s: string, x: string): boolean {
+export function endsWith(s: string, x: string): boolean {
   const n = x.length
   const offset = s.length - n
   if (offset < 0) return false
@@ -276,7 +280,7 @@ function endsWith(s: string, x: string): boolean {
 // function with a case per operator would be called (too large to inline) and switch every time.
 
 /** in/not_in for a string: its NFC form among the values; mistyped when no value is a string. */
-function inString(c: CompiledClause, v: string): ClauseCode {
+export function inString(c: CompiledClause, v: string): ClauseCode {
   if ((c.types & STRING_VALUES) === 0) return TYPE_MISMATCH
   const few = c.few
   if (few !== null) {
@@ -368,8 +372,12 @@ export function matchClause(c: CompiledClause, ctx: Context, segments: SegmentLo
     if (code !== MATCH && code !== NOT_MATCHED) return code
     return (code === MATCH) !== c.negate ? MATCH : NOT_MATCHED
   }
-  const v = valueOf(c, ctx)
-  if (op === OP_EXISTS) return (v !== undefined && v !== null) !== c.negate ? MATCH : NOT_MATCHED
+  return matchValue(c, valueOf(c, ctx))
+}
+
+/** The verdict of a clause that reads a value (any but in_segment) on the value read, negation applied. */
+export function matchValue(c: CompiledClause, v: unknown): ClauseCode {
+  if (c.op === OP_EXISTS) return (v !== undefined && v !== null) !== c.negate ? MATCH : NOT_MATCHED
   if (v === undefined || v === null) return MISSING_ATTRIBUTE
   const code = typeof v !== 'object' ? matchScalar(c, v) : matchList(c, v as readonly unknown[])
   if (code === TYPE_MISMATCH) return code

@@ -5,6 +5,7 @@ import { MODEL_VERSION } from '../flags/defaults.js'
 import type { Rule } from '../flags/rules.js'
 import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
 import { beginEvaluation, compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
+import { generateRules, type RulesDecider } from './generate.js'
 
 /** What a flag is evaluated for: the API's EvaluationContext. */
 export type Context = EvaluationContext
@@ -27,6 +28,8 @@ export interface CompiledRule {
   readonly off: Decision
   /** Its percentage lacks the stickiness value: missing_context, naming the rule. */
   readonly missing: Decision
+  /** Without a percentage: whether it serves on. */
+  readonly serveEnabled: boolean
 }
 
 /** A flag prepared for evaluation: built once per change so each evaluation is O(1) without rules. */
@@ -45,6 +48,8 @@ export interface CompiledFlag {
   readonly rules: readonly CompiledRule[]
   /** How rules find segments, at evaluation time. */
   readonly segments: SegmentLookup
+  /** The rules as generated code (generate.ts); null: they are interpreted. */
+  readonly decideRules: RulesDecider | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
 }
@@ -86,6 +91,7 @@ function compileRule(flagKey: string, rule: Rule, slots: Map<string, number>): C
     on: decide(true, 'rule_match', rule.id),
     off: decide(false, 'rule_match', rule.id),
     missing: decide(false, 'missing_context', rule.id),
+    serveEnabled: rule.serve.enabled === true,
   }
 }
 
@@ -99,6 +105,8 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
   const betaUsers = flag.betaUsers.map(toNfc)
   const betaTenants = flag.betaTenants.map(toNfc)
   const unsupported = (flag.model ?? 1) > MODEL_VERSION
+  // A flag this build cannot read is not compiled further: its fields may mean something else.
+  const rules = unsupported ? [] : compileRules(flag)
   return {
     flag,
     state: flag.state,
@@ -109,9 +117,9 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     betaTenants: new Set(betaTenants),
     betaUsersNfc: betaUsers.some(hasOtherForms),
     betaTenantsNfc: betaTenants.some(hasOtherForms),
-    // A flag this build cannot read is not compiled further: its fields may mean something else.
-    rules: unsupported ? [] : compileRules(flag),
+    rules,
     segments,
+    decideRules: generateRules(rules, segments, GENERATED_HELPERS),
     unsupported,
   }
 }
@@ -131,8 +139,18 @@ export function stickyValue(stickiness: Stickiness, ctx: Context): string | unde
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
+/** A rule's own percentage: its decision for the context. */
+function serveRule(r: CompiledRule, ctx: Context): Decision {
+  const value = stickyValue(r.stickiness, ctx)
+  if (value === undefined) return r.missing
+  return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
+}
+
+const GENERATED_HELPERS = { serve: serveRule, segmentNotLocal: Decisions.segmentNotLocal }
+
 /** The first rule whose clauses all match decides; undefined when none does. */
 function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
+  if (f.decideRules !== null) return f.decideRules(ctx)
   beginEvaluation()
   const rules = f.rules
   const segments = f.segments
@@ -145,10 +163,7 @@ function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
       if (code === SEGMENT_NOT_LOCAL) return Decisions.segmentNotLocal
       continue next
     }
-    if (r.threshold < 0) return r.rule.serve.enabled === true ? r.on : r.off
-    const value = stickyValue(r.stickiness, ctx)
-    if (value === undefined) return r.missing
-    return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
+    return r.threshold < 0 ? (r.serveEnabled ? r.on : r.off) : serveRule(r, ctx)
   }
   return undefined
 }
