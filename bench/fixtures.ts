@@ -43,11 +43,15 @@ export function twentyRules(): Rule[] {
   return Array.from({ length: RULES }, (_, i) => ({ id: `rule-${i + 1}`, clauses: ruleClauses(i), serve: { enabled: true } }))
 }
 
-/** `count` flags: bench_flag (percentage 50, with `rules` when given) first, the rest cycling through every state. */
+/**
+ * `count` flags: bench_flag (percentage 50) first, then bench_rules (the same with `rules`) when
+ * rules are given, the rest cycling through every state.
+ */
 export function makeFlags(count: number, betaUsers = 0, rules: Rule[] = []): Flag[] {
   const states = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
-  const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`), rules, model: rules.length ? 2 : 1 })]
-  for (let i = 1; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
+  const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`) })]
+  if (rules.length > 0) flags.push(makeFlag('bench_rules', { rules, model: 2 }))
+  for (let i = flags.length; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
   return flags
 }
 

@@ -71,7 +71,11 @@ const medianOf = (runs: Measured[]): Measured => ({
 async function compare(
   cases: { name: string; script: 'child-bare.ts' | 'child-switchyard.ts'; env?: Record<string, string>; body?: unknown; token?: string }[],
 ): Promise<Record<string, Measured>> {
-  const servers = await Promise.all(cases.map((c) => startChild(c.script, c.env ?? {})))
+  // Cases of the same script and environment share one server: their figures differ by the request only.
+  const serverKey = (c: (typeof cases)[number]) => `${c.script} ${JSON.stringify(c.env ?? {})}`
+  const started = new Map<string, Promise<ChildServer>>()
+  for (const c of cases) if (!started.has(serverKey(c))) started.set(serverKey(c), startChild(c.script, c.env ?? {}))
+  const servers = await Promise.all(cases.map((c) => started.get(serverKey(c))!))
   try {
     for (const [i, c] of cases.entries()) await load({ port: servers[i]!.port, path: '/evaluate', body: c.body ?? single, token: c.token, seconds: 3 })
     const runs: Measured[][] = cases.map(() => [])
@@ -87,7 +91,7 @@ async function compare(
     }
     return out
   } finally {
-    await Promise.all(servers.map((s) => s.stop()))
+    await Promise.all([...started.values()].map(async (s) => (await s).stop()))
   }
 }
 
@@ -139,15 +143,16 @@ async function evaluateCases(): Promise<void> {
 }
 
 /**
- * Targeting over HTTP: the same request (a context with the attributes rule 20 matches) against
- * bench_flag without rules and with the 20 rules × 5 clauses of fixtures.ts, the last one matching.
+ * Targeting over HTTP: the same request (a context with the attributes rule 20 matches) to one
+ * server, for bench_flag (no rules) and for bench_rules (the 20 rules × 5 clauses of fixtures.ts,
+ * the last one matching): one process, so the two differ by the flag only.
  */
 async function rulesCase(): Promise<void> {
-  const attributes = { country: 'NL', plan: 'plan-19', email: 'user-42@example.com', seats: 12, age: 40 }
-  const body = { flag: 'bench_flag', context: { ...single.context, attributes } }
+  const context = { ...single.context, attributes: { country: 'NL', plan: 'plan-19', email: 'user-42@example.com', seats: 12, age: 40 } }
+  const env = { BENCH_FLAGS: '50', BENCH_RULES: '20' }
   const measuredCases = await compare([
-    { name: 'plain', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50' }, token: BENCH_TOKEN, body },
-    { name: 'rules20', script: 'child-switchyard.ts', env: { BENCH_FLAGS: '50', BENCH_RULES: '20' }, token: BENCH_TOKEN, body },
+    { name: 'plain', script: 'child-switchyard.ts', env, token: BENCH_TOKEN, body: { flag: 'bench_flag', context } },
+    { name: 'rules20', script: 'child-switchyard.ts', env, token: BENCH_TOKEN, body: { flag: 'bench_rules', context } },
   ])
   const { plain, rules20 } = measuredCases as Record<string, Measured>
   rows.push({ case: '9. POST /evaluate, a flag without rules, a context with 5 attributes', figure: line(plain!) })
