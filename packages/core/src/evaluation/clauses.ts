@@ -252,7 +252,7 @@ function semverOf(s: string): Semver | null {
 }
 let instantText: string | undefined
 let instantValue = NaN
-function instantOf(s: string): number {
+export function instantOf(s: string): number {
   if (s !== instantText) {
     instantText = s
     instantValue = parseInstant(s)
@@ -317,7 +317,7 @@ function matchNumber(c: CompiledClause, v: number): ClauseCode {
 }
 
 /** semver_eq, semver_lt, semver_gt: mistyped unless the string is a SemVer 2.0 version. */
-function matchSemver(c: CompiledClause, v: string): ClauseCode {
+export function matchSemver(c: CompiledClause, v: string): ClauseCode {
   const parsed = semverOf(v)
   if (parsed === null) return TYPE_MISMATCH
   if (c.op !== OP_SEMVER_EQ) {

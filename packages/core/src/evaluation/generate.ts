@@ -11,13 +11,16 @@ import {
   attributeValue,
   endsWith,
   inString,
+  instantOf,
   matchClause,
+  matchSemver,
   matchValue,
   MATCH,
   nfcOf,
   SEGMENT_NOT_LOCAL,
   startsWith,
   STRING_VALUES,
+  TYPE_MISMATCH,
   type CompiledClause,
   type SegmentLookup,
 } from './clauses.js'
@@ -102,6 +105,16 @@ function stringTest(c: CompiledClause, v: string, n: string, ref: string): strin
     case 'gt':
     case 'gte':
       return 'false' // a string is the wrong type for a number operator
+    case 'semver_eq':
+    case 'semver_lt':
+    case 'semver_gt':
+      return `((t = matchSemver(${ref}, ${v})) !== ${TYPE_MISMATCH} && (t === ${MATCH}) !== ${c.negate})`
+    case 'before':
+    case 'after': {
+      // Not a date (NaN) is mistyped: no match, negated or not.
+      const bound = num(c.bound) ?? `${ref}.bound`
+      return `((x = instantOf(${v})) === x && (x ${c.operator === 'before' ? '<' : '>'} ${bound}) !== ${c.negate})`
+    }
     default:
       return null
   }
@@ -171,7 +184,7 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
     'return function rules(ctx) {',
     '  const given = ctx.attributes',
     '  const attributes = given === undefined || given === null ? NONE : given',
-    `  let t${declared.length ? `, ${declared.join(', ')}` : ''}`,
+    `  let t, x${declared.length ? `, ${declared.join(', ')}` : ''}`,
     ...lines.map((line) => `  ${line}`),
     '  return undefined',
     '}',
@@ -188,6 +201,8 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
     'matchValue',
     'matchClause',
     'inString',
+    'instantOf',
+    'matchSemver',
     'nfcOf',
     'startsWith',
     'endsWith',
@@ -208,6 +223,8 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
     matchValue,
     matchClause,
     inString,
+    instantOf,
+    matchSemver,
     nfcOf,
     startsWith,
     endsWith,
