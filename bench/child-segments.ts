@@ -1,10 +1,11 @@
 // A replica's share of the segments bench, in a process of its own: a RedisStore that holds each
-// segment's members as Sets, applies every segment change with applyMembers, and stamps the moment
+// segment's members as the registry does (core's IdTable), applies every segment change with applyMembers, and stamps the moment
 // each one is in force with the machine's monotonic clock (which the parent reads too). Started
 // with SEG_URL and SEG_PREFIX; reports its memory on request, after a full GC.
 import { tuneHeap } from '../packages/server/src/heap-tuning.js'
 import { RedisStore } from '../packages/server/src/store/redis.js'
 import { applyMembers, type Snapshot } from '../packages/server/src/store/store.js'
+import { IdTable } from '../packages/core/src/segments/id-table.js'
 
 // As src/server.ts does, so the memory is that of the service's heap settings.
 tuneHeap()
@@ -21,13 +22,13 @@ const store = new RedisStore({
   firstEpochWaitMs: 0,
   commandTimeoutMs: 10_000,
 })
-const held = new Map<string, { users: Set<string>; tenants: Set<string> }>()
+const held = new Map<string, { users: IdTable; tenants: IdTable }>()
 let peak = started
 
-/** A snapshot taken whole: the Sets a registry would hold, the arrays left to the GC. */
+/** A snapshot taken whole: the tables a registry would hold, the arrays left to the GC. */
 function hold(snapshot: Snapshot): void {
   held.clear()
-  for (const segment of snapshot.segments) held.set(segment.key, { users: new Set(segment.users), tenants: new Set(segment.tenants) })
+  for (const segment of snapshot.segments) held.set(segment.key, { users: IdTable.from(segment.users), tenants: IdTable.from(segment.tenants) })
   const now = process.memoryUsage()
   if (now.rss > peak.rss) peak = now
 }
@@ -41,7 +42,7 @@ store.subscribe((event) => {
   const { key, head, members, seq } = event.change
   if (head === null) held.delete(key)
   else {
-    const segment = held.get(key) ?? { users: new Set<string>(), tenants: new Set<string>() }
+    const segment = held.get(key) ?? { users: new IdTable(), tenants: new IdTable() }
     applyMembers(segment, members)
     held.set(key, segment)
   }

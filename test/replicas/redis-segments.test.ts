@@ -9,6 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { AuditDraft } from '../../packages/core/src/audit/schema.js'
 import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
 import type { Segment } from '../../packages/core/src/segments/schema.js'
+import { IdTable } from '../../packages/core/src/segments/id-table.js'
 import { ConflictError, StoreUnavailableError } from '../../packages/server/src/store/errors.js'
 import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
 import { redisKeys, segmentMemberKeys } from '../../packages/server/src/store/redis-scripts.js'
@@ -218,7 +219,7 @@ describe('RedisStore segments: notes to another replica', () => {
     const heard = listen(reader)
     const start = (await reader.load()).segments[0]!
     await heard.subscribed()
-    const held = { users: new Set(start.users), tenants: new Set(start.tenants) }
+    const held = { users: IdTable.from(start.users), tenants: IdTable.from(start.tenants) }
     // The notes on the wire: each carries the change, not the membership.
     const wire: string[] = []
     const raw = redisClient(redis.url())
@@ -460,7 +461,7 @@ describe('RedisStore segments: a million members', () => {
     const writer = openStore(prefix, { commandTimeoutMs: 10_000 })
     const reader = openStore(prefix, { commandTimeoutMs: 10_000 })
     const arrived = new Map<number, number>()
-    const held = { users: new Set<string>(), tenants: new Set<string>() }
+    const held = { users: new IdTable(), tenants: new IdTable() }
     let subscribed = false
     reader.subscribe((event) => {
       if (event.type === 'resync') subscribed = true

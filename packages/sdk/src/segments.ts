@@ -1,8 +1,9 @@
-// The segments an SDK holds for the rules it evaluates: whole ones (members as sets, edited in
+// The segments an SDK holds for the rules it evaluates: whole ones (members as id tables, edited in
 // place by each `segment` event's delta) and, past the server's SEGMENT_INLINE_MAX, heads alone
 // that answer `segment_not_local` unless the client asked for every segment (`largeSegments`).
 import { compileSegment, editMembers, replaceMembers, type MutableSegment } from '@switchyard/core/segments/compile'
 import { toNfc } from '@switchyard/core/flags/identity'
+import { IdTable } from '@switchyard/core/segments/id-table'
 import type { Clause } from './types.js'
 
 /** A segment without its members, written out so the published declarations need no core. */
@@ -47,7 +48,7 @@ interface Held {
   seq: number
 }
 
-const nfcSet = (ids: readonly string[]) => new Set(ids.map(toNfc))
+const nfcTable = (ids: readonly string[]) => IdTable.from(ids.map(toNfc))
 const same = (x: unknown, y: unknown) => x === y || JSON.stringify(x) === JSON.stringify(y)
 /** Clauses and exclusions equal by value: the compiled segment can be kept. */
 const sameRest = (a: SegmentFields, b: SegmentFields) =>
@@ -72,7 +73,11 @@ export class HeldSegments {
     for (const record of records ?? []) {
       const { users, tenants, local, ...head } = record
       const whole = local !== false
-      this.held.set(head.key, { head, compiled: compileSegment(head, whole ? nfcSet(users) : new Set(), whole ? nfcSet(tenants) : new Set(), whole), seq })
+      this.held.set(head.key, {
+        head,
+        compiled: compileSegment(head, whole ? nfcTable(users) : new IdTable(), whole ? nfcTable(tenants) : new IdTable(), whole),
+        seq,
+      })
     }
   }
 
@@ -89,11 +94,11 @@ export class HeldSegments {
     const { head, members } = event
     let compiled: MutableSegment
     const whole = members.op === 'replace' && members.users !== undefined && members.tenants !== undefined
-    if (!event.local) compiled = compileSegment(head, new Set(), new Set(), false)
-    else if (whole) compiled = compileSegment(head, nfcSet(members.users!), nfcSet(members.tenants!))
+    if (!event.local) compiled = compileSegment(head, new IdTable(), new IdTable(), false)
+    else if (whole) compiled = compileSegment(head, nfcTable(members.users!), nfcTable(members.tenants!))
     else if (!current || !current.compiled.local) return 'gap'
     else {
-      // Applied to the sets held, in place: an edit of a million-member segment costs its delta.
+      // Applied to the tables held, in place: an edit of a million-member segment costs its delta.
       if (members.op === 'edit') editMembers(current.compiled, members.add, members.remove)
       else if (members.op === 'replace') replaceMembers(current.compiled, { users: members.users?.map(toNfc), tenants: members.tenants?.map(toNfc) })
       compiled = sameRest(head, current.head)

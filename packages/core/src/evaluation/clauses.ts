@@ -24,13 +24,20 @@ export const STRING_VALUES = 1
 export const NUMBER_VALUES = 2
 export const BOOLEAN_VALUES = 4
 
+/** A segment's members as evaluation reads them: segments/id-table.ts's IdTable. */
+export interface MemberIds extends Iterable<string> {
+  has(id: string): boolean
+  readonly size: number
+}
+
 /** A segment ready for membership checks (segments/compile.ts builds it). */
 export interface CompiledSegment {
   readonly key: string
   /** False in an SDK that was not sent the segment's members (larger than SEGMENT_INLINE_MAX). */
   readonly local: boolean
-  readonly users: ReadonlySet<string>
-  readonly tenants: ReadonlySet<string>
+  /** Members: up to a million ids each. */
+  readonly users: MemberIds
+  readonly tenants: MemberIds
   readonly excludedUsers: ReadonlySet<string>
   readonly excludedTenants: ReadonlySet<string>
   readonly clauses: readonly CompiledClause[]
@@ -404,10 +411,19 @@ const listed = (ids: ReadonlySet<string>, id: string | undefined, nfc: boolean):
   return normal !== id && ids.has(normal)
 }
 
+/** The same for members, apart so each look-up site sees one kind of set. */
+const member = (ids: MemberIds, id: string | undefined, nfc: boolean): boolean => {
+  if (typeof id !== 'string' || ids.size === 0) return false
+  if (ids.has(id)) return true
+  if (!nfc) return false
+  const normal = toNfc(id)
+  return normal !== id && ids.has(normal)
+}
+
 /** Excluded ids first, then included ids, then the segment's clauses (all must match; none: no one). */
 export function inSegment(s: CompiledSegment, ctx: Context): boolean {
   if (listed(s.excludedUsers, ctx.userId, s.nfc.excludedUsers) || listed(s.excludedTenants, ctx.tenantId, s.nfc.excludedTenants)) return false
-  if (listed(s.users, ctx.userId, s.nfc.users) || listed(s.tenants, ctx.tenantId, s.nfc.tenants)) return true
+  if (member(s.users, ctx.userId, s.nfc.users) || member(s.tenants, ctx.tenantId, s.nfc.tenants)) return true
   if (s.clauses.length === 0) return false
   for (const clause of s.clauses) if (matchClause(clause, ctx, NO_SEGMENTS) !== MATCH) return false
   return true

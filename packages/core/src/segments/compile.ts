@@ -1,15 +1,17 @@
-// A segment ready for membership checks: members as sets of NFC ids, clauses compiled. The sets
-// are the caller's, so a holder of a million-member segment applies an edit to them in place.
+// A segment ready for membership checks: members as tables of NFC ids (id-table.ts), clauses
+// compiled. The tables are the caller's, so a holder of a million-member segment applies an edit
+// to them in place.
 import { compileClause, type CompiledSegment, type SegmentLookup } from '../evaluation/clauses.js'
 import { hasOtherForms, toNfc } from '../flags/identity.js'
+import { IdTable } from './id-table.js'
 import type { Segment } from './schema.js'
 
-/** What compileSegment needs: the segment without its member lists (which the sets hold). */
+/** What compileSegment needs: the segment without its member lists (which the tables hold). */
 export type SegmentFields = Omit<Segment, 'users' | 'tenants'>
 
 export interface MutableSegment extends CompiledSegment {
-  readonly users: Set<string>
-  readonly tenants: Set<string>
+  readonly users: IdTable
+  readonly tenants: IdTable
   readonly nfc: { users: boolean; tenants: boolean; excludedUsers: boolean; excludedTenants: boolean }
 }
 
@@ -20,13 +22,13 @@ const anyOtherForms = (ids: Iterable<string>) => {
 
 /**
  * `users`/`tenants` are taken as they are (held in NFC); `local` false: an SDK that was not sent the
- * members. `known`: whether the member sets hold ids with other forms, when the caller knows (a
+ * members. `known`: whether the member tables hold ids with other forms, when the caller knows (a
  * head's change over the same sets), so a million ids are not scanned again.
  */
 export function compileSegment(
   segment: SegmentFields,
-  users: Set<string>,
-  tenants: Set<string>,
+  users: IdTable,
+  tenants: IdTable,
   local = true,
   known?: { users: boolean; tenants: boolean },
 ): MutableSegment {
@@ -53,10 +55,10 @@ export function compileSegment(
 /** What compiling a whole record reads of a segment: the record, or any object with its key, lists and clauses. */
 export type SegmentMembers = Pick<Segment, 'key' | 'users' | 'tenants' | 'excludedUsers' | 'excludedTenants' | 'clauses'>
 
-/** A whole segment record (a vector, a bootstrap file) compiled: its lists become new sets. */
+/** A whole segment record (a vector, a bootstrap file) compiled: its lists become new tables. */
 export function compileSegmentRecord(segment: SegmentMembers): MutableSegment {
   const { users, tenants, ...fields } = segment
-  return compileSegment(fields as SegmentFields, new Set(users.map(toNfc)), new Set(tenants.map(toNfc)))
+  return compileSegment(fields as SegmentFields, IdTable.from(users.map(toNfc)), IdTable.from(tenants.map(toNfc)))
 }
 
 /** A SegmentLookup over compiled segments, by key (a later segment of the same key wins). */

@@ -1,5 +1,6 @@
 // The segment registry: this replica's segments, compiled for the rules that name them. Members
-// are held as sets and edited in place, so a million-member segment changes by its delta alone.
+// are held as id tables (core's segments/id-table.ts) and edited in place, so a million-member
+// segment changes by its delta alone.
 import { AppError, segmentNotFound, validationFailed } from '../errors.js'
 import { draftEvent, type Actor } from '../audit/audit.js'
 import { diff, listEdit } from '@switchyard/core/audit/diff'
@@ -12,6 +13,7 @@ import type { Members, MembersChange, SegmentHead, SegmentWrite, Store } from '.
 import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileSegment, editMembers, replaceMembers, type MutableSegment } from '@switchyard/core/segments/compile'
+import { IdTable } from '@switchyard/core/segments/id-table'
 import { settleClauses } from '@switchyard/core/flags/model'
 import { toNfc } from '@switchyard/core/flags/identity'
 import type { FieldChange } from '@switchyard/core/audit/schema'
@@ -303,11 +305,11 @@ export class SegmentRegistry {
       if (!held) {
         const users = members.op === 'replace' ? (members.users ?? []) : []
         const tenants = members.op === 'replace' ? (members.tenants ?? []) : []
-        next = { head, compiled: compileSegment(head, new Set(users), new Set(tenants)) }
+        next = { head, compiled: compileSegment(head, IdTable.from(users), IdTable.from(tenants)) }
       } else {
         if (members.op === 'edit') editMembers(held.compiled, members.add, members.remove)
         else if (members.op === 'replace') replaceMembers(held.compiled, members)
-        // The member sets carry over; the rest is compiled again only when it changed (by value:
+        // The member tables carry over; the rest is compiled again only when it changed (by value:
         // a head from the store or another replica is a new object every time).
         next = {
           head,
@@ -324,7 +326,10 @@ export class SegmentRegistry {
 
   #reset(all: readonly Segment[], seq: number, exact?: boolean): void {
     this.segments.reset(
-      all.map(({ users, tenants, ...head }) => [head.key, { head, compiled: compileSegment(head, new Set(users.map(toNfc)), new Set(tenants.map(toNfc))) }]),
+      all.map(({ users, tenants, ...head }) => [
+        head.key,
+        { head, compiled: compileSegment(head, IdTable.from(users.map(toNfc)), IdTable.from(tenants.map(toNfc))) },
+      ]),
       seq,
       exact,
     )

@@ -6,6 +6,7 @@ import type { AuditEvent, AuditPage, AuditQuery } from '@switchyard/core/audit/s
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Segment } from '@switchyard/core/segments/schema'
+import { IdTable } from '@switchyard/core/segments/id-table'
 import {
   AuditPageBuilder,
   applyMembers,
@@ -144,7 +145,7 @@ export class MemoryStore implements Store {
       this.keepTombstone(segmentTombstone(change.key), held?.head.version, change.head)
       if (change.head === null) this.segments.delete(change.key)
       else {
-        const next: HeldSegment = held ?? { head: change.head, users: new Set(), tenants: new Set() }
+        const next: HeldSegment = held ?? { head: change.head, users: new IdTable(), tenants: new IdTable() }
         next.head = change.head
         applyMembers(next, change.members)
         this.segments.set(change.key, next)
@@ -198,7 +199,9 @@ export class MemoryStore implements Store {
     if (state.epoch !== undefined) this.epoch = state.epoch
     this.flags = new Map(state.flags.map((f) => [f.key, f]))
     this.tokens = new Map(state.tokens.map((t) => [t.id, t]))
-    this.segments = new Map((state.segments ?? []).map(({ users, tenants, ...head }) => [head.key, { head, users: new Set(users), tenants: new Set(tenants) }]))
+    this.segments = new Map(
+      (state.segments ?? []).map(({ users, tenants, ...head }) => [head.key, { head, users: IdTable.from(users), tenants: IdTable.from(tenants) }]),
+    )
     this.tombstones = new Map((state.tombstones ?? []).map((t) => [t.key, t.version]))
     this.versionFloor = state.versionFloor ?? 0
     this.trimTombstones()
@@ -241,11 +244,11 @@ export class MemoryStore implements Store {
   }
 }
 
-/** A segment as a store holds it: members as sets, so an edit of a million-member segment copies nothing. */
+/** A segment as a store holds it: members as id tables, so an edit of a million-member segment copies nothing. */
 export interface HeldSegment {
   head: SegmentHead
-  users: Set<string>
-  tenants: Set<string>
+  users: IdTable
+  tenants: IdTable
 }
 
 /**

@@ -4,6 +4,7 @@
 import { Type, type Static } from 'typebox'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { Segment } from '@switchyard/core/segments/schema'
+import { IdTable } from '@switchyard/core/segments/id-table'
 import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type AuditEvent, type AuditQuery, type AuditPage } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import { StringEnum } from '@switchyard/core/schema'
@@ -174,11 +175,11 @@ export function changeOf(write: Write, seq: number): Change {
 }
 
 /** The members a segment has after `change`, from the ones it had (mutated in place: a million ids are not copied). */
-export function applyMembers(held: { users: Set<string>; tenants: Set<string> }, change: MembersChange): void {
+export function applyMembers(held: { users: IdTable; tenants: IdTable }, change: MembersChange): void {
   if (change.op === 'same') return
   if (change.op === 'replace') {
-    if (change.users) held.users = new Set(change.users)
-    if (change.tenants) held.tenants = new Set(change.tenants)
+    if (change.users) held.users = IdTable.from(change.users)
+    if (change.tenants) held.tenants = IdTable.from(change.tenants)
     return
   }
   for (const id of change.remove.users) held.users.delete(id)
