@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { draftEvent } from '../../packages/server/src/audit/audit.js'
-import { FLAG_DEFAULTS, type Flag } from '../../packages/core/src/flags/schema.js'
+import { FLAG_DEFAULTS, MODEL_VERSION, type Flag } from '../../packages/core/src/flags/schema.js'
 import { call, createFlag, createToken, evaluateFlag, startApp, updateFlag } from '../support/helpers.js'
 
 let app: FastifyInstance
@@ -167,12 +167,12 @@ describe('OFREP with rules', () => {
 
 describe('flags of a newer model', () => {
   /** A flag as a newer build would store it: a model this build does not speak, a field it does not know. */
-  const future: Flag & { variants: unknown } = {
+  const future: Flag & { schedule: unknown } = {
     key: 'future',
     ...FLAG_DEFAULTS,
     state: 'enabled',
-    model: 3,
-    variants: [{ key: 'blue' }],
+    model: MODEL_VERSION + 1,
+    schedule: { steps: [{ at: '2026-12-01T09:00:00Z', percentage: 5 }] },
     version: 1,
     createdAt: '2026-11-30T00:00:00.000Z',
     updatedAt: '2026-11-30T00:00:00.000Z',
@@ -208,6 +208,8 @@ describe('flags of a newer model', () => {
     const store = new MemoryStore()
     const actor = { id: 'newer', name: 'newer', requestId: 'r', log: app.log }
     await store.commit({ kind: 'flag', key: 'future', expectedVersion: 0, next: future, audit: draftEvent(actor, 'flag.created', { flag: 'future' }, {}) })
-    await expect(startApp({}, { store })).rejects.toThrow(/1 flag\(s\) of a newer flag model than this build speaks \(up to 2\): 'future' \(model 3\)/)
+    await expect(startApp({}, { store })).rejects.toThrow(
+      `1 flag(s) of a newer flag model than this build speaks (up to ${MODEL_VERSION}): 'future' (model ${MODEL_VERSION + 1})`,
+    )
   })
 })

@@ -70,9 +70,22 @@ const clause: fc.Arbitrary<Clause> = fc
     valuesFor(operator).map((values) => (operator === 'in_segment' ? { operator, values, negate } : { attribute, operator, values, negate }) as Clause),
   )
 
+// What a rule serves on may name a variant or a split (used when the flag has variants).
+const onVariant = fc.oneof(
+  fc.constant({}),
+  fc.constantFrom({ variant: 'a' }, { variant: 'b' }),
+  fc.constant({
+    split: [
+      { variant: 'b', weight: 30 },
+      { variant: 'a', weight: 70 },
+    ],
+  }),
+)
 const serve = fc.oneof(
-  fc.boolean().map((enabled) => ({ enabled })),
-  fc.record({ percentage: fc.constantFrom(0, 33.333, 50, 100), stickiness: fc.constantFrom('userId' as const, 'tenantId' as const) }),
+  fc.boolean().chain((enabled) => (enabled ? onVariant.map((v) => ({ enabled, ...v })) : fc.constant({ enabled }))),
+  fc
+    .record({ percentage: fc.constantFrom(0, 33.333, 50, 100), stickiness: fc.constantFrom('userId' as const, 'tenantId' as const) })
+    .chain((p) => onVariant.map((v) => ({ ...p, ...v }))),
 )
 const rules: fc.Arbitrary<Rule[]> = fc
   .array(fc.record({ clauses: fc.array(clause, { minLength: 1, maxLength: 4 }), serve }), { minLength: 1, maxLength: 5 })
@@ -97,7 +110,16 @@ const context: fc.Arbitrary<Context> = fc.record(
   { requiredKeys: [] },
 ) as fc.Arbitrary<Context>
 
-const flagOf = (rs: Rule[], state: Flag['state'] = 'beta_users'): Flag => ({ ...FLAG_DEFAULTS, key: 'f', state, percentage: 40, rules: rs, model: 2 }) as Flag
+const VARIANTS = {
+  variants: [
+    { key: 'a', value: 'A', weight: 50 },
+    { key: 'b', value: { b: true }, weight: 50 },
+  ],
+  offVariant: 'a',
+  model: 3,
+}
+const flagOf = (rs: Rule[], state: Flag['state'] = 'beta_users', variants = false): Flag =>
+  ({ ...FLAG_DEFAULTS, key: 'f', state, percentage: 40, rules: rs, model: 2, ...(variants ? VARIANTS : {}) }) as Flag
 
 function bothEngines(flag: Flag): { generated: CompiledFlag; interpreted: CompiledFlag } {
   const generated = compileFlag(flag, lookup)
@@ -120,9 +142,10 @@ describe('rules as generated code', () => {
       fc.property(
         rules,
         fc.array(context, { minLength: 1, maxLength: 8 }),
-        fc.constantFrom<Flag['state']>('beta_users', 'percentage'),
-        (rs, contexts, state) => {
-          const { generated, interpreted } = bothEngines(flagOf(rs, state))
+        fc.constantFrom<Flag['state']>('beta_users', 'percentage', 'enabled'),
+        fc.boolean(),
+        (rs, contexts, state, variants) => {
+          const { generated, interpreted } = bothEngines(flagOf(rs, state, variants))
           expect(generated.decideRules).not.toBeNull()
           for (const ctx of contexts) expect(evaluate(generated, ctx)).toEqual(evaluate(interpreted, ctx))
         },

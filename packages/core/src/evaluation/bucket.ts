@@ -80,6 +80,33 @@ export function bucketFromSeed(seed: number, value: string): number {
   return fmix32(fnvString(seed, value)) % BUCKETS
 }
 
+// The second bucket of bucketPairFromSeeds: module state, so the pair costs no allocation.
+let second = 0
+
+/**
+ * The buckets of one value under two seeds, hashed in one pass over the value: a variant flag's
+ * on/off bucket and its split bucket. Returns the first; secondBucket() answers the second.
+ */
+export function bucketPairFromSeeds(seedA: number, seedB: number, value: string): number {
+  let a = seedA
+  let b = seedB
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c >= 0x80) {
+      a = fnvUtf8(a, value, i)
+      b = fnvUtf8(b, value, i)
+      break
+    }
+    a = Math.imul(a ^ c, FNV_PRIME)
+    b = Math.imul(b ^ c, FNV_PRIME)
+  }
+  second = fmix32(b) % BUCKETS
+  return fmix32(a) % BUCKETS
+}
+
+/** The second bucket of the last bucketPairFromSeeds. */
+export const secondBucket = () => second
+
 export function bucket(flagKey: string, value: string): number {
   return bucketFromSeed(bucketSeed(flagKey), value)
 }

@@ -1,11 +1,12 @@
 // The evaluation engine: pure, no I/O. Shared verbatim by the server and the SDK.
-import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
+import { bucketFromSeed, bucketPairFromSeeds, bucketSeed, percentageThreshold, secondBucket } from './bucket.js'
 import { hasId, hasOtherForms, toNfc } from '../flags/identity.js'
 import { MODEL_VERSION } from '../flags/defaults.js'
 import type { Rule } from '../flags/rules.js'
 import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stickiness } from '../flags/schema.js'
 import { beginEvaluation, compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
 import { generateRules, type RulesDecider } from './generate.js'
+import { compileSplit, compileVariants, pickVariant, variantAt, type CompiledSplit, type CompiledVariants } from './variants.js'
 
 /** What a flag is evaluated for: the API's EvaluationContext. */
 export type Context = EvaluationContext
@@ -15,6 +16,9 @@ export interface Decision {
   readonly reason: Reason
   /** With reason rule_match (or missing_context from a rule's percentage): the rule that decided. */
   readonly ruleId?: string
+  /** On a flag with variants: the variant served, and its value (frozen: shared by every such answer). */
+  readonly variant?: string
+  readonly value?: unknown
 }
 
 export interface CompiledRule {
@@ -30,6 +34,15 @@ export interface CompiledRule {
   readonly missing: Decision
   /** Without a percentage: whether it serves on. */
   readonly serveEnabled: boolean
+  /**
+   * On a flag with variants, when what it serves on is a split (its own or the flag's): the split,
+   * and its on decision for each variant; null when `on` holds the one answer.
+   */
+  readonly onSplit: CompiledSplit | null
+  readonly onVariants: readonly Decision[]
+  readonly variantSeed: number
+  /** `on` and `off` are the answers as they stand: no percentage, no split to pick from. */
+  readonly direct: boolean
 }
 
 /** A flag prepared for evaluation: built once per change so each evaluation is O(1) without rules. */
@@ -50,6 +63,8 @@ export interface CompiledFlag {
   readonly segments: SegmentLookup
   /** The rules as generated code (generate.ts); null: they are interpreted. */
   readonly decideRules: RulesDecider | null
+  /** The flag's variants (variants.ts); null for a flag that answers on or off only. */
+  readonly variants: CompiledVariants | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
 }
@@ -74,30 +89,57 @@ export const Decisions = {
 /** The bucket seed of a rule's own percentage: `<flag key>:<rule id>:` (README, "Bucketing"). */
 export const ruleSeed = (flagKey: string, ruleId: string) => bucketSeed(`${flagKey}:${ruleId}`)
 
-/** `slots`: the flag's attribute names, numbered as they come, so its clauses share one read of each per evaluation. */
-function compileRule(flagKey: string, rule: Rule, slots: Map<string, number>): CompiledRule {
-  const percentage = rule.serve.percentage
+/**
+ * `slots`: the flag's attribute names, numbered as they come, so its clauses share one read of
+ * each per evaluation. `variants`: the flag's, which what the rule serves carries.
+ */
+function compileRule(flag: Flag, rule: Rule, slots: Map<string, number>, variants: CompiledVariants | null): CompiledRule {
+  const { percentage, variant, split, stickiness } = rule.serve
   const slotOf = (clause: Rule['clauses'][number]) => {
     const name = clause.attribute ?? ''
     if (!slots.has(name)) slots.set(name, slots.size)
     return slots.get(name)!
   }
+  const threshold = percentage === undefined ? -1 : percentageThreshold(percentage)
+  const serveEnabled = rule.serve.enabled === true
+  let on = decide(true, 'rule_match', rule.id)
+  let off = decide(false, 'rule_match', rule.id)
+  let missing = decide(false, 'missing_context', rule.id)
+  let onSplit: CompiledSplit | null = null
+  let onVariants: Decision[] = []
+  if (variants !== null) {
+    off = variants.withVariant(off, variants.off)
+    missing = variants.withVariant(missing, variants.off)
+    const fixed = variant === undefined ? -1 : variants.keys.indexOf(variant)
+    if (fixed >= 0) on = variants.withVariant(on, fixed)
+    else {
+      // A rule's own split hashes its stickiness, else the flag's (as the default split does).
+      onSplit = split === undefined ? variants.split : compileSplit(variants.keys, split, stickiness ?? flag.stickiness)
+      const base = on
+      onVariants = variants.keys.map((_, i) => variants.withVariant(base, i))
+      on = onVariants[onSplit.variants[0] ?? 0]!
+    }
+  }
   return {
     rule,
     clauses: rule.clauses.map((clause) => compileClause(clause, slotOf(clause))),
-    threshold: percentage === undefined ? -1 : percentageThreshold(percentage),
-    seed: ruleSeed(flagKey, rule.id),
-    stickiness: rule.serve.stickiness ?? 'userId',
-    on: decide(true, 'rule_match', rule.id),
-    off: decide(false, 'rule_match', rule.id),
-    missing: decide(false, 'missing_context', rule.id),
-    serveEnabled: rule.serve.enabled === true,
+    threshold,
+    seed: ruleSeed(flag.key, rule.id),
+    stickiness: stickiness ?? 'userId',
+    on,
+    off,
+    missing,
+    serveEnabled,
+    onSplit,
+    onVariants,
+    variantSeed: variants?.seed ?? 0,
+    direct: threshold < 0 && (!serveEnabled || onSplit === null),
   }
 }
 
-function compileRules(flag: Flag): CompiledRule[] {
+function compileRules(flag: Flag, variants: CompiledVariants | null): CompiledRule[] {
   const slots = new Map<string, number>()
-  return (flag.rules ?? []).map((rule) => compileRule(flag.key, rule, slots))
+  return (flag.rules ?? []).map((rule) => compileRule(flag, rule, slots, variants))
 }
 
 /** `segments` finds the segments rules name (the registry's, or the SDK's); none by default. */
@@ -106,7 +148,8 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
   const betaTenants = flag.betaTenants.map(toNfc)
   const unsupported = (flag.model ?? 1) > MODEL_VERSION
   // A flag this build cannot read is not compiled further: its fields may mean something else.
-  const rules = unsupported ? [] : compileRules(flag)
+  const variants = unsupported ? null : compileVariants(flag.key, flag.variants, flag.offVariant, flag.stickiness, Decisions)
+  const rules = unsupported ? [] : compileRules(flag, variants)
   return {
     flag,
     state: flag.state,
@@ -120,6 +163,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     rules,
     segments,
     decideRules: generateRules(rules, segments, GENERATED_HELPERS),
+    variants,
     unsupported,
   }
 }
@@ -139,18 +183,24 @@ export function stickyValue(stickiness: Stickiness, ctx: Context): string | unde
   return typeof value === 'string' && value !== '' ? value : undefined
 }
 
-/** A rule's own percentage: its decision for the context. */
+/** What a matching rule serves the context: through its own percentage, and its split's variant. */
 function serveRule(r: CompiledRule, ctx: Context): Decision {
-  const value = stickyValue(r.stickiness, ctx)
-  if (value === undefined) return r.missing
-  return bucketFromSeed(r.seed, value) < r.threshold ? r.on : r.off
+  if (r.threshold >= 0) {
+    const value = stickyValue(r.stickiness, ctx)
+    if (value === undefined) return r.missing
+    if (bucketFromSeed(r.seed, value) >= r.threshold) return r.off
+  } else if (!r.serveEnabled) return r.off
+  return r.onSplit === null ? r.on : r.onVariants[pickVariant(r.onSplit, r.variantSeed, ctx)]!
 }
 
 const GENERATED_HELPERS = { serve: serveRule, segmentNotLocal: Decisions.segmentNotLocal }
 
-/** The first rule whose clauses all match decides; undefined when none does. */
-function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
-  if (f.decideRules !== null) return f.decideRules(ctx)
+/**
+ * The first rule whose clauses all match decides; undefined when none does. `onlyOn`: only a rule
+ * that serves the context on decides (the `enabled` state, where rules choose only the variant).
+ */
+function ruleDecision(f: CompiledFlag, ctx: Context, onlyOn: boolean): Decision | undefined {
+  if (f.decideRules !== null) return f.decideRules(ctx, onlyOn)
   beginEvaluation()
   const rules = f.rules
   const segments = f.segments
@@ -163,26 +213,43 @@ function ruleDecision(f: CompiledFlag, ctx: Context): Decision | undefined {
       if (code === SEGMENT_NOT_LOCAL) return Decisions.segmentNotLocal
       continue next
     }
-    return r.threshold < 0 ? (r.serveEnabled ? r.on : r.off) : serveRule(r, ctx)
+    const decision = r.direct ? (r.serveEnabled ? r.on : r.off) : serveRule(r, ctx)
+    if (decision.enabled || !onlyOn) return decision
   }
   return undefined
 }
 
+/** A beta list's answer with the variant the flag's split serves the context. */
+function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decision {
+  return (beta === Decisions.betaUser ? v.betaUser : v.betaTenant)[pickVariant(v.split, v.seed, ctx)]!
+}
+
 export function evaluate(f: CompiledFlag, ctx: Context): Decision {
   if (f.unsupported) return Decisions.unsupportedModel
+  const v = f.variants
   switch (f.state) {
     case 'enabled':
-      return Decisions.enabled
+      if (v === null) return Decisions.enabled
+      // On for everyone; a rule that serves on chooses the variant.
+      return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, true)) ?? v.enabled[pickVariant(v.split, v.seed, ctx)]!
     case 'disabled':
-      return Decisions.disabled
-    case 'beta_users':
-      return betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx)) ?? Decisions.notTargeted
+      return v === null ? Decisions.disabled : v.disabled
+    case 'beta_users': {
+      const beta = betaDecision(f, ctx)
+      if (beta !== undefined) return v === null ? beta : betaVariant(v, beta, ctx)
+      return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)) ?? (v === null ? Decisions.notTargeted : v.notTargeted)
+    }
     case 'percentage': {
-      const targeted = betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx))
-      if (targeted) return targeted
+      const beta = betaDecision(f, ctx)
+      if (beta !== undefined) return v === null ? beta : betaVariant(v, beta, ctx)
+      const ruled = f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)
+      if (ruled) return ruled
       const value = stickyValue(f.stickiness, ctx)
-      if (value === undefined) return Decisions.missingContext
-      return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
+      if (value === undefined) return v === null ? Decisions.missingContext : v.missingContext
+      if (v === null) return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
+      // The default split hashes the flag's stickiness too: both buckets in one pass over the value.
+      if (bucketPairFromSeeds(f.seed, v.seed, value) >= f.threshold) return v.percentageOut
+      return v.percentageIn[variantAt(v.split, secondBucket())]!
     }
   }
 }
@@ -194,7 +261,13 @@ export const EMPTY_CONTEXT: Context = Object.freeze({})
 export function answer(key: string, compiled: CompiledFlag | undefined, context: Context): EvaluationResult {
   if (compiled === undefined) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
   const decision = evaluate(compiled, context)
-  return decision.ruleId === undefined
-    ? { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
-    : { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version, ruleId: decision.ruleId }
+  const result: EvaluationResult =
+    decision.ruleId === undefined
+      ? { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }
+      : { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version, ruleId: decision.ruleId }
+  if (decision.variant !== undefined) {
+    result.variant = decision.variant
+    result.value = decision.value
+  }
+  return result
 }

@@ -26,16 +26,20 @@ import {
 } from './clauses.js'
 import type { Context, Decision } from './engine.js'
 
-/** The rules' part of an evaluation: the decision of the first rule that matches, or undefined. */
-export type RulesDecider = (ctx: Context) => Decision | undefined
+/**
+ * The rules' part of an evaluation: the decision of the first rule that matches, or undefined.
+ * `onlyOn`: a matching rule whose answer is off does not decide (engine.ts, the `enabled` state).
+ */
+export type RulesDecider = (ctx: Context, onlyOn: boolean) => Decision | undefined
 
 /** What generated code needs of a compiled rule (engine.ts's CompiledRule). */
 export interface GeneratedRule {
   readonly clauses: readonly CompiledClause[]
-  readonly threshold: number
   readonly on: Decision
   readonly off: Decision
   readonly serveEnabled: boolean
+  /** Whether `on` (serving on) or `off` is the answer as it stands; otherwise `serve` computes it. */
+  readonly direct: boolean
 }
 
 /** Helpers the generated code calls: the interpreter's own, so both give the same answers. */
@@ -176,15 +180,17 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
       if (onNumber !== null) test += `if (typeof ${v} === "number") { if (!${onNumber}) break r${i} } else `
       lines.push(`  ${test}${generic}`)
     }
-    lines.push(rule.threshold < 0 ? `  return R[${i}].${rule.serveEnabled ? 'on' : 'off'}` : `  return serve(R[${i}], ctx)`, '}')
+    if (!rule.direct) lines.push(`  d = serve(R[${i}], ctx); if (d.enabled || !onlyOn) return d`)
+    else lines.push(rule.serveEnabled ? `  return R[${i}].on` : `  if (!onlyOn) return R[${i}].off`)
+    lines.push('}')
   })
   const declared = [...locals.values()].flatMap((slot) => [`a${slot} = UNREAD`, ...(usesNfc.has(slot) ? [`n${slot} = UNREAD`] : [])])
   const body = [
     '"use strict"',
-    'return function rules(ctx) {',
+    'return function rules(ctx, onlyOn) {',
     '  const given = ctx.attributes',
     '  const attributes = given === undefined || given === null ? NONE : given',
-    `  let t, x${declared.length ? `, ${declared.join(', ')}` : ''}`,
+    `  let t, x, d${declared.length ? `, ${declared.join(', ')}` : ''}`,
     ...lines.map((line) => `  ${line}`),
     '  return undefined',
     '}',

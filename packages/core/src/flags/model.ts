@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
 import { parseInstant, parseSemver } from './values.js'
+import { MAX_VARIANT_VALUE_BYTES, variantType, type SplitShare, type Variant } from './variants.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */
@@ -60,7 +61,8 @@ export function settleRules(rules: readonly RuleInput[]): { rules: Rule[]; probl
     const { enabled, percentage, stickiness } = rule.serve
     if ((enabled === undefined) === (percentage === undefined))
       return { problem: { field: `${at}.serve`, message: 'must hold exactly one of enabled and percentage' } }
-    if (stickiness !== undefined && percentage === undefined) return { problem: { field: `${at}.serve.stickiness`, message: 'applies only to a percentage' } }
+    if (stickiness !== undefined && percentage === undefined && rule.serve.split === undefined)
+      return { problem: { field: `${at}.serve.stickiness`, message: 'applies only to a percentage or a split' } }
     if (rule.id !== undefined) {
       const first = seen.get(rule.id)
       if (first !== undefined) return { problem: { field: `${at}.id`, message: `'${rule.id}' is already the id of rules[${first}]` } }
@@ -100,4 +102,73 @@ export function segmentsNamed(rules: readonly RuleInput[]): Set<string> {
   const keys = new Set<string>()
   for (const rule of rules) for (const clause of rule.clauses) if (clause.operator === 'in_segment') for (const v of clause.values) keys.add(String(v))
   return keys
+}
+
+/** Weights in thousandths of a percent, summed exactly: 33.333 + 33.333 + 33.334 is 100. */
+const thousandths = (weights: readonly (number | undefined)[]) => weights.reduce<number>((sum, w) => sum + Math.round((w ?? 0) * 1000), 0)
+const WHOLE = 100_000
+const UTF8 = new TextEncoder()
+const percent = (t: number) => `${t / 1000}`
+
+/** A split's problem, if any: variants declared, each once, weights summing to 100. `at` names the split. */
+function splitProblem(split: readonly SplitShare[], declared: ReadonlySet<string>, at: string): ModelProblem | undefined {
+  const seen = new Map<string, number>()
+  for (const [k, share] of split.entries()) {
+    if (!declared.has(share.variant)) return { field: `${at}[${k}].variant`, message: `'${share.variant}' is not a variant the flag declares` }
+    const first = seen.get(share.variant)
+    if (first !== undefined) return { field: `${at}[${k}].variant`, message: `'${share.variant}' is already in the split at [${first}]` }
+    seen.set(share.variant, k)
+  }
+  const sum = thousandths(split.map((s) => s.weight))
+  return sum === WHOLE ? undefined : { field: at, message: `weights sum to ${percent(sum)}: they must sum to 100` }
+}
+
+/**
+ * The checks on a flag's variants and on what its rules serve with them, past the schema: keys
+ * unique, values of one JSON type (not null, at most 8 KB of JSON), weights summing to 100,
+ * offVariant declared, and every variant a rule or split names declared. Fields are relative to
+ * the flag (`.variants[1].value`, `.rules[0].serve.variant`).
+ */
+export function variantsProblem(flag: { variants?: readonly Variant[]; offVariant?: string; rules?: readonly RuleInput[] }): ModelProblem | undefined {
+  const variants = flag.variants ?? []
+  const declared = new Map<string, number>()
+  for (const [i, variant] of variants.entries()) {
+    const at = `.variants[${i}]`
+    const first = declared.get(variant.key)
+    if (first !== undefined) return { field: `${at}.key`, message: `'${variant.key}' is already the key of variants[${first}]` }
+    declared.set(variant.key, i)
+    const type = variantType(variant.value)
+    if (type === undefined) return { field: `${at}.value`, message: 'must be a string, number, boolean, object or array (not null)' }
+    const expected = variantType(variants[0]!.value)
+    if (i > 0 && expected !== undefined && type !== expected)
+      return {
+        field: `${at}.value`,
+        message: `is a${type === 'array' || type === 'object' ? 'n' : ''} ${type}, but variants[0].value is a${expected === 'array' || expected === 'object' ? 'n' : ''} ${expected}: every variant of a flag holds one type`,
+      }
+    const bytes = UTF8.encode(JSON.stringify(variant.value)).length
+    if (bytes > MAX_VARIANT_VALUE_BYTES) return { field: `${at}.value`, message: `is ${bytes} bytes of JSON: at most ${MAX_VARIANT_VALUE_BYTES}` }
+  }
+  if (variants.length > 0) {
+    const sum = thousandths(variants.map((v) => v.weight))
+    if (sum !== WHOLE) return { field: '.variants', message: `weights sum to ${percent(sum)}: they must sum to 100 (a variant without a weight counts 0)` }
+    if (flag.offVariant === undefined)
+      return { field: '.offVariant', message: 'is required when the flag declares variants: the variant served when it is off' }
+    if (!declared.has(flag.offVariant)) return { field: '.offVariant', message: `'${flag.offVariant}' is not a variant the flag declares` }
+  } else if (flag.offVariant !== undefined) return { field: '.offVariant', message: 'needs variants: the flag declares none' }
+  const keys = new Set(declared.keys())
+  for (const [i, rule] of (flag.rules ?? []).entries()) {
+    const at = `.rules[${i}].serve`
+    const { variant, split, enabled } = rule.serve
+    if (variant === undefined && split === undefined) continue
+    const field = variant !== undefined ? `${at}.variant` : `${at}.split`
+    if (variants.length === 0) return { field, message: 'needs variants: the flag declares none' }
+    if (variant !== undefined && split !== undefined) return { field: at, message: 'must hold at most one of variant and split' }
+    if (enabled === false) return { field, message: 'applies only to what a rule serves on: enabled true, or a percentage' }
+    if (variant !== undefined && !keys.has(variant)) return { field, message: `'${variant}' is not a variant the flag declares` }
+    if (split !== undefined) {
+      const problem = splitProblem(split, keys, field)
+      if (problem) return problem
+    }
+  }
+  return undefined
 }

@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox'
 import { StringEnum, TEXT_PATTERN } from '../schema.js'
 import { CLAUSE_OPERATORS, STICKINESS } from './defaults.js'
+import { Split, variantKey } from './variants.js'
 export { CLAUSE_OPERATORS, type ClauseOperator } from './defaults.js'
 
 /** Rules a flag may hold, clauses a rule may hold, and values across all of a flag's clauses. */
@@ -35,20 +36,25 @@ export type Clause = Static<typeof Clause>
 
 /**
  * What a matching rule serves: `{enabled: true|false}`, or `{percentage, stickiness?}` (a rollout of
- * its own). One object, so a later model adds fields (a variant) without a second shape.
+ * its own); on a flag with variants, what it serves on may name a `variant` or a `split` of its own.
+ * One object for every shape, so the model grows by fields.
  */
 export const Serve = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean()),
     percentage: Type.Optional(Type.Number({ minimum: 0, maximum: 100, multipleOf: 0.001, description: 'At most three decimals' })),
-    stickiness: Type.Optional(StringEnum(STICKINESS, { description: 'Only with percentage; default userId' })),
+    stickiness: Type.Optional(
+      StringEnum(STICKINESS, { description: "With percentage (default userId) or split (default: the flag's stickiness): the context value hashed" }),
+    ),
+    variant: Type.Optional(variantKey('On a flag with variants: the variant served on')),
+    split: Type.Optional(Split),
   },
   {
     $id: 'Serve',
     additionalProperties: false,
     minProperties: 1,
-    description: 'Exactly one of `enabled` and `percentage`',
-    examples: [{ enabled: true }, { percentage: 25, stickiness: 'tenantId' }],
+    description: 'Exactly one of `enabled` and `percentage`; with variants, at most one of `variant` and `split` for what is served on',
+    examples: [{ enabled: true }, { percentage: 25, stickiness: 'tenantId' }, { enabled: true, variant: 'treatment' }],
   },
 )
 export type Serve = Static<typeof Serve>

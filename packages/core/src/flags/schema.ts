@@ -4,6 +4,8 @@ import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
 import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.js'
 import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
 export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
+import { MAX_VARIANTS, Variant, variantKey } from './variants.js'
+export type { Variant, SplitShare, VariantType } from './variants.js'
 export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
 export const REASONS = [
@@ -50,6 +52,11 @@ const mutable = {
   betaTenants: IdList,
   stickiness: StringEnum(STICKINESS, { description: 'Context value hashed for percentage bucketing' }),
   rules: Rules,
+  variants: Type.Array(ref(Variant), {
+    maxItems: MAX_VARIANTS,
+    description: 'Without variants the flag answers on or off; with them, one of these values too',
+  }),
+  offVariant: variantKey('With variants: the variant served when the flag is off for a context'),
 }
 
 export const Flag = Type.Object(
@@ -58,7 +65,10 @@ export const Flag = Type.Object(
     ...mutable,
     // Optional only for flags stored before model 2; every answer of this build carries both.
     rules: Type.Optional(Type.Array(ref(StoredRule), { maxItems: MAX_RULES, description: 'In order: the first rule whose clauses all match decides' })),
-    model: Type.Optional(Type.Integer({ minimum: 1, description: 'The flag model this flag needs: 1 without rules, 2 with rules' })),
+    // Optional: absent on a flag without variants.
+    variants: Type.Optional(mutable.variants),
+    offVariant: Type.Optional(mutable.offVariant),
+    model: Type.Optional(Type.Integer({ minimum: 1, description: 'The flag model this flag needs: 1 without rules, 2 with rules, 3 with variants' })),
     version: Type.Integer({ minimum: 1, description: '+1 on every change' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
@@ -128,7 +138,7 @@ export const TargetsEdit = Type.Object(
 export type TargetsEdit = Static<typeof TargetsEdit>
 
 /** What a field left out of a create (or a flags file) means. */
-export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key' | 'rules'>> & { rules: StoredRule_[] } = DEFAULTS
+export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key' | 'rules' | 'variants' | 'offVariant'>> & { rules: StoredRule_[] } = DEFAULTS
 
 /** A stored flag as this build holds it: written before rules existed, it lacks `rules` and `model`. */
 export function withModelDefaults(flag: Flag): Flag {
@@ -136,7 +146,8 @@ export function withModelDefaults(flag: Flag): Flag {
 }
 
 /** The model a flag needs: MODEL_VERSION's history, oldest first. */
-export function modelOf(flag: Pick<Flag, 'rules'>): number {
+export function modelOf(flag: Pick<Flag, 'rules' | 'variants'>): number {
+  if (flag.variants !== undefined && flag.variants.length > 0) return 3
   return flag.rules !== undefined && flag.rules.length > 0 ? 2 : 1
 }
 
@@ -240,6 +251,8 @@ export const EvaluationResult = Type.Object(
     reason: StringEnum(REASONS),
     version: Type.Optional(Type.Integer({ description: 'Version of the flag that answered; absent when the flag does not exist' })),
     ruleId: Type.Optional(Type.String({ description: 'With reason `rule_match`: the rule that decided' })),
+    variant: Type.Optional(Type.String({ description: 'On a flag with variants: the variant served' })),
+    value: Type.Optional(Type.Unknown({ description: "On a flag with variants: the variant's value" })),
     explanation: Type.Optional(ref(Explanation)),
   },
   { $id: 'EvaluationResult', additionalProperties: false },
@@ -270,6 +283,8 @@ export const EvaluateResponse = Type.Object(
     reason: Type.Optional(StringEnum(REASONS)),
     version: Type.Optional(Type.Integer()),
     ruleId: Type.Optional(Type.String()),
+    variant: Type.Optional(Type.String()),
+    value: Type.Optional(Type.Unknown()),
     explanation: Type.Optional(ref(Explanation)),
     results: Type.Optional(Type.Array(ref(EvaluationResult))),
   },

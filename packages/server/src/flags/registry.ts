@@ -12,7 +12,7 @@ import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
 import { toNfc } from '@switchyard/core/flags/identity'
-import { segmentsNamed, settleRules } from '@switchyard/core/flags/model'
+import { segmentsNamed, settleRules, variantsProblem } from '@switchyard/core/flags/model'
 import type { SegmentRegistry } from '../segments/registry.js'
 import {
   FLAG_DEFAULTS,
@@ -169,6 +169,8 @@ export class FlagRegistry {
     if (settled.problem) throw validationFailed(`${body}.rules${settled.problem.field}`, settled.problem.message)
     if (!keptRules) this.checkSegments(settled.rules, body)
     const next = normalize({ ...flag, rules: settled.rules }, body)
+    const problem = variantsProblem(next)
+    if (problem) throw validationFailed(`${body}${problem.field}`, problem.message)
     return { ...next, model: modelOf(next) }
   }
 
@@ -325,7 +327,13 @@ function normalize(flag: Flag, body: string): Flag {
   const betaTenants = [...new Set(flag.betaTenants.map(toNfc))]
   checkIdLengths(betaUsers, `${body}.betaUsers`)
   checkIdLengths(betaTenants, `${body}.betaTenants`)
-  return { ...flag, tags: [...new Set(flag.tags)], betaUsers, betaTenants }
+  const normal = { ...flag, tags: [...new Set(flag.tags)], betaUsers, betaTenants }
+  // No variants is a flag that answers on or off: `variants: []` makes it one again.
+  if (normal.variants?.length === 0) {
+    delete normal.variants
+    delete normal.offVariant
+  }
+  return normal
 }
 
 /** NFC can lengthen an id (U+FB2C becomes three characters): the 200-character limit holds after it. */
