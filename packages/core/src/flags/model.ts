@@ -107,6 +107,7 @@ export function segmentsNamed(rules: readonly RuleInput[]): Set<string> {
 /** Weights in thousandths of a percent, summed exactly: 33.333 + 33.333 + 33.334 is 100. */
 const thousandths = (weights: readonly (number | undefined)[]) => weights.reduce<number>((sum, w) => sum + Math.round((w ?? 0) * 1000), 0)
 const WHOLE = 100_000
+const article = (type: string) => (type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`)
 const UTF8 = new TextEncoder()
 const percent = (t: number) => `${t / 1000}`
 
@@ -141,10 +142,7 @@ export function variantsProblem(flag: { variants?: readonly Variant[]; offVarian
     if (type === undefined) return { field: `${at}.value`, message: 'must be a string, number, boolean, object or array (not null)' }
     const expected = variantType(variants[0]!.value)
     if (i > 0 && expected !== undefined && type !== expected)
-      return {
-        field: `${at}.value`,
-        message: `is a${type === 'array' || type === 'object' ? 'n' : ''} ${type}, but variants[0].value is a${expected === 'array' || expected === 'object' ? 'n' : ''} ${expected}: every variant of a flag holds one type`,
-      }
+      return { field: `${at}.value`, message: `is ${article(type)}, but variants[0].value is ${article(expected)}: every variant of a flag holds one type` }
     const bytes = UTF8.encode(JSON.stringify(variant.value)).length
     if (bytes > MAX_VARIANT_VALUE_BYTES) return { field: `${at}.value`, message: `is ${bytes} bytes of JSON: at most ${MAX_VARIANT_VALUE_BYTES}` }
   }
