@@ -11,6 +11,7 @@ import { CLAUSE_OPERATORS } from '../../packages/core/src/flags/rules.js'
 import { FLAG_DEFAULTS, type Clause, type Flag } from '../../packages/core/src/flags/schema.js'
 import type { Rule } from '../../packages/core/src/flags/rules.js'
 import { compileSegment, compileSegmentRecord, segmentLookup } from '../../packages/core/src/segments/compile.js'
+import { IdTable } from '../../packages/core/src/segments/id-table.js'
 
 afterEach(() => setCodeGeneration(true))
 
@@ -35,7 +36,7 @@ const lookup = segmentLookup([
     excludedTenants: [],
     clauses: [{ attribute: 'country', operator: 'in', values: ['de', CAFE_NFD] }],
   }),
-  compileSegment({ key: 'remote', excludedUsers: [], excludedTenants: [], clauses: [] } as never, new Set(), new Set(), false) as CompiledSegment,
+  compileSegment({ key: 'remote', excludedUsers: [], excludedTenants: [], clauses: [] } as never, new IdTable(), new IdTable(), false) as CompiledSegment,
 ])
 
 const valuesFor = (operator: string): fc.Arbitrary<(string | number | boolean)[]> => {
@@ -71,7 +72,7 @@ const clause: fc.Arbitrary<Clause> = fc
   )
 
 // What a rule serves on may name a variant or a split (used when the flag has variants).
-const onVariant = fc.oneof(
+const onVariant = fc.oneof<fc.Arbitrary<Partial<Rule['serve']>>[]>(
   fc.constant({}),
   fc.constantFrom({ variant: 'a' }, { variant: 'b' }),
   fc.constant({

@@ -108,7 +108,13 @@ export function explain(key: string, f: CompiledFlag | undefined, ctx: Context):
   if (f === undefined) return result
   const explanation: Explanation = { state: f.state, model: f.flag.model ?? 1 }
   result.explanation = explanation
-  if (f.unsupported || f.state === 'enabled' || f.state === 'disabled') return result
+  if (result.variant !== undefined) explanation.variant = variantTrace(f, result, ctx)
+  if (f.unsupported || f.state === 'disabled') return result
+  if (f.state === 'enabled') {
+    // Rules only choose a variant in this state: the one that did is traced, not the others.
+    if (result.ruleId !== undefined) explanation.rules = [{ id: result.ruleId, matched: true }]
+    return result
+  }
   const { userId, tenantId } = ctx
   explanation.betaUsers = typeof userId === 'string' ? { userId, listed: hasId(f.betaUsers, userId, f.betaUsersNfc) } : { listed: false }
   if (explanation.betaUsers.listed) return result
@@ -153,4 +159,15 @@ export function explain(key: string, f: CompiledFlag | undefined, ctx: Context):
     if (value !== undefined) explanation.fallthrough.bucket = bucketFromSeed(f.seed, value)
   }
   return result
+}
+
+/** How the answer's variant was chosen: the offVariant, the deciding rule's own, or a split's bucket. */
+function variantTrace(f: CompiledFlag, result: EvaluationResult, ctx: Context): NonNullable<Explanation['variant']> {
+  const key = result.variant!
+  if (!result.enabled) return { key, source: 'offVariant' }
+  const rule = result.ruleId === undefined ? undefined : f.rules.find((r) => r.rule.id === result.ruleId)
+  const split = rule === undefined ? f.variants!.split : rule.onSplit
+  if (split === null) return { key, source: 'rule' }
+  const value = stickyValue(split.stickiness, ctx)
+  return { key, source: 'split', stickiness: split.stickiness, ...(value === undefined ? {} : { bucket: bucketFromSeed(f.variants!.seed, value) }) }
 }

@@ -220,6 +220,19 @@ export const Explanation = Type.Object(
       ),
     ),
     fallthrough: Type.Optional(PercentageTrace),
+    variant: Type.Optional(
+      Type.Object(
+        {
+          key: Type.String(),
+          source: StringEnum(['offVariant', 'rule', 'split'] as const, {
+            description: "offVariant: the answer is off; rule: the deciding rule's variant; split: a weighted split (the rule's own, or the flag's)",
+          }),
+          stickiness: Type.Optional(StringEnum(STICKINESS)),
+          bucket: Type.Optional(Type.Integer({ description: "The split bucket, fmix32(FNV-1a-32('<key>:variant:<id>')) mod 100000" })),
+        },
+        { additionalProperties: false, description: 'On a flag with variants: how the variant was chosen' },
+      ),
+    ),
   },
   {
     $id: 'Explanation',
