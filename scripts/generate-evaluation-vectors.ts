@@ -6,13 +6,13 @@
 // by hand from the model's rules, and generating throws when the engine disagrees with any of them.
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { bucketFromSeed } from '../packages/core/src/evaluation/bucket.js'
+import { bucketFromSeed, bucketSeed } from '../packages/core/src/evaluation/bucket.js'
 import { compileFlag, evaluate, ruleSeed, type Context } from '../packages/core/src/evaluation/engine.js'
 import { MODEL_VERSION } from '../packages/core/src/flags/defaults.js'
 import { toNfc } from '../packages/core/src/flags/identity.js'
-import { settleClauses, settleRules } from '../packages/core/src/flags/model.js'
+import { settleClauses, settleRules, variantsProblem } from '../packages/core/src/flags/model.js'
 import type { Clause, RuleInput } from '../packages/core/src/flags/rules.js'
-import { modelOf, type Flag, type FlagState, type Stickiness } from '../packages/core/src/flags/schema.js'
+import { modelOf, type Flag, type FlagState, type Stickiness, type Variant } from '../packages/core/src/flags/schema.js'
 import { compileSegmentRecord, segmentLookup } from '../packages/core/src/segments/compile.js'
 import type { Segment } from '../packages/core/src/segments/schema.js'
 import { EVALUATION_VECTORS_FILE, expectationOf, type EvaluationExpectation, type EvaluationVector } from '../test/support/evaluation-vectors.js'
@@ -28,6 +28,8 @@ interface FlagFields {
   betaTenants?: string[]
   stickiness?: Stickiness
   rules?: RuleInput[]
+  variants?: Variant[]
+  offVariant?: string
   model?: number
 }
 
@@ -36,6 +38,9 @@ function storedFlag(key: string, f: FlagFields): Flag {
   const settled = settleRules((f.rules ?? []).map((rule, i) => ({ ...rule, id: rule.id ?? `rule-${i + 1}` })))
   if (settled.problem) throw new Error(`flag ${key}: rules${settled.problem.field} ${settled.problem.message}`)
   const rules = settled.rules
+  const variants = f.variants?.length ? { variants: f.variants, offVariant: f.offVariant } : {}
+  const problem = variantsProblem({ ...variants, rules })
+  if (problem) throw new Error(`flag ${key}: ${problem.field} ${problem.message}`)
   return {
     key,
     description: '',
@@ -46,7 +51,8 @@ function storedFlag(key: string, f: FlagFields): Flag {
     betaTenants: [...new Set((f.betaTenants ?? []).map(toNfc))],
     stickiness: f.stickiness ?? 'userId',
     rules,
-    model: f.model ?? modelOf({ rules }),
+    ...variants,
+    model: f.model ?? modelOf({ rules, ...variants }),
     version: 1,
     createdAt: STAMP,
     updatedAt: STAMP,
@@ -764,7 +770,7 @@ function stateCases(cases: Cases): void {
       }
     }
   }
-  for (const model of [1, 2, 3]) {
+  for (const model of [1, 2, 3, 4]) {
     const flag = storedFlag('states_model', { state: 'percentage', percentage: 100, model })
     cases.add(`states: model ${model}`, flag, { userId: 'u' })
   }
@@ -813,10 +819,158 @@ function missingAndMistypedCases(cases: Cases): void {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Variants (model 3).
+
+const COLOURS: Variant[] = [
+  { key: 'blue', value: 'BLUE', weight: 50 },
+  { key: 'green', value: 'GREEN', weight: 50 },
+  { key: 'grey', value: 'GREY' },
+]
+const byCountry = (id: string, country: string, serve: RuleInput['serve']): RuleInput => ({
+  id,
+  clauses: [{ attribute: 'country', operator: 'in', values: [country] }],
+  serve,
+})
+
+/** The split bucket, written out: fmix32(FNV-1a-32("<key>:variant:<id>")) mod 100000. */
+const splitBucket = (key: string, id: string) => bucketFromSeed(bucketSeed(`${key}:variant`), id)
+
+function variantHandCases(cases: Cases): void {
+  const flag = (fields: Partial<FlagFields>) => storedFlag('hand_variants', { state: 'enabled', variants: COLOURS, offVariant: 'grey', ...fields })
+  const colour = (variant: string, answer: EvaluationExpectation): EvaluationExpectation => ({ ...answer, variant, value: variant.toUpperCase() })
+  cases.hand('variants: disabled serves the offVariant', flag({ state: 'disabled' }), { userId: 'u' }, colour('grey', { enabled: false, reason: 'disabled' }))
+  for (const userId of ['user-1', 'user-2', 'José', '🚀']) {
+    const split = splitBucket('hand_variants', userId) < 50_000 ? 'blue' : 'green'
+    cases.hand(`variants: enabled serves the split's variant for ${userId}`, flag({}), { userId }, colour(split, on()))
+  }
+  cases.hand('variants: enabled without the id serves the split’s first variant', flag({}), {}, colour('blue', on()))
+  cases.hand(
+    'variants: in the enabled state a rule serving off does not apply, the next rule chooses',
+    flag({ rules: [byCountry('off', 'NL', { enabled: false }), byCountry('grey-nl', 'NL', { enabled: true, variant: 'grey' })] }),
+    ctxWith({ country: 'NL' }),
+    colour('grey', on('grey-nl')),
+  )
+  cases.hand(
+    'variants: a rule serving off serves the offVariant',
+    flag({ state: 'beta_users', rules: [byCountry('off', 'NL', { enabled: false })] }),
+    ctxWith({ country: 'NL' }),
+    colour('grey', ruleOff('off')),
+  )
+  cases.hand('variants: not targeted serves the offVariant', flag({ state: 'beta_users' }), { userId: 'u' }, colour('grey', NOT_TARGETED))
+  cases.hand(
+    "variants: a rule's own split of one variant",
+    flag({ state: 'beta_users', rules: [byCountry('all-grey', 'NL', { enabled: true, split: [{ variant: 'grey', weight: 100 }] })] }),
+    ctxWith({ country: 'NL' }),
+    colour('grey', on('all-grey')),
+  )
+  cases.hand(
+    'variants: percentage 0 serves the offVariant',
+    flag({ state: 'percentage', percentage: 0 }),
+    { userId: 'u' },
+    colour('grey', { enabled: false, reason: 'percentage_out' }),
+  )
+  cases.hand(
+    'variants: percentage without the id serves the offVariant',
+    flag({ state: 'percentage', percentage: 100 }),
+    {},
+    colour('grey', { enabled: false, reason: 'missing_context' }),
+  )
+}
+
+function variantCases(cases: Cases): void {
+  const types: [string, Variant[]][] = [
+    ['strings', COLOURS],
+    [
+      'numbers',
+      [
+        { key: 'small', value: 10, weight: 33.333 },
+        { key: 'zero', value: 0 },
+        { key: 'large', value: 1e6, weight: 66.667 },
+      ],
+    ],
+    [
+      'booleans',
+      [
+        { key: 'yes', value: true, weight: 25 },
+        { key: 'no', value: false, weight: 75 },
+      ],
+    ],
+    [
+      'objects',
+      [
+        { key: 'basic', value: { seats: 5, features: ['a'] }, weight: 90 },
+        { key: 'pro', value: { seats: 50, features: ['a', 'b'], support: { sla: '24h' } }, weight: 10 },
+      ],
+    ],
+    [
+      'arrays',
+      [
+        { key: 'one', value: ['x'], weight: 50.5 },
+        { key: 'two', value: ['x', 'y'], weight: 49.5 },
+      ],
+    ],
+  ]
+  for (const [type, variants] of types) {
+    for (const state of ['enabled', 'percentage', 'beta_users'] as const) {
+      const flag = storedFlag(`variants_${type}`, { state, percentage: 40, betaUsers: ['user-3'], variants, offVariant: variants[1]!.key })
+      for (let i = 0; i < 12; i++) cases.add(`variants: ${type}, ${state}, user-${i}`, flag, { userId: `user-${i}` })
+    }
+  }
+  // The same ids under 50/50 and 60/40: only ids whose bucket lies between the boundaries change.
+  for (const weights of [
+    [50, 50],
+    [60, 40],
+    [0, 100],
+  ]) {
+    const flag = storedFlag('variants_weights', {
+      state: 'enabled',
+      variants: [
+        { key: 'a', value: 'A', weight: weights[0]! },
+        { key: 'b', value: 'B', weight: weights[1]! },
+      ],
+      offVariant: 'a',
+    })
+    for (let i = 0; i < 40; i++) cases.add(`variants: weights ${weights.join('/')}, user-${i * 31}`, flag, { userId: `user-${i * 31}` })
+  }
+  // Sticky by tenant; and rules choosing variants, by variant, by split (with its own stickiness), through a percentage.
+  const tenantFlag = storedFlag('variants_tenants', { state: 'enabled', stickiness: 'tenantId', variants: COLOURS, offVariant: 'grey' })
+  for (let i = 0; i < 15; i++) cases.add(`variants: sticky by tenant, tenant-${i}`, tenantFlag, { userId: 'same', tenantId: `tenant-${i}` })
+  const ruled = (state: FlagState) =>
+    storedFlag('variants_rules', {
+      state,
+      percentage: 30,
+      variants: COLOURS,
+      offVariant: 'grey',
+      rules: [
+        byCountry('nl-green', 'NL', { enabled: true, variant: 'green' }),
+        byCountry('be-split', 'BE', {
+          enabled: true,
+          split: [
+            { variant: 'grey', weight: 20 },
+            { variant: 'blue', weight: 80 },
+          ],
+          stickiness: 'tenantId',
+        }),
+        byCountry('de-half', 'DE', { percentage: 50, variant: 'blue' }),
+        byCountry('fr-off', 'FR', { enabled: false }),
+        byCountry('it-on', 'IT', { enabled: true }),
+      ],
+    })
+  for (const state of ['enabled', 'beta_users', 'percentage'] as const) {
+    for (const country of ['NL', 'BE', 'DE', 'FR', 'IT', 'ES']) {
+      for (let i = 0; i < 6; i++) {
+        cases.add(`variants: rules, ${state}, ${country}, user-${i}`, ruled(state), ctxWith({ country }, { userId: `user-${i}`, tenantId: `tenant-${i}` }))
+      }
+    }
+  }
+}
+
 /** Every case, hand-written ones first. */
 export function evaluationCases(): EvaluationVector[] {
   const cases = new Cases()
   handCases(cases)
+  variantHandCases(cases)
   stateCases(cases)
   operatorCases(cases)
   missingAndMistypedCases(cases)
@@ -826,22 +980,24 @@ export function evaluationCases(): EvaluationVector[] {
   ruleOrderCases(cases)
   segmentCases(cases)
   rulePercentageCases(cases)
+  variantCases(cases)
   return cases.list
 }
 
 const DESCRIPTION =
-  'Evaluation test vectors for Switchyard flags with targeting rules and segments: every evaluator (server, SDK, any other client) must give each ' +
+  'Evaluation test vectors for Switchyard flags with targeting rules, segments and variants: every evaluator (server, SDK, any other client) must give each ' +
   "case's expected answer. Generated by scripts/generate-evaluation-vectors.ts (npm run vectors); cases named 'hand: …' carry answers written by " +
   'hand, which the generator checks the engine against.'
 
 const CONTRACT = [
-  'Each case: build the segments from `segments`, compile `flag`, evaluate it for `context`, and compare enabled, reason and ruleId with `expected` ' +
-    '(ruleId present in the answer exactly when present in `expected`).',
+  'Each case: build the segments from `segments`, compile `flag`, evaluate it for `context`, and compare enabled, reason, ruleId, variant and ' +
+    'value with `expected` (ruleId present in the answer exactly when present in `expected`; variant and value exactly when the flag has variants ' +
+    'and the answer is neither unsupported_model nor segment_not_local).',
   '`flag` is a stored flag as GET /flags/:key returns it; `segments` are segment records as GET /segments/:key returns them, holding every ' +
     'segment the rules name that exists (a name with no record is a segment that does not exist); `context` is one POST /evaluate accepts.',
-  '`now`, when present, is the clock at evaluation; no operator of model 2 reads the clock, so no case has it.',
+  '`now`, when present, is the clock at evaluation; nothing in model 3 reads the clock, so no case has it.',
   'A flag whose `model` is above `model` answers unsupported_model (enabled false) whatever its state.',
-  'State enabled answers enabled and disabled answers disabled, absolutely: beta lists and rules are not read.',
+  'State enabled answers enabled and disabled answers disabled, absolutely: beta lists are not read, and rules only on a flag with variants ' + '(below).',
   'States beta_users and percentage: betaUsers (userId) first, then betaTenants (tenantId), then the rules in order; the first rule whose clauses ' +
     'all match decides (a rule with no clauses matches every context). When none does: beta_users answers not_targeted; percentage buckets ' +
     'by `stickiness` as bucketing.json specifies (percentage_in when bucket < round(percentage * 1000), else percentage_out; missing_context ' +
@@ -859,6 +1015,14 @@ const CONTRACT = [
     'type among its values. An empty list is a list of strings without elements: no string comparison matches it (so not_in and negated ' +
     'string clauses do), and it is mistyped for numbers and for an in/not_in without string values. `negate` inverts only the verdict on a present, ' +
     'well-typed value; not_in is in negated. `exists` matches any present value, negated: an absent one.',
+  'Variants (model 3): an answer that is off (disabled, not_targeted, percentage_out, missing_context, a rule serving off) serves `offVariant`. ' +
+    "An answer that is on serves the deciding rule's `serve.variant`, else a split: the rule's `serve.split` (hashing its `serve.stickiness`, " +
+    "default the flag's `stickiness`), else the flag's default split (the variants' weights, a missing weight 0, hashing the flag's `stickiness`). " +
+    'In state enabled the rules are evaluated only to choose the variant: the first matching rule whose answer is on decides (rule_match with ' +
+    'its id); a matching rule whose answer is off is passed over; with none, the default split (reason enabled).',
+  'A split: bucket = fmix32(FNV-1a-32(UTF-8("<flagKey>:variant:<id>"))) mod 100000 (bucketing.json with flagKey replaced by ' +
+    "`<flagKey>:variant`); the split's shares in order, each of round(weight * 1000) buckets, shares of weight 0 skipped: the first share whose " +
+    'cumulative upper bound is above the bucket serves. A context without the id gets the first share of weight above 0.',
   'in_segment matches when the context is in any of the named segments that exist; a segment whose names none exist never matches, negated ' +
     'or not. Membership: an excluded userId or tenantId is out; then a listed userId or tenantId is in; then a context matching every one of ' +
     "the segment's clauses is in (a segment without clauses holds only its listed ids).",

@@ -13,6 +13,9 @@ export interface EvaluationExpectation {
   reason: Reason
   /** Present exactly when the answer names the rule that decided. */
   ruleId?: string
+  /** On a flag with variants: the variant served and its value. */
+  variant?: string
+  value?: unknown
 }
 
 export interface EvaluationVector {
@@ -43,9 +46,13 @@ export function loadEvaluationVectors(file = EVALUATION_VECTORS_FILE): Evaluatio
   return JSON.parse(readFileSync(file, 'utf8')) as EvaluationVectors
 }
 
-/** What an answer (`answer()`, POST /evaluate, an SDK's evaluate) must equal: its enabled, reason and ruleId. */
-export function expectationOf(result: { enabled: boolean; reason: Reason; ruleId?: string }): EvaluationExpectation {
-  return result.ruleId === undefined
-    ? { enabled: result.enabled, reason: result.reason }
-    : { enabled: result.enabled, reason: result.reason, ruleId: result.ruleId }
+/** What an answer (`answer()`, POST /evaluate, an SDK's evaluate) must equal: its enabled, reason, ruleId, variant and value. */
+export function expectationOf(result: { enabled: boolean; reason: Reason; ruleId?: string; variant?: string; value?: unknown }): EvaluationExpectation {
+  const expected: EvaluationExpectation = { enabled: result.enabled, reason: result.reason }
+  if (result.ruleId !== undefined) expected.ruleId = result.ruleId
+  if (result.variant !== undefined) {
+    expected.variant = result.variant
+    expected.value = result.value
+  }
+  return expected
 }

@@ -204,6 +204,24 @@ describe('test/vectors/evaluation.json', () => {
       expect(document.cases.some((c) => c.segments.some((s) => s.excludedUsers.length > 0 && s.excludedTenants.length > 0))).toBe(true)
     })
 
+    it('variants: splits of every value type, rule-chosen variants and splits, the offVariant on every off answer, weight changes', () => {
+      const withVariants = document.cases.filter((c) => c.expected.variant !== undefined)
+      const types = new Set(withVariants.map((c) => (Array.isArray(c.expected.value) ? 'array' : typeof c.expected.value)))
+      expect(types).toEqual(new Set(['string', 'number', 'boolean', 'object', 'array']))
+      const offReasons = new Set(withVariants.filter((c) => !c.expected.enabled && c.expected.variant === c.flag.offVariant).map((c) => c.expected.reason))
+      expect(offReasons).toEqual(new Set(['disabled', 'not_targeted', 'percentage_out', 'missing_context', 'rule_match']))
+      const ruleServes = withVariants.filter((c) => c.expected.enabled && c.expected.ruleId !== undefined)
+      const serveOf = (c: EvaluationVector) => c.flag.rules!.find((r) => r.id === c.expected.ruleId)!.serve
+      expect(ruleServes.some((c) => serveOf(c).variant !== undefined)).toBe(true)
+      expect(ruleServes.some((c) => serveOf(c).split !== undefined)).toBe(true)
+      expect(withVariants.some((c) => c.flag.state === 'enabled' && c.expected.ruleId !== undefined)).toBe(true)
+      // The same ids under three weightings, some answered differently and some alike.
+      const weights = withVariants.filter((c) => c.name.startsWith('variants: weights '))
+      const byId = new Map<string, Set<string>>()
+      for (const c of weights) byId.set(c.context.userId!, (byId.get(c.context.userId!) ?? new Set()).add(c.expected.variant!))
+      expect([...byId.values()].some((v) => v.size > 1) && [...byId.values()].some((v) => v.size === 1)).toBe(true)
+    })
+
     it('every reason an evaluator with every segment at hand can give', () => {
       const reasons = new Set(document.cases.map((c) => c.expected.reason))
       for (const reason of [

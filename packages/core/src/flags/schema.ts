@@ -4,7 +4,7 @@ import { IDENTIFIER_PATTERN, StringEnum, TEXT_PATTERN, ref } from '../schema.js'
 import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.js'
 import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
 export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
-import { MAX_VARIANTS, Variant, variantKey } from './variants.js'
+import { MAX_VARIANTS, SplitShare, Variant, variantKey } from './variants.js'
 export type { Variant, SplitShare, VariantType } from './variants.js'
 export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
@@ -328,9 +328,11 @@ export const EvaluateResponseDocumented = {
 
 export const flagSchemas = [
   Clause,
+  SplitShare,
   Serve,
   Rule,
   StoredRule,
+  Variant,
   Flag,
   FlagCreate,
   FlagPatch,
