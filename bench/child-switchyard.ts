@@ -1,6 +1,6 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
 // Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_RULES (bench_rules: bench_flag
-// with the 20 rules of fixtures.ts), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
+// with the 20 rules of fixtures.ts), BENCH_VARIANTS=1 (bench_variants: bench_flag with two variants), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
@@ -34,7 +34,7 @@ const store = config.redis ? await createStore(config) : dataDir ? new FileStore
 if (store instanceof FileStore) await store.load()
 // Seeded through the store, as a real deployment would hold them, so PATCHes work on them.
 if (!config.redis) {
-  const flags = makeFlags(flagCount, betaUsers, process.env.BENCH_RULES ? twentyRules() : [])
+  const flags = makeFlags(flagCount, betaUsers, process.env.BENCH_RULES ? twentyRules() : [], process.env.BENCH_VARIANTS === '1')
   for (const flag of flags) {
     await store.commit(seedWrite(flag))
   }

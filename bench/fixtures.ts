@@ -43,14 +43,22 @@ export function twentyRules(): Rule[] {
   return Array.from({ length: RULES }, (_, i) => ({ id: `rule-${i + 1}`, clauses: ruleClauses(i), serve: { enabled: true } }))
 }
 
+/** Two variants of an object value, 50/50. */
+export const BENCH_VARIANTS = [
+  { key: 'control', value: { colour: 'blue', label: 'Buy' }, weight: 50 },
+  { key: 'treatment', value: { colour: 'orange', label: 'Buy now' }, weight: 50 },
+]
+
 /**
  * `count` flags: bench_flag (percentage 50) first, then bench_rules (the same with `rules`) when
- * rules are given, the rest cycling through every state.
+ * rules are given and bench_variants (the same with two variants) when asked, the rest cycling
+ * through every state.
  */
-export function makeFlags(count: number, betaUsers = 0, rules: Rule[] = []): Flag[] {
+export function makeFlags(count: number, betaUsers = 0, rules: Rule[] = [], variants = false): Flag[] {
   const states = ['enabled', 'disabled', 'beta_users', 'percentage'] as const
   const flags = [makeFlag('bench_flag', { betaUsers: Array.from({ length: betaUsers }, (_, i) => `beta-user-${i}`) })]
   if (rules.length > 0) flags.push(makeFlag('bench_rules', { rules, model: 2 }))
+  if (variants) flags.push(makeFlag('bench_variants', { variants: BENCH_VARIANTS, offVariant: 'control', model: 3 }))
   for (let i = flags.length; i < count; i++) flags.push(makeFlag(`flag_${i}`, { state: states[i % 4]!, percentage: (i * 7) % 100 }))
   return flags
 }

@@ -372,6 +372,12 @@ async function engineCase(): Promise<void> {
     figure: `${ns_(n.rules20x5FailingFirst)}; flagd-core ${ns_(n.flagdJsonLogic20x5FailingFirst)}`,
     ratio: `faster than flagd-core by ${both('flagdJsonLogic20x5FailingFirst', 'rules20x5FailingFirst')}`,
   })
+  rows.push({
+    case: '4. variants: the percentage flag with two variants (50/50), against the same flag without them, same run',
+    figure: `${ns_(n.variantPercentage)} vs ${ns_(n.percentage)}`,
+    ratio: both('variantPercentage', 'percentage'),
+    target: '≤ 1.3 ×',
+  })
   rows.push({ case: '4. targeting: one semver_gt clause (pre-release versions, parsed each time)', figure: ns_(n.semverClause), target: '≤ 200 ns' })
   rows.push({ case: '4. targeting: one after clause (ISO-8601 with zones, parsed each time)', figure: ns_(n.dateClause), target: '≤ 200 ns' })
   rows.push({
@@ -387,6 +393,23 @@ async function engineCase(): Promise<void> {
         .join(', '),
     })
   }
+}
+
+/** Variants over HTTP: the same request to one server for bench_flag and for bench_variants (the same flag with two variants). */
+async function variantsCase(): Promise<void> {
+  const env = { BENCH_FLAGS: '50', BENCH_VARIANTS: '1' }
+  const measuredCases = await compare([
+    { name: 'boolean', script: 'child-switchyard.ts', env, token: BENCH_TOKEN, body: { flag: 'bench_flag', context: single.context } },
+    { name: 'variants', script: 'child-switchyard.ts', env, token: BENCH_TOKEN, body: { flag: 'bench_variants', context: single.context } },
+  ])
+  const { boolean, variants } = measuredCases as Record<string, Measured>
+  rows.push({ case: '11. POST /evaluate, a percentage flag', figure: line(boolean!) })
+  rows.push({
+    case: '11. POST /evaluate, the same flag with two variants (the answer adds variant and value)',
+    figure: line(variants!),
+    ratio: `${ratio(variants!.reqPerSec, boolean!.reqPerSec)} × req/s, ${ratio(variants!.cpuMicrosPerRequest, boolean!.cpuMicrosPerRequest)} × CPU/req`,
+    target: '≥ 0.95 × req/s',
+  })
 }
 
 /** A 1,000,000-member segment in the embedded store, in a process of its own (it needs --expose-gc). */
@@ -420,6 +443,7 @@ export async function main(): Promise<void> {
   if (want('http') || want('evaluate')) await evaluateCases()
   if (want('http') || want('scale')) await scaleCases()
   if (want('http') || want('rules')) await rulesCase()
+  if (want('http') || want('variants')) await variantsCase()
   if (want('writes')) await writesCase()
   if (want('limits')) await limitsCase()
   if (want('streams')) await streamsCase()

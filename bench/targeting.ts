@@ -130,6 +130,20 @@ const percentageContexts: Context[] = asParsed(
   Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` })),
 )
 
+// ---- The same percentage flag with two variants (50/50): an on/off bucket and a split bucket.
+const variantFlag = asParsed(
+  makeFlag('bench_percentage', {
+    state: 'percentage',
+    percentage: 37.5,
+    variants: [
+      { key: 'control', value: 'blue', weight: 50 },
+      { key: 'treatment', value: 'green', weight: 50 },
+    ],
+    offVariant: 'control',
+    model: 3,
+  }),
+)
+
 type Evaluate = (f: CompiledFlag, ctx: Context) => { enabled: boolean }
 type Compile = (flag: Flag, segments?: SegmentLookup) => CompiledFlag
 let baselineEvaluate: Evaluate = evaluate
@@ -219,9 +233,11 @@ export async function targetingBench(log: (line: string) => void = () => {}): Pr
       date: compile(dateFlag, lookup),
       segment: compile(segmentFlag, lookup),
       percentage: compile(percentageFlag, lookup),
+      variants: compile(variantFlag, lookup),
     }
     return [
       { name: `${prefix}percentage`, run: (n) => loop(c.percentage, percentageContexts, n), iterations: 0 },
+      { name: `${prefix}variantPercentage`, run: (n) => loop(c.variants, percentageContexts, n), iterations: 0 },
       { name: `${prefix}rules20x5`, run: (n) => loop(c.rules, ruleContexts, n), iterations: 0 },
       { name: `${prefix}rules20x5FailingFirst`, run: (n) => loop(c.rulesFirst, ruleContexts, n), iterations: 0 },
       { name: `${prefix}semverClause`, run: (n) => loop(c.semver, semverContexts, n), iterations: 0 },

@@ -226,27 +226,45 @@ function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decisio
 
 export function evaluate(f: CompiledFlag, ctx: Context): Decision {
   if (f.unsupported) return Decisions.unsupportedModel
-  const v = f.variants
+  // A flag with variants takes a path of its own, so this one stays as small as before variants.
+  if (f.variants !== null) return evaluateVariants(f, f.variants, ctx)
   switch (f.state) {
     case 'enabled':
-      if (v === null) return Decisions.enabled
+      return Decisions.enabled
+    case 'disabled':
+      return Decisions.disabled
+    case 'beta_users':
+      return betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)) ?? Decisions.notTargeted
+    case 'percentage': {
+      const targeted = betaDecision(f, ctx) ?? (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false))
+      if (targeted) return targeted
+      const value = stickyValue(f.stickiness, ctx)
+      if (value === undefined) return Decisions.missingContext
+      return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
+    }
+  }
+}
+
+/** evaluate() for a flag with variants: the same answers, each carrying its variant (variants.ts). */
+function evaluateVariants(f: CompiledFlag, v: CompiledVariants, ctx: Context): Decision {
+  switch (f.state) {
+    case 'enabled':
       // On for everyone; a rule that serves on chooses the variant.
       return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, true)) ?? v.enabled[pickVariant(v.split, v.seed, ctx)]!
     case 'disabled':
-      return v === null ? Decisions.disabled : v.disabled
+      return v.disabled
     case 'beta_users': {
       const beta = betaDecision(f, ctx)
-      if (beta !== undefined) return v === null ? beta : betaVariant(v, beta, ctx)
-      return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)) ?? (v === null ? Decisions.notTargeted : v.notTargeted)
+      if (beta !== undefined) return betaVariant(v, beta, ctx)
+      return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)) ?? v.notTargeted
     }
     case 'percentage': {
       const beta = betaDecision(f, ctx)
-      if (beta !== undefined) return v === null ? beta : betaVariant(v, beta, ctx)
+      if (beta !== undefined) return betaVariant(v, beta, ctx)
       const ruled = f.rules.length === 0 ? undefined : ruleDecision(f, ctx, false)
       if (ruled) return ruled
       const value = stickyValue(f.stickiness, ctx)
-      if (value === undefined) return v === null ? Decisions.missingContext : v.missingContext
-      if (v === null) return bucketFromSeed(f.seed, value) < f.threshold ? Decisions.percentageIn : Decisions.percentageOut
+      if (value === undefined) return v.missingContext
       // The default split hashes the flag's stickiness too: both buckets in one pass over the value.
       if (bucketPairFromSeeds(f.seed, v.seed, value) >= f.threshold) return v.percentageOut
       return v.percentageIn[variantAt(v.split, secondBucket())]!
