@@ -1,6 +1,7 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
 // Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_RULES (bench_rules: bench_flag
-// with the 20 rules of fixtures.ts), BENCH_VARIANTS=1 (bench_variants: bench_flag with two variants), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
+// with the 20 rules of fixtures.ts), BENCH_VARIANTS=1 (bench_variants: bench_flag with two
+// variants), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
