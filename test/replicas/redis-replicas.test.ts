@@ -30,6 +30,36 @@ describe('changes made on one replica', () => {
     expect(await evaluateFlag(b, 'checkout_v2', { userId: 'u1' })).toEqual({ flag: 'checkout_v2', enabled: true, reason: 'enabled', version: 2 })
   })
 
+  it('a flag with variants propagates, its values, weight changes and `variants: []` with it (issue 19)', async () => {
+    const [a, b] = await twoReplicas()
+    const variants = [
+      { key: 'control', value: { colour: 'blue', sizes: ['s', 'm'] }, weight: 100 },
+      { key: 'treatment', value: { colour: 'orange', sizes: ['l'] } },
+    ]
+    await createFlag(a, { key: 'button', state: 'enabled', variants, offVariant: 'control' })
+    await eventually(() => held(b, 'button') !== undefined, 10_000, 'B to hold the flag')
+    expect(await evaluateFlag(b, 'button', { userId: 'u1' })).toEqual({
+      flag: 'button',
+      enabled: true,
+      reason: 'enabled',
+      version: 1,
+      variant: 'control',
+      value: { colour: 'blue', sizes: ['s', 'm'] },
+    })
+    await updateFlag(a, 'button', {
+      variants: [
+        { ...variants[0]!, weight: 0 },
+        { ...variants[1]!, weight: 100 },
+      ],
+    })
+    await eventually(async () => (await evaluateFlag(b, 'button', { userId: 'u1' })).variant === 'treatment', 10_000, 'B to serve the new split')
+    expect((await evaluateFlag(b, 'button', { userId: 'u1' })).value).toEqual({ colour: 'orange', sizes: ['l'] })
+    await updateFlag(a, 'button', { variants: [] })
+    await eventually(async () => (await evaluateFlag(b, 'button', { userId: 'u1' })).version === 3, 10_000, 'B to apply version 3')
+    expect(await evaluateFlag(b, 'button', { userId: 'u1' })).toEqual({ flag: 'button', enabled: true, reason: 'enabled', version: 3 })
+    expect(held(b, 'button')).not.toHaveProperty('offVariant')
+  })
+
   it('creates and deletes propagate, and a late replica never resurrects a deleted flag', async () => {
     const [a, b] = await twoReplicas()
     await createFlag(b, { key: 'short_lived', state: 'enabled' })

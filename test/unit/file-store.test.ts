@@ -107,6 +107,44 @@ describe('a write to the embedded store', () => {
     await expectHolds(await open(dir), model)
   })
 
+  it('keeps a flag with variants through the journal and the fold: values, a weight change, variants removed (issue 19)', async () => {
+    const dir = newDir()
+    const store = await open(dir, 2)
+    const variants = [
+      { key: 'a', value: { nested: ['x', 'y'], n: 1 }, weight: 100 },
+      { key: 'b', value: { nested: [], n: 2 } },
+    ]
+    const v1 = { ...FLAG_DEFAULTS, key: 'v', variants, offVariant: 'a', model: 3, version: 1, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' } as Flag
+    const v2 = {
+      ...v1,
+      variants: [
+        { ...variants[0]!, weight: 40 },
+        { ...variants[1]!, weight: 60 },
+      ],
+      version: 2,
+    }
+    const { variants: _v, offVariant: _o, ...v3 } = { ...v2, model: 1, version: 3 }
+    const audit = (version: number) => ({
+      id: `v-${version}`,
+      type: 'audit' as const,
+      action: 'flag.updated' as const,
+      flag: 'v',
+      version,
+      actor: 't',
+      requestId: 'r',
+      timestamp: NOW,
+      changes: {},
+    })
+    await store.commit({ kind: 'flag', key: 'v', expectedVersion: 0, next: v1, audit: audit(1) })
+    await store.commit({ kind: 'flag', key: 'v', expectedVersion: 1, next: v2, audit: audit(2) })
+    await store.close()
+    const reopened = await open(dir, 2)
+    expect((await reopened.load()).flags).toEqual([v2])
+    await reopened.commit({ kind: 'flag', key: 'v', expectedVersion: 2, next: v3 as Flag, audit: audit(3) })
+    await reopened.close()
+    expect((await (await open(dir)).load()).flags).toEqual([v3])
+  })
+
   it('replays a token change from the journal as well as a flag change', async () => {
     const dir = newDir()
     const store = await open(dir)
