@@ -67,11 +67,14 @@ export interface CompiledFlag {
   readonly variants: CompiledVariants | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
+  /** unsupported, or a flag with variants: evaluate() takes neither the boolean path nor its cost. */
+  readonly special: boolean
 }
 
 // Shared, frozen decisions: evaluation allocates nothing.
-const decide = (enabled: boolean, reason: Reason, ruleId?: string): Decision =>
-  Object.freeze(ruleId === undefined ? { enabled, reason } : { enabled, reason, ruleId })
+// Every decision has the same fields (absent ones undefined), so reading one is a monomorphic load
+// wherever answers of every kind meet (a server holding flags with and without rules and variants).
+const decide = (enabled: boolean, reason: Reason, ruleId?: string): Decision => Object.freeze({ enabled, reason, ruleId, variant: undefined, value: undefined })
 export const Decisions = {
   enabled: decide(true, 'enabled'),
   disabled: decide(false, 'disabled'),
@@ -165,6 +168,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     decideRules: generateRules(rules, segments, GENERATED_HELPERS),
     variants,
     unsupported,
+    special: unsupported || variants !== null,
   }
 }
 
@@ -225,9 +229,8 @@ function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decisio
 }
 
 export function evaluate(f: CompiledFlag, ctx: Context): Decision {
-  if (f.unsupported) return Decisions.unsupportedModel
-  // A flag with variants takes a path of its own, so this one stays as small as before variants.
-  if (f.variants !== null) return evaluateVariants(f, f.variants, ctx)
+  // One check, as before variants, keeps the boolean path as small as it was.
+  if (f.special) return f.unsupported ? Decisions.unsupportedModel : evaluateVariants(f, f.variants!, ctx)
   switch (f.state) {
     case 'enabled':
       return Decisions.enabled
