@@ -328,6 +328,7 @@ export const EvaluateResponseDocumented = {
 
 export const flagSchemas = [
   Clause,
+  Variant,
   Serve,
   Rule,
   StoredRule,
