@@ -45,6 +45,7 @@ describe('flagctl --help', () => {
       'reseed',
       'accept-store',
       'segments',
+      'variants',
     ]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
     }

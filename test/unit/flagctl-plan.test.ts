@@ -8,6 +8,7 @@ import { applyPlan, operationName } from '../../packages/flagctl/src/apply.js'
 import type { Api } from '../../packages/flagctl/src/client.js'
 import { ApiError, CliError } from '../../packages/flagctl/src/errors.js'
 import { targetEdits } from '../../packages/flagctl/src/members.js'
+import { splitMoved } from '../../packages/flagctl/src/variants.js'
 import { computePlan, planJson, renderPlan, sortedDiff, type LiveSegments } from '../../packages/flagctl/src/plan.js'
 
 const MANAGED = { createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', updatedBy: 'someone' }
@@ -296,5 +297,151 @@ describe('applyPlan with segments', () => {
         'Run plan again to see where things stand.',
     )
     expect(failed.exitCode).toBe(2)
+  })
+})
+
+describe('plan and apply: variants', () => {
+  const VARIANTS = [
+    { key: 'grey', value: 'grey' },
+    { key: 'blue', value: 'blue', weight: 50 },
+    { key: 'green', value: 'green', weight: 50 },
+  ]
+  const NL: Rule = { id: 'nl', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }], serve: { enabled: true, variant: 'green' } }
+  const COLOUR = { ...liveFlag({ key: 'colour', state: 'enabled', variants: VARIANTS, offVariant: 'grey', rules: [NL] }), model: 3 }
+  const declared = { key: 'colour', state: 'enabled' as const, variants: VARIANTS, offVariant: 'grey', rules: [NL] }
+
+  /** An Api that records each flag write with its body and If-Match. */
+  function bodies(): { api: Api; calls: { name: string; key: string; body: unknown; version?: number }[] } {
+    const calls: { name: string; key: string; body: unknown; version?: number }[] = []
+    const api = {
+      createFlag: async (body: { key: string }) => void calls.push({ name: 'createFlag', key: body.key, body }),
+      updateFlag: async (key: string, body: unknown, version: number) => void calls.push({ name: 'updateFlag', key, body, version }),
+    }
+    return { api: api as unknown as Api, calls }
+  }
+
+  it('plans no change for the same variants, weight 0 spelled out or not', () => {
+    const spelled = { ...declared, variants: [{ ...VARIANTS[0]!, weight: 0 }, VARIANTS[1]!, VARIANTS[2]!] }
+    expect(computePlan([COLOUR], file([spelled]), false).steps).toEqual([])
+  })
+
+  it('shows each variant added, removed and changed, weights with the share of the split that moves, offVariant, and what rules serve', () => {
+    const variants = [
+      { key: 'blue', value: 'navy', weight: 60 },
+      { key: 'green', value: 'green', weight: 40, description: 'treatment' },
+      { key: 'off', value: 'white' },
+    ]
+    const rules: Rule[] = [
+      { ...NL, serve: { enabled: true, variant: 'blue' } },
+      {
+        id: 'pro',
+        clauses: [],
+        serve: {
+          percentage: 20,
+          stickiness: 'tenantId',
+          split: [
+            { variant: 'blue', weight: 30 },
+            { variant: 'green', weight: 70 },
+          ],
+        },
+      },
+    ]
+    const plan = computePlan([COLOUR], file([{ ...declared, variants, offVariant: 'off', rules }]), false)
+    expect(plan.steps).toEqual([
+      {
+        action: 'update',
+        key: 'colour',
+        version: 4,
+        patch: { offVariant: 'off', variants, rules },
+        changes: { offVariant: { before: 'grey', after: 'off' }, variants: { before: VARIANTS, after: variants }, rules: { before: [NL], after: rules } },
+        variants: [
+          { change: 'removed', variant: VARIANTS[0] },
+          { change: 'changed', variant: variants[0], before: VARIANTS[1] },
+          { change: 'changed', variant: variants[1], before: VARIANTS[2] },
+          { change: 'added', variant: variants[2] },
+        ],
+        splitMoved: 10,
+        rules: [
+          { change: 'changed', position: 1, rule: rules[0], before: NL },
+          { change: 'added', position: 2, rule: rules[1] },
+        ],
+      },
+    ])
+    expect(renderPlan(plan, 'http://svc/', 'flags.yaml')).toContain(
+      [
+        '~  colour  update  version 4: offVariant: "grey" → "off"; variants: 1 added, 1 removed, 2 changed (10% of the default split moves to another ' +
+          'variant); rules: 1 added, 1 changed',
+        '     - variant grey = "grey"',
+        '     ~ variant blue: value "blue" → "navy"; weight 50 → 60',
+        '     ~ variant green: weight 50 → 40; description: "" → "treatment"',
+        '     + variant off = "white"',
+        '     ~ rule nl: country in [NL] → on: blue (was: country in [NL] → on: green)',
+        '     + rule pro: everyone → 20% by tenantId: split by tenantId [blue 30%, green 70%]',
+      ].join('\n'),
+    )
+  })
+
+  it('shows variants reordered as a change that moves users, since the order lays out the split', () => {
+    const plan = computePlan([COLOUR], file([{ ...declared, variants: [VARIANTS[0]!, VARIANTS[2]!, VARIANTS[1]!] }]), false)
+    expect(plan.steps[0]).toMatchObject({ patch: { variants: [VARIANTS[0], VARIANTS[2], VARIANTS[1]] }, splitMoved: 100 })
+    expect(renderPlan(plan, 'http://svc/', 'f.yaml')).toContain(
+      'variants: reordered (100% of the default split moves to another variant)\n     ~ variants reordered: grey, green, blue (was: grey, blue, green)',
+    )
+  })
+
+  it('makes a flag boolean again with `variants: []` alone (the service drops offVariant with them), and gives a boolean flag variants', () => {
+    const cleared = computePlan([COLOUR], file([{ key: 'colour', state: 'enabled' }]), false)
+    expect(cleared.steps).toMatchObject([{ patch: { variants: [], rules: [] } }])
+    expect(Object.keys((cleared.steps[0] as { patch: object }).patch)).toEqual(['variants', 'rules'])
+    expect(renderPlan(cleared, 'http://svc/', 'f.yaml')).toContain(
+      'version 4: offVariant: "grey" → (none); variants: all 3 removed, the flag answers on or off; rules: 1 removed',
+    )
+
+    const plain = liveFlag({ key: 'colour', state: 'enabled' })
+    const given = computePlan([plain], file([declared]), false)
+    expect(given.steps).toMatchObject([{ patch: { offVariant: 'grey', variants: VARIANTS, rules: [NL] } }])
+    expect(given.steps[0]).not.toHaveProperty('splitMoved')
+    expect(renderPlan(given, 'http://svc/', 'f.yaml')).toContain('offVariant: "grey"; variants: 3 added; rules: 1 added\n     + variant grey = "grey"')
+  })
+
+  it('shows a created flag with its variants, and apply sends them: the create whole, an update as a patch against the version read', async () => {
+    const created = computePlan([], file([{ ...declared, key: 'fresh' }]), false)
+    expect(renderPlan(created, 'http://svc/', 'f.yaml')).toContain(
+      [
+        '+  fresh  create  state="enabled" offVariant="grey" variants=3 rules=1',
+        '     + variant grey = "grey"',
+        '     + variant blue = "blue" (50%)',
+        '     + variant green = "green" (50%)',
+        '     + rule nl: country in [NL] → on: green',
+      ].join('\n'),
+    )
+    const weights = [VARIANTS[0]!, { ...VARIANTS[1]!, weight: 60 }, { ...VARIANTS[2]!, weight: 40 }]
+    const plan = computePlan(
+      [COLOUR],
+      file([
+        { ...declared, key: 'fresh' },
+        { ...declared, variants: weights },
+      ]),
+      false,
+    )
+    const { api, calls } = bodies()
+    await applyPlan(api, plan, () => {})
+    expect(calls).toEqual([
+      { name: 'updateFlag', key: 'colour', body: { variants: weights }, version: 4 },
+      { name: 'createFlag', key: 'fresh', body: expect.objectContaining({ variants: VARIANTS, offVariant: 'grey', rules: [NL] }) },
+    ])
+    expect(renderPlan(plan, 'http://svc/', 'f.yaml')).toContain('variants: 2 changed (10% of the default split moves to another variant)')
+  })
+})
+
+describe('splitMoved', () => {
+  const split = (...weights: [string, number][]) => weights.map(([key, weight]) => ({ key, value: key, weight }))
+  it('is the share of the default split another variant serves after a change: the overlap of the ranges, in declared order', () => {
+    expect(splitMoved(split(['a', 50], ['b', 50]), split(['a', 60], ['b', 40]))).toBe(10)
+    expect(splitMoved(split(['a', 50], ['b', 50]), split(['b', 50], ['a', 50]))).toBe(100)
+    expect(splitMoved(split(['a', 33.333], ['b', 33.333], ['c', 33.334]), split(['a', 50], ['b', 0], ['c', 50]))).toBe(33.333)
+    expect(splitMoved(split(['a', 100]), split(['a', 100], ['b', 0]))).toBe(0)
+    expect(splitMoved(split(['a', 50], ['b', 50]), split(['a', 50], ['c', 50]))).toBe(50)
+    expect(splitMoved([], split(['a', 100]))).toBeUndefined()
   })
 })

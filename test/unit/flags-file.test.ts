@@ -86,8 +86,8 @@ describe('schema/flags.schema.json', () => {
     expect(segment.properties.users.maxItems).toBe(MAX_SEGMENT_MEMBERS)
     expect(Object.keys(SEGMENT_SPEC_DEFAULTS).sort()).toEqual([...SEGMENT_MUTABLE_FIELDS].sort())
     expect(SEGMENT_SPEC_DEFAULTS).toEqual(SEGMENT_DEFAULTS)
-    // Clause and Serve are written once, under definitions.
-    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Serve'])
+    // Clause, Serve, a split's share and a variant are written once, under definitions.
+    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Serve', 'SplitShare', 'Variant'])
   })
 })
 
@@ -306,6 +306,222 @@ describe('computePlan', () => {
     expect(computePlan(live, file([{ key: 'a', state: 'enabled', percentage: 30, betaUsers: ['x', 'y', 'x'] }]), false).steps).toEqual([])
     expect(computePlan(live, file([{ key: 'a', state: 'enabled' }]), false).steps).toMatchObject([
       { action: 'update', patch: { percentage: 0, betaUsers: [] } },
+    ])
+  })
+})
+
+describe('variants in the flags file', () => {
+  const COLOUR = liveFlag({
+    key: 'checkout_colour',
+    state: 'percentage',
+    percentage: 20,
+    // Declared order is the order of the split's ranges: never sorted.
+    variants: [
+      { key: 'grey', value: 'grey', weight: 0 },
+      { key: 'blue', value: 'blue', weight: 50, description: 'control' },
+      { key: 'green', value: 'green', weight: 50, description: '' },
+    ],
+    offVariant: 'grey',
+    rules: [
+      { id: 'nl', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }], serve: { enabled: true, variant: 'green' } },
+      {
+        id: 'pro',
+        clauses: [],
+        serve: {
+          percentage: 40,
+          split: [
+            { variant: 'green', weight: 70 },
+            { variant: 'blue', weight: 30 },
+          ],
+        },
+      },
+    ],
+    model: 3,
+  })
+  const CONFIG = liveFlag({
+    key: 'limits',
+    state: 'enabled',
+    variants: [
+      { key: 'small', value: { limit: 10, regions: ['eu'] }, weight: 100 },
+      { key: 'big', value: { limit: 1000, regions: ['eu', 'us'] } },
+    ],
+    offVariant: 'small',
+    model: 3,
+  })
+  const variantFile = (flag: string) => `version: 1\nflags:\n  - key: f\n${flag}`
+  const variantFileData = (flag: Record<string, unknown>) => ({ version: 1, flags: [flag] })
+
+  it('writes variants a line each in declared order, without weight 0 or empty descriptions, then offVariant; a flag without variants has neither', () => {
+    const text = formatFlagsFile([COLOUR, CONFIG, liveFlag({ key: 'plain' })], 'yaml')
+    expect(text).toContain(
+      [
+        '    stickiness: userId',
+        '    variants:',
+        '      - {key: grey, value: grey}',
+        '      - {key: blue, value: blue, weight: 50, description: control}',
+        '      - {key: green, value: green, weight: 50}',
+        '    offVariant: grey',
+        '    rules:',
+        '      - id: nl',
+        '        clauses:',
+        '          - {attribute: country, operator: in, values: [NL]}',
+        '        serve: {enabled: true, variant: green}',
+        '      - id: pro',
+        '        clauses: []',
+        '        serve: {percentage: 40, split: [{variant: green, weight: 70}, {variant: blue, weight: 30}]}',
+      ].join('\n'),
+    )
+    expect(text).toContain('      - {key: small, value: {limit: 10, regions: [eu]}, weight: 100}')
+    // schema/flags.schema.json says so to any validator, with a variant's rules (no null, no unknown field) too.
+    const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
+    expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate(variantFileData({ key: 'f', variants: [{ key: 'a', value: 1, colour: 'red' }] }))).toBe(false)
+    expect(validate(variantFileData({ key: 'f', variants: [{ key: 'a b', value: 1 }] }))).toBe(false)
+    expect(validate(variantFileData({ key: 'f', rules: [{ clauses: [], serve: { enabled: true, split: [{ variant: 'a' }] } }] }))).toBe(false)
+    const plain = (parse(text) as FlagsFile).flags.find((f) => f.key === 'plain')!
+    expect(Object.keys(plain)).not.toContain('variants')
+    expect(Object.keys(plain)).not.toContain('offVariant')
+  })
+
+  it('parses back to the same flags in YAML and JSON, values of every JSON type kept as they were (a string "12" stays a string)', () => {
+    const typed = [
+      liveFlag({
+        key: 'numbers',
+        variants: [
+          { key: 'a', value: 12, weight: 100 },
+          { key: 'b', value: 0.5 },
+        ],
+        offVariant: 'b',
+        model: 3,
+      }),
+      liveFlag({
+        key: 'texts',
+        variants: [
+          { key: 'a', value: '12', weight: 100 },
+          { key: 'b', value: 'true' },
+          { key: 'c', value: 'null' },
+        ],
+        offVariant: 'c',
+      }),
+      liveFlag({
+        key: 'switches',
+        variants: [
+          { key: 'on', value: true, weight: 100 },
+          { key: 'off', value: false },
+        ],
+        offVariant: 'off',
+        model: 3,
+      }),
+      liveFlag({
+        key: 'lists',
+        variants: [
+          { key: 'a', value: ['x', 1], weight: 100 },
+          { key: 'b', value: [] },
+        ],
+        offVariant: 'b',
+        model: 3,
+      }),
+    ]
+    const flags = [COLOUR, CONFIG, ...typed]
+    for (const format of ['yaml', 'json'] as const) {
+      const file = parseFlagsFile(formatFlagsFile(flags, format), `x.${format}`)
+      expect(file.flags.map(fullSpec)).toEqual(flags.map(fullSpec).sort((a, b) => a.key.localeCompare(b.key)))
+    }
+    expect(fullSpec(typed[1]!).variants!.map((v) => v.value)).toEqual(['12', 'true', 'null'])
+  })
+
+  it('holds one normal form: weight 0 as absent, `variants: []` as none, a split keeping a stickiness of userId (its default is the flag\u2019s)', () => {
+    const spelled = {
+      key: 'f',
+      variants: [
+        { key: 'a', value: 1, weight: 100 },
+        { key: 'b', value: 2, weight: 0, description: '' },
+      ],
+      offVariant: 'b',
+    }
+    expect(fullSpec(spelled)).toEqual(
+      fullSpec({
+        ...spelled,
+        variants: [
+          { key: 'a', value: 1, weight: 100 },
+          { key: 'b', value: 2 },
+        ],
+      }),
+    )
+    expect(fullSpec(spelled).variants).toEqual([
+      { key: 'a', value: 1, weight: 100 },
+      { key: 'b', value: 2 },
+    ])
+    expect(fullSpec({ key: 'f', variants: [] })).toEqual(fullSpec({ key: 'f' }))
+    const rule = (serve: Record<string, unknown>) => fullSpec({ key: 'f', rules: [{ clauses: [], serve } as never] }).rules[0]!.serve
+    expect(rule({ percentage: 5, stickiness: 'userId' })).toEqual({ percentage: 5 })
+    expect(rule({ enabled: true, stickiness: 'userId', split: [{ variant: 'a', weight: 100 }] })).toEqual({
+      enabled: true,
+      stickiness: 'userId',
+      split: [{ variant: 'a', weight: 100 }],
+    })
+  })
+
+  it('plans no change for an exported variant flag, and a change when only the order of its variants differs', () => {
+    const exported = parseFlagsFile(formatFlagsFile([COLOUR, CONFIG], 'yaml'), 'x.yaml')
+    expect(computePlan([COLOUR, CONFIG], exported, false).steps).toEqual([])
+    const reordered = { ...exported.flags[1]!, variants: [...exported.flags[1]!.variants!].reverse() }
+    expect(computePlan([COLOUR, CONFIG], { version: 1, flags: [exported.flags[0]!, reordered] }, false).steps).toMatchObject([
+      { action: 'update', key: 'limits', patch: { variants: reordered.variants } },
+    ])
+  })
+
+  it('reports what the model refuses in variants (flags/model.ts) at the line it is on', () => {
+    const problems = (flag: string) => problemsOf(variantFile(flag))
+    expect(problems('    variants:\n      - {key: a, value: x, weight: 60}\n      - {key: b, value: y, weight: 30}\n    offVariant: a\n')).toEqual([
+      'flags.yaml:5:7: flags[0].variants weights sum to 90: they must sum to 100 (a variant without a weight counts 0)',
+    ])
+    expect(problems('    variants:\n      - {key: a, value: x, weight: 100}\n      - {key: b, value: 2}\n    offVariant: a\n')).toEqual([
+      'flags.yaml:6:25: flags[0].variants[1].value is a number, but variants[0].value is a string: every variant of a flag holds one type',
+    ])
+    expect(problems('    variants:\n      - {key: a, value: x, weight: 100}\n      - {key: b, value: null}\n    offVariant: a\n')).toEqual([
+      'flags.yaml:6:25: flags[0].variants[1].value must be a string, number, boolean, object or array (not null)',
+    ])
+    expect(problems('    variants: [{key: a, value: x, weight: 100}]\n    offVariant: nope\n')).toEqual([
+      "flags.yaml:5:17: flags[0].offVariant 'nope' is not a variant the flag declares",
+    ])
+    expect(problems('    variants: [{key: a, value: x, weight: 100}]\n')).toEqual([
+      'flags.yaml:3:5: flags[0].offVariant is required when the flag declares variants: the variant served when it is off',
+    ])
+    expect(problems('    offVariant: a\n')).toEqual(['flags.yaml:4:17: flags[0].offVariant needs variants: the flag declares none'])
+    expect(problems(`    variants: [{key: a, value: "${'x'.repeat(8200)}", weight: 100}]\n    offVariant: a\n`)).toEqual([
+      'flags.yaml:4:32: flags[0].variants[0].value is 8202 bytes of JSON: at most 8192',
+    ])
+  })
+
+  it('reports a rule that names a variant the flag does not declare, in a variant or a split, and variants on a rule of a flag without them', () => {
+    const declared = '    variants:\n      - {key: a, value: x, weight: 100}\n      - {key: b, value: y}\n    offVariant: b\n'
+    const ruleServing = (serve: string) => `    rules:\n      - clauses: []\n        serve: ${serve}\n`
+    expect(problemsOf(variantFile(declared + ruleServing('{enabled: true, variant: c}')))).toEqual([
+      "flags.yaml:10:41: flags[0].rules[0].serve.variant 'c' is not a variant the flag declares",
+    ])
+    expect(problemsOf(variantFile(declared + ruleServing('{enabled: true, split: [{variant: a, weight: 50}, {variant: c, weight: 50}]}')))).toEqual([
+      "flags.yaml:10:76: flags[0].rules[0].serve.split[1].variant 'c' is not a variant the flag declares",
+    ])
+    expect(problemsOf(variantFile(declared + ruleServing('{enabled: true, split: [{variant: a, weight: 50}]}')))).toEqual([
+      'flags.yaml:10:39: flags[0].rules[0].serve.split weights sum to 50: they must sum to 100',
+    ])
+    expect(problemsOf(variantFile(ruleServing('{enabled: true, variant: a}')))).toEqual([
+      'flags.yaml:6:41: flags[0].rules[0].serve.variant needs variants: the flag declares none',
+    ])
+    expect(problemsOf(variantFile(declared + ruleServing('{enabled: false, variant: a}')))).toEqual([
+      'flags.yaml:10:42: flags[0].rules[0].serve.variant applies only to what a rule serves on: enabled true, or a percentage',
+    ])
+    // A problem of the rule and one of its variants: both, each at its line.
+    expect(
+      problemsOf(
+        variantFile(
+          declared + '    rules:\n      - {id: r, clauses: [], serve: {enabled: true, variant: c}}\n      - {id: r, clauses: [], serve: {enabled: true}}\n',
+        ),
+      ),
+    ).toEqual([
+      "flags.yaml:9:62: flags[0].rules[0].serve.variant 'c' is not a variant the flag declares",
+      "flags.yaml:10:14: flags[0].rules[1].id 'r' is already the id of rules[0]",
     ])
   })
 })

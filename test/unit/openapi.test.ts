@@ -74,6 +74,7 @@ describe('what the document tells a client (issue 17)', () => {
     for (const [name, schema] of Object.entries(components.schemas)) ajv.addSchema(schema, `#/components/schemas/${name}`)
     const validate = (ref: string, value: unknown) => ajv.validate({ $ref: ref }, value) || ajv.errorsText()
     expect(validate('#/components/schemas/EvaluationResult', media.examples!.single!.value)).toBe(true)
+    expect(validate('#/components/schemas/EvaluationResult', media.examples!.variant!.value)).toBe(true)
     expect(validate('#/components/schemas/EvaluationBatch', media.examples!.batch!.value)).toBe(true)
     expect(validate('#/components/schemas/EvaluationBatch', media.examples!.single!.value)).not.toBe(true)
   })

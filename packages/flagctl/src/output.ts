@@ -3,6 +3,7 @@
 import type { FieldChange } from '@switchyard/core/audit/schema'
 import type { Clause, Explanation, Flag, Rule, RuleInput, Serve } from '@switchyard/core/flags/schema'
 import type { Segment, SegmentSummary } from '@switchyard/core/segments/schema'
+import { jsonText, splitText, variantText } from './variants.js'
 
 export interface Output {
   /** Prints `data` as JSON with --json, otherwise the text `human` renders. */
@@ -63,6 +64,7 @@ export function flagDetails(flag: Flag): string {
     ['stickiness', flag.stickiness],
     ['betaUsers', flag.betaUsers.join(', ')],
     ['betaTenants', flag.betaTenants.join(', ')],
+    ...variantRows(flag),
     ...ruleRows(flag.rules ?? []),
     ['model', String(flag.model ?? 1)],
     ['version', String(flag.version)],
@@ -79,6 +81,23 @@ function details(rows: readonly [string, string][]): string {
     .map(([name, value]) => `${name ? `${name}:` : ''}`.padEnd(width) + value)
     .map((l) => l.trimEnd())
     .join('\n')
+}
+
+/** On a flag with variants: `variants:` and one a line under it, in declared order (the split's), then `offVariant:`. */
+function variantRows(flag: Flag): [string, string][] {
+  const variants = flag.variants ?? []
+  if (variants.length === 0) return []
+  return [...variants.map((v, i): [string, string] => [i === 0 ? 'variants' : '', variantText(v)]), ['offVariant', flag.offVariant ?? '']]
+}
+
+/** A flag's variants, one a row: the offVariant marked, values cut (--json shows them whole). */
+export function variantTable(flag: Flag): string {
+  const variants = flag.variants ?? []
+  if (variants.length === 0) return `${flag.key} has no variants: it answers on or off`
+  return table(
+    ['KEY', 'WEIGHT', 'OFF', 'VALUE', 'DESCRIPTION'],
+    variants.map((v) => [v.key, `${v.weight ?? 0}%`, v.key === flag.offVariant ? 'off' : '', jsonText(v.value), v.description ?? '']),
+  )
 }
 
 /** `rules:` and one numbered rule a line under it, in the order they are tried. */
@@ -104,10 +123,15 @@ export function clauseText(clause: Clause): string {
   return clause.negate ? `not ${text}` : text
 }
 
-/** What a rule serves: `on`, `off`, `25% by userId`. */
+/**
+ * What a rule serves: `on`, `off`, `25% by userId`; with variants, what it serves on after a colon:
+ * `on: green`, `25% by userId: split [blue 30%, green 70%]` (a split's own stickiness when it has one).
+ */
 export function serveText(serve: Serve): string {
-  if (serve.enabled !== undefined) return serve.enabled ? 'on' : 'off'
-  return `${serve.percentage}% by ${serve.stickiness ?? 'userId'}`
+  const served = serve.enabled !== undefined ? (serve.enabled ? 'on' : 'off') : `${serve.percentage}% by ${serve.stickiness ?? 'userId'}`
+  if (serve.variant !== undefined) return `${served}: ${serve.variant}`
+  if (serve.split !== undefined) return `${served}: split ${serve.stickiness ? `by ${serve.stickiness} ` : ''}${splitText(serve.split)}`
+  return served
 }
 
 /** A rule on one line: its clauses, then what it serves (`country in [NL], plan in [pro] → on`). */
@@ -199,5 +223,10 @@ export function explanationText(e: Explanation): string {
     lines.push(`rule ${rule.id}: ${how}${rule.percentage ? `; ${traceText(rule.percentage)}` : ''}`)
   }
   if (e.fallthrough) lines.push(`rollout ${traceText(e.fallthrough)}`)
+  if (e.variant) {
+    const { key, source, stickiness, bucket } = e.variant
+    const how = source === 'offVariant' ? 'the offVariant (the answer is off)' : source === 'rule' ? 'named by the deciding rule' : 'from a split'
+    lines.push(`variant ${key}: ${how}${stickiness ? ` by ${stickiness}` : ''}${bucket === undefined ? '' : `, bucket ${bucket}`}`)
+  }
   return lines.map((l) => `  ${l}`).join('\n')
 }

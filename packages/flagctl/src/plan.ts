@@ -13,11 +13,13 @@ import {
   type FullSegmentSpec,
   type FullSpec,
   type RuleSpec,
+  type VariantSpec,
 } from '@switchyard/core/flags/flags-file'
 import type { Segment, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
 import { usageError } from './errors.js'
 import type { Members } from './members.js'
 import { clausesText, describeChanges, ruleText, table } from './output.js'
+import { splitMoved, jsonText, variantText } from './variants.js'
 
 /** One rule's difference, by id; a rule the service has not named yet by its position (from 1). */
 export type RuleChange =
@@ -27,10 +29,31 @@ export type RuleChange =
   /** The rules both sides hold, in a new order. */
   | { change: 'reordered'; order: string[]; before: string[] }
 
+/** One variant's difference, by key. The order of the variants is the order of the default split's ranges. */
+export type VariantChange =
+  | { change: 'added'; variant: VariantSpec }
+  | { change: 'removed'; variant: VariantSpec }
+  | { change: 'changed'; variant: VariantSpec; before: VariantSpec }
+  /** The variants both sides hold, in a new order. */
+  | { change: 'reordered'; order: string[]; before: string[] }
+
 export type PlanStep =
   | { action: 'create'; key: string; flag: FullSpec }
-  /** `version` is the one the plan read: apply sends it as If-Match. `rules`: each rule's change, when the rules changed. */
-  | { action: 'update'; key: string; version: number; patch: FlagPatch; changes: Record<string, FieldChange>; rules?: RuleChange[] }
+  /**
+   * `version` is the one the plan read: apply sends it as If-Match. `rules`, `variants`: each rule's
+   * or variant's change, when they changed; `splitMoved`: the percent of the default split that
+   * another variant serves after it, when both sides have variants.
+   */
+  | {
+      action: 'update'
+      key: string
+      version: number
+      patch: FlagPatch
+      changes: Record<string, FieldChange>
+      rules?: RuleChange[]
+      variants?: VariantChange[]
+      splitMoved?: number
+    }
   | { action: 'delete'; key: string; version: number }
 
 /**
@@ -67,7 +90,7 @@ export function needsSegments(file: FlagsFile): boolean {
   return file.segments !== undefined || file.flags.some((f) => segmentsNamed(f.rules ?? []).size > 0)
 }
 
-const FLAG_FIELDS = MUTABLE_FIELDS.filter((f) => f !== 'rules')
+const FLAG_FIELDS = MUTABLE_FIELDS.filter((f) => f !== 'rules' && f !== 'variants')
 // The file's order: small fields first, members last.
 const SEGMENT_FIELDS = Object.keys(SEGMENT_SPEC_DEFAULTS) as (keyof typeof SEGMENT_SPEC_DEFAULTS)[]
 const SEGMENT_LISTS = new Set(['users', 'tenants', 'excludedUsers', 'excludedTenants'])
@@ -105,6 +128,22 @@ export function ruleChanges(before: readonly RuleSpec[], after: readonly RuleSpe
   return changes
 }
 
+/** Each variant's change from `before` to `after`, by key: added, removed, changed (value, weight, description), and a new order. */
+export function variantChanges(before: readonly VariantSpec[], after: readonly VariantSpec[]): VariantChange[] {
+  const old = new Map(before.map((v) => [v.key, v]))
+  const kept = new Set(after.flatMap((v) => (old.has(v.key) ? [v.key] : [])))
+  const changes: VariantChange[] = before.filter((v) => !kept.has(v.key)).map((variant) => ({ change: 'removed', variant }))
+  for (const variant of after) {
+    const was = old.get(variant.key)
+    if (was === undefined) changes.push({ change: 'added', variant })
+    else if (!same(was, variant)) changes.push({ change: 'changed', variant, before: was })
+  }
+  const order = after.flatMap((v) => (kept.has(v.key) ? [v.key] : []))
+  const previous = before.flatMap((v) => (kept.has(v.key) ? [v.key] : []))
+  if (!same(order, previous)) changes.push({ change: 'reordered', order, before: previous })
+  return changes
+}
+
 function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { steps: PlanStep[]; unmanaged: string[] } {
   const liveByKey = new Map(live.map((f) => [f.key, f]))
   const steps: PlanStep[] = []
@@ -118,15 +157,26 @@ function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { st
     const was = fullSpec(current)
     const changes = diff(was, spec, FLAG_FIELDS)
     const patch = Object.fromEntries(Object.keys(changes).map((field) => [field, spec[field as keyof FullSpec]])) as FlagPatch
+    // Variants as a list in order (the order is the split's), sent whole; none is `variants: []`,
+    // which takes the offVariant with it.
+    const [wasVariants, variants] = [was.variants ?? [], spec.variants ?? []]
+    const details: Pick<Extract<PlanStep, { action: 'update' }>, 'variants' | 'splitMoved' | 'rules'> = {}
+    if (!same(wasVariants, variants)) {
+      patch.variants = variants
+      changes.variants = { before: was.variants ?? null, after: spec.variants ?? null }
+      details.variants = variantChanges(wasVariants, variants)
+      const moved = splitMoved(wasVariants, variants)
+      if (moved !== undefined) details.splitMoved = moved
+    }
+    if (variants.length === 0) delete patch.offVariant
     const rules = withLiveIds(spec.rules, was.rules)
-    let ruleChangeList: RuleChange[] | undefined
     if (!same(rules, was.rules)) {
       patch.rules = rules
       changes.rules = { before: was.rules, after: rules }
-      ruleChangeList = ruleChanges(was.rules, rules)
+      details.rules = ruleChanges(was.rules, rules)
     }
     if (Object.keys(changes).length === 0) continue
-    steps.push({ action: 'update', key: spec.key, version: current.version, patch, changes, ...(ruleChangeList ? { rules: ruleChangeList } : {}) })
+    steps.push({ action: 'update', key: spec.key, version: current.version, patch, changes, ...details })
   }
   const declared = new Set(file.flags.map((f) => f.key))
   const unmanaged = live.filter((f) => !declared.has(f.key)).sort(byKey)
@@ -262,11 +312,38 @@ export function ruleChangeLines(changes: readonly RuleChange[]): string[] {
   })
 }
 
-function ruleTally(changes: readonly RuleChange[]): string {
-  const n = (kind: RuleChange['change']) => changes.filter((c) => c.change === kind).length
+function tally(what: string, changes: readonly { change: string }[]): string {
+  const n = (kind: string) => changes.filter((c) => c.change === kind).length
   const parts = [`${n('added')} added`, `${n('removed')} removed`, `${n('changed')} changed`].filter((p) => !p.startsWith('0 '))
   if (n('reordered') > 0) parts.push('reordered')
-  return `rules: ${parts.join(', ')}`
+  return `${what}: ${parts.join(', ')}`
+}
+
+const variantLabel = (key: string) => `variant ${key}`
+
+/** One line a variant change: `+ variant green = "green" (50%)`, `~ variant blue: weight 50 → 40`. */
+export function variantChangeLines(changes: readonly VariantChange[]): string[] {
+  return changes.map((c) => {
+    if (c.change === 'added') return `+ ${variantLabel(variantText(c.variant))}`
+    if (c.change === 'removed') return `- ${variantLabel(variantText(c.variant))}`
+    if (c.change === 'reordered') return `~ variants reordered: ${c.order.join(', ')} (was: ${c.before.join(', ')})`
+    const { variant: v, before: b } = c
+    const parts: string[] = []
+    if (!same(v.value, b.value)) parts.push(`value ${jsonText(b.value)} → ${jsonText(v.value)}`)
+    if ((v.weight ?? 0) !== (b.weight ?? 0)) parts.push(`weight ${b.weight ?? 0} → ${v.weight ?? 0}`)
+    if ((v.description ?? '') !== (b.description ?? ''))
+      parts.push(`description: ${JSON.stringify(b.description ?? '')} → ${JSON.stringify(v.description ?? '')}`)
+    return `~ ${variantLabel(v.key)}: ${parts.join('; ')}`
+  })
+}
+
+/** `variants: 2 changed (10% of the default split moves to another variant)`. */
+function variantTally(step: Extract<PlanStep, { action: 'update' }>): string {
+  const changes = step.variants!
+  const moved = step.splitMoved === undefined || step.splitMoved === 0 ? '' : ` (${step.splitMoved}% of the default split moves to another variant)`
+  if (step.changes.variants!.after === null) return `variants: all ${changes.length} removed, the flag answers on or off`
+  if (step.changes.variants!.before === null) return `variants: ${changes.length} added`
+  return `${tally('variants', changes)}${moved}`
 }
 
 interface Row {
@@ -278,17 +355,22 @@ function flagRow(step: PlanStep): Row {
   const row = (what: string, details: string[] = []): Row => ({ cells: [SIGN[step.action], step.key, step.action, what], details })
   if (step.action === 'delete') return row(`version ${step.version}`)
   if (step.action === 'update') {
-    const { rules: _rules, ...changes } = step.changes
-    const what = [describeChanges(changes), step.rules ? ruleTally(step.rules) : ''].filter((p) => p !== '').join('; ')
-    return row(`version ${step.version}: ${what}`, ruleChangeLines(step.rules ?? []))
+    const { rules: _rules, variants: _variants, ...changes } = step.changes
+    const what = [describeChanges(changes), step.variants ? variantTally(step) : '', step.rules ? tally('rules', step.rules) : '']
+      .filter((p) => p !== '')
+      .join('; ')
+    return row(`version ${step.version}: ${what}`, [...variantChangeLines(step.variants ?? []), ...ruleChangeLines(step.rules ?? [])])
   }
-  // A created flag shows only what differs from the defaults, its rules one a line.
+  // A created flag shows only what differs from the defaults, its variants and rules one a line.
   const set = diff({ key: step.key, ...SPEC_DEFAULTS }, step.flag, FLAG_FIELDS)
   const fields = Object.entries(set).map(([field, change]) =>
     change.added !== undefined ? `${field}=[${change.added.join(', ')}]` : `${field}=${JSON.stringify(change.after)}`,
   )
+  const variants = step.flag.variants ?? []
+  if (variants.length > 0) fields.push(`variants=${variants.length}`)
   if (step.flag.rules.length > 0) fields.push(`rules=${step.flag.rules.length}`)
-  return row(fields.length > 0 ? fields.join(' ') : 'all defaults', ruleChangeLines(ruleChanges([], step.flag.rules)))
+  const details = [...variantChangeLines(variantChanges([], variants)), ...ruleChangeLines(ruleChanges([], step.flag.rules))]
+  return row(fields.length > 0 ? fields.join(' ') : 'all defaults', details)
 }
 
 // A member list may change by a million ids: past this many, the text counts them and names the first few

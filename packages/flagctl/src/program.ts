@@ -10,6 +10,7 @@ import { ApiError, CliError, EXIT } from './errors.js'
 import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags, rolloutFlag } from './commands/flags.js'
 import { acceptStore, createToken, listTokens, reseedStore, revokeToken, showAudit, showFleet } from './commands/admin.js'
 import { addMembers, createSegment, deleteSegment, getSegment, listSegments, removeMembers } from './commands/segments.js'
+import { clearVariants, listVariants, setVariants, setWeights } from './commands/variants.js'
 import { TARGETS_PER_REQUEST } from './client.js'
 
 const HELP_FOOTER = `
@@ -171,6 +172,41 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .argument('<key>')
     .option('-y, --yes', 'delete without asking')
     .action(run(deleteSegment))
+
+  const variants = program.command('variants').description("manage a flag's variants: the values it serves, and the weighted split that picks one")
+  variants
+    .command('list')
+    .description("list a flag's variants in order (the order of its split), its offVariant marked")
+    .argument('<flag>')
+    .action(run(listVariants))
+  variants
+    .command('set')
+    .description("replace a flag's variants with those given, in the order given (based on the version read)")
+    .argument('<flag>')
+    .option('--variant <key[:weight]=value>', 'a variant (repeatable, in split order); the value is read as JSON, else as text', repeatable, [])
+    .option('--off <key>', 'the variant served when the flag is off (default: the flag keeps its own, if given again)')
+    .addHelpText(
+      'after',
+      `
+The weight (0 to 100, at most three decimals; none means 0) is the variant's share of the default split;
+the weights must sum to 100. The value is JSON when it reads as JSON, else text:
+  blue → "blue"   12 → 12   true → true   '"12"' → "12"   '{"limit":10}' → {"limit":10}   (null is refused)
+Every variant of a flag holds one JSON type. Example:
+  flagctl variants set checkout_colour --variant grey=grey --variant blue:50=blue --variant green:50=green --off grey`,
+    )
+    .action(run(setVariants))
+  variants
+    .command('weights')
+    .description('change the weights of the variants named (the others keep theirs; the weights must sum to 100)')
+    .argument('<flag>')
+    .argument('<key=weight...>', 'e.g. blue=60 green=40')
+    .action(run(setWeights))
+  variants
+    .command('clear')
+    .description('remove every variant and the offVariant: the flag answers on or off again (refused while a rule names a variant)')
+    .argument('<flag>')
+    .option('-y, --yes', 'clear without asking')
+    .action(run(clearVariants))
 
   const tokens = program.command('tokens').description('manage API tokens')
   tokens.command('list').description('list tokens (never their secrets)').action(run(listTokens))

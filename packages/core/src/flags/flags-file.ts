@@ -6,8 +6,9 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document as YamlDocument } from 'yaml'
 import { toNfc } from './identity.js'
-import { settleClauses, settleRules, type ModelProblem } from './model.js'
+import { settleClauses, settleRules, variantsProblem, type ModelProblem } from './model.js'
 import { Clause, MAX_CLAUSES, MAX_RULES, Rule, RULE_ID_PATTERN, type Serve } from './rules.js'
+import { MAX_VARIANTS, Variant } from './variants.js'
 import { byKey, FLAG_DEFAULTS, FlagCreate, MAX_BETA_IDS, MAX_ID_LENGTH, type Flag } from './schema.js'
 import { IDENTIFIER_PATTERN, TEXT_PATTERN } from '../schema.js'
 import { describeValidationError, pointerSegments } from '../validation-errors.js'
@@ -34,6 +35,15 @@ export type RuleSpec = Static<typeof RuleSpec>
 const FlagSpec = Type.Object(
   {
     ...FlagCreate.properties,
+    variants: Type.Optional(
+      Type.Array(Variant, {
+        maxItems: MAX_VARIANTS,
+        description:
+          'Left out (or empty): the flag answers on or off. In order: the default split gives each variant its range of buckets in this order, ' +
+          'so reordering variants moves users between them. Weights sum to 100; a variant without a weight gets none of the split',
+      }),
+    ),
+    offVariant: FlagCreate.properties.offVariant,
     rules: Type.Optional(
       Type.Array(RuleSpec, { maxItems: MAX_RULES, description: 'In order: the first rule whose clauses all match decides. Left out: no rules' }),
     ),
@@ -106,8 +116,13 @@ export const FlagsFile = Type.Object(
 )
 export type FlagsFile = Static<typeof FlagsFile>
 
-/** A flag as the file declares it, every field present: defaults filled in, tags and ids as sorted sets, rules in normal form. */
-export type FullSpec = Required<FlagSpec>
+/**
+ * A flag as the file declares it, every field present: defaults filled in, tags and ids as sorted
+ * sets, rules in normal form. `variants` and `offVariant` only on a flag with variants (a flag
+ * without them answers on or off, as every flag did before them), the variants in declared order.
+ */
+export type FullSpec = Required<Omit<FlagSpec, 'variants' | 'offVariant'>> & Pick<FlagSpec, 'variants' | 'offVariant'>
+export type VariantSpec = Variant
 
 export const SPEC_DEFAULTS: Omit<FullSpec, 'key'> = FLAG_DEFAULTS
 
@@ -140,13 +155,24 @@ export function normalClause(clause: Clause): Clause {
   }
 }
 
-/** `stickiness: userId` is the default, and left out; so is an empty description. */
-function normalServe({ enabled, percentage, stickiness }: Serve): Serve {
+/**
+ * What a rule serves, fields in one order. `stickiness: userId` is a percentage's default, and left
+ * out; with a split it is kept as given, since a split's default is the flag's stickiness, which
+ * another line of the file may change.
+ */
+export function normalServe({ enabled, percentage, stickiness, variant, split }: Serve): Serve {
   return {
     ...(enabled === undefined ? {} : { enabled }),
     ...(percentage === undefined ? {} : { percentage }),
-    ...(stickiness === undefined || stickiness === 'userId' ? {} : { stickiness }),
+    ...(stickiness === undefined || (stickiness === 'userId' && split === undefined) ? {} : { stickiness }),
+    ...(variant === undefined ? {} : { variant }),
+    ...(split === undefined ? {} : { split: split.map((share) => ({ variant: share.variant, weight: share.weight })) }),
   }
+}
+
+/** A variant in normal form: a weight only when it is above 0 (absent means 0), a description only when not empty. */
+export function normalVariant({ key, value, weight, description }: Variant): Variant {
+  return { key, value, ...(weight ? { weight } : {}), ...(description ? { description } : {}) }
 }
 
 /** A rule in normal form: optional fields only when they say something (a live rule keeps its id). */
@@ -172,6 +198,10 @@ export function fullSpec(flag: FlagSpec | Flag): FullSpec {
     betaUsers: idSet(flag.betaUsers ?? d.betaUsers),
     betaTenants: idSet(flag.betaTenants ?? d.betaTenants),
     stickiness: flag.stickiness ?? d.stickiness,
+    // No variants (or `variants: []`, which the service stores as none): neither field.
+    ...(flag.variants !== undefined && flag.variants.length > 0
+      ? { variants: flag.variants.map(normalVariant), ...(flag.offVariant === undefined ? {} : { offVariant: flag.offVariant }) }
+      : {}),
     rules: (flag.rules ?? d.rules).map(normalRule),
   }
 }
@@ -192,7 +222,7 @@ export function fullSegmentSpec(segment: SegmentSpec): FullSegmentSpec {
 
 export type FileFormat = 'yaml' | 'json'
 
-// A clause whose JSON is at most this long is written on one line in YAML.
+// A clause or a variant whose JSON is at most this long is written on one line in YAML.
 const FLOW_CLAUSE_MAX = 120
 
 /**
@@ -210,14 +240,16 @@ export function formatFlagsFile(flags: readonly (Flag | FlagSpec)[], format: Fil
     const node = doc.getIn(path, true)
     if (isMap(node) || isSeq(node)) node.flow = true
   }
-  const flowClauses = (path: (string | number)[], clauses: readonly Clause[]) =>
-    clauses.forEach((clause, k) => JSON.stringify(clause).length <= FLOW_CLAUSE_MAX && flow([...path, k]))
-  file.flags.forEach((flag, i) =>
+  const flowClauses = (path: (string | number)[], items: readonly (Clause | Variant)[]) =>
+    items.forEach((item, k) => JSON.stringify(item).length <= FLOW_CLAUSE_MAX && flow([...path, k]))
+  file.flags.forEach((flag, i) => {
+    // A variant a line: `{key: treatment, value: green, weight: 50}`.
+    flowClauses(['flags', i, 'variants'], flag.variants ?? [])
     flag.rules?.forEach((rule, j) => {
       flowClauses(['flags', i, 'rules', j, 'clauses'], rule.clauses)
       flow(['flags', i, 'rules', j, 'serve'])
-    }),
-  )
+    })
+  })
   file.segments?.forEach((segment, i) => flowClauses(['segments', i, 'clauses'], segment.clauses ?? []))
   // lineWidth 0: long descriptions stay on one line, so an edit shows as a one-line diff.
   return '# Switchyard flags (flagctl export). A field left out means its default.\n' + doc.toString({ lineWidth: 0, flowCollectionPadding: false })
@@ -250,6 +282,9 @@ function jsonSchemaOf(schema: object): Record<string, unknown> {
     return { $ref: `#/definitions/${$id}` }
   }
   const root = walk(JSON.parse(JSON.stringify(schema))) as Record<string, unknown>
+  // A schema referred to by name (ref()) rather than nested must have been nested somewhere too.
+  for (const [, name] of JSON.stringify(root).matchAll(/"#\/definitions\/(\w+)"/g))
+    if (definitions[name!] === undefined) throw new Error(`the flags file schema refers to ${name}, which it does not define`)
   return { ...root, definitions }
 }
 
@@ -348,6 +383,9 @@ export function parseFlagsFile(text: string, source: string): FlagsFile {
   file.flags.forEach((flag, i) => {
     const { problem } = settleRules(flag.rules ?? [])
     if (problem) reportModel('flags', i, 'rules', problem)
+    // Variants, offVariant and what rules serve with them: fields relative to the flag (`.variants[1].value`).
+    const variants = variantsProblem(flag)
+    if (variants) report(['flags', i, ...fieldSegments(variants.field)], `flags[${i}]${variants.field} ${variants.message}`)
   })
   file.segments?.forEach((segment, i) => {
     const { problem } = settleClauses(segment.clauses ?? [])

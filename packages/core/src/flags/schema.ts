@@ -107,6 +107,17 @@ export const FlagCreate = Type.Object(
           },
         ],
       },
+      {
+        key: 'checkout_colour',
+        state: 'enabled',
+        variants: [
+          { key: 'grey', value: 'grey' },
+          { key: 'blue', value: 'blue', weight: 50 },
+          { key: 'green', value: 'green', weight: 50 },
+        ],
+        offVariant: 'grey',
+        rules: [{ id: 'dutch', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }], serve: { enabled: true, variant: 'green' } }],
+      },
     ],
   },
 )
@@ -313,6 +324,10 @@ export const EvaluateResponseDocumented = {
   oneOf: [ref(EvaluationResult), ref(EvaluationBatch)],
   'x-examples': {
     single: { summary: 'One flag', value: { flag: 'copilot_v2', enabled: true, reason: 'percentage_in', version: 3 } },
+    variant: {
+      summary: 'One flag with variants',
+      value: { flag: 'checkout_colour', enabled: true, reason: 'rule_match', version: 2, ruleId: 'dutch', variant: 'green', value: 'green' },
+    },
     batch: {
       summary: 'A batch',
       value: {

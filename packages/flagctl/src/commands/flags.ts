@@ -4,6 +4,7 @@ import type { CommandContext } from '../context.js'
 import { confirm } from '../confirm.js'
 import { usageError } from '../errors.js'
 import { explanationText, flagDetails, flagTable } from '../output.js'
+import { jsonText } from '../variants.js'
 
 export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState }): Promise<void> {
   const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state })
@@ -64,7 +65,8 @@ export async function evaluateFlag(
   const result = await ctx.api.evaluate(key, { userId: who.user, tenantId: who.tenant, ...(attributes ? { attributes } : {}) }, who.explain === true)
   ctx.out.emit(result, () => {
     const rule = result.ruleId === undefined ? '' : `, rule ${result.ruleId}`
-    const line = `${key} is ${result.enabled ? 'on' : 'off'} (reason: ${result.reason}${rule}, version ${result.version})`
+    const variant = result.variant === undefined ? '' : `, serving ${result.variant} = ${jsonText(result.value)}`
+    const line = `${key} is ${result.enabled ? 'on' : 'off'}${variant} (reason: ${result.reason}${rule}, version ${result.version})`
     return result.explanation ? `${line}\n${explanationText(result.explanation)}` : line
   })
 }
