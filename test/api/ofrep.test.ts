@@ -3,7 +3,8 @@ import { OFREPProvider } from '@openfeature/ofrep-provider'
 import { OpenFeature, type Client } from '@openfeature/server-sdk'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { bucket } from '../../packages/core/src/evaluation/bucket.js'
+import { bucket, bucketFromSeed } from '../../packages/core/src/evaluation/bucket.js'
+import { variantSeed } from '../../packages/core/src/evaluation/variants.js'
 import { ADMIN, createFlag, createFlagPerState, createToken, deleteFlag, evaluateFlag, startApp, updateFlag } from '../support/helpers.js'
 
 const DOMAIN = 'ofrep-test'
@@ -277,3 +278,96 @@ describe('POST /ofrep/v1/evaluate/flags', () => {
     expect(res.body.key).toBeUndefined()
   })
 })
+
+describe('OFREP on flags with variants', () => {
+  const users = Array.from({ length: 40 }, (_, i) => `user-${i}`)
+
+  beforeAll(async () => {
+    const split = (a: unknown, b: unknown) => [
+      { key: 'a', value: a, weight: 50 },
+      { key: 'b', value: b, weight: 50 },
+    ]
+    await createFlag(app, { key: 'v_string', state: 'percentage', percentage: 60, variants: split('blue', 'green'), offVariant: 'a' })
+    await createFlag(app, { key: 'v_number', state: 'enabled', variants: split(10, 2.5), offVariant: 'a' })
+    await createFlag(app, { key: 'v_bool', state: 'enabled', variants: split(false, true), offVariant: 'a' })
+    await createFlag(app, {
+      key: 'v_object',
+      state: 'enabled',
+      variants: split({ limit: 1, tiers: ['free'] }, { limit: 5, tiers: ['pro', 'team'] }),
+      offVariant: 'a',
+      rules: [{ id: 'dutch', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }], serve: { enabled: true, variant: 'b' } }],
+    })
+    await createFlag(app, { key: 'v_off', state: 'disabled', variants: split('blue', 'green'), offVariant: 'b' })
+    await createFlag(app, { key: 'v_array', state: 'enabled', variants: split(['x'], ['y', 'z']), offVariant: 'a' })
+  })
+
+  it("answers the variant's typed value and key, as POST /evaluate chose them, with enabled in the metadata", async () => {
+    const seen = new Set<string>()
+    for (const flag of ['v_string', 'v_number', 'v_bool', 'v_object']) {
+      for (const user of users) {
+        const res = await ofrep(`flags/${flag}`, { context: { targetingKey: user } })
+        const server = await evaluateFlag(app, flag, { userId: user })
+        expect(res.status, `${flag} ${user}`).toBe(200)
+        expect(res.body).toEqual({
+          key: flag,
+          value: server.value,
+          variant: server.variant,
+          reason: server.reason === 'enabled' ? 'STATIC' : server.reason === 'rule_match' ? 'TARGETING_MATCH' : 'SPLIT',
+          metadata: { version: server.version, switchyardReason: server.reason, enabled: server.enabled },
+        })
+        seen.add(`${flag}:${server.variant}:${server.enabled}`)
+      }
+    }
+    // Both variants of every flag were served, and the percentage flag answered off too (its offVariant).
+    for (const flag of ['v_string', 'v_number', 'v_bool', 'v_object'])
+      for (const v of ['a', 'b']) expect([...seen].some((s) => s.startsWith(`${flag}:${v}:true`))).toBe(true)
+    expect(seen).toContain('v_string:a:false')
+  })
+
+  it('keeps JSON types: a false boolean variant, a float, a nested object', async () => {
+    const user = users.find((u) => bucketVariant('v_bool', u) === 'a')!
+    expect((await ofrep('flags/v_bool', { context: { targetingKey: user } })).body).toMatchObject({ value: false, variant: 'a', reason: 'STATIC' })
+    const res = await ofrep('flags/v_object', { context: { targetingKey: 'u', country: 'NL' } })
+    expect(res.body).toMatchObject({ value: { limit: 5, tiers: ['pro', 'team'] }, variant: 'b', reason: 'TARGETING_MATCH' })
+    expect(typeof (await ofrep('flags/v_number', { context: { targetingKey: 'u' } })).body.value).toBe('number')
+  })
+
+  it('serves the offVariant when the flag is off, with reason DISABLED', async () => {
+    const res = await ofrep('flags/v_off', { context: { targetingKey: 'u' } })
+    expect(res.body).toEqual({
+      key: 'v_off',
+      value: 'green',
+      variant: 'b',
+      reason: 'DISABLED',
+      metadata: { version: 1, switchyardReason: 'disabled', enabled: false },
+    })
+  })
+
+  it('answers 400 GENERAL for a flag serving arrays, which OFREP does not carry, and lists it so in bulk', async () => {
+    const res = await ofrep('flags/v_array', { context: { targetingKey: 'u' } })
+    expect(res.status).toBe(400)
+    expect(res.body).toMatchObject({ key: 'v_array', errorCode: 'GENERAL' })
+    expect(res.body.errorDetails).toContain('arrays')
+    const bulk = await ofrep('flags', { context: { targetingKey: 'u' } })
+    const byKey = Object.fromEntries(bulk.body.flags.map((f: { key: string }) => [f.key, f]))
+    expect(byKey.v_array).toMatchObject({ errorCode: 'GENERAL' })
+    expect(byKey.v_off).toMatchObject({ value: 'green', variant: 'b' })
+    expect(byKey.v_object).toMatchObject({ value: { limit: expect.any(Number) }, variant: expect.stringMatching(/^[ab]$/) })
+    // Flags without variants answer as before.
+    expect(byKey.on).toEqual({ key: 'on', value: true, reason: 'STATIC', variant: 'on', metadata: { version: 1, switchyardReason: 'enabled' } })
+  })
+
+  it('gives typed values through @openfeature/ofrep-provider, and its TYPE_MISMATCH for another type', async () => {
+    const user = users[3]!
+    const server = await evaluateFlag(app, 'v_string', { userId: user })
+    expect(await client.getStringDetails('v_string', 'fallback', { targetingKey: user })).toMatchObject({ value: server.value, variant: server.variant })
+    expect(await client.getNumberValue('v_number', -1, { targetingKey: user })).toBe((await evaluateFlag(app, 'v_number', { userId: user })).value)
+    expect(await client.getObjectValue('v_object', {}, { targetingKey: 'u', country: 'NL' })).toEqual({ limit: 5, tiers: ['pro', 'team'] })
+    expect(await client.getNumberDetails('v_string', 7, { targetingKey: user })).toMatchObject({ value: 7, errorCode: 'TYPE_MISMATCH' })
+  })
+})
+
+/** The variant a 50/50 split of `a` then `b` serves `user`, by the split formula. */
+function bucketVariant(flag: string, user: string): string {
+  return bucketFromSeed(variantSeed(flag), user) < 50_000 ? 'a' : 'b'
+}

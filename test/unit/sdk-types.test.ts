@@ -1,7 +1,20 @@
 // The SDK publishes the model's types written out (packages/sdk/src/types.ts), so that its
 // declarations stand alone once installed. The typecheck fails here the moment they differ.
 import { expectTypeOf, it } from 'vitest'
-import type { Clause, Context, EvaluationResult, Explanation, Flag, FlagState, Reason, Rule, Serve, Stickiness } from '../../packages/sdk/src/types.js'
+import type {
+  Clause,
+  Context,
+  EvaluationResult,
+  Explanation,
+  Flag,
+  FlagState,
+  Reason,
+  Rule,
+  Serve,
+  SplitShare,
+  Stickiness,
+  Variant,
+} from '../../packages/sdk/src/types.js'
 import type * as Model from '../../packages/core/src/flags/schema.js'
 
 it("the SDK's public types are exactly the model's", () => {
@@ -15,4 +28,6 @@ it("the SDK's public types are exactly the model's", () => {
   expectTypeOf<Clause>().toEqualTypeOf<Model.Clause>()
   expectTypeOf<Serve>().toEqualTypeOf<Model.Serve>()
   expectTypeOf<Explanation>().toEqualTypeOf<Model.Explanation>()
+  expectTypeOf<Variant>().toEqualTypeOf<Model.Variant>()
+  expectTypeOf<SplitShare>().toEqualTypeOf<Model.SplitShare>()
 })

@@ -2,7 +2,8 @@
 // the server's own engine, so isEnabled is a synchronous map lookup and a switch.
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { answer, compileFlag as compileWith, EMPTY_CONTEXT, evaluate, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { answer, compileFlag as compileWith, Decisions, EMPTY_CONTEXT, evaluate, stickyValue } from '@switchyard/core/evaluation/engine'
+import type { CompiledFlag, Decision } from '@switchyard/core/evaluation/engine'
 import { explain } from '@switchyard/core/evaluation/explain'
 import { HeldSegments, type SegmentEvent, type SegmentRecord } from './segments.js'
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
@@ -10,8 +11,39 @@ import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
 import { readBootstrap, readSaved, StateSaver, type BootstrapSnapshot, type HeldState, type SnapshotError } from './snapshot.js'
 
-import type { Context, EvaluationResult, Flag } from './types.js'
+import type { Context, EvaluationResult, Flag, Reason } from './types.js'
 export type { Context, EvaluationResult, Flag } from './types.js'
+
+/** One evaluation the app made, for its exposure log: never the whole context. */
+export interface EvaluationEvent {
+  flag: string
+  /** The variant the app was given; absent for a flag without variants, and when it got its fallback. */
+  variant?: string
+  reason: Reason
+  /** The value the flag's stickiness names (its userId, or tenantId), when the context has it. */
+  contextKey?: string
+}
+
+/**
+ * Why a typed getter answered the caller's fallback: the flag does not exist, serves another type
+ * (a flag without variants serves booleans), needs a newer model than this SDK evaluates, or names
+ * a segment the SDK does not hold.
+ */
+export type FallbackError = 'flag_not_found' | 'type_mismatch' | 'unsupported_model' | 'segment_not_local'
+
+/** A typed getter's answer with how it was reached. */
+export interface ValueDetails<T> {
+  /** The variant's value (frozen: shared by every answer), whether a flag without variants is on for getBoolean, or the fallback. */
+  value: T
+  /** The variant served; absent on a flag without variants, and with `error`. */
+  variant?: string
+  /** The engine's reason; flag_not_found for an unknown flag. */
+  reason: Reason
+  /** With reason rule_match (or missing_context from a rule's percentage): the rule that decided. */
+  ruleId?: string
+  /** Present exactly when `value` is the caller's fallback: why. */
+  error?: FallbackError
+}
 
 /** Flags whose definition changed (created, updated or deleted), and the stream position after them. */
 export interface FlagChange {
@@ -51,6 +83,12 @@ export interface ClientOptions {
    * caller's fallback). Memory: about 100 bytes per member (a 1,000,000-member segment of 36-character ids: ~100 MB).
    */
   largeSegments?: boolean
+  /**
+   * Called after every evaluation the app makes (isEnabled, evaluate, the typed getters, the
+   * OpenFeature provider's), so it can log exposures to its own analytics. Synchronous: keep it
+   * cheap, or queue the event. A hook that throws is reported to `onError`; the answer stands.
+   */
+  onEvaluation?: (event: EvaluationEvent) => void
 }
 
 /** Where the answers come from: the live stream, the state saved by `persistTo`, or `bootstrap`. */
@@ -61,6 +99,25 @@ export interface SwitchyardClient {
   isEnabled(key: string, context?: Context, fallback?: boolean): boolean
   /** The answer POST /evaluate would give: `{flag, enabled, reason, version}` (and `ruleId` when a rule decided). */
   evaluate(key: string, context?: Context): EvaluationResult
+  /**
+   * A flag's value of one type: a string, number or object variant's value, or a boolean one's
+   * (getBoolean also answers whether a flag without variants is on); `fallback` when the flag is
+   * unknown, serves another type (a flag without variants serves booleans), needs a newer model or
+   * a segment this SDK does not hold. An off answer serves the flag's offVariant, not the fallback.
+   */
+  getString(key: string, context: Context | undefined, fallback: string): string
+  getNumber(key: string, context: Context | undefined, fallback: number): number
+  getBoolean(key: string, context: Context | undefined, fallback: boolean): boolean
+  /** A JSON object or array variant's value, frozen (shared by every answer: copy it to change it). */
+  getObject<T extends object>(key: string, context: Context | undefined, fallback: T): T
+  /** The value whatever its type: the variant's, or whether a flag without variants is on. */
+  getValue(key: string, context: Context | undefined, fallback: unknown): unknown
+  /** The getters with how the value was reached: `{value, variant, reason, ruleId, error}`. */
+  getStringDetails(key: string, context: Context | undefined, fallback: string): ValueDetails<string>
+  getNumberDetails(key: string, context: Context | undefined, fallback: number): ValueDetails<number>
+  getBooleanDetails(key: string, context: Context | undefined, fallback: boolean): ValueDetails<boolean>
+  getObjectDetails<T extends object>(key: string, context: Context | undefined, fallback: T): ValueDetails<T>
+  getValueDetails(key: string, context: Context | undefined, fallback: unknown): ValueDetails<unknown>
   /** evaluate() with the decision trace: each step the engine took (POST /evaluate's `explain`). */
   explain(key: string, context?: Context): EvaluationResult
   /** The flag as last received, or undefined. */
@@ -188,14 +245,82 @@ class StreamingClient implements SwitchyardClient {
 
   isEnabled(key: string, context: Context = EMPTY_CONTEXT, fallback = false): boolean {
     const compiled = this.flags.get(key)
-    if (compiled === undefined) return fallback
+    if (compiled === undefined) {
+      if (this.options.onEvaluation) this.expose(key, undefined, context, Decisions.notFound.reason)
+      return fallback
+    }
     const decision = evaluate(compiled, context)
+    if (this.options.onEvaluation) this.expose(key, compiled, context, decision.reason, decision.variant)
     // A flag this build cannot evaluate, or whose segment it does not hold, answers the caller's fallback.
     return decision.reason === 'unsupported_model' || decision.reason === 'segment_not_local' ? fallback : decision.enabled
   }
 
   evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
-    return answer(key, this.flags.get(key), context)
+    const compiled = this.flags.get(key)
+    const result = answer(key, compiled, context)
+    if (this.options.onEvaluation) this.expose(key, compiled, context, result.reason, result.variant)
+    return result
+  }
+
+  getString(key: string, context: Context | undefined, fallback: string): string {
+    return this.resolve(key, context, fallback, 'string').value
+  }
+
+  getNumber(key: string, context: Context | undefined, fallback: number): number {
+    return this.resolve(key, context, fallback, 'number').value
+  }
+
+  getBoolean(key: string, context: Context | undefined, fallback: boolean): boolean {
+    return this.resolve(key, context, fallback, 'boolean').value
+  }
+
+  getObject<T extends object>(key: string, context: Context | undefined, fallback: T): T {
+    return this.resolve(key, context, fallback, 'object').value
+  }
+
+  getValue(key: string, context: Context | undefined, fallback: unknown): unknown {
+    return this.resolve(key, context, fallback, 'any').value
+  }
+
+  getStringDetails(key: string, context: Context | undefined, fallback: string): ValueDetails<string> {
+    return this.resolve(key, context, fallback, 'string')
+  }
+
+  getNumberDetails(key: string, context: Context | undefined, fallback: number): ValueDetails<number> {
+    return this.resolve(key, context, fallback, 'number')
+  }
+
+  getBooleanDetails(key: string, context: Context | undefined, fallback: boolean): ValueDetails<boolean> {
+    return this.resolve(key, context, fallback, 'boolean')
+  }
+
+  getObjectDetails<T extends object>(key: string, context: Context | undefined, fallback: T): ValueDetails<T> {
+    return this.resolve(key, context, fallback, 'object')
+  }
+
+  getValueDetails(key: string, context: Context | undefined, fallback: unknown): ValueDetails<unknown> {
+    return this.resolve(key, context, fallback, 'any')
+  }
+
+  /** The typed getters' one path: evaluate, check the value's type, tell onEvaluation what the app was given. */
+  private resolve<T>(key: string, context: Context = EMPTY_CONTEXT, fallback: T, type: ValueType): ValueDetails<T> {
+    const compiled = this.flags.get(key)
+    const details = detailsOf<T>(compiled === undefined ? Decisions.notFound : evaluate(compiled, context), fallback, type)
+    if (this.options.onEvaluation) this.expose(key, compiled, context, details.reason, details.variant)
+    return details
+  }
+
+  /** Tells onEvaluation, keeping its failures away from the answer. */
+  private expose(flag: string, compiled: CompiledFlag | undefined, context: Context, reason: Reason, variant?: string): void {
+    const contextKey = stickyValue(compiled?.stickiness ?? 'userId', context)
+    const event: EvaluationEvent = { flag, reason }
+    if (variant !== undefined) event.variant = variant
+    if (contextKey !== undefined) event.contextKey = contextKey
+    try {
+      this.options.onEvaluation!(event)
+    } catch (err) {
+      this.report(new SwitchyardClientError(`the onEvaluation hook threw: ${(err as Error).message}`, undefined, { cause: err }))
+    }
   }
 
   explain(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
@@ -480,6 +605,36 @@ class StreamingClient implements SwitchyardClient {
       }
     })
   }
+}
+
+/** Reasons whose answer is the caller's fallback: the flag cannot be evaluated here. */
+const FALLBACK_REASONS: ReadonlySet<Reason> = new Set(['flag_not_found', 'unsupported_model', 'segment_not_local'])
+
+/** The type a typed getter asks for; `object` takes JSON arrays too, `any` every value. */
+type ValueType = 'string' | 'number' | 'boolean' | 'object' | 'any'
+
+function ofType(value: unknown, type: ValueType): boolean {
+  if (type === 'any') return true
+  if (type === 'object') return typeof value === 'object' && value !== null
+  return typeof value === type
+}
+
+/** A decision as a typed getter answers it. */
+function detailsOf<T>(decision: Decision, fallback: T, type: ValueType): ValueDetails<T> {
+  const { reason, ruleId } = decision
+  const details: ValueDetails<T> = { value: fallback, reason }
+  if (ruleId !== undefined) details.ruleId = ruleId
+  if (FALLBACK_REASONS.has(reason)) details.error = reason as FallbackError
+  else {
+    // A flag without variants serves whether it is on.
+    const value = decision.variant === undefined ? decision.enabled : decision.value
+    if (!ofType(value, type)) details.error = 'type_mismatch'
+    else {
+      details.value = value as T
+      if (decision.variant !== undefined) details.variant = decision.variant
+    }
+  }
+  return details
 }
 
 /** The stream's `state` event. */

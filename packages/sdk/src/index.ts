@@ -1,6 +1,21 @@
 // @switchyard/sdk (switchyard/client in a clone): the in-process SDK and its OpenFeature provider.
 export { createClient, SwitchyardClientError } from './client.js'
-export type { ChangeListener, ClientOptions, FlagChange, StateSource, SwitchyardClient } from './client.js'
-export type { Clause, ClauseOperator, Context, EvaluationResult, Explanation, Flag, FlagState, Reason, Rule, Serve, Stickiness } from './types.js'
+export type { ChangeListener, ClientOptions, EvaluationEvent, FallbackError, FlagChange, StateSource, SwitchyardClient } from './client.js'
+export type { ValueDetails } from './client.js'
+export type {
+  Clause,
+  ClauseOperator,
+  Context,
+  EvaluationResult,
+  Explanation,
+  Flag,
+  FlagState,
+  Reason,
+  Rule,
+  Serve,
+  SplitShare,
+  Stickiness,
+  Variant,
+} from './types.js'
 export { SnapshotError, type BootstrapSnapshot } from './snapshot.js'
 export { SwitchyardProvider } from './provider.js'

@@ -58,8 +58,10 @@ class ProviderEvents implements ProviderEventEmitter<AnyProviderEvent> {
 }
 
 /**
- * `OpenFeature.setProviderAndWait(new SwitchyardProvider({ url, token }))`. Switchyard flags are
- * boolean: the other resolvers answer the default with TYPE_MISMATCH (FLAG_NOT_FOUND if absent).
+ * `OpenFeature.setProviderAndWait(new SwitchyardProvider({ url, token }))`. A flag without variants
+ * is boolean; one with variants is of its variants' type (an array variant is an object here, as
+ * OpenFeature's JSON structures hold arrays, where OFREP answers GENERAL). Asked for another type,
+ * a resolver answers the default with TYPE_MISMATCH; for an unknown flag, FLAG_NOT_FOUND.
  */
 export class SwitchyardProvider implements Provider {
   readonly metadata = { name: 'switchyard' } as const
@@ -86,30 +88,35 @@ export class SwitchyardProvider implements Provider {
   }
 
   async resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+    return this.resolve(flagKey, defaultValue, context, 'boolean')
+  }
+
+  async resolveStringEvaluation(flagKey: string, defaultValue: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+    return this.resolve(flagKey, defaultValue, context, 'string')
+  }
+
+  async resolveNumberEvaluation(flagKey: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+    return this.resolve(flagKey, defaultValue, context, 'number')
+  }
+
+  async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+    return this.resolve(flagKey, defaultValue, context, 'object')
+  }
+
+  /** In OFREP's order, so an answer is the one the OFREP provider gives: the context, the flag, the evaluation, then the type. */
+  private resolve<T>(flagKey: string, defaultValue: T, context: EvaluationContext, type: 'boolean' | 'string' | 'number' | 'object'): ResolutionDetails<T> {
     const client = this.client
     if (!client) return failure(defaultValue, 'PROVIDER_NOT_READY', 'the Switchyard provider is not initialized')
     const mapped = fromOpenFeatureContext(context)
     if (mapped.error !== undefined) return failure(defaultValue, 'INVALID_CONTEXT', mapped.error)
-    const result = toOfrep(flagKey, client.flag(flagKey), client.evaluate(flagKey, mapped.context))
+    const result = toOfrep(flagKey, client.flag(flagKey), client.evaluate(flagKey, mapped.context), true)
     if (!isSuccess(result)) return failure(defaultValue, result.errorCode, result.errorDetails)
-    return { value: result.value, reason: result.reason, variant: result.variant, flagMetadata: result.metadata }
-  }
-
-  async resolveStringEvaluation(flagKey: string, defaultValue: string): Promise<ResolutionDetails<string>> {
-    return this.notBoolean(flagKey, defaultValue)
-  }
-
-  async resolveNumberEvaluation(flagKey: string, defaultValue: number): Promise<ResolutionDetails<number>> {
-    return this.notBoolean(flagKey, defaultValue)
-  }
-
-  async resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T): Promise<ResolutionDetails<T>> {
-    return this.notBoolean(flagKey, defaultValue)
-  }
-
-  private notBoolean<T>(flagKey: string, defaultValue: T): ResolutionDetails<T> {
-    if (!this.client?.flag(flagKey)) return failure(defaultValue, 'FLAG_NOT_FOUND', `flag '${flagKey}' does not exist`)
-    return failure(defaultValue, 'TYPE_MISMATCH', `flag '${flagKey}' is boolean`)
+    // Arrays are objects to OpenFeature: a JSON structure.
+    const served = typeof result.value
+    if (served !== type) {
+      return failure(defaultValue, 'TYPE_MISMATCH', `flag '${flagKey}' serves ${served === 'object' ? 'objects' : `${served}s`}, not ${type}s`)
+    }
+    return { value: result.value as T, reason: result.reason, variant: result.variant, flagMetadata: result.metadata }
   }
 }
 

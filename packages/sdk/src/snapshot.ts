@@ -8,7 +8,7 @@ import { FLAG_DEFAULTS, FLAG_STATES, SEGMENT_DEFAULTS, STICKINESS } from '@switc
 import type { Flag } from './types.js'
 import type { SegmentRecord } from './segments.js'
 
-/** A flags file's shape: `{flags: [{key, state?, percentage?, betaUsers?, betaTenants?, stickiness?, …}]}`. */
+/** A flags file's shape: `{flags: [{key, state?, percentage?, betaUsers?, betaTenants?, stickiness?, variants?, offVariant?, …}]}`. */
 export interface BootstrapSnapshot {
   flags: (Partial<Flag> & { key: string })[]
   /** Segments the flags' rules name, as a flags file lists them. */
@@ -67,7 +67,30 @@ export function flagsOf(snapshot: unknown, source: string): Flag[] {
     if (typeof flag.percentage !== 'number' || !(flag.percentage >= 0 && flag.percentage <= 100)) throw new SnapshotError(`${at}.percentage must be 0–100`)
     if (!(STICKINESS as readonly string[]).includes(flag.stickiness)) throw new SnapshotError(`${at}.stickiness must be one of ${STICKINESS.join(', ')}`)
     checkIds(flag as unknown as Record<string, unknown>, ['betaUsers', 'betaTenants'], at)
+    checkVariants(flag, at)
   })
+}
+
+/** A flag's variants as the engine needs them: keys unique, values present, the offVariant declared. */
+function checkVariants(flag: Flag, at: string): void {
+  if (flag.variants === undefined) {
+    if (flag.offVariant !== undefined) throw new SnapshotError(`${at}.offVariant needs variants: the flag declares none`)
+    return
+  }
+  if (!Array.isArray(flag.variants)) throw new SnapshotError(`${at}.variants must be a list`)
+  const keys = new Set<string>()
+  for (const [i, variant] of (flag.variants as unknown[]).entries()) {
+    const v = variant as Record<string, unknown> | null
+    if (typeof v !== 'object' || v === null) throw new SnapshotError(`${at}.variants[${i}] must be an object`)
+    if (typeof v.key !== 'string' || v.key === '') throw new SnapshotError(`${at}.variants[${i}].key must be a non-empty string`)
+    if (keys.has(v.key)) throw new SnapshotError(`${at}.variants[${i}].key '${v.key}' appears twice`)
+    keys.add(v.key)
+    if (v.value === undefined || v.value === null) throw new SnapshotError(`${at}.variants[${i}].value must be a JSON value other than null`)
+    if (v.weight !== undefined && !(typeof v.weight === 'number' && v.weight >= 0 && v.weight <= 100))
+      throw new SnapshotError(`${at}.variants[${i}].weight must be 0–100`)
+  }
+  if (keys.size > 0 && (typeof flag.offVariant !== 'string' || !keys.has(flag.offVariant)))
+    throw new SnapshotError(`${at}.offVariant must name one of the flag's variants (${[...keys].join(', ')})`)
 }
 
 /** A snapshot's segments (none when it lists none), as full segments. */

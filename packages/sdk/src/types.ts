@@ -43,11 +43,31 @@ export interface Clause {
   negate?: boolean
 }
 
-/** What a matching rule serves: exactly one of `enabled` and `percentage`. */
+/** One share of a weighted split: a variant the flag declares, and its percent (the shares sum to 100). */
+export interface SplitShare {
+  variant: string
+  weight: number
+}
+
+/**
+ * What a matching rule serves: exactly one of `enabled` and `percentage`; on a flag with variants,
+ * at most one of `variant` and `split` for what it serves on (else the flag's own split).
+ */
 export interface Serve {
   enabled?: boolean
   percentage?: number
   stickiness?: Stickiness
+  variant?: string
+  split?: SplitShare[]
+}
+
+/** One value a flag with variants serves: every variant of a flag holds the same JSON type. */
+export interface Variant {
+  key: string
+  value: unknown
+  /** Its share of the flag's default split; 0 when absent. */
+  weight?: number
+  description?: string
 }
 
 /** A targeting rule as a flag holds it. */
@@ -70,7 +90,11 @@ export interface Flag {
   stickiness: Stickiness
   /** Absent only on flags stored before rules existed. */
   rules?: Rule[]
-  /** The flag model the flag needs (1: no rules; 2: rules). */
+  /** Without variants the flag answers on or off; with them, one of their values too. */
+  variants?: Variant[]
+  /** With variants: the variant served when the flag is off for a context. */
+  offVariant?: string
+  /** The flag model the flag needs (1: no rules; 2: rules; 3: variants). */
   model?: number
   version: number
   createdAt: string
@@ -106,6 +130,8 @@ export interface Explanation {
     percentage?: PercentageTrace
   }[]
   fallthrough?: PercentageTrace
+  /** On a flag with variants: how the variant was chosen (the offVariant, the deciding rule's, or a split's bucket). */
+  variant?: { key: string; source: 'offVariant' | 'rule' | 'split'; stickiness?: Stickiness; bucket?: number }
 }
 
 /** The answer POST /evaluate gives for one flag. */
@@ -117,5 +143,8 @@ export interface EvaluationResult {
   version?: number
   /** With reason rule_match: the rule that decided. */
   ruleId?: string
+  /** On a flag with variants: the variant served, and its value. */
+  variant?: string
+  value?: unknown
   explanation?: Explanation
 }

@@ -11,5 +11,5 @@ export interface FlagReader {
   readonly revision: string
 }
 
-/** Told of every answer an evaluation route gives, by the handler that gave it (metrics count them). */
-export type OnEvaluated = (flag: string, reason: Reason, enabled: boolean) => void
+/** Told of every answer an evaluation route gives, by the handler that gave it (metrics count them); `variant` on a flag with variants. */
+export type OnEvaluated = (flag: string, reason: Reason, enabled: boolean, variant?: string) => void

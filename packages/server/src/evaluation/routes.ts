@@ -42,7 +42,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
       if (flag !== undefined) {
         if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
         const result = respond(flag, flags.get(flag), context)
-        onEvaluated(flag, result.reason, result.enabled)
+        onEvaluated(flag, result.reason, result.enabled, result.variant)
         if (result.version === undefined) throw flagNotFound(flag)
         if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
         reply.send(result)
@@ -51,7 +51,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
       const results: EvaluationResult[] = []
       for (const key of keys ?? flags.keys()) {
         const result = respond(key, flags.get(key), context)
-        onEvaluated(key, result.reason, result.enabled)
+        onEvaluated(key, result.reason, result.enabled, result.variant)
         results.push(result)
       }
       if (debug) request.log.debug({ count: results.length }, 'flags.evaluated')

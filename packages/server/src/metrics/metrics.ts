@@ -47,7 +47,10 @@ export class Metrics {
       'Time from request received to response sent, by route template and status code (requests that match no route are not included)',
       DURATION_BUCKETS,
     )
-    this.evaluations = new EvaluationCounter(this.registry, (key) => flags.get(key) !== undefined)
+    this.evaluations = new EvaluationCounter(this.registry, (key) => {
+      const flag = flags.get(key)
+      return flag === undefined ? undefined : (flag.variants?.keys ?? [])
+    })
 
     new Gauge({
       name: 'switchyard_store_up',

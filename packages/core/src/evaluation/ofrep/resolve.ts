@@ -10,14 +10,18 @@ type OfrepReason = (typeof OFREP_REASONS)[number]
 export const OFREP_ERROR_CODES = ['PARSE_ERROR', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'] as const
 type OfrepErrorCode = (typeof OFREP_ERROR_CODES)[number]
 
-export const VARIANTS = ['on', 'off'] as const
+/** A JSON value as OpenFeature types it; OFREP's wire carries all but arrays (`type: object`). */
+export type OfrepValue = boolean | string | number | { readonly [key: string]: unknown } | readonly unknown[]
 
 export interface OfrepSuccess {
   key: string
-  value: boolean
+  /** A flag without variants: whether it is on. With variants: the variant's value (frozen: shared by every answer). */
+  value: OfrepValue
   reason: OfrepReason
-  variant: (typeof VARIANTS)[number]
-  metadata: { version: number; switchyardReason: Reason }
+  /** `on` or `off` for a flag without variants; else the variant's key. */
+  variant: string
+  /** `enabled`: on a flag with variants, whether the flag is on for the context (its value no longer says). */
+  metadata: { version: number; switchyardReason: Reason; enabled?: boolean }
 }
 
 export interface OfrepFailure {
@@ -50,20 +54,22 @@ const REASONS: Record<Reason, OfrepReason | null> = {
   segment_not_local: null,
 }
 
-/** `flag` is the flag that decided, undefined when it does not exist. */
-export function toOfrep(key: string, flag: Flag, decision: Decision): OfrepSuccess | OfrepFailure
-export function toOfrep(key: string, flag: Flag | undefined, decision: Decision): OfrepResolution
-export function toOfrep(key: string, flag: Flag | undefined, decision: Decision): OfrepResolution {
+/**
+ * `flag` is the flag that decided, undefined when it does not exist. `arrays`: whether an array
+ * value may be served; OFREP's wire types an object value `type: object`, which no array is, so
+ * the routes answer GENERAL for one, while OpenFeature's in-process structures hold arrays.
+ */
+export function toOfrep(key: string, flag: Flag, decision: Decision, arrays?: boolean): OfrepSuccess | OfrepFailure
+export function toOfrep(key: string, flag: Flag | undefined, decision: Decision, arrays?: boolean): OfrepResolution
+export function toOfrep(key: string, flag: Flag | undefined, decision: Decision, arrays = false): OfrepResolution {
   if (flag === undefined) return { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag '${key}' does not exist` }
   const reason = REASONS[decision.reason]
   if (reason !== null) {
-    return {
-      key,
-      value: decision.enabled,
-      reason,
-      variant: decision.enabled ? 'on' : 'off',
-      metadata: { version: flag.version, switchyardReason: decision.reason },
-    }
+    const metadata = { version: flag.version, switchyardReason: decision.reason }
+    if (decision.variant === undefined) return { key, value: decision.enabled, reason, variant: decision.enabled ? 'on' : 'off', metadata }
+    if (!arrays && Array.isArray(decision.value))
+      return { key, errorCode: 'GENERAL', errorDetails: `flag '${key}' serves arrays, which OFREP does not carry (booleans, strings, numbers, objects)` }
+    return { key, value: decision.value as OfrepValue, reason, variant: decision.variant, metadata: { ...metadata, enabled: decision.enabled } }
   }
   if (decision.reason === 'unsupported_model')
     return { key, errorCode: 'GENERAL', errorDetails: `flag '${key}' needs flag model ${flag.model}, newer than this build evaluates: upgrade it` }

@@ -99,7 +99,8 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
         summary: 'OFREP: evaluate one flag',
         description:
           'The OpenFeature Remote Evaluation Protocol single-flag evaluation. `targetingKey` is the userId, `tenantId` the tenant, other context fields ' +
-          'are attributes; the value and the reason follow POST /evaluate. A percentage rollout without the id it buckets on answers ' +
+          'are attributes; the value and the reason follow POST /evaluate: a flag without variants answers a boolean (variant `on` or `off`), one ' +
+          "with variants its variant's value and key. A percentage rollout without the id it buckets on answers " +
           'TARGETING_KEY_MISSING (by user) or INVALID_CONTEXT (by tenant).',
         tags: ['openfeature'],
         params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 1000, description: 'Any key that is not a flag answers 404 FLAG_NOT_FOUND' }) }),
@@ -121,7 +122,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       if (mapped.error !== undefined) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
       const compiled = flags.get(key)
       const decision = compiled ? evaluate(compiled, mapped.context) : Decisions.notFound
-      onEvaluated(key, decision.reason, decision.enabled)
+      onEvaluated(key, decision.reason, decision.enabled, decision.variant)
       const result = marked(toOfrep(key, compiled?.flag, decision), isStale())
       if (isSuccess(result)) return reply.send(result)
       if (result.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(result)
@@ -165,7 +166,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       for (const key of flags.keys()) {
         const compiled = flags.get(key)!
         const decision = evaluate(compiled, mapped.context)
-        onEvaluated(key, decision.reason, decision.enabled)
+        onEvaluated(key, decision.reason, decision.enabled, decision.variant)
         results.push(marked(toOfrep(key, compiled.flag, decision), stale))
       }
       return reply.send({ flags: results })
