@@ -13,6 +13,7 @@ import { compileSegmentRecord, segmentLookup } from '../../packages/core/src/seg
 import { Segment } from '../../packages/core/src/segments/schema.js'
 import { generateEvaluationVectors } from '../../scripts/generate-evaluation-vectors.js'
 import { EVALUATION_VECTORS_FILE, expectationOf, loadEvaluationVectors, type EvaluationVector } from '../support/evaluation-vectors.js'
+import { referenceBucket } from '../support/reference-bucket.js'
 
 const document = loadEvaluationVectors()
 const compiled = (c: EvaluationVector) => compileFlag(c.flag, segmentLookup(c.segments.map(compileSegmentRecord)))
@@ -111,15 +112,8 @@ describe('test/vectors/evaluation.json', () => {
     for (const c of rollouts) {
       const rule = c.flag.rules!.find((r) => r.id === c.expected.ruleId)!
       const id = rule.serve.stickiness === 'tenantId' ? c.context.tenantId! : c.context.userId!
-      // bucketing.json's algorithm with the key `${flagKey}:${ruleId}`, written out: FNV-1a, then fmix32.
-      let h = 0x811c9dc5
-      for (const byte of new TextEncoder().encode(`${c.flag.key}:${rule.id}:${id}`)) h = Math.imul(h ^ byte, 0x01000193)
-      h ^= h >>> 16
-      h = Math.imul(h, 0x85ebca6b)
-      h ^= h >>> 13
-      h = Math.imul(h, 0xc2b2ae35)
-      h ^= h >>> 16
-      const b = (h >>> 0) % 100_000
+      // bucketing.json's algorithm with the key `${flagKey}:${ruleId}`.
+      const b = referenceBucket(`${c.flag.key}:${rule.id}:${id}`)
       if (b < Math.round(rule.serve.percentage! * 1000) !== c.expected.enabled) wrong.push(c.name)
       seen.add(c.expected.enabled)
     }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { compileFlag, evaluate, type Context } from '../../packages/core/src/evaluation/engine.js'
 import { variantsProblem } from '../../packages/core/src/flags/model.js'
 import { FLAG_DEFAULTS, type Flag, type Rule, type Variant } from '../../packages/core/src/flags/schema.js'
+import { referenceBucket } from '../support/reference-bucket.js'
 
 const COLOURS: Variant[] = [
   { key: 'blue', value: 'BLUE', weight: 50 },
@@ -22,16 +23,7 @@ const rule = (id: string, country: string, serve: Rule['serve']): Rule => ({
 })
 
 /** The split bucket as the README publishes it: fmix32(FNV-1a-32(UTF-8("<key>:variant:<id>"))) mod 100000. */
-function splitBucket(key: string, id: string): number {
-  let h = 0x811c9dc5
-  for (const byte of new TextEncoder().encode(`${key}:variant:${id}`)) h = Math.imul(h ^ byte, 0x01000193)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return (h >>> 0) % 100_000
-}
+const splitBucket = (key: string, id: string) => referenceBucket(`${key}:variant:${id}`)
 
 const ids = (n: number, prefix = 'user') => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
 
