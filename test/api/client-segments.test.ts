@@ -53,6 +53,22 @@ describe('SDK segments', () => {
     expect(all.isEnabled('uses_large', { userId: 'z' }, true)).toBe(false)
   })
 
+  it('keeps an enabled flag with variants on when a rule choosing its variant needs a segment it does not hold: only the value falls back', async () => {
+    const variants = [
+      { key: 'plain', value: 'plain', weight: 100 },
+      { key: 'vip', value: 'vip' },
+    ]
+    const rule = { ...inSegment('large'), serve: { enabled: true, variant: 'vip' } }
+    await createFlag(app, { key: 'enabled_variants', state: 'enabled', variants, offVariant: 'plain', rules: [rule] })
+    const sdk = await connect(url)
+    await eventually(() => sdk.evaluate('enabled_variants', { userId: 'a' }).reason !== 'flag_not_found', 5000, 'flag arrives')
+    expect(sdk.evaluate('enabled_variants', { userId: 'a' })).toMatchObject({ enabled: true, reason: 'segment_not_local' })
+    expect(sdk.isEnabled('enabled_variants', { userId: 'a' }, false)).toBe(true)
+    expect(sdk.getString('enabled_variants', { userId: 'a' }, 'fallback')).toBe('fallback')
+    const all = await connect(url, { largeSegments: true })
+    expect(all.getString('enabled_variants', { userId: 'a' }, 'fallback')).toBe('vip')
+  })
+
   it('follows a segment across SEGMENT_INLINE_MAX both ways', async () => {
     await call(app, 'POST', '/segments', { body: { key: 'grows', users: ['a'] }, expected: 201 })
     await createFlag(app, { key: 'uses_grows', state: 'beta_users', rules: [inSegment('grows')] })

@@ -164,6 +164,20 @@ describe('validation of variants', () => {
     expect((await listAudit(app, { flag: 'colour' })).events).toHaveLength(events)
   })
 
+  it('refuses a number JSON reads as Infinity (1e400), in a variant value or a clause value, naming the field; nothing is stored', async () => {
+    const post = (payload: string) => app.inject({ method: 'POST', url: '/flags', headers: { ...bearer(ADMIN), 'content-type': 'application/json' }, payload })
+    const variant = await post(
+      '{"key":"inf","state":"enabled","variants":[{"key":"a","value":{"n":[1e400]},"weight":50},{"key":"b","value":{"n":[2]},"weight":50}],"offVariant":"b"}',
+    )
+    expect(variant.statusCode).toBe(400)
+    expect(variant.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'body.variants[0].value' })
+    const clause = await post('{"key":"inf","rules":[{"clauses":[{"attribute":"n","operator":"in","values":[1e400]}],"serve":{"enabled":true}}]}')
+    expect(clause.statusCode).toBe(400)
+    expect(clause.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'body.rules[0].clauses[0].values[0]' })
+    expect((await call(app, 'GET', '/flags/inf', { expected: 404 })).statusCode).toBe(404)
+    expect((await call(app, 'GET', '/flags', { expected: 200 })).json().flags.map((f: Flag) => f.key)).not.toContain('inf')
+  })
+
   it('refuses variants on a rule of a flag without variants, and an offVariant without variants', async () => {
     const plain = await createFlag(app, { key: 'plain' })
     const rule = await call(app, 'PATCH', '/flags/plain', { body: { rules: [NL] }, expected: 400 })

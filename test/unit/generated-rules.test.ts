@@ -173,6 +173,50 @@ describe('rules as generated code', () => {
     expect(evaluate(generated, { attributes: {} })).toEqual({ enabled: false, reason: 'not_targeted' })
   })
 
+  it('keep code small when values are many: a clause of 10,000 prefixes is matched by a loop, a flag past 60 KB of code is interpreted', () => {
+    const prefixes = Array.from({ length: 10_000 }, (_, i) => `prefix-${String(i).padStart(5, '0')}`)
+    const many = bothEngines(flagOf([{ id: 'r', clauses: [{ attribute: 'a', operator: 'starts_with', values: prefixes }], serve: { enabled: true } }]))
+    expect(many.generated.decideRules).not.toBeNull()
+    expect(many.generated.decideRules!.toString().length).toBeLessThan(2_000)
+    for (const a of ['prefix-09999-x', 'prefix-1', 'other'])
+      expect(evaluate(many.generated, { attributes: { a } })).toEqual(evaluate(many.interpreted, { attributes: { a } }))
+    // Sixteen 12-character prefixes a clause are written out; forty such rules would be about 230 KB.
+    const rules = Array.from({ length: 40 }, (_, i) => ({
+      id: `r${i}`,
+      clauses: [{ attribute: 'a', operator: 'starts_with', values: prefixes.slice(i * 16, i * 16 + 16).map((p) => p.slice(0, 12)) }],
+      serve: { enabled: true },
+    })) as Rule[]
+    expect(compileFlag(flagOf(rules)).decideRules).toBeNull()
+    expect(compileFlag(flagOf(rules.slice(0, 4))).decideRules).not.toBeNull()
+  })
+
+  it('compare with a bound that is not finite as the interpreter does (a flag that skipped validation)', () => {
+    for (const [operator, bound, negate] of [
+      ['lt', Infinity, true],
+      ['gt', -Infinity, false],
+      ['gte', NaN, true],
+    ] as const) {
+      const { generated, interpreted } = bothEngines(
+        flagOf([{ id: 'r', clauses: [{ attribute: 'n', operator, values: [bound], negate }], serve: { enabled: true } }]),
+      )
+      expect(evaluate(generated, { attributes: { n: 1 } }), `${operator} ${bound}`).toEqual(evaluate(interpreted, { attributes: { n: 1 } }))
+    }
+  })
+
+  it('read the context’s attributes only when a clause needs them, as the interpreter does', () => {
+    const { generated, interpreted } = bothEngines(
+      flagOf([{ id: 'r', clauses: [{ attribute: 'userId', operator: 'in', values: ['u'] }], serve: { enabled: true } }]),
+    )
+    const ctx = {
+      userId: 'u',
+      get attributes(): Record<string, string> {
+        throw new Error('read')
+      },
+    } as Context
+    expect(evaluate(generated, ctx)).toEqual({ enabled: true, reason: 'rule_match', ruleId: 'r' })
+    expect(evaluate(interpreted, ctx)).toEqual(evaluate(generated, ctx))
+  })
+
   it(`are interpreted past ${MAX_GENERATED_CLAUSES} clauses, with the same answers`, () => {
     const many = Array.from({ length: MAX_GENERATED_CLAUSES / 4 + 1 }, (_, i) => ({
       id: `rule-${i}`,

@@ -242,6 +242,7 @@ describe('variantsProblem (the checks past the schema)', () => {
     ['null', { variants: [{ key: 'a', value: null, weight: 100 }], offVariant: 'a' }, '.variants[0].value', /not null/],
     ['a value over 8 KB', { variants: [{ key: 'a', value: 'x'.repeat(8191), weight: 100 }], offVariant: 'a' }, '.variants[0].value', /8193 bytes/],
     ['an offVariant without variants', { variants: [] }, '.offVariant', /declares none/],
+    ['Infinity (1e400 parsed)', { variants: [{ key: 'a', value: { limits: [1, Infinity] }, weight: 100 }], offVariant: 'a' }, '.variants[0].value', /finite/],
   ])('%s', (_, fields, field, message) => {
     const problem = variantsProblem(flagOf(fields))
     expect(problem?.field).toBe(field)

@@ -252,7 +252,8 @@ class StreamingClient implements SwitchyardClient {
     const decision = evaluate(compiled, context)
     if (this.options.onEvaluation) this.expose(key, compiled, context, decision.reason, decision.variant)
     // A flag this build cannot evaluate, or whose segment it does not hold, answers the caller's fallback.
-    return decision.reason === 'unsupported_model' || decision.reason === 'segment_not_local' ? fallback : decision.enabled
+    // segment_not_local that is on: a flag in the enabled state whose variant a rule needs a segment to choose.
+    return decision.reason === 'unsupported_model' || (decision.reason === 'segment_not_local' && !decision.enabled) ? fallback : decision.enabled
   }
 
   evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {

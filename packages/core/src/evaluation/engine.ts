@@ -87,6 +87,8 @@ export const Decisions = {
   notFound: decide(false, 'flag_not_found'),
   unsupportedModel: decide(false, 'unsupported_model'),
   segmentNotLocal: decide(false, 'segment_not_local'),
+  /** The enabled state of a flag with variants, whose variant a rule needs a segment to choose: on, but no variant. */
+  segmentNotLocalOn: decide(true, 'segment_not_local'),
 } as const
 
 /** The bucket seed of a rule's own percentage: `<flag key>:<rule id>:` (README, "Bucketing"). */
@@ -251,9 +253,13 @@ export function evaluate(f: CompiledFlag, ctx: Context): Decision {
 /** evaluate() for a flag with variants: the same answers, each carrying its variant (variants.ts). */
 function evaluateVariants(f: CompiledFlag, v: CompiledVariants, ctx: Context): Decision {
   switch (f.state) {
-    case 'enabled':
-      // On for everyone; a rule that serves on chooses the variant.
-      return (f.rules.length === 0 ? undefined : ruleDecision(f, ctx, true)) ?? v.enabled[pickVariant(v.split, v.seed, ctx)]!
+    case 'enabled': {
+      // On for everyone; a rule that serves on chooses the variant. A segment this SDK does not
+      // hold leaves the variant unknown, never the flag off.
+      const ruled = f.rules.length === 0 ? undefined : ruleDecision(f, ctx, true)
+      if (ruled === Decisions.segmentNotLocal) return Decisions.segmentNotLocalOn
+      return ruled ?? v.enabled[pickVariant(v.split, v.seed, ctx)]!
+    }
     case 'disabled':
       return v.disabled
     case 'beta_users': {

@@ -56,6 +56,13 @@ export interface RulesHelpers<R extends GeneratedRule> {
 export const MAX_GENERATED_CLAUSES = 400
 /** Prefixes and suffixes up to this long are compared character by character, inline. */
 const INLINE_AFFIX = 12
+/** A text clause with more values than this is matched by the interpreter's loop, not inline. */
+const INLINE_VALUES = 16
+/**
+ * Past this much source a flag is interpreted whatever its clause count: values inline make
+ * code grow with values, not clauses (a clause may hold 10,000).
+ */
+const MAX_SOURCE = 60_000
 
 let allowed: boolean | undefined
 /** Whether this process may generate code: false under a Content Security Policy without 'unsafe-eval'. */
@@ -101,8 +108,10 @@ function stringTest(c: CompiledClause, v: string, n: string, ref: string): strin
     }
     case 'starts_with':
     case 'ends_with':
+      if (c.strings.length > INLINE_VALUES) return null
       return negate(c.strings.map((x) => affix(n, x, c.operator === 'ends_with')).join(' || ') || 'false')
     case 'contains':
+      if (c.strings.length > INLINE_VALUES) return null
       return negate(c.strings.map((x) => `${n}.includes(${str(x)})`).join(' || ') || 'false')
     case 'lt':
     case 'lte':
@@ -127,10 +136,9 @@ function stringTest(c: CompiledClause, v: string, n: string, ref: string): strin
 const COMPARE = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const
 
 /** The test of a number value against a number operator, negation applied; null for other operators. */
-function numberTest(c: CompiledClause, v: string): string | null {
+function numberTest(c: CompiledClause, v: string, ref: string): string | null {
   if (!Object.hasOwn(COMPARE, c.operator)) return null
-  const bound = num(c.bound)
-  const test = bound === null ? 'false' : `${v} ${COMPARE[c.operator as keyof typeof COMPARE]} ${bound}`
+  const test = `${v} ${COMPARE[c.operator as keyof typeof COMPARE]} ${num(c.bound) ?? `${ref}.bound`}`
   return c.negate ? `!(${test})` : `(${test})`
 }
 
@@ -159,7 +167,8 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
         if (!locals.has(c.attribute)) locals.set(c.attribute, locals.size)
         const slot = locals.get(c.attribute)!
         v = `a${slot}`
-        lines.push(`  if (${v} === UNREAD) ${v} = attributeValue(attributes[${str(c.attribute)}])`)
+        // The context's attributes are read on the first clause that needs them, as the interpreter does.
+        lines.push(`  if (${v} === UNREAD) ${v} = attributeValue((attributes === UNREAD ? (attributes = attributesOf(ctx)) : attributes)[${str(c.attribute)}])`)
       }
       if (c.operator === 'exists') {
         lines.push(`  if ((${v} !== undefined && ${v} !== null) === ${c.negate}) break r${i}`)
@@ -168,7 +177,7 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
       const slot = v.startsWith('a') ? Number(v.slice(1)) : -1
       const n = slot >= 0 ? `n${slot}` : `nfcOf(${v})`
       const onString = c.op < 0 ? null : stringTest(c, v, n, ref)
-      const onNumber = c.op < 0 ? null : numberTest(c, v)
+      const onNumber = c.op < 0 ? null : numberTest(c, v, ref)
       const generic = `if (matchValue(${ref}, ${v}) !== ${MATCH}) break r${i}`
       let test = ''
       if (onString !== null) {
@@ -188,13 +197,13 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
   const body = [
     '"use strict"',
     'return function rules(ctx, onlyOn) {',
-    '  const given = ctx.attributes',
-    '  const attributes = given === undefined || given === null ? NONE : given',
+    '  let attributes = UNREAD',
     `  let t, x, d${declared.length ? `, ${declared.join(', ')}` : ''}`,
     ...lines.map((line) => `  ${line}`),
     '  return undefined',
     '}',
   ].join('\n')
+  if (body.length > MAX_SOURCE) return null
   const factory = new Function(
     'C',
     'R',
@@ -202,7 +211,7 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
     'serve',
     'notLocal',
     'UNREAD',
-    'NONE',
+    'attributesOf',
     'attributeValue',
     'matchValue',
     'matchClause',
@@ -216,7 +225,11 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
   ) as (...args: unknown[]) => RulesDecider
   // UNREAD: a value no attribute can hold, so "not read yet" costs one comparison.
   const unread = Symbol('unread')
-  const none = Object.freeze(Object.create(null) as object)
+  const none = Object.freeze(Object.create(null) as Record<string, unknown>)
+  const attributesOf = (ctx: Context): Record<string, unknown> => {
+    const given = ctx.attributes
+    return given === undefined || given === null ? none : given
+  }
   return factory(
     clauses,
     rules,
@@ -224,7 +237,7 @@ export function generateRules<R extends GeneratedRule>(rules: readonly R[], segm
     helpers.serve,
     helpers.segmentNotLocal,
     unread,
-    none,
+    attributesOf,
     attributeValue,
     matchValue,
     matchClause,

@@ -19,6 +19,16 @@ const STRING_OPS = new Set(['starts_with', 'ends_with', 'contains'])
 const SEMVER_OPS = new Set(['semver_eq', 'semver_lt', 'semver_gt'])
 const DATE_OPS = new Set(['before', 'after'])
 
+// JSON.parse reads a number too large for a double (1e400) as Infinity, which JSON cannot write back.
+const NOT_FINITE = 'must be a finite number (a number this large is read as Infinity)'
+
+/** Whether a JSON value holds a number that is not finite anywhere inside it. */
+function holdsNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value)
+  if (typeof value !== 'object' || value === null) return false
+  return Object.values(value).some(holdsNonFinite)
+}
+
 /** The problem with one clause, if any; `inSegment`: whether in_segment is allowed here (not inside a segment). */
 export function clauseProblem(clause: Clause, at: string, inSegment: boolean): ModelProblem | undefined {
   const { operator, values } = clause
@@ -28,6 +38,7 @@ export function clauseProblem(clause: Clause, at: string, inSegment: boolean): M
   if (values.length === 0) return { field: `${at}.values`, message: `must hold at least one value for operator ${operator}` }
   for (const [i, value] of values.entries()) {
     const field = `${at}.values[${i}]`
+    if (typeof value === 'number' && !Number.isFinite(value)) return { field, message: NOT_FINITE }
     if (NUMBER_OPS.has(operator) && (typeof value !== 'number' || !Number.isFinite(value)))
       return { field, message: `must be a number for operator ${operator}` }
     if (STRING_OPS.has(operator) && typeof value !== 'string') return { field, message: `must be a string for operator ${operator}` }
@@ -140,6 +151,7 @@ export function variantsProblem(flag: { variants?: readonly Variant[]; offVarian
     declared.set(variant.key, i)
     const type = variantType(variant.value)
     if (type === undefined) return { field: `${at}.value`, message: 'must be a string, number, boolean, object or array (not null)' }
+    if (holdsNonFinite(variant.value)) return { field: `${at}.value`, message: `${NOT_FINITE}, wherever it is inside the value` }
     const expected = variantType(variants[0]!.value)
     if (i > 0 && expected !== undefined && type !== expected)
       return { field: `${at}.value`, message: `is ${article(type)}, but variants[0].value is ${article(expected)}: every variant of a flag holds one type` }
