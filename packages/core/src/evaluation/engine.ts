@@ -67,14 +67,18 @@ export interface CompiledFlag {
   readonly variants: CompiledVariants | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
-  /** unsupported, or a flag with variants: evaluate() takes neither the boolean path nor its cost. */
-  readonly special: boolean
+  /**
+   * How a flag that is not a plain boolean one (unsupported, or with variants) is evaluated; null
+   * for a boolean flag, which evaluate() answers itself.
+   */
+  readonly special: ((f: CompiledFlag, ctx: Context) => Decision) | null
 }
 
-// Shared, frozen decisions: evaluation allocates nothing.
-// Every decision has the same fields (absent ones undefined), so reading one is a monomorphic load
-// wherever answers of every kind meet (a server holding flags with and without rules and variants).
-const decide = (enabled: boolean, reason: Reason, ruleId?: string): Decision => Object.freeze({ enabled, reason, ruleId, variant: undefined, value: undefined })
+// Shared, frozen decisions: evaluation allocates nothing. Built as before variants (a decision
+// of a flag with variants adds its two fields): bench/percentage-alone.ts measured a decision of
+// five fields, some undefined, 3–4 ns slower to answer a plain percentage flag with.
+const decide = (enabled: boolean, reason: Reason, ruleId?: string): Decision =>
+  Object.freeze(ruleId === undefined ? { enabled, reason } : { enabled, reason, ruleId })
 export const Decisions = {
   enabled: decide(true, 'enabled'),
   disabled: decide(false, 'disabled'),
@@ -170,7 +174,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     decideRules: generateRules(rules, segments, GENERATED_HELPERS),
     variants,
     unsupported,
-    special: unsupported || variants !== null,
+    special: unsupported ? unsupportedModel : variants !== null ? evaluateVariants : null,
   }
 }
 
@@ -232,7 +236,8 @@ function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decisio
 
 export function evaluate(f: CompiledFlag, ctx: Context): Decision {
   // One check, as before variants, keeps the boolean path as small as it was.
-  if (f.special) return f.unsupported ? Decisions.unsupportedModel : evaluateVariants(f, f.variants!, ctx)
+  const special = f.special
+  if (special !== null) return special(f, ctx)
   switch (f.state) {
     case 'enabled':
       return Decisions.enabled
@@ -251,7 +256,8 @@ export function evaluate(f: CompiledFlag, ctx: Context): Decision {
 }
 
 /** evaluate() for a flag with variants: the same answers, each carrying its variant (variants.ts). */
-function evaluateVariants(f: CompiledFlag, v: CompiledVariants, ctx: Context): Decision {
+function evaluateVariants(f: CompiledFlag, ctx: Context): Decision {
+  const v = f.variants!
   switch (f.state) {
     case 'enabled': {
       // On for everyone; a rule that serves on chooses the variant. A segment this SDK does not
@@ -280,6 +286,8 @@ function evaluateVariants(f: CompiledFlag, v: CompiledVariants, ctx: Context): D
     }
   }
 }
+
+const unsupportedModel = (): Decision => Decisions.unsupportedModel
 
 /** The context of a request that sent none: shared, so evaluating without one allocates nothing. */
 export const EMPTY_CONTEXT: Context = Object.freeze({})

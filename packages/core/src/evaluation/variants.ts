@@ -106,7 +106,15 @@ export function compileVariants(
   const withVariant = (base: Decision, variant: number): Decision => {
     let row = cache.get(base)
     if (row === undefined) cache.set(base, (row = []))
-    return (row[variant] ??= Object.freeze({ ...base, variant: keys[variant]!, value: values[variant] }))
+    // Every decision with a variant has the same five fields (ruleId undefined where no rule
+    // decided): one shape for the answers of every flag with variants.
+    return (row[variant] ??= Object.freeze({
+      enabled: base.enabled,
+      reason: base.reason,
+      ruleId: base.ruleId,
+      variant: keys[variant]!,
+      value: values[variant],
+    }))
   }
   const every = (base: Decision) => keys.map((_, i) => withVariant(base, i))
   return {
