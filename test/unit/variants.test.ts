@@ -7,6 +7,7 @@ import { compileFlag, evaluate, type Context } from '../../packages/core/src/eva
 import { variantsProblem } from '../../packages/core/src/flags/model.js'
 import { FLAG_DEFAULTS, type Flag, type Rule, type Variant } from '../../packages/core/src/flags/schema.js'
 import { referenceBucket } from '../support/reference-bucket.js'
+import { bucketFromSeed, bucketPairFromSeeds, bucketSeed, secondBucket } from '../../packages/core/src/evaluation/bucket.js'
 
 const COLOURS: Variant[] = [
   { key: 'blue', value: 'BLUE', weight: 50 },
@@ -135,6 +136,19 @@ describe('the split bucket', () => {
     // Independent buckets: about a quarter are both in and blue (not a half, not none).
     expect(inAndBlue).toBeGreaterThan(4_500)
     expect(inAndBlue).toBeLessThan(5_500)
+  })
+})
+
+describe('both buckets in one pass (bucketPairFromSeeds)', () => {
+  it('equals the two buckets hashed apart, for ASCII, odd and even lengths, and non-ASCII at any position (property)', () => {
+    const seedA = bucketSeed('flag')
+    const seedB = bucketSeed('flag:variant')
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'Z', '-', '9', 'é', '用', '\ud83d\ude80', '\ud800'), maxLength: 41 }), (id) => {
+        expect([bucketPairFromSeeds(seedA, seedB, id), secondBucket()]).toEqual([bucketFromSeed(seedA, id), bucketFromSeed(seedB, id)])
+      }),
+      { numRuns: 2000, seed: 19 },
+    )
   })
 })
 
