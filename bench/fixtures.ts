@@ -83,3 +83,24 @@ export function seedWrite(flag: Flag, expectedVersion = 0): Write {
     },
   }
 }
+
+/** The engine cases' plain percentage flag (model 1, no rules), and the same flag with two variants (50/50). */
+export const percentageFlag = (): Flag => makeFlag('bench_percentage', { state: 'percentage', percentage: 37.5 })
+export const percentageFlagWithVariants = (): Flag =>
+  makeFlag('bench_percentage', {
+    state: 'percentage',
+    percentage: 37.5,
+    variants: [
+      { key: 'control', value: 'blue', weight: 50 },
+      { key: 'treatment', value: 'green', weight: 50 },
+    ],
+    offVariant: 'control',
+    model: 3,
+  })
+
+/** The contexts the percentage cases evaluate: UUID-length ids, through JSON as a server receives them. */
+export const percentageContexts = (): { userId: string; tenantId: string }[] =>
+  JSON.parse(JSON.stringify(Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` })))) as {
+    userId: string
+    tenantId: string
+  }[]

@@ -6,11 +6,11 @@
 // adds another checkout's engine (packages/core/src), as in bench/targeting.ts.
 import { compileFlag, evaluate, type CompiledFlag, type Context } from '../packages/core/src/evaluation/engine.js'
 import { compileFlagV1, evaluateV1 } from './engine-v1.js'
-import { makeFlag } from './fixtures.js'
+import { percentageContexts, percentageFlag, percentageFlagWithVariants } from './fixtures.js'
 
 const asParsed = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
-const flag = asParsed(makeFlag('bench_percentage', { state: 'percentage', percentage: 37.5 }))
-const contexts: Context[] = asParsed(Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` })))
+const flag = asParsed(percentageFlag())
+const contexts: Context[] = percentageContexts()
 const ITERATIONS = 3_000_000
 const cpuNs = (start: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(start)
@@ -29,20 +29,7 @@ function current(): number {
   for (let i = 0; i < ITERATIONS; i++) if (evaluate(compiled, contexts[i & 4095]!).enabled) on++
   return cpuNs(start) + on * 0
 }
-const withVariants = compileFlag(
-  asParsed(
-    makeFlag('bench_percentage', {
-      state: 'percentage',
-      percentage: 37.5,
-      variants: [
-        { key: 'control', value: 'blue', weight: 50 },
-        { key: 'treatment', value: 'green', weight: 50 },
-      ],
-      offVariant: 'control',
-      model: 3,
-    }),
-  ),
-)
+const withVariants = compileFlag(asParsed(percentageFlagWithVariants()))
 function variants(): number {
   let on = 0
   const start = process.cpuUsage()

@@ -17,7 +17,15 @@ import type { Flag } from '../packages/core/src/flags/schema.js'
 import type { CompiledSegment, SegmentLookup } from '../packages/core/src/evaluation/clauses.js'
 import { compileSegmentRecord, segmentLookup } from '../packages/core/src/segments/compile.js'
 import { compileFlagV1, evaluateV1, type CompiledFlagV1 } from './engine-v1.js'
-import { COUNTRIES, makeFlag, RULES, twentyRules } from './fixtures.js'
+import {
+  COUNTRIES,
+  makeFlag,
+  percentageContexts as fixtureContexts,
+  percentageFlag as plainPercentageFlag,
+  percentageFlagWithVariants,
+  RULES,
+  twentyRules,
+} from './fixtures.js'
 
 const ROUNDS = Number(process.env.BENCH_ENGINE_ROUNDS ?? 7)
 /** How long one timed run of a case lasts, roughly, in CPU milliseconds. */
@@ -124,25 +132,10 @@ const segmentFlag = asParsed(
 const segmentContexts = (count: number): Context[] =>
   asParsed(Array.from({ length: count }, (_, i) => ({ userId: i % 2 === 0 ? uuid((i * 7919) % MEMBERS) : uuid(MEMBERS + i) })))
 
-// ---- The plain percentage flag of before targeting (model 1, no rules), in both engines.
-const percentageFlag = asParsed(makeFlag('bench_percentage', { state: 'percentage', percentage: 37.5 }))
-const percentageContexts: Context[] = asParsed(
-  Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` })),
-)
-
-// ---- The same percentage flag with two variants (50/50): an on/off bucket and a split bucket.
-const variantFlag = asParsed(
-  makeFlag('bench_percentage', {
-    state: 'percentage',
-    percentage: 37.5,
-    variants: [
-      { key: 'control', value: 'blue', weight: 50 },
-      { key: 'treatment', value: 'green', weight: 50 },
-    ],
-    offVariant: 'control',
-    model: 3,
-  }),
-)
+// ---- The plain percentage flag of before targeting, in both engines, and the same flag with two variants.
+const percentageFlag = asParsed(plainPercentageFlag())
+const percentageContexts: Context[] = fixtureContexts()
+const variantFlag = asParsed(percentageFlagWithVariants())
 
 type Evaluate = (f: CompiledFlag, ctx: Context) => { enabled: boolean }
 type Compile = (flag: Flag, segments?: SegmentLookup) => CompiledFlag
