@@ -10,7 +10,7 @@
 // on/off bucket, so a percentage change moves no one between variants; contiguous ranges in a
 // stable order, so a weight change moves only the buckets between the old and new boundaries.
 import { bucketFromSeed, bucketSeed, percentageThreshold } from './bucket.js'
-import type { Reason, SplitShare, Stickiness, Variant } from '../flags/schema.js'
+import type { SplitShare, Stickiness, Variant } from '../flags/schema.js'
 import type { Context, Decision } from './engine.js'
 
 export interface CompiledSplit {
@@ -137,6 +137,3 @@ export function compileVariants(
     off,
   }
 }
-
-/** Reasons whose answer is off: they serve the offVariant. */
-export const OFF_REASONS: ReadonlySet<Reason> = new Set(['disabled', 'not_targeted', 'percentage_out', 'missing_context'])
