@@ -94,7 +94,7 @@ export interface Flag {
   variants?: Variant[]
   /** With variants: the variant served when the flag is off for a context. */
   offVariant?: string
-  /** The flag model the flag needs (1: no rules; 2: rules; 3: variants). */
+  /** The flag model the flag needs (1: no rules; 2: rules; 3: variants; 4: a schedule). */
   model?: number
   version: number
   createdAt: string

@@ -38,6 +38,7 @@ import { streamRoutes } from './stream/routes.js'
 import { installMetrics } from './metrics/hooks.js'
 import { metricsRoutes } from './metrics/routes.js'
 import { adminRoutes } from './admin/routes.js'
+import type { StoreClock } from './replica/clock.js'
 
 export type { Switchyard } from './services.js'
 
@@ -46,6 +47,8 @@ export interface AppDeps {
   store?: Store
   /** Where log lines go; defaults to stdout. Tests capture them here. */
   logStream?: DestinationStream
+  /** The store's clock as this replica reads it; tests inject one over a fake local clock. */
+  clock?: StoreClock
 }
 
 declare module 'fastify' {
@@ -101,7 +104,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const services = await buildServices(config, app.log, deps.store)
+  const services = await buildServices(config, app.log, deps.store, deps.clock)
   const { store, flags, segments, tokens, sync, heartbeat, stream, metrics } = services
   app.decorate('switchyard', services)
   const onEvaluated = metrics.evaluations.count.bind(metrics.evaluations)

@@ -68,7 +68,7 @@ const EXAMPLES: Record<ErrorCode, { message: string; field?: string }> = {
     message: "body.rules[0].clauses[1].values[0] names segment 'beta-testers', which does not exist",
     field: 'body.rules[0].clauses[1].values[0]',
   },
-  MODEL_UNSUPPORTED: { message: "flag 'copilot_v2' needs flag model 4 and this server speaks up to 3: change it through an upgraded replica" },
+  MODEL_UNSUPPORTED: { message: "flag 'copilot_v2' needs flag model 5 and this server speaks up to 4: change it through an upgraded replica" },
   TOKEN_NOT_FOUND: { message: "token 'tok_3kq9x2mzp4' does not exist" },
   NOT_FOUND: { message: 'no such route' },
   FLAG_EXISTS: { message: "flag 'copilot_v2' already exists" },

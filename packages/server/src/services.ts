@@ -9,6 +9,7 @@ import { SegmentRegistry } from './segments/registry.js'
 import { Metrics } from './metrics/metrics.js'
 import { AppliedRevision } from './replica/revision.js'
 import { Heartbeat } from './replica/heartbeat.js'
+import { StoreClock } from './replica/clock.js'
 import { StoreSync } from './replica/sync.js'
 import { createStore } from './store/create.js'
 import type { Store } from './store/store.js'
@@ -25,15 +26,20 @@ export interface Switchyard {
   heartbeat: Heartbeat
   stream: ChangeStream
   metrics: Metrics
+  /** The store's time, which schedules are read at. */
+  clock: StoreClock
 }
 
-/** Every service, wired; `store` defaults to the one the config selects (file, or Redis with REDIS_URL). */
-export async function buildServices(config: Config, log: FastifyBaseLogger, store?: Store): Promise<Switchyard> {
+/**
+ * Every service, wired; `store` defaults to the one the config selects (file, or Redis with
+ * REDIS_URL), `clock` to this process's clock with the offset to the store's measured.
+ */
+export async function buildServices(config: Config, log: FastifyBaseLogger, store?: Store, clock = new StoreClock()): Promise<Switchyard> {
   store ??= await createStore(config, log)
   const revision = new AppliedRevision()
   const { writeDeadlineMs } = config
   const { registry: segments, replica: segmentReplica } = SegmentRegistry.create(store, { writeDeadlineMs, revision })
-  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision, segments })
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision, segments, clock: clock.now })
   segments.usedBy = (key) => flags.usingSegment(key)
   const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs, revision })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
@@ -75,5 +81,5 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     },
     segments,
   )
-  return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics }
+  return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics, clock }
 }

@@ -13,8 +13,12 @@ const AUDIT_ACTIONS = [
   'token.revoked',
   'store.reseeded',
   'store.accepted',
+  'flag.schedule_transition',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+/** What a write did to a flag's schedule (server/src/flags/schedule.ts). */
+export const SCHEDULE_CHANGES = ['set', 'changed', 'paused', 'resumed', 'cleared', 'finished'] as const
 
 const FieldChange = Type.Object(
   {
@@ -50,6 +54,20 @@ export const AuditEvent = Type.Object(
     timestamp: Type.String({ format: 'date-time' }),
     changes: Type.Record(Type.String(), FieldChange),
     version: Type.Optional(Type.Integer({ description: 'The flag version the change produced' })),
+    schedule: Type.Optional(
+      StringEnum(SCHEDULE_CHANGES, {
+        description:
+          "What the change did to the flag's schedule: set, changed, paused (by a request, or by a manual change of state or percentage), " +
+          'resumed, cleared, or finished (cleared once complete)',
+      }),
+    ),
+    computed: Type.Optional(
+      Type.Literal(true, {
+        description:
+          'A transition of a schedule, computed rather than written (no write happens when a step is reached): listed after the write that set the schedule, ' +
+          'with the seq of that write and the instant of the step as its timestamp',
+      }),
+    ),
   },
   { $id: 'AuditEvent', additionalProperties: false },
 )

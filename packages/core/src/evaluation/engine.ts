@@ -7,6 +7,7 @@ import type { EvaluationContext, EvaluationResult, Flag, FlagState, Reason, Stic
 import { beginEvaluation, compileClause, matchClause, MATCH, NO_SEGMENTS, SEGMENT_NOT_LOCAL, type CompiledClause, type SegmentLookup } from './clauses.js'
 import { generateRules, type RulesDecider } from './generate.js'
 import { compileSplit, compileVariants, pickVariant, variantAt, type CompiledSplit, type CompiledVariants } from './variants.js'
+import { nextTransition, phaseAt, timelineOf, type Timeline } from './schedule.js'
 
 /** What a flag is evaluated for: the API's EvaluationContext. */
 export type Context = EvaluationContext
@@ -67,11 +68,26 @@ export interface CompiledFlag {
   readonly variants: CompiledVariants | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
+  /** A schedule that runs (schedule.ts): the phase in force is looked up at evaluation; null without one. */
+  readonly schedule: ScheduleCache | null
   /**
-   * How a flag that is not a plain boolean one (unsupported, or with variants) is evaluated; null
-   * for a boolean flag, which evaluate() answers itself.
+   * How a flag that is not a plain boolean one (unsupported, scheduled, or with variants) is
+   * evaluated; null for a boolean flag, which evaluate() answers itself.
    */
-  readonly special: ((f: CompiledFlag, ctx: Context) => Decision) | null
+  readonly special: ((f: CompiledFlag, ctx: Context, now: number | undefined) => Decision) | null
+}
+
+/**
+ * A scheduled flag's phase in force, kept until the next transition: evaluating it costs one
+ * comparison of `now` more than an unscheduled flag, and a change of phase builds one object.
+ */
+export interface ScheduleCache {
+  readonly timeline: Timeline
+  /** The flag as it evaluates in `phase`: the unscheduled flag with that phase's state and threshold. */
+  phase: CompiledFlag
+  /** `phase` holds for from ≤ now < until. */
+  from: number
+  until: number
 }
 
 // Shared, frozen decisions: evaluation allocates nothing. Built as before variants (a decision
@@ -159,7 +175,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
   // A flag this build cannot read is not compiled further: its fields may mean something else.
   const variants = unsupported ? null : compileVariants(flag.key, flag.variants, flag.offVariant, flag.stickiness, Decisions)
   const rules = unsupported ? [] : compileRules(flag, variants)
-  return {
+  const compiled: CompiledFlag = {
     flag,
     state: flag.state,
     threshold: percentageThreshold(flag.percentage),
@@ -174,8 +190,34 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
     decideRules: generateRules(rules, segments, GENERATED_HELPERS),
     variants,
     unsupported,
+    schedule: null,
     special: unsupported ? unsupportedModel : variants !== null ? evaluateVariants : null,
   }
+  const timeline = unsupported ? null : timelineOf(flag)
+  if (timeline === null) return compiled
+  const schedule: ScheduleCache = { timeline, phase: compiled, from: 0, until: -1 }
+  return { ...compiled, schedule, special: evaluateScheduled }
+}
+
+/** The flag as it evaluates at `now`: a scheduled flag's phase in force (itself for any other flag). */
+export function inForce(f: CompiledFlag, now: number): CompiledFlag {
+  const s = f.schedule
+  if (s === null) return f
+  if (now >= s.from && now < s.until) return s.phase
+  const phase = phaseAt(s.timeline, now)
+  const base = s.phase
+  // Unscheduled, with the phase's state and threshold; the object is reused while they hold.
+  if (base.state !== phase.state || base.threshold !== phase.threshold) s.phase = { ...base, state: phase.state, threshold: phase.threshold }
+  s.from = now
+  s.until = nextTransition(s.timeline, now)?.at ?? Infinity
+  return s.phase
+}
+
+/** A scheduled flag: the phase in force at `now` decides (read once per request by the caller; the clock otherwise). */
+function evaluateScheduled(f: CompiledFlag, ctx: Context, now: number | undefined): Decision {
+  const phase = inForce(f, now ?? Date.now())
+  const special = phase.special
+  return special !== null ? special(phase, ctx, now) : evaluate(phase, ctx)
 }
 
 // Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given. An id
@@ -234,10 +276,14 @@ function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decisio
   return (beta === Decisions.betaUser ? v.betaUser : v.betaTenant)[pickVariant(v.split, v.seed, ctx)]!
 }
 
-export function evaluate(f: CompiledFlag, ctx: Context): Decision {
+/**
+ * The decision for `ctx`. `now` (ms since the epoch) is the instant a schedule is read at: read it
+ * once per request or batch and pass it to every flag; without it, a scheduled flag reads the clock.
+ */
+export function evaluate(f: CompiledFlag, ctx: Context, now?: number): Decision {
   // One check, as before variants, keeps the boolean path as small as it was.
   const special = f.special
-  if (special !== null) return special(f, ctx)
+  if (special !== null) return special(f, ctx, now)
   switch (f.state) {
     case 'enabled':
       return Decisions.enabled
@@ -293,9 +339,9 @@ const unsupportedModel = (): Decision => Decisions.unsupportedModel
 export const EMPTY_CONTEXT: Context = Object.freeze({})
 
 /** The answer POST /evaluate gives for one flag, the same wherever it is given (absent: flag_not_found). */
-export function answer(key: string, compiled: CompiledFlag | undefined, context: Context): EvaluationResult {
+export function answer(key: string, compiled: CompiledFlag | undefined, context: Context, now?: number): EvaluationResult {
   if (compiled === undefined) return { flag: key, enabled: false, reason: Decisions.notFound.reason }
-  const decision = evaluate(compiled, context)
+  const decision = evaluate(compiled, context, now)
   const result: EvaluationResult =
     decision.ruleId === undefined
       ? { flag: key, enabled: decision.enabled, reason: decision.reason, version: compiled.flag.version }

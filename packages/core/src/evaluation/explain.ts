@@ -20,7 +20,7 @@ import {
   type ClauseCode,
   type CompiledClause,
 } from './clauses.js'
-import { answer, Decisions, stickyValue, type CompiledFlag, type Context, type Decision } from './engine.js'
+import { answer, Decisions, inForce, stickyValue, type CompiledFlag, type Context, type Decision } from './engine.js'
 
 type RuleTrace = NonNullable<Explanation['rules']>[number]
 type ClauseTrace = NonNullable<RuleTrace['failedClause']>
@@ -103,9 +103,11 @@ function clauseMessage(c: CompiledClause, code: ClauseCode, ctx: Context): strin
 }
 
 /** Evaluates `f` for `ctx` and records every step; the answer is answer()'s, with `explanation`. */
-export function explain(key: string, f: CompiledFlag | undefined, ctx: Context): EvaluationResult {
-  const result = answer(key, f, ctx)
-  if (f === undefined) return result
+export function explain(key: string, scheduled: CompiledFlag | undefined, ctx: Context, now: number = Date.now()): EvaluationResult {
+  const result = answer(key, scheduled, ctx, now)
+  if (scheduled === undefined) return result
+  // A scheduled flag is traced in the phase in force: its state and fall-through threshold at `now`.
+  const f = inForce(scheduled, now)
   const explanation: Explanation = { state: f.state, model: f.flag.model ?? 1 }
   result.explanation = explanation
   if (result.variant !== undefined) explanation.variant = variantTrace(f, result, ctx)

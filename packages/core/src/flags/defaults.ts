@@ -26,10 +26,10 @@ export type ClauseOperator = (typeof CLAUSE_OPERATORS)[number]
 
 /**
  * The newest flag model this build evaluates. A stored flag carries the model it needs (`model`):
- * 1, the four states with beta lists and a percentage; 2, rules and segments; 3, variants. A flag
+ * 1, the four states with beta lists and a percentage; 2, rules and segments; 3, variants; 4, schedules. A flag
  * that needs a newer one answers `unsupported_model` rather than a wrong answer.
  */
-export const MODEL_VERSION = 3
+export const MODEL_VERSION = 4
 
 /** What a field left out of a create (or a flags file, or an SDK bootstrap) means. */
 export const FLAG_DEFAULTS = {

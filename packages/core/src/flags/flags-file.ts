@@ -121,7 +121,7 @@ export type FlagsFile = Static<typeof FlagsFile>
  * sets, rules in normal form. `variants` and `offVariant` only on a flag with variants (a flag
  * without them answers on or off, as every flag did before them), the variants in declared order.
  */
-export type FullSpec = Required<Omit<FlagSpec, 'variants' | 'offVariant'>> & Pick<FlagSpec, 'variants' | 'offVariant'>
+export type FullSpec = Required<Omit<FlagSpec, 'variants' | 'offVariant' | 'schedule'>> & Pick<FlagSpec, 'variants' | 'offVariant' | 'schedule'>
 export type VariantSpec = Variant
 
 export const SPEC_DEFAULTS: Omit<FullSpec, 'key'> = FLAG_DEFAULTS

@@ -6,6 +6,8 @@ import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
 import { parseInstant, parseSemver } from './values.js'
 import { MAX_VARIANT_VALUE_BYTES, variantType, type SplitShare, type Variant } from './variants.js'
+import { MAX_RAMP_DAYS, type Schedule } from './schedule.js'
+import { durationMs } from '../evaluation/schedule.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */
@@ -179,6 +181,49 @@ export function variantsProblem(flag: { variants?: readonly Variant[]; offVarian
       const problem = splitProblem(split, keys, field)
       if (problem) return problem
     }
+  }
+  return undefined
+}
+
+/** How far in the past a step (or a ramp's end) may be when it is set: clocks differ a little. */
+export const SCHEDULE_PAST_GRACE_MS = 60_000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/**
+ * A schedule's problem, if any: exactly one of steps and ramp, steps in time order and each setting
+ * something, a ramp that ends after it starts and within MAX_RAMP_DAYS, an interval shorter than it.
+ * `now` (ms): refuse what is already past, only when a request sets or changes the schedule; a
+ * flags file and FLAGS_BOOTSTRAP_FILE pass none, so time passing never makes them invalid.
+ * Fields are relative to the flag (`.schedule.steps[1].at`).
+ */
+export function scheduleProblem(schedule: Schedule, now?: number): ModelProblem | undefined {
+  const { steps, ramp } = schedule
+  if ((steps === undefined) === (ramp === undefined)) return { field: '.schedule', message: 'must hold exactly one of steps and ramp' }
+  const past = (ms: number) => now !== undefined && ms < now - SCHEDULE_PAST_GRACE_MS
+  if (steps !== undefined) {
+    let previous = -Infinity
+    for (const [i, step] of steps.entries()) {
+      const at = `.schedule.steps[${i}]`
+      if (step.state === undefined && step.percentage === undefined) return { field: at, message: 'must set state, percentage or both' }
+      const ms = parseInstant(step.at)
+      if (Number.isNaN(ms)) return { field: `${at}.at`, message: 'must be an ISO-8601 date-time with a zone' }
+      if (ms <= previous) return { field: `${at}.at`, message: `must be later than steps[${i - 1}].at: steps are in time order` }
+      if (past(ms)) return { field: `${at}.at`, message: `is in the past (the server's time is ${iso(now!)})` }
+      previous = ms
+    }
+    return undefined
+  }
+  const start = parseInstant(ramp!.start)
+  const end = parseInstant(ramp!.end)
+  if (Number.isNaN(start)) return { field: '.schedule.ramp.start', message: 'must be an ISO-8601 date-time with a zone' }
+  if (Number.isNaN(end)) return { field: '.schedule.ramp.end', message: 'must be an ISO-8601 date-time with a zone' }
+  if (end <= start) return { field: '.schedule.ramp.end', message: 'must be later than ramp.start' }
+  if (end - start > MAX_RAMP_DAYS * 86_400_000) return { field: '.schedule.ramp.end', message: `must be at most ${MAX_RAMP_DAYS} days after ramp.start` }
+  if (past(end)) return { field: '.schedule.ramp.end', message: `is in the past (the server's time is ${iso(now!)})` }
+  if (ramp!.interval !== undefined) {
+    const interval = durationMs(ramp!.interval)
+    if (!(interval >= 1000)) return { field: '.schedule.ramp.interval', message: 'must be at least one second (1s)' }
+    if (interval >= end - start) return { field: '.schedule.ramp.interval', message: 'must be shorter than the ramp' }
   }
   return undefined
 }

@@ -5,6 +5,8 @@ import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.j
 import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
 export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
 import { MAX_VARIANTS, SplitShare, Variant, variantKey } from './variants.js'
+import { Ramp, Schedule, ScheduleStep } from './schedule.js'
+export type { Schedule, ScheduleStep, Ramp } from './schedule.js'
 export type { Variant, SplitShare, VariantType } from './variants.js'
 export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
@@ -57,7 +59,29 @@ const mutable = {
     description: 'Without variants the flag answers on or off; with them, one of these values too',
   }),
   offVariant: variantKey('With variants: the variant served when the flag is off for a context'),
+  schedule: ref(Schedule),
 }
+
+const Phase = {
+  state: StringEnum(FLAG_STATES),
+  percentage: Type.Number({ minimum: 0, maximum: 100 }),
+}
+/** A scheduled flag's state and percentage at the moment it was read, and what comes next: computed, never stored. */
+export const Effective = Type.Object(
+  {
+    ...Phase,
+    at: Type.String({ format: 'date-time', description: 'The instant (by the store\u2019s clock) this was computed for' }),
+    next: Type.Optional(
+      Type.Object({ at: Type.String({ format: 'date-time' }), ...Phase }, { additionalProperties: false, description: 'The next change, when one is to come' }),
+    ),
+  },
+  {
+    $id: 'Effective',
+    additionalProperties: false,
+    description: 'On a flag with a running schedule: the state and percentage in force now, and the next transition. Computed at the request, never stored',
+  },
+)
+export type Effective = Static<typeof Effective>
 
 export const Flag = Type.Object(
   {
@@ -68,7 +92,12 @@ export const Flag = Type.Object(
     // Optional: absent on a flag without variants.
     variants: Type.Optional(mutable.variants),
     offVariant: Type.Optional(mutable.offVariant),
-    model: Type.Optional(Type.Integer({ minimum: 1, description: 'The flag model this flag needs: 1 without rules, 2 with rules, 3 with variants' })),
+    // Optional: absent on a flag without a schedule.
+    schedule: Type.Optional(mutable.schedule),
+    effective: Type.Optional(ref(Effective)),
+    model: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'The flag model this flag needs: 1 without rules, 2 with rules, 3 with variants, 4 with a schedule' }),
+    ),
     version: Type.Integer({ minimum: 1, description: '+1 on every change' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
@@ -123,12 +152,18 @@ export const FlagCreate = Type.Object(
 )
 export type FlagCreate = Static<typeof FlagCreate>
 
-export const FlagPatch = Type.Object(optional(mutable), {
-  $id: 'FlagPatch',
-  additionalProperties: false,
-  minProperties: 1,
-  examples: [{ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }],
-})
+export const FlagPatch = Type.Object(
+  {
+    ...optional(mutable),
+    schedule: Type.Optional(Type.Union([ref(Schedule), Type.Null()], { description: 'null clears the schedule, keeping the state and percentage in force' })),
+  },
+  {
+    $id: 'FlagPatch',
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ state: 'percentage', percentage: 50, betaUsers: ['tenant-admin'] }],
+  },
+)
 export type FlagPatch = Static<typeof FlagPatch>
 
 export const MUTABLE_FIELDS = Object.keys(mutable) as (keyof FlagPatch)[]
@@ -149,7 +184,7 @@ export const TargetsEdit = Type.Object(
 export type TargetsEdit = Static<typeof TargetsEdit>
 
 /** What a field left out of a create (or a flags file) means. */
-export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key' | 'rules' | 'variants' | 'offVariant'>> & { rules: StoredRule_[] } = DEFAULTS
+export const FLAG_DEFAULTS: Required<Omit<FlagCreate, 'key' | 'rules' | 'variants' | 'offVariant' | 'schedule'>> & { rules: StoredRule_[] } = DEFAULTS
 
 /** A stored flag as this build holds it: written before rules existed, it lacks `rules` and `model`. */
 export function withModelDefaults(flag: Flag): Flag {
@@ -157,7 +192,8 @@ export function withModelDefaults(flag: Flag): Flag {
 }
 
 /** The model a flag needs: MODEL_VERSION's history, oldest first. */
-export function modelOf(flag: Pick<Flag, 'rules' | 'variants'>): number {
+export function modelOf(flag: Pick<Flag, 'rules' | 'variants' | 'schedule'>): number {
+  if (flag.schedule !== undefined) return 4
   if (flag.variants !== undefined && flag.variants.length > 0) return 3
   return flag.rules !== undefined && flag.rules.length > 0 ? 2 : 1
 }
@@ -348,6 +384,10 @@ export const flagSchemas = [
   Rule,
   StoredRule,
   Variant,
+  ScheduleStep,
+  Ramp,
+  Schedule,
+  Effective,
   Flag,
   FlagCreate,
   FlagPatch,

@@ -33,14 +33,16 @@ export function builtInActor(name: BuiltInActor, requestId: string, log: Fastify
 export function draftEvent(
   actor: Actor,
   action: AuditAction,
-  target: { flag?: string; segment?: string; tokenId?: string; version?: number },
+  target: { flag?: string; segment?: string; tokenId?: string; version?: number; schedule?: AuditDraft['schedule'] },
   changes: Record<string, FieldChange>,
 ): AuditDraft {
+  const { schedule, ...on } = target
   return {
     id: randomUUID(),
     type: 'audit',
     action,
-    ...target,
+    ...on,
+    ...(schedule === undefined ? {} : { schedule }),
     actor: actor.name,
     actorId: actor.id,
     requestId: actor.requestId,

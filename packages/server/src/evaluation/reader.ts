@@ -9,6 +9,8 @@ export interface FlagReader {
   keys(): readonly string[]
   /** Names the flags held; moves whenever they do (see VersionedMap.revision). */
   readonly revision: string
+  /** The instant schedules are read at (the store's clock): read once per request, passed to every flag. */
+  now(): number
 }
 
 /** Told of every answer an evaluation route gives, by the handler that gave it (metrics count them); `variant` on a flag with variants. */

@@ -39,9 +39,10 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
         throw new AppError('FORBIDDEN', 'explain shows how flags are targeted: it needs an evaluate or admin token, not a client token')
       }
       const respond = explaining === true ? explain : answer
+      const now = flags.now()
       if (flag !== undefined) {
         if (keys !== undefined) throw validationFailed('body.flags', 'cannot be combined with body.flag')
-        const result = respond(flag, flags.get(flag), context)
+        const result = respond(flag, flags.get(flag), context, now)
         onEvaluated(flag, result.reason, result.enabled, result.variant)
         if (result.version === undefined) throw flagNotFound(flag)
         if (debug) request.log.debug({ flag, enabled: result.enabled, reason: result.reason }, 'flag.evaluated')
@@ -50,7 +51,7 @@ export const evaluateRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEv
       }
       const results: EvaluationResult[] = []
       for (const key of keys ?? flags.keys()) {
-        const result = respond(key, flags.get(key), context)
+        const result = respond(key, flags.get(key), context, now)
         onEvaluated(key, result.reason, result.enabled, result.variant)
         results.push(result)
       }

@@ -52,7 +52,7 @@ export function flagsBootstrap(path: string, flags: FlagRegistry, segments: Segm
     let created = 0
     for (const spec of file.flags) {
       try {
-        await flags.create(spec, actor)
+        await flags.create(spec, actor, { allowPast: true })
         created++
       } catch (err) {
         // Another replica bootstrapping the same empty store created it first.

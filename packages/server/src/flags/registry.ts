@@ -14,6 +14,7 @@ import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engi
 import { toNfc } from '@switchyard/core/flags/identity'
 import { segmentsNamed, settleRules, variantsProblem } from '@switchyard/core/flags/model'
 import type { SegmentRegistry } from '../segments/registry.js'
+import { settleSchedule, type ScheduleChange } from './schedule.js'
 import {
   FLAG_DEFAULTS,
   MODEL_VERSION,
@@ -34,6 +35,8 @@ import {
 interface FlagListQuery {
   tag?: string
   state?: FlagState
+  /** Only flags with (true) or without (false) a schedule. */
+  scheduled?: boolean
   /** Keys sort ascending; the page starts after this key. */
   after?: string
   limit: number
@@ -56,14 +59,21 @@ export class FlagRegistry {
     private readonly writeDeadlineMs: number,
     private readonly applied: AppliedRevision,
     private readonly segments: SegmentRegistry | undefined,
+    private readonly clock: () => number,
   ) {}
 
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. `segments`: what rules name. */
   static create(
     store: Store,
-    options: { writeDeadlineMs?: number; revision?: AppliedRevision; segments?: SegmentRegistry } = {},
+    options: { writeDeadlineMs?: number; revision?: AppliedRevision; segments?: SegmentRegistry; clock?: () => number } = {},
   ): { registry: FlagRegistry; replica: Replicated<Flag> } {
-    const registry = new FlagRegistry(store, options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT, options.revision ?? new AppliedRevision(), options.segments)
+    const registry = new FlagRegistry(
+      store,
+      options.writeDeadlineMs ?? WRITE_DEADLINE_MS_DEFAULT,
+      options.revision ?? new AppliedRevision(),
+      options.segments,
+      options.clock ?? Date.now,
+    )
     const replica: Replicated<Flag> = {
       apply: (key, flag, seq) => registry.#apply(key, flag, seq),
       reset: (flags, seq, exact) => registry.#reset(flags, seq, exact),
@@ -98,8 +108,16 @@ export class FlagRegistry {
     return (this.sorted ??= [...this.flags.valuesIterator()].map((f) => f.flag.key).sort())
   }
 
+  /** The time schedules are read and written at: the store's clock, as this replica measures it. */
+  now(): number {
+    return this.clock()
+  }
+
   list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
-    const matches = (flag: Flag) => (query.state === undefined || flag.state === query.state) && (query.tag === undefined || flag.tags.includes(query.tag))
+    const matches = (flag: Flag) =>
+      (query.state === undefined || flag.state === query.state) &&
+      (query.tag === undefined || flag.tags.includes(query.tag)) &&
+      (query.scheduled === undefined || (flag.schedule !== undefined) === query.scheduled)
     const { items, nextCursor } = pageAfter(this.keys(), query, (key) => this.flags.get(key)!.flag, matches)
     return { flags: items, nextCursor }
   }
@@ -110,19 +128,23 @@ export class FlagRegistry {
   }
 
   /** A key used before continues its version sequence, so no ETag of a deleted flag matches the new one. */
-  async create(input: FlagCreate, actor: Actor): Promise<Flag> {
-    const now = new Date().toISOString()
-    const { rules = [], ...fields } = input
-    const flag: Flag = this.settle({ ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: now, updatedAt: now, updatedBy: actor.name }, rules, 'body')
+  /** `options.allowPast`: a flags file or FLAGS_BOOTSTRAP_FILE, whose schedule may lie in the past (schedule.ts). */
+  async create(input: FlagCreate, actor: Actor, options: { allowPast?: boolean } = {}): Promise<Flag> {
+    const now = this.clock()
+    const at = new Date(now).toISOString()
+    const { rules = [], schedule, ...fields } = input
+    const merged: Flag = { ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: at, updatedAt: at, updatedBy: actor.name }
+    const scheduled = settleSchedule(null, merged, { ...fields, schedule }, now, 'body', options.allowPast)
+    const flag: Flag = this.settle(scheduled.flag, rules, 'body')
     const release = this.claimSegments(flag.rules ?? [], 'body')
     try {
-      return await this.createNow(input, flag, actor)
+      return await this.createNow(input, flag, actor, scheduled.change)
     } finally {
       release()
     }
   }
 
-  private async createNow(input: FlagCreate, settled: Flag, actor: Actor): Promise<Flag> {
+  private async createNow(input: FlagCreate, settled: Flag, actor: Actor, schedule: ScheduleChange | undefined): Promise<Flag> {
     let flag = settled
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), async (conflict) => {
@@ -131,18 +153,30 @@ export class FlagRegistry {
       if (!conflict && this.flags.get(input.key) && (await this.store.readFlag(input.key))) throw flagExists(input.key)
       // The store holds a tombstone for the key: start where the deleted flag stopped.
       if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
-      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version }, changes)
+      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version, schedule }, changes)
       return { kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit }
     })
     return written!.next!
   }
 
   /** Merges a partial update; a PATCH that changes nothing answers the current flag unchanged. */
-  async update(key: string, patch: FlagPatch, ifMatch: number | undefined, actor: Actor): Promise<Flag> {
-    const { rules, ...fields } = patch
+  async update(
+    key: string,
+    patch: FlagPatch,
+    ifMatch: number | undefined,
+    actor: Actor,
+    options: { allowPast?: boolean } = {},
+  ): Promise<{ flag: Flag; schedule?: ScheduleChange }> {
+    const { rules, schedule, ...fields } = patch
     const release = rules === undefined ? () => {} : this.claimSegments(rules, 'body')
+    let change: ScheduleChange | undefined
     try {
-      return await this.change(key, actor, ifMatch, (base) => this.settle({ ...base, ...fields }, rules ?? base.rules ?? [], 'body', rules === undefined))
+      const flag = await this.change(key, actor, ifMatch, (base) => {
+        const scheduled = settleSchedule(base, { ...base, ...fields }, patch, this.clock(), 'body', options.allowPast)
+        change = scheduled.change
+        return { flag: this.settle(scheduled.flag, rules ?? base.rules ?? [], 'body', rules === undefined), schedule: change }
+      })
+      return { flag, ...(change === undefined ? {} : { schedule: change }) }
     } finally {
       release()
     }
@@ -203,7 +237,7 @@ export class FlagRegistry {
       if (both >= 0) throw validationFailed(`body.add.${side}[${both}]`, `is also in body.remove.${side}: an id is either added or removed`)
     }
     for (const [side] of lists) checkIdLengths(edit.add?.[side] ?? [], `body.add.${side}`)
-    return this.change(key, actor, undefined, (base) => {
+    const edited = await this.change(key, actor, undefined, (base) => {
       const next: Flag = { ...base }
       for (const [side, field] of lists) {
         const removed = new Set((edit.remove?.[side] ?? []).map(toNfc))
@@ -211,8 +245,9 @@ export class FlagRegistry {
         if (list.length > MAX_BETA_IDS) throw validationFailed(`body.add.${side}`, `would make ${field} longer than ${MAX_BETA_IDS} ids`)
         next[field] = list
       }
-      return next
+      return { flag: next }
     })
+    return edited
   }
 
   /**
@@ -221,15 +256,21 @@ export class FlagRegistry {
    * copy decides: this replica may not hold a change made elsewhere yet, and an edit that would
    * undo it must still be written.
    */
-  private async change(key: string, actor: Actor, ifMatch: number | undefined, apply: (base: Flag) => Flag): Promise<Flag> {
+  private async change(
+    key: string,
+    actor: Actor,
+    ifMatch: number | undefined,
+    apply: (base: Flag) => { flag: Flag; schedule?: ScheduleChange },
+  ): Promise<Flag> {
     let base: Flag | null = null
     const draft = (stored: Flag) => {
       const from = readable(stored)
       if (ifMatch !== undefined && from.version !== ifMatch) throw versionMismatch(key, from.version)
-      const next: Flag = { ...apply(from), key, version: from.version + 1, updatedAt: new Date().toISOString(), updatedBy: actor.name }
+      const applied = apply(from)
+      const next: Flag = { ...applied.flag, key, version: from.version + 1, updatedAt: new Date(this.clock()).toISOString(), updatedBy: actor.name }
       const changes = diff(from, next, MUTABLE_FIELDS)
       if (Object.keys(changes).length === 0) return null
-      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version }, changes)
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version, schedule: applied.schedule }, changes)
       return { kind: 'flag' as const, key, expectedVersion: from.version, next, audit }
     }
     const written = await commitAndApply(this.writer(key, actor), async (conflict) => {

@@ -7,8 +7,23 @@ import { described, ref, StringEnum } from '@switchyard/core/schema'
 import type { FlagRegistry } from './registry.js'
 import { etagOf, IfMatchHeaders, parseIfMatch } from '../if-match.js'
 import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '@switchyard/core/flags/schema'
+import { withEffective } from './schedule.js'
+
+/** The header a write's response names what it did to the flag's schedule in (`paused`, `resumed`, …). */
+export const SCHEDULE_HEADER = 'x-switchyard-schedule'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
+const WriteQuery = Type.Object(
+  {
+    allowPast: Type.Optional(
+      Type.Boolean({
+        description:
+          'Take a schedule whose steps (or ramp) are already past as past rather than refuse it: what flagctl apply sends, since time passing never makes a flags file invalid',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
 
 export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = async (app, { flags }) => {
   app.post(
@@ -19,6 +34,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         summary: 'Create a flag',
         tags: ['flags'],
         body: ref(FlagCreate),
+        querystring: WriteQuery,
         response: {
           201: described(Flag, 'The flag as created, at version 1 (or past the last version of a deleted flag of that key)'),
           ...errors('FLAG_EXISTS', ...WRITE_REFUSALS),
@@ -27,8 +43,9 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
       config: { scope: 'admin' },
     },
     async (request, reply) => {
-      const flag = await flags.create(request.body, actorOf(request))
-      return reply.code(201).header('etag', etagOf(flag.version)).send(flag)
+      const flag = await flags.create(request.body, actorOf(request), { allowPast: request.query.allowPast })
+      if (flag.schedule !== undefined) reply.header(SCHEDULE_HEADER, 'set')
+      return reply.code(201).header('etag', etagOf(flag.version)).send(withEffective(flag, flags.now()))
     },
   )
 
@@ -42,7 +59,10 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         querystring: Type.Object(
           {
             tag: Type.Optional(Type.String({ maxLength: 100 })),
-            state: Type.Optional(StringEnum(FLAG_STATES)),
+            state: Type.Optional(
+              StringEnum(FLAG_STATES, { description: 'The state the flag is set to (a schedule may have another in force: see `effective`)' }),
+            ),
+            scheduled: Type.Optional(Type.Boolean({ description: 'Only flags with (true) or without (false) a schedule' })),
             cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
             limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
           },
@@ -59,8 +79,10 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
       config: { scope: 'evaluate' },
     },
     async (request) => {
-      const { tag, state, cursor, limit } = request.query
-      return flags.list({ tag, state, after: cursor, limit })
+      const { tag, state, scheduled, cursor, limit } = request.query
+      const page = flags.list({ tag, state, scheduled, after: cursor, limit })
+      const now = flags.now()
+      return { ...page, flags: page.flags.map((flag) => withEffective(flag, now)) }
     },
   )
 
@@ -72,14 +94,17 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
         summary: 'Read one flag; its ETag is its version',
         tags: ['flags'],
         params: KeyParams,
-        response: { 200: described(Flag, 'The flag'), ...errors('FLAG_NOT_FOUND') },
+        response: {
+          200: described(Flag, 'The flag; with a running schedule, `effective` holds its state and percentage now and the next transition'),
+          ...errors('FLAG_NOT_FOUND'),
+        },
       },
       config: { scope: 'evaluate' },
     },
     async (request, reply) => {
       const compiled = flags.get(request.params.key)
       if (!compiled) throw flagNotFound(request.params.key)
-      return reply.header('etag', etagOf(compiled.flag.version)).send(compiled.flag)
+      return reply.header('etag', etagOf(compiled.flag.version)).send(withEffective(compiled.flag, flags.now()))
     },
   )
 
@@ -89,17 +114,28 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
       schema: {
         operationId: 'updateFlag',
         summary: 'Change any mutable field; If-Match guards against concurrent edits',
+        description:
+          "Setting `state` or `percentage` by hand pauses a running schedule, unless the same request sets or clears `schedule`: the response's " +
+          '`X-Switchyard-Schedule` header and the audit event say `paused`. That header names whatever a write did to the schedule: ' +
+          'set, changed, paused, resumed, cleared or finished.',
         tags: ['flags'],
         params: KeyParams,
         headers: IfMatchHeaders,
         body: ref(FlagPatch),
-        response: { 200: described(Flag, 'The flag as updated'), ...errors('FLAG_NOT_FOUND', 'VERSION_MISMATCH', ...WRITE_REFUSALS) },
+        querystring: WriteQuery,
+        response: {
+          200: described(Flag, 'The flag as updated'),
+          ...errors('FLAG_NOT_FOUND', 'VERSION_MISMATCH', ...WRITE_REFUSALS),
+        },
       },
       config: { scope: 'admin' },
     },
     async (request, reply) => {
-      const flag = await flags.update(request.params.key, request.body, parseIfMatch(request.headers['if-match']), actorOf(request))
-      return reply.header('etag', etagOf(flag.version)).send(flag)
+      const { flag, schedule } = await flags.update(request.params.key, request.body, parseIfMatch(request.headers['if-match']), actorOf(request), {
+        allowPast: request.query.allowPast,
+      })
+      if (schedule !== undefined) reply.header(SCHEDULE_HEADER, schedule)
+      return reply.header('etag', etagOf(flag.version)).send(withEffective(flag, flags.now()))
     },
   )
 
@@ -121,7 +157,7 @@ export const flagRoutes: FastifyPluginAsyncTypebox<{ flags: FlagRegistry }> = as
     },
     async (request, reply) => {
       const flag = await flags.editTargets(request.params.key, request.body, actorOf(request))
-      return reply.header('etag', etagOf(flag.version)).send(flag)
+      return reply.header('etag', etagOf(flag.version)).send(withEffective(flag, flags.now()))
     },
   )
 
