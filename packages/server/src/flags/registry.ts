@@ -167,7 +167,7 @@ export class FlagRegistry {
     actor: Actor,
     options: { allowPast?: boolean } = {},
   ): Promise<{ flag: Flag; schedule?: ScheduleChange }> {
-    const { rules, schedule, ...fields } = patch
+    const { rules, schedule: _schedule, ...fields } = patch
     const release = rules === undefined ? () => {} : this.claimSegments(rules, 'body')
     let change: ScheduleChange | undefined
     try {

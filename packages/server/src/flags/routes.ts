@@ -18,7 +18,8 @@ const WriteQuery = Type.Object(
     allowPast: Type.Optional(
       Type.Boolean({
         description:
-          'Take a schedule whose steps (or ramp) are already past as past rather than refuse it: what flagctl apply sends, since time passing never makes a flags file invalid',
+          'Take a schedule whose steps (or ramp) are already past as past rather than refuse it: what flagctl apply sends, ' +
+          'since time passing never makes a flags file invalid',
       }),
     ),
   },

@@ -6,7 +6,7 @@ import { scheduleProblem } from '@switchyard/core/flags/model'
 import { phaseAt, timelineOf, nextTransition } from '@switchyard/core/evaluation/schedule'
 import { parseInstant } from '@switchyard/core/flags/values'
 import type { Effective, Flag, FlagPatch, Schedule } from '@switchyard/core/flags/schema'
-import type { SCHEDULE_CHANGES } from '@switchyard/core/audit/schema'
+import type { AuditEvent } from '@switchyard/core/audit/schema'
 import { validationFailed } from '../errors.js'
 
 /** What a write did to the flag's schedule: the audit event and the response say it. */
