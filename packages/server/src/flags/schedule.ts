@@ -10,7 +10,7 @@ import type { AuditEvent } from '@switchyard/core/audit/schema'
 import { validationFailed } from '../errors.js'
 
 /** What a write did to the flag's schedule: the audit event and the response say it. */
-export type ScheduleChange = 'set' | 'changed' | 'paused' | 'resumed' | 'cleared' | 'finished'
+export type ScheduleChange = NonNullable<AuditEvent['schedule']>
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
