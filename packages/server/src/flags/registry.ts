@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { nextTransition } from '@switchyard/core/evaluation/schedule'
 import { toNfc } from '@switchyard/core/flags/identity'
 import { segmentsNamed, settleRules, variantsProblem } from '@switchyard/core/flags/model'
 import type { SegmentRegistry } from '../segments/registry.js'
@@ -53,6 +54,8 @@ export class FlagRegistry {
   private readonly listeners = new Set<FlagChangeListener>()
 
   private readonly writes = new KeyQueue()
+  /** nextTransition's answer: for `revision`, from `from` until `at`. */
+  private upcoming: { revision: string; from: number; at: number } | null = null
 
   private constructor(
     private readonly store: Store,
@@ -111,6 +114,23 @@ export class FlagRegistry {
   /** The time schedules are read and written at: the store's clock, as this replica measures it. */
   now(): number {
     return this.clock()
+  }
+
+  /**
+   * The earliest instant after `now` at which a running schedule changes a flag's phase; undefined
+   * when none will. Cached until that instant passes or the flags change, so a read costs a comparison.
+   */
+  nextTransition(now: number): number | undefined {
+    let held = this.upcoming
+    if (held === null || held.revision !== this.flags.revision || now < held.from || now >= held.at) {
+      let at = Infinity
+      for (const compiled of this.flags.valuesIterator()) {
+        const next = compiled.schedule === null ? undefined : nextTransition(compiled.schedule.timeline, now)
+        if (next !== undefined && next.at < at) at = next.at
+      }
+      held = this.upcoming = { revision: this.flags.revision, from: now, at }
+    }
+    return held.at === Infinity ? undefined : held.at
   }
 
   list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
