@@ -55,3 +55,35 @@ describe('POST /ofrep/v1/evaluate/flags', () => {
     expect((await bulk(token, etag)).statusCode).toBe(304)
   })
 })
+
+describe('GET /metrics', () => {
+  const scheduleLines = async () =>
+    (await call(app, 'GET', '/metrics', { expected: 200 })).body
+      .split('\n')
+      .filter((line) => line.startsWith('switchyard_flag_schedule_'))
+      .sort()
+
+  it("shows each scheduled flag's percentage and state in force at the store's now", async () => {
+    await createFlag(app, { key: 'plain', state: 'percentage', percentage: 40 })
+    await createFlag(app, { key: 'ramped', schedule: { ramp: { from: 1, to: 100, start: at(T0), end: at(T0 + 7 * DAY) } } })
+    await createFlag(app, { key: 'held', state: 'percentage', percentage: 12, schedule: { steps: [{ at: at(T0 + DAY), percentage: 90 }], paused: true } })
+    now = T0 + 3.5 * DAY
+    expect(await scheduleLines()).toEqual([
+      'switchyard_flag_schedule_percentage{flag="held"} 12',
+      'switchyard_flag_schedule_percentage{flag="ramped"} 50.5',
+      'switchyard_flag_schedule_state{flag="held",state="beta_users"} 0',
+      'switchyard_flag_schedule_state{flag="held",state="disabled"} 0',
+      'switchyard_flag_schedule_state{flag="held",state="enabled"} 0',
+      'switchyard_flag_schedule_state{flag="held",state="percentage"} 1',
+      'switchyard_flag_schedule_state{flag="ramped",state="beta_users"} 0',
+      'switchyard_flag_schedule_state{flag="ramped",state="disabled"} 0',
+      'switchyard_flag_schedule_state{flag="ramped",state="enabled"} 0',
+      'switchyard_flag_schedule_state{flag="ramped",state="percentage"} 1',
+    ])
+    now = T0 + 8 * DAY
+    expect(await scheduleLines()).toContain('switchyard_flag_schedule_percentage{flag="ramped"} 100')
+    // A cleared schedule leaves the gauges.
+    await updateFlag(app, 'ramped', { schedule: null })
+    expect((await scheduleLines()).filter((line) => line.includes('ramped'))).toEqual([])
+  })
+})
