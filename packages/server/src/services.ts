@@ -74,6 +74,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
       epoch: () => sync.epoch,
       segmentInlineMax: config.segmentInlineMax,
+      clock,
     },
     log,
     (id) => {
