@@ -373,7 +373,19 @@ export class ChangeStream {
     const due = next === undefined ? undefined : Math.max(next, this.schedulePushedAt + SCHEDULE_PUSH_MIN_MS)
     if (this.scheduleTimer?.at === due) return
     this.scheduleTimer?.cancel()
-    this.scheduleTimer = due === undefined ? null : { at: due, cancel: this.clock.at(due, () => this.onScheduleTimer(due)) }
+    this.scheduleTimer = due === undefined ? null : { at: due, cancel: this.clock.at(due, () => this.guardedScheduleTimer(due)) }
+  }
+
+  /** A timer's failure must not end the process: logged, and the next transition is waited for as before. */
+  private guardedScheduleTimer(due: number): void {
+    try {
+      this.onScheduleTimer(due)
+    } catch (err) {
+      this.log.error({ err }, 'stream.schedule_failed')
+      this.scheduleTimer = null
+      this.schedulePushedAt = this.clock.now()
+      this.armSchedule()
+    }
   }
 
   /**
