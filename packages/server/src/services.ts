@@ -46,6 +46,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   const metrics = new Metrics({
     store,
     flags,
+    clock,
     freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
   })
   const sync = new StoreSync(store, flagReplica, tokenReplica, segmentReplica, log, revision, metrics.sync)
@@ -61,6 +62,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     log,
   )
   sync.heartbeat = heartbeat
+  sync.clock = clock
   if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, segments, log)
   const limits = defaultStreamLimits()
   const stream = new ChangeStream(
@@ -72,6 +74,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       maxStreamsPerToken: config.streamMaxPerToken ?? Math.min(limits.perToken, config.streamMaxTotal ?? Infinity),
       maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
       epoch: () => sync.epoch,
+      now: clock.now,
       segmentInlineMax: config.segmentInlineMax,
     },
     log,

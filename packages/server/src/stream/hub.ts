@@ -35,6 +35,11 @@ interface ChangeStreamOptions {
   epoch?: () => string | undefined
   /** Segments with more members than this are sent as their head alone, unless a stream asks for all (SEGMENT_INLINE_MAX). */
   segmentInlineMax?: number
+  /**
+   * The store's clock as this replica reads it (StoreClock.now), sent in every heartbeat: an SDK
+   * measures its offset to it and switches schedules at the store's instant. Default: this process's.
+   */
+  now?: () => number
 }
 
 /**
@@ -99,7 +104,8 @@ function sse(id: number, event: string, data: string): Buffer {
   return Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
 }
 
-const HEARTBEAT = Buffer.from(': heartbeat\n\n')
+/** `: heartbeat <ms>`: a comment, which EventSource ignores, carrying the server's time (ms since the epoch). */
+const heartbeat = (now: number) => Buffer.from(`: heartbeat ${Math.round(now)}\n\n`)
 /** Evaluation streams sent their full answers per turn of the event loop after a resync. */
 const ANSWER_BATCH = 25
 const NONE = -1
@@ -126,6 +132,7 @@ export class ChangeStream {
 
   private stateAll: Buffer | null = null
   private readonly inlineMax: number
+  private readonly now: () => number
 
   constructor(
     private readonly flags: FlagRegistry,
@@ -137,6 +144,7 @@ export class ChangeStream {
     this.replayEvents = options.replayEvents ?? 1024
     this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
     this.inlineMax = options.segmentInlineMax ?? Infinity
+    this.now = options.now ?? Date.now
     // A failure to stream a change must not fail the write that made it (it is committed): logged.
     const guarded =
       <E>(handle: (event: E) => void) =>
@@ -204,6 +212,8 @@ export class ChangeStream {
     this.connections.add(connection)
     this.counts.set(limitKey, (this.counts.get(limitKey) ?? 0) + 1)
     res.on('close', () => this.forget(connection))
+    // Written before anything else, as soon as the headers: a consumer reads the time half a round trip after it was taken.
+    this.write(connection, heartbeat(this.now()))
     // The ring holds patch events: any other consumer resumes from a state (or its answers).
     const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
     if (missed === undefined) this.sendState(connection)
@@ -215,7 +225,8 @@ export class ChangeStream {
       for (const event of chosen) this.write(connection, event)
     }
     this.heartbeat ??= setInterval(() => {
-      for (const c of this.connections) this.write(c, HEARTBEAT)
+      const beat = heartbeat(this.now())
+      for (const c of this.connections) this.write(c, beat)
     }, this.options.heartbeatMs).unref()
     this.tokenTimer ??= setInterval(() => this.checkTokens(), this.options.tokenCheckMs ?? 250).unref()
   }
@@ -325,14 +336,15 @@ export class ChangeStream {
 
   /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
   private evaluation(seq: number, key: string, context: Context): Buffer {
-    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context) }))
+    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context, this.now()) }))
   }
 
   /** Every answer a stream subscribes to, in key order. */
   private evaluations(c: Connection): Buffer {
     const { context, keys } = c.subscription!
     const results = []
-    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context))
+    const now = this.now()
+    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context, now))
     return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, results }))
   }
 
