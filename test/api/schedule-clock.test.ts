@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type SwitchyardClient } from '../../packages/sdk/src/index.js'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
-import { ADMIN, createFlag, evaluateFlag, eventually, startApp } from '../support/helpers.js'
+import { ADMIN, bearer, createFlag, evaluateFlag, eventually, startApp } from '../support/helpers.js'
+import { data, fetchEvents } from '../support/sse.js'
 
 const T0 = Date.parse('2030-03-02T09:00:00Z')
 const SKEW = 30_000
@@ -12,14 +13,15 @@ const HOUR = 3_600_000
 const at = (ms: number) => new Date(ms).toISOString()
 const USERS = Array.from({ length: 120 }, (_, i) => `user-${i}`)
 
-describe('an SDK whose clock is 30 s ahead of its replica', () => {
+describe("the replica's instant, read by the replica and by an SDK whose clock is 30 s ahead", () => {
   let app: FastifyInstance
   let client: SwitchyardClient
+  let url: string
   let now = T0
 
   beforeAll(async () => {
     app = await startApp({ streamHeartbeatMs: 1000 }, { clock: new StoreClock(() => now) })
-    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    url = await app.listen({ port: 0, host: '127.0.0.1' })
     await createFlag(app, { key: 'stepped', schedule: { steps: [{ at: at(T0 + HOUR), percentage: 100 }] } })
     await createFlag(app, { key: 'ramped', schedule: { ramp: { from: 0, to: 100, start: at(T0 + HOUR), end: at(T0 + 2 * HOUR), interval: '1m' } } })
     client = await createClient({ url, token: ADMIN, clock: () => now + SKEW })
@@ -58,5 +60,24 @@ describe('an SDK whose clock is 30 s ahead of its replica', () => {
       expect(Math.abs(enabled - (USERS.length * Math.max(0, minutes - 1)) / 60)).toBeLessThan(USERS.length / 10)
       expect(client.explain('ramped', { userId: 'user-1' }).enabled).toBe((await evaluateFlag(app, 'ramped', { userId: 'user-1' })).enabled)
     }
+  })
+
+  it("answers an evaluation stream at the replica's instant", async () => {
+    const answerAt = async (instant: number) => {
+      now = instant
+      const s = await fetchEvents(`${url}/stream/evaluations`, {
+        method: 'POST',
+        headers: { ...bearer(ADMIN), 'content-type': 'application/json' },
+        body: JSON.stringify({ flags: ['stepped'], context: { userId: 'alice' } }),
+      })
+      try {
+        await eventually(() => s.events.length >= 1, 5000, 'the answers')
+        return data(s.events[0]!).results[0].enabled as boolean
+      } finally {
+        await s.close()
+      }
+    }
+    expect(await answerAt(T0 + HOUR - 1)).toBe(false)
+    expect(await answerAt(T0 + HOUR)).toBe(true)
   })
 })
