@@ -229,8 +229,8 @@ class StreamingClient implements SwitchyardClient {
     // Changes as patches: a toggle of a flag with a long list is a few hundred bytes.
     this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch${options.largeSegments ? '&segments=all' : ''}`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
-    this.clock = new ReplicaClock(options.clock)
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
+    this.clock = new ReplicaClock(options.clock)
     if (options.onChange) this.listeners.add(options.onChange)
     if (options.persistTo !== undefined && fallback.save) this.saver = new StateSaver(options.persistTo, (err) => this.report(err))
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))

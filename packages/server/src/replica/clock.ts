@@ -1,5 +1,5 @@
 // The store's clock, as this replica reads it: schedules switch at the store's instant on every
-// replica (README, "Progressive rollout"). The replica's own clock plus the offset it measured.
+// replica (README, "Whose clock"). The replica's own clock plus the offset it measured.
 
 /** Reads of the store's clock a measurement takes; the one with the shortest round trip counts. */
 const SAMPLES = 3
