@@ -1,7 +1,8 @@
 // A Switchyard server for the benchmark, seeded with N flags, listening on 127.0.0.1.
 // Configured by environment: BENCH_FLAGS, BENCH_BETA_USERS, BENCH_RULES (bench_rules: bench_flag
 // with the 20 rules of fixtures.ts), BENCH_VARIANTS=1 (bench_variants: bench_flag with two
-// variants), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX).
+// variants), BENCH_AUDIT_EVENTS, BENCH_STORE, REDIS_URL (+ REDIS_PREFIX), BENCH_CLOCK_SKEW_MS (this
+// replica's own clock that far off: schedules must still switch by the store's).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { tmpdir } from 'node:os'
@@ -12,6 +13,7 @@ import { loadConfig } from '../packages/server/src/config.js'
 import { FileStore } from '../packages/server/src/store/file.js'
 import { MemoryStore } from '../packages/server/src/store/memory.js'
 import { createStore } from '../packages/server/src/store/create.js'
+import { StoreClock } from '../packages/server/src/replica/clock.js'
 import { BENCH_TOKEN, makeFlags, seedWrite, twentyRules } from './fixtures.js'
 
 // As src/server.ts does, so the figures are those of the service as it runs.
@@ -46,7 +48,8 @@ if (!config.redis) {
     await store.commit(seedWrite({ ...flags[1]!, version: version + 1 }, version))
   }
 }
-const app = await buildApp(config, { store })
+const skew = Number(process.env.BENCH_CLOCK_SKEW_MS ?? 0)
+const app = await buildApp(config, { store, clock: new StoreClock(() => Date.now() + skew) })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const started = performance.now()
 await app.switchyard.sync.start()

@@ -452,6 +452,18 @@ export async function main(): Promise<void> {
     await segmentCases({ rows, results })
     embeddedSegmentCase()
   }
+  if (want('schedules')) {
+    const { scheduleClockBench } = await import('./schedule-clock.js')
+    const { benchRedis } = await import('./redis.js')
+    const redis = await benchRedis()
+    try {
+      const r = await scheduleClockBench(redis.url)
+      rows.push(...r.rows)
+      Object.assign(results, r.results)
+    } finally {
+      await redis.stop()
+    }
+  }
   if (want('redis') || want('sdk') || want('sentinel')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })

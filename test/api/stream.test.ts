@@ -71,10 +71,17 @@ describe('GET /stream', () => {
     expect(ids[0]).toBeGreaterThan(Number(s.events[0]!.id))
   })
 
-  it('sends heartbeat comments on an idle connection', async () => {
+  it("sends heartbeat comments on an idle connection, the first before the state, each with the server's time", async () => {
+    const before = app.switchyard.clock.now()
     const s = await open()
-    await eventually(() => s.raw().split(': heartbeat\n\n').length > 3, 5000, 'three heartbeats')
+    const beats = () => [...s.raw().matchAll(/^: heartbeat (\d+)\n\n/gm)].map((m) => Number(m[1]))
+    await eventually(() => beats().length > 3, 5000, 'three heartbeats')
+    expect(s.raw().startsWith(': heartbeat ')).toBe(true)
     expect(s.events).toHaveLength(1)
+    const times = beats()
+    expect(times[0]).toBeGreaterThanOrEqual(before)
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+    expect(times.at(-1)).toBeLessThanOrEqual(app.switchyard.clock.now())
   })
 
   it('with format=patch, sends each change as a patch on the version it was made from', async () => {

@@ -69,6 +69,7 @@ describe('GET /metrics', () => {
       'switchyard_revision',
       'switchyard_revision_lag',
       'switchyard_stale',
+      'switchyard_store_clock_offset_seconds',
       'process_resident_memory_bytes',
       'nodejs_eventloop_lag_seconds',
     ]) {

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { RedisStore, type RedisStoreOptions } from '../../packages/server/src/store/redis.js'
 import type { Config } from '../../packages/server/src/config.js'
+import type { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { call, eventually, startApp, tempDir } from './helpers.js'
 import { freePort } from './process.js'
 
@@ -214,7 +215,8 @@ export function testPrefix(url: string): string {
   return prefix
 }
 
-export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'prefix'>> & { load?: boolean; config?: Partial<Config> }
+/** `clock`: the replica's store clock, over an injected local clock (a skewed one, say). */
+export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'prefix'>> & { load?: boolean; config?: Partial<Config>; clock?: StoreClock }
 
 /**
  * One replica: an app on its own RedisStore, closed when the test finishes. `load: false`
@@ -222,11 +224,11 @@ export type ReplicaOptions = Partial<Omit<RedisStoreOptions, 'prefix'>> & { load
  * `url` is the server the replica subscribes on; `target` (default: that server) another topology.
  */
 export async function startReplica(url: string, prefix: string, options: ReplicaOptions = {}): Promise<FastifyInstance> {
-  const { load, config, target = { kind: 'single', url }, ...storeOptions } = options
+  const { load, config, clock, target = { kind: 'single', url }, ...storeOptions } = options
   // Each test starts on a prefix no replica ever used, so the wait for running replicas' heartbeats
   // on a store with no epoch (FIRST_EPOCH_WAIT_MS) would only slow it; the tests of that race set it.
   const store = new RedisStore({ target, prefix, auditMaxEvents: 10_000, firstEpochWaitMs: 0, ...storeOptions })
-  const app = await startApp({ redis: target, redisPrefix: prefix, ...config }, { store, load: false })
+  const app = await startApp({ redis: target, redisPrefix: prefix, ...config }, { store, load: false, clock })
   onTestFinished(() => app.close())
   const loading = app.switchyard.sync.start(50)
   if (load === false) {

@@ -37,6 +37,16 @@ describe('SseParser', () => {
     expect(parse(STREAM)).toEqual(EXPECTED)
   })
 
+  it('hands each comment line to onComment, without its colon', () => {
+    const comments: string[] = []
+    const parser = new SseParser(
+      () => undefined,
+      (text) => comments.push(text),
+    )
+    parser.push(STREAM)
+    expect(comments).toEqual([' a comment first', ' heartbeat'])
+  })
+
   it('gives the same events wherever the chunks split, CRLF pairs included', () => {
     for (let cut = 0; cut <= STREAM.length; cut++) {
       expect(parse(STREAM.slice(0, cut), STREAM.slice(cut)), `split at ${cut}`).toEqual(EXPECTED)

@@ -9,6 +9,7 @@ import { HeldSegments, type SegmentEvent, type SegmentRecord } from './segments.
 import { applyPatch, type RecordPatch } from '@switchyard/core/replica/change-patch'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { SseParser, type SseEvent } from './sse.js'
+import { ReplicaClock } from './clock.js'
 import { readBootstrap, readSaved, StateSaver, type BootstrapSnapshot, type HeldState, type SnapshotError } from './snapshot.js'
 
 import type { Context, EvaluationResult, Flag, Reason } from './types.js'
@@ -89,6 +90,11 @@ export interface ClientOptions {
    * cheap, or queue the event. A hook that throws is reported to `onError`; the answer stands.
    */
   onEvaluation?: (event: EvaluationEvent) => void
+  /**
+   * This process's clock, ms since the epoch (default Date.now). Scheduled flags switch at the
+   * store's instant, not this clock's: the client measures its offset from the replica's heartbeats.
+   */
+  clock?: () => number
 }
 
 /** Where the answers come from: the live stream, the state saved by `persistTo`, or `bootstrap`. */
@@ -130,6 +136,11 @@ export interface SwitchyardClient {
   readonly epoch: string | undefined
   /** Where the answers come from now; `stream` from the first state the server sent. */
   readonly source: StateSource
+  /**
+   * The replica's clock minus this process's, measured from its heartbeats (0 until the first):
+   * scheduled flags switch at this process's time plus it, the same instant as on every replica.
+   */
+  readonly clockOffsetMs: number
   /** Closes the stream and stops retrying; resolves once nothing is left running. */
   close(): Promise<void>
 }
@@ -189,6 +200,7 @@ class StreamingClient implements SwitchyardClient {
   private flags = new VersionedMap<CompiledFlag>()
   private readonly segments = new HeldSegments()
   private readonly compileFlag = (flag: Flag): CompiledFlag => compileWith(flag, this.segments.lookup)
+  private readonly clock: ReplicaClock
   /** The seq of the state held, for the saved copy. */
   private seq = 0
   private readonly saver?: StateSaver
@@ -218,6 +230,7 @@ class StreamingClient implements SwitchyardClient {
     this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch${options.largeSegments ? '&segments=all' : ''}`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
+    this.clock = new ReplicaClock(options.clock)
     if (options.onChange) this.listeners.add(options.onChange)
     if (options.persistTo !== undefined && fallback.save) this.saver = new StateSaver(options.persistTo, (err) => this.report(err))
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
@@ -243,13 +256,22 @@ class StreamingClient implements SwitchyardClient {
     this.loop = this.run()
   }
 
+  get clockOffsetMs(): number {
+    return this.clock.offsetMs
+  }
+
+  /** The instant a scheduled flag is read at; undefined for any other, which never reads it. */
+  private nowFor(compiled: CompiledFlag | undefined): number | undefined {
+    return compiled === undefined || compiled.schedule === null ? undefined : this.clock.now()
+  }
+
   isEnabled(key: string, context: Context = EMPTY_CONTEXT, fallback = false): boolean {
     const compiled = this.flags.get(key)
     if (compiled === undefined) {
       if (this.options.onEvaluation) this.expose(key, undefined, context, Decisions.notFound.reason)
       return fallback
     }
-    const decision = evaluate(compiled, context)
+    const decision = evaluate(compiled, context, this.nowFor(compiled))
     if (this.options.onEvaluation) this.expose(key, compiled, context, decision.reason, decision.variant)
     // A flag this build cannot evaluate, or whose segment it does not hold, answers the caller's fallback.
     // segment_not_local that is on: a flag in the enabled state whose variant a rule needs a segment to choose.
@@ -258,7 +280,7 @@ class StreamingClient implements SwitchyardClient {
 
   evaluate(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
     const compiled = this.flags.get(key)
-    const result = answer(key, compiled, context)
+    const result = answer(key, compiled, context, this.nowFor(compiled))
     if (this.options.onEvaluation) this.expose(key, compiled, context, result.reason, result.variant)
     return result
   }
@@ -306,7 +328,7 @@ class StreamingClient implements SwitchyardClient {
   /** The typed getters' one path: evaluate, check the value's type, tell onEvaluation what the app was given. */
   private resolve<T>(key: string, context: Context = EMPTY_CONTEXT, fallback: T, type: ValueType): ValueDetails<T> {
     const compiled = this.flags.get(key)
-    const details = detailsOf<T>(compiled === undefined ? Decisions.notFound : evaluate(compiled, context), fallback, type)
+    const details = detailsOf<T>(compiled === undefined ? Decisions.notFound : evaluate(compiled, context, this.nowFor(compiled)), fallback, type)
     if (this.options.onEvaluation) this.expose(key, compiled, context, details.reason, details.variant)
     return details
   }
@@ -325,7 +347,7 @@ class StreamingClient implements SwitchyardClient {
   }
 
   explain(key: string, context: Context = EMPTY_CONTEXT): EvaluationResult {
-    return explain(key, this.flags.get(key), context)
+    return explain(key, this.flags.get(key), context, this.clock.now())
   }
 
   flag(key: string): Flag | undefined {
@@ -401,6 +423,12 @@ class StreamingClient implements SwitchyardClient {
       if (this.lastEventId !== undefined) headers['last-event-id'] = this.lastEventId
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, agent: false })
       this.request = req
+      // The round trip, for the heartbeats' clock: from the moment the request can leave (its own
+      // socket connected, TLS included) to the response's headers, which the server sends at once.
+      let sentAt = this.clock.local()
+      req.on('socket', (socket) => {
+        if (socket.connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (sentAt = this.clock.local()))
+      })
       // A connection that goes quiet for several heartbeats is dead even if no error says so.
       const idle = setTimeout(() => req.destroy(new SwitchyardClientError('the stream went quiet')), this.idleLimit())
       let settled = false
@@ -426,8 +454,12 @@ class StreamingClient implements SwitchyardClient {
         this.connected = true
         this.discarding = false
         this.attempt = 0
+        this.clock.connected(this.clock.local() - sentAt)
         idle.refresh()
-        const parser = new SseParser((event) => this.apply(event))
+        const parser = new SseParser(
+          (event) => this.apply(event),
+          (text) => this.clock.comment(text),
+        )
         res.setEncoding('utf8')
         res.on('data', (text: string) => {
           idle.refresh()

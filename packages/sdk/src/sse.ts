@@ -18,7 +18,11 @@ export class SseParser {
   private event = ''
   private lastId: string | undefined
 
-  constructor(private readonly onEvent: (event: SseEvent) => void) {}
+  /** `onComment`: each comment line's text after the colon (Switchyard's heartbeats carry the server's time in one). */
+  constructor(
+    private readonly onEvent: (event: SseEvent) => void,
+    private readonly onComment?: (text: string) => void,
+  ) {}
 
   /** Feeds decoded text; complete events are dispatched before it returns. */
   push(text: string): void {
@@ -47,7 +51,8 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') return this.dispatch()
-    if (line.charCodeAt(0) === 58) return // ":" starts a comment (heartbeats)
+    // ":" starts a comment (heartbeats)
+    if (line.charCodeAt(0) === 58) return this.onComment?.(line.slice(1))
     const colon = line.indexOf(':')
     const field = colon < 0 ? line : line.slice(0, colon)
     let value = colon < 0 ? '' : line.slice(colon + 1)

@@ -46,6 +46,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   const metrics = new Metrics({
     store,
     flags,
+    clock,
     freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
     now: clock.now,
   })
@@ -62,6 +63,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     log,
   )
   sync.heartbeat = heartbeat
+  sync.clock = clock
   if (config.flagsBootstrapFile) sync.beforeReady = flagsBootstrap(config.flagsBootstrapFile, flags, segments, log)
   const limits = defaultStreamLimits()
   const stream = new ChangeStream(

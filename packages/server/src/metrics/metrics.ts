@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { FlagRegistry } from '../flags/registry.js'
 import { isFoldingStore, type Change, type Store } from '../store/store.js'
 import type { SyncObserver } from '../replica/sync.js'
+import type { StoreClock } from '../replica/clock.js'
 import { DurationHistogram } from './duration-histogram.js'
 import { EvaluationCounter } from './evaluation-counter.js'
 import { phaseInForce } from '../flags/schedule.js'
@@ -20,6 +21,8 @@ interface MetricsSources {
   freshness: () => { revision: number; lag: number; stale: boolean }
   /** The store's clock, which schedules are read at. */
   now: () => number
+  /** The store's clock as this replica reads it (its measured offset); absent: none shown. */
+  clock?: StoreClock
 }
 
 // Memory, CPU, event loop and GC describe the process, not an app: collected once per process
@@ -41,7 +44,7 @@ export class Metrics {
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
 
-  constructor({ store, flags, freshness, now }: MetricsSources) {
+  constructor({ store, flags, freshness, now, clock }: MetricsSources) {
     const registers = [this.registry]
     processMetrics()
 
@@ -170,6 +173,16 @@ export class Metrics {
         this.set(freshness().lag)
       },
     })
+    if (clock) {
+      new Gauge({
+        name: 'switchyard_store_clock_offset_seconds',
+        help: "The store's clock minus this replica's, as last measured: schedules switch at the store's instant (0 for the embedded store)",
+        registers,
+        collect() {
+          this.set(clock.offsetMs / 1000)
+        },
+      })
+    }
     new Gauge({
       name: 'switchyard_stale',
       help: 'Whether this replica has heard nothing from its store for longer than STALE_AFTER_MS (1: what it serves may be old)',

@@ -4,11 +4,12 @@ import type { FastifyBaseLogger } from 'fastify'
 import { StoreDivergedError, StoreUnavailableError } from '../store/errors.js'
 import { MODEL_VERSION, type Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
-import type { Change, Snapshot, Store } from '../store/store.js'
+import { isClockedStore, type Change, type Snapshot, type Store } from '../store/store.js'
 import type { AppliedRevision } from './revision.js'
 import type { MembersChange, SegmentHead } from '../store/store.js'
 import type { Segment } from '@switchyard/core/segments/schema'
 import type { Heartbeat } from './heartbeat.js'
+import type { StoreClock } from './clock.js'
 
 /**
  * What changes a registry's contents: applying a committed change, or replacing everything with a
@@ -50,6 +51,8 @@ export class StoreSync {
   beforeReady?: (snapshot: Snapshot) => Promise<void>
   /** Beats from the start, so a replica that cannot load yet is in the fleet view too. */
   heartbeat?: Heartbeat
+  /** Set to the store's clock, once measured after the first load, so schedules read the store's instant from the start. */
+  clock?: StoreClock
   /** The epoch of the store this replica's state comes from; undefined until the first load. */
   epoch?: string
   private closed = false
@@ -94,6 +97,9 @@ export class StoreSync {
       try {
         const snapshot = await this.store.load()
         refuseNewerModels(snapshot)
+        // A failed measurement leaves the offset at 0 until the next one (StoreClock.follow retries).
+        const store = this.store
+        if (this.clock && isClockedStore(store)) await this.clock.follow(() => store.time())
         this.applySnapshot(snapshot)
         await this.beforeReady?.(snapshot)
         this.ready = true
@@ -116,6 +122,7 @@ export class StoreSync {
   stop(): void {
     this.closed = true
     this.heartbeat?.stop()
+    this.clock?.stop()
   }
 
   private applyChange(change: Change): boolean {

@@ -21,6 +21,7 @@ import {
   type SegmentWrite,
   type StoreFleet,
   type RecoverableStore,
+  type ClockedStore,
   type ReplicaBeat,
   type Snapshot,
   type Store,
@@ -109,7 +110,7 @@ type CommandConnection = Redis & {
   switchyardReseed(keyCount: number, args: (string | number)[]): Promise<[number, (string | null)?]>
 }
 
-export class RedisStore implements Store, RecoverableStore {
+export class RedisStore implements Store, RecoverableStore, ClockedStore {
   readonly kind = 'redis' as const
   /** Names this replica's connections in CLIENT LIST: switchyard-cmd-<id>, switchyard-sub-<id>. */
   readonly instanceId = randomBytes(8).toString('hex')
@@ -670,6 +671,12 @@ export class RedisStore implements Store, RecoverableStore {
 
   subscribe(listener: (event: StoreEvent) => void): void {
     this.listeners.add(listener)
+  }
+
+  /** Redis's TIME, which every replica sharing it reads schedules by (replica/clock.ts). */
+  async time(): Promise<number> {
+    const [seconds, micros] = await this.run('reading the time', (redis) => redis.time())
+    return Number(seconds) * 1000 + Number(micros) / 1000
   }
 
   async beat(beat: ReplicaBeat): Promise<number> {

@@ -138,6 +138,20 @@ export function isRecoverableStore(store: Store): store is Store & RecoverableSt
   return typeof (store as Partial<RecoverableStore>).reseed === 'function'
 }
 
+/**
+ * A store with a clock of its own, which schedules switch by (replica/clock.ts): every replica
+ * sharing it reads the same instant. Only a shared store has one; for any other (memory, embedded)
+ * the process's clock decides, with no offset to measure.
+ */
+export interface ClockedStore {
+  /** The store's time now, in ms since the epoch (fractions kept). */
+  time(): Promise<number>
+}
+
+export function isClockedStore(store: Store): store is Store & ClockedStore {
+  return typeof (store as Partial<ClockedStore>).time === 'function'
+}
+
 /** A store that folds a log of writes into a snapshot (the embedded store) says how that is going. */
 export interface FoldingStore {
   foldStats(): { failures: number; journalBytes: number }

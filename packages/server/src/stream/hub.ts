@@ -104,7 +104,8 @@ function sse(id: number, event: string, data: string): Buffer {
   return Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
 }
 
-const HEARTBEAT = Buffer.from(': heartbeat\n\n')
+/** `: heartbeat <ms>`: a comment, which EventSource ignores, carrying the server's time (ms since the epoch). */
+const heartbeat = (now: number) => Buffer.from(`: heartbeat ${Math.round(now)}\n\n`)
 /** Evaluation streams sent their full answers per turn of the event loop after a resync. */
 const ANSWER_BATCH = 25
 const NONE = -1
@@ -228,6 +229,8 @@ export class ChangeStream {
       this.scheduleCheckedAt = this.clock.now()
       this.armSchedule()
     }
+    // Written before anything else, as soon as the headers: a consumer reads the time half a round trip after it was taken.
+    this.write(connection, heartbeat(this.clock.now()))
     // The ring holds patch events: any other consumer resumes from a state (or its answers).
     const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
     if (missed === undefined) this.sendState(connection)
@@ -239,7 +242,8 @@ export class ChangeStream {
       for (const event of chosen) this.write(connection, event)
     }
     this.heartbeat ??= setInterval(() => {
-      for (const c of this.connections) this.write(c, HEARTBEAT)
+      const beat = heartbeat(this.clock.now())
+      for (const c of this.connections) this.write(c, beat)
     }, this.options.heartbeatMs).unref()
     this.tokenTimer ??= setInterval(() => this.checkTokens(), this.options.tokenCheckMs ?? 250).unref()
   }
@@ -353,14 +357,15 @@ export class ChangeStream {
 
   /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
   private evaluation(seq: number, key: string, context: Context): Buffer {
-    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context) }))
+    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context, this.clock.now()) }))
   }
 
   /** Every answer a stream subscribes to, in key order. */
   private evaluations(c: Connection): Buffer {
     const { context, keys } = c.subscription!
     const results = []
-    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context))
+    const now = this.clock.now()
+    for (const key of keys ? [...keys].sort() : this.flags.keys()) results.push(answer(key, this.flags.get(key), context, now))
     return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, results }))
   }
 

@@ -53,8 +53,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
             'are no longer held.',
           'When the token is revoked or expires, a last `revoked` event, `{reason, message}`, ends the stream. More than STREAM_MAX_PER_TOKEN streams for ' +
             'one token, or STREAM_MAX_TOTAL on the replica, answer 429.',
-          'Comment lines (`: heartbeat`) arrive every `heartbeatMs` on idle connections. A consumer that falls too far behind (STREAM_MAX_BUFFER) is ' +
-            'disconnected and should reconnect.',
+          "Comment lines, `: heartbeat <ms>` with the replica's time (the store's clock, ms since the epoch), arrive first and then every " +
+            '`heartbeatMs`: an SDK measures its offset from them, so scheduled flags switch at the same instant on every replica and SDK. A consumer ' +
+            'that falls too far behind (STREAM_MAX_BUFFER) is disconnected and should reconnect.',
         ].join('\n\n'),
         tags: ['evaluation'],
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 64, description: 'Id of the last event received' })) }),
