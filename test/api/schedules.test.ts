@@ -73,6 +73,17 @@ describe('steps', () => {
   })
 })
 
+describe('every answer is at the store instant', () => {
+  it('OFREP, one flag and all of them, answers from the phase in force', async () => {
+    await createFlag(app, { key: 'stepped', betaUsers: ['alice'], schedule: { steps: STEPS } })
+    const ofrep = async (url: string) => (await call(app, 'POST', url, { body: { context: { targetingKey: 'bob' } }, expected: 200 })).json()
+    expect(await ofrep('/ofrep/v1/evaluate/flags/stepped')).toMatchObject({ value: false, reason: 'DISABLED' })
+    now = T0 + 5 * DAY
+    expect(await ofrep('/ofrep/v1/evaluate/flags/stepped')).toMatchObject({ value: true })
+    expect((await ofrep('/ofrep/v1/evaluate/flags')).flags).toEqual([expect.objectContaining({ key: 'stepped', value: true })])
+  })
+})
+
 describe('people stay in charge', () => {
   it('a manual PATCH of the percentage pauses the schedule, and the response and audit say so', async () => {
     await createFlag(app, { key: 'manual', schedule: { ramp: RAMP } })

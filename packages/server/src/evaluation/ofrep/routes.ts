@@ -121,7 +121,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       const mapped = mapContext(request.body?.context)
       if (mapped.error !== undefined) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
       const compiled = flags.get(key)
-      const decision = compiled ? evaluate(compiled, mapped.context) : Decisions.notFound
+      const decision = compiled ? evaluate(compiled, mapped.context, flags.now()) : Decisions.notFound
       onEvaluated(key, decision.reason, decision.enabled, decision.variant)
       const result = marked(toOfrep(key, compiled?.flag, decision), isStale())
       if (isSuccess(result)) return reply.send(result)
@@ -158,14 +158,16 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       const mapped = mapContext(request.body?.context)
       if (mapped.error !== undefined) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
       // A poller that is up to date costs a hash, not an evaluation of every flag.
-      const etag = bulkEtag(flags.revision, mapped.context, flags.nextTransition(flags.now()))
+      // One instant for the tag and every answer: a transition between them would make the tag lie.
+      const now = flags.now()
+      const etag = bulkEtag(flags.revision, mapped.context, flags.nextTransition(now))
       reply.header('etag', etag)
       if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
       const results: (OfrepSuccess | OfrepFailure)[] = []
       const stale = isStale()
       for (const key of flags.keys()) {
         const compiled = flags.get(key)!
-        const decision = evaluate(compiled, mapped.context)
+        const decision = evaluate(compiled, mapped.context, now)
         onEvaluated(key, decision.reason, decision.enabled, decision.variant)
         results.push(marked(toOfrep(key, compiled.flag, decision), stale))
       }
