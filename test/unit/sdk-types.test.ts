@@ -4,12 +4,16 @@ import { expectTypeOf, it } from 'vitest'
 import type {
   Clause,
   Context,
+  Effective,
   EvaluationResult,
   Explanation,
   Flag,
   FlagState,
+  Ramp,
   Reason,
   Rule,
+  Schedule,
+  ScheduleStep,
   Serve,
   SplitShare,
   Stickiness,
@@ -30,4 +34,8 @@ it("the SDK's public types are exactly the model's", () => {
   expectTypeOf<Explanation>().toEqualTypeOf<Model.Explanation>()
   expectTypeOf<Variant>().toEqualTypeOf<Model.Variant>()
   expectTypeOf<SplitShare>().toEqualTypeOf<Model.SplitShare>()
+  expectTypeOf<Schedule>().toEqualTypeOf<Model.Schedule>()
+  expectTypeOf<ScheduleStep>().toEqualTypeOf<Model.ScheduleStep>()
+  expectTypeOf<Ramp>().toEqualTypeOf<Model.Ramp>()
+  expectTypeOf<Effective>().toEqualTypeOf<Model.Effective>()
 })

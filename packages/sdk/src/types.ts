@@ -78,6 +78,48 @@ export interface Rule {
   serve: Serve
 }
 
+/** From `at` on, the flag has this state and percentage; a field left out keeps the value before the step. */
+export interface ScheduleStep {
+  /** ISO-8601 with a zone. */
+  at: string
+  /** A step with only a percentage means `percentage`. */
+  state?: FlagState
+  /** At most three decimals. */
+  percentage?: number
+}
+
+/**
+ * From `start` to `end` the state is `percentage` and the percentage moves from `from` to `to`:
+ * threshold = from + floor((to − from) · (t − start) / (end − start)), in thousandths of a percent and milliseconds.
+ */
+export interface Ramp {
+  from: number
+  to: number
+  start: string
+  end: string
+  /** Rise in steps this long (90s, 30m, 1h, 1d) rather than continuously. */
+  interval?: string
+}
+
+/** Exactly one of `steps` and `ramp`: drives the state and the fall-through percentage, read at the store's clock. */
+export interface Schedule {
+  steps?: ScheduleStep[]
+  ramp?: Ramp
+  /** Frozen at the state and percentage in force when paused (written into the flag's own). */
+  paused?: boolean
+  /** Set by the server when the schedule is paused. */
+  pausedAt?: string
+}
+
+/** A scheduled flag's state and percentage at the moment it was read, and the next transition: computed, never stored. */
+export interface Effective {
+  state: FlagState
+  percentage: number
+  /** The instant (the store's clock) this was computed for. */
+  at: string
+  next?: { at: string; state: FlagState; percentage: number }
+}
+
 /** A flag as the server stores it. */
 export interface Flag {
   key: string
@@ -94,6 +136,10 @@ export interface Flag {
   variants?: Variant[]
   /** With variants: the variant served when the flag is off for a context. */
   offVariant?: string
+  /** Absent on a flag without a schedule. */
+  schedule?: Schedule
+  /** On a flag with a running schedule, as the server answered it; the SDK evaluates the schedule itself. */
+  effective?: Effective
   /** The flag model the flag needs (1: no rules; 2: rules; 3: variants; 4: a schedule). */
   model?: number
   version: number
