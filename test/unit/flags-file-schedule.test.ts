@@ -5,7 +5,14 @@ import { formatFlagsFile, fullSpec, FlagsFileError, parseFlagsFile } from '../..
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 
 const MANAGED = { version: 3, createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:00.000Z', updatedBy: 'someone', model: 4 }
-const BASE = { description: '', tags: [], betaUsers: [], betaTenants: [], stickiness: 'userId', rules: [] } as const
+const BASE: Pick<Flag, 'description' | 'tags' | 'betaUsers' | 'betaTenants' | 'stickiness' | 'rules'> = {
+  description: '',
+  tags: [],
+  betaUsers: [],
+  betaTenants: [],
+  stickiness: 'userId',
+  rules: [],
+}
 
 /** A flag as GET /flags answers it: with `effective` while its schedule runs, `pausedAt` once paused. */
 const RAMPED: Flag = {
