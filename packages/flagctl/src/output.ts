@@ -112,7 +112,7 @@ export function spanText(ms: number): string {
 }
 
 /** `name:` and its value a line, values aligned one space past the longest name. */
-function details(rows: readonly [string, string][]): string {
+export function details(rows: readonly [string, string][]): string {
   const width = Math.max(...rows.map(([name]) => name.length)) + 2
   return rows
     .map(([name, value]) => `${name ? `${name}:` : ''}`.padEnd(width) + value)
