@@ -12,7 +12,8 @@ import { MODEL_VERSION } from '../packages/core/src/flags/defaults.js'
 import { toNfc } from '../packages/core/src/flags/identity.js'
 import { settleClauses, settleRules, variantsProblem } from '../packages/core/src/flags/model.js'
 import type { Clause, RuleInput } from '../packages/core/src/flags/rules.js'
-import { modelOf, type Flag, type FlagState, type Stickiness, type Variant } from '../packages/core/src/flags/schema.js'
+import { modelOf, type Flag, type FlagState, type Schedule, type Stickiness, type Variant } from '../packages/core/src/flags/schema.js'
+import { scheduleProblem } from '../packages/core/src/flags/model.js'
 import { compileSegmentRecord, segmentLookup } from '../packages/core/src/segments/compile.js'
 import type { Segment } from '../packages/core/src/segments/schema.js'
 import { EVALUATION_VECTORS_FILE, expectationOf, type EvaluationExpectation, type EvaluationVector } from '../test/support/evaluation-vectors.js'
@@ -30,6 +31,7 @@ interface FlagFields {
   rules?: RuleInput[]
   variants?: Variant[]
   offVariant?: string
+  schedule?: Schedule
   model?: number
 }
 
@@ -39,8 +41,9 @@ function storedFlag(key: string, f: FlagFields): Flag {
   if (settled.problem) throw new Error(`flag ${key}: rules${settled.problem.field} ${settled.problem.message}`)
   const rules = settled.rules
   const variants = f.variants?.length ? { variants: f.variants, offVariant: f.offVariant } : {}
-  const problem = variantsProblem({ ...variants, rules })
+  const problem = variantsProblem({ ...variants, rules }) ?? (f.schedule ? scheduleProblem(f.schedule) : undefined)
   if (problem) throw new Error(`flag ${key}: ${problem.field} ${problem.message}`)
+  const schedule = f.schedule ? { schedule: f.schedule } : {}
   return {
     key,
     description: '',
@@ -52,7 +55,8 @@ function storedFlag(key: string, f: FlagFields): Flag {
     stickiness: f.stickiness ?? 'userId',
     rules,
     ...variants,
-    model: f.model ?? modelOf({ rules, ...variants }),
+    ...schedule,
+    model: f.model ?? modelOf({ rules, ...variants, ...schedule }),
     version: 1,
     createdAt: STAMP,
     updatedAt: STAMP,
@@ -88,9 +92,9 @@ function storedSegment(key: string, s: SegmentFields): Segment {
   }
 }
 
-/** Core's answer for a case. */
-function decide(flag: Flag, segments: Segment[], context: Context): EvaluationExpectation {
-  return expectationOf(evaluate(compileFlag(flag, segmentLookup(segments.map(compileSegmentRecord))), context))
+/** Core's answer for a case, at `now` (ms) when the case has one. */
+function decide(flag: Flag, segments: Segment[], context: Context, now?: number): EvaluationExpectation {
+  return expectationOf(evaluate(compileFlag(flag, segmentLookup(segments.map(compileSegmentRecord))), context, now))
 }
 
 type Attr = string | number | boolean | string[]
@@ -101,17 +105,18 @@ class Cases {
   readonly list: EvaluationVector[] = []
   private readonly names = new Set<string>()
 
-  add(name: string, flag: Flag, context: Context, segments: Segment[] = []): EvaluationExpectation {
+  /** `now`: the clock at evaluation (ms), for a flag whose answer depends on it. */
+  add(name: string, flag: Flag, context: Context, segments: Segment[] = [], now?: number): EvaluationExpectation {
     if (this.names.has(name)) throw new Error(`two cases named ${name}`)
     this.names.add(name)
-    const expected = decide(flag, segments, context)
-    this.list.push({ name, flag, segments, context, expected })
+    const expected = decide(flag, segments, context, now)
+    this.list.push({ name, flag, segments, context, ...(now === undefined ? {} : { now: new Date(now).toISOString() }), expected })
     return expected
   }
 
   /** A case whose answer was written by hand: the engine must agree. */
-  hand(name: string, flag: Flag, context: Context, expected: EvaluationExpectation, segments: Segment[] = []): void {
-    const got = this.add(`hand: ${name}`, flag, context, segments)
+  hand(name: string, flag: Flag, context: Context, expected: EvaluationExpectation, segments: Segment[] = [], now?: number): void {
+    const got = this.add(`hand: ${name}`, flag, context, segments, now)
     if (JSON.stringify(got) !== JSON.stringify(expected)) {
       throw new Error(`hand-written case "${name}": the engine answers ${JSON.stringify(got)}, the case says ${JSON.stringify(expected)}`)
     }
@@ -981,13 +986,84 @@ export function evaluationCases(): EvaluationVector[] {
   segmentCases(cases)
   rulePercentageCases(cases)
   variantCases(cases)
+  scheduleCases(cases)
   return cases.list
 }
 
+// ---------------------------------------------------------------------------------------------
+// Schedules (model 4): the same flag answered at several instants.
+
+const T0 = Date.parse('2030-03-02T09:00:00Z')
+const DAY = 86_400_000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function scheduleCases(cases: Cases): void {
+  const ramp = (from: number, to: number, days: number, interval?: string): Schedule => ({
+    ramp: { from, to, start: iso(T0), end: iso(T0 + days * DAY), ...(interval ? { interval } : {}) },
+  })
+  const steps: Schedule = {
+    steps: [
+      { at: iso(T0), state: 'beta_users' },
+      { at: iso(T0 + DAY), percentage: 5 },
+      { at: iso(T0 + 2 * DAY), state: 'enabled' },
+    ],
+  }
+  const flags: [string, FlagFields][] = [
+    ['sched_ramp', { state: 'disabled', schedule: ramp(1, 100, 7) }],
+    ['sched_ramp_hourly', { state: 'beta_users', betaUsers: ['user-3'], schedule: ramp(0, 100, 2, '1h') }],
+    ['sched_ramp_down', { state: 'enabled', schedule: ramp(100, 0, 3) }],
+    ['sched_steps', { state: 'disabled', betaUsers: ['user-1'], schedule: steps }],
+    ['sched_paused', { state: 'percentage', percentage: 10, schedule: { ...ramp(1, 100, 7), paused: true } }],
+    [
+      'sched_with_rules',
+      {
+        state: 'disabled',
+        rules: [{ id: 'nl', clauses: [{ attribute: 'country', operator: 'in', values: ['NL'] }], serve: { enabled: true } }],
+        schedule: ramp(0, 100, 4),
+      },
+    ],
+    ['sched_tenant', { state: 'disabled', stickiness: 'tenantId', schedule: ramp(10, 90, 1) }],
+    ['sched_variants', { state: 'disabled', variants: COLOURS, offVariant: 'grey', schedule: ramp(0, 100, 7) }],
+  ]
+  const instants = [-1, 0, 1, 0.25 * DAY, DAY - 1, DAY, 1.5 * DAY, 2 * DAY, 3.5 * DAY, 7 * DAY - 1, 7 * DAY, 30 * DAY]
+  const contexts: Context[] = [
+    {},
+    { userId: 'user-1' },
+    { userId: 'user-3', tenantId: 'acme' },
+    ...Array.from({ length: 3 }, (_, i) => ({ userId: `user-${i * 7919}` })),
+  ]
+  for (const [key, fields] of flags) {
+    const flag = storedFlag(key, fields)
+    for (const offset of instants)
+      for (const [i, context] of [...contexts, ctxWith({ country: 'NL' }, { userId: 'user-2' })].entries())
+        cases.add(`schedule: ${key} at T0${offset < 0 ? '' : '+'}${offset}ms #${i}`, flag, context, [], T0 + offset)
+  }
+
+  // By hand: the instant a user's bucket falls below the ramp's threshold, from the published formula.
+  const flag = storedFlag('sched_hand', { state: 'disabled', schedule: ramp(1, 100, 7) })
+  const userId = 'user-42'
+  const b = bucketFromSeed(bucketSeed('sched_hand'), userId)
+  const span = 7 * DAY
+  // threshold(t) = 1000 + floor(99000 · (t − T0) / span) > b first at t = T0 + ceil((b + 1 − 1000) · span / 99000)
+  const first = T0 + Math.ceil(((b + 1 - 1000) * span) / 99_000)
+  if (b >= 1000) {
+    cases.hand('a ramp lets a user in the ms its threshold passes their bucket', flag, { userId }, { enabled: true, reason: 'percentage_in' }, [], first)
+    cases.hand('a ramp: the ms before, the same user is out', flag, { userId }, { enabled: false, reason: 'percentage_out' }, [], first - 1)
+  }
+  cases.hand("a ramp before its start: the flag's own state", flag, { userId }, { enabled: false, reason: 'disabled' }, [], T0 - 1)
+  cases.hand('a ramp after its end: to, 100 %', flag, { userId }, { enabled: true, reason: 'percentage_in' }, [], T0 + 30 * DAY)
+  const stepped = storedFlag('sched_hand_steps', { state: 'disabled', betaUsers: ['alice'], schedule: steps })
+  cases.hand('a step to beta_users lets the beta user in', stepped, { userId: 'alice' }, { enabled: true, reason: 'beta_user' }, [], T0)
+  cases.hand('a step to beta_users leaves others out', stepped, { userId: 'bob' }, NOT_TARGETED, [], T0)
+  cases.hand('the last step, enabled, is absolute', stepped, {}, on(), [], T0 + 2 * DAY)
+  const paused = storedFlag('sched_hand_paused', { state: 'enabled', schedule: { ...ramp(0, 1, 7), paused: true } })
+  cases.hand('a paused schedule is not read', paused, {}, on(), [], T0 + DAY)
+}
+
 const DESCRIPTION =
-  'Evaluation test vectors for Switchyard flags with targeting rules, segments and variants: every evaluator (server, SDK, any other client) must give each ' +
-  "case's expected answer. Generated by scripts/generate-evaluation-vectors.ts (npm run vectors); cases named 'hand: …' carry answers written by " +
-  'hand, which the generator checks the engine against.'
+  'Evaluation test vectors for Switchyard flags with targeting rules, segments, variants and schedules: every evaluator (server, SDK, any ' +
+  "other client) must give each case's expected answer. Generated by scripts/generate-evaluation-vectors.ts (npm run vectors); " +
+  "cases named 'hand: …' carry answers written by hand, which the generator checks the engine against."
 
 const CONTRACT = [
   'Each case: build the segments from `segments`, compile `flag`, evaluate it for `context`, and compare enabled, reason, ruleId, variant and ' +
@@ -995,7 +1071,8 @@ const CONTRACT = [
     'and the answer is neither unsupported_model nor segment_not_local).',
   '`flag` is a stored flag as GET /flags/:key returns it; `segments` are segment records as GET /segments/:key returns them, holding every ' +
     'segment the rules name that exists (a name with no record is a segment that does not exist); `context` is one POST /evaluate accepts.',
-  '`now`, when present, is the clock at evaluation; nothing in model 3 reads the clock, so no case has it.',
+  '`now`, when present, is the clock at evaluation: a flag with a `schedule` (model 4) is evaluated in the phase in force then; a case without ' +
+    '`now` has a flag that does not read the clock.',
   'A flag whose `model` is above `model` answers unsupported_model (enabled false) whatever its state.',
   'State enabled answers enabled and disabled answers disabled, absolutely: beta lists are not read, and rules only on a flag with variants ' + '(below).',
   'States beta_users and percentage: betaUsers (userId) first, then betaTenants (tenantId), then the rules in order; the first rule whose clauses ' +
@@ -1023,6 +1100,12 @@ const CONTRACT = [
   'A split: bucket = fmix32(FNV-1a-32(UTF-8("<flagKey>:variant:<id>"))) mod 100000 (bucketing.json with flagKey replaced by ' +
     "`<flagKey>:variant`); the split's shares in order, each of round(weight * 1000) buckets, shares of weight 0 skipped: the first share whose " +
     'cumulative upper bound is above the bucket serves. A context without the id gets the first share of weight above 0.',
+  'Schedules (model 4), unless `schedule.paused` is true (then the schedule is not read): `steps` in time order, each from its `at` on setting ' +
+    "the state and/or percentage (a step with only a percentage sets the state percentage; a field left out keeps its value), the flag's own " +
+    "state and percentage before the first step. A `ramp`: before `start` the flag's own state and percentage; from `start` on the state " +
+    'percentage with threshold = round(from * 1000) + floor((round(to * 1000) − round(from * 1000)) * e / (end − start)) (floor toward minus ' +
+    'infinity), e = t − start rounded down to a multiple of `interval` (1 ms without one), instants in integer ms; from `end` on round(to * 1000). ' +
+    'The threshold replaces round(percentage * 1000); nothing else (rule percentages, variant weights) moves.',
   'in_segment matches when the context is in any of the named segments that exist; a segment whose names none exist never matches, negated ' +
     'or not. Membership: an excluded userId or tenantId is out; then a listed userId or tenantId is in; then a context matching every one of ' +
     "the segment's clauses is in (a segment without clauses holds only its listed ids).",

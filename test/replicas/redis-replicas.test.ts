@@ -60,6 +60,21 @@ describe('changes made on one replica', () => {
     expect(held(b, 'button')).not.toHaveProperty('offVariant')
   })
 
+  it('a scheduled flag propagates: B answers from the ramp, then from the state a pause on A froze (issue 20)', async () => {
+    const [a, b] = await twoReplicas()
+    // A ramp that began a day ago and runs a week: both replicas read it at their own (store) clock.
+    const start = new Date(Date.now() - 86_400_000).toISOString()
+    const end = new Date(Date.now() + 6 * 86_400_000).toISOString()
+    const created = await createFlag(a, { key: 'ramped', schedule: { ramp: { from: 0, to: 100, start, end } } })
+    await eventually(() => held(b, 'ramped') !== undefined, 10_000, 'B to hold the flag')
+    expect((await getFlag(b, 'ramped')).effective.state).toBe('percentage')
+    const paused = await updateFlag(a, 'ramped', { schedule: { ...created.schedule, paused: true } })
+    expect(paused.schedule.paused).toBe(true)
+    await eventually(() => held(b, 'ramped')?.version === 2, 10_000, 'B to apply the pause')
+    expect(await getFlag(b, 'ramped')).toMatchObject({ state: 'percentage', percentage: paused.percentage, schedule: { paused: true } })
+    expect((await getFlag(b, 'ramped')).effective).toBeUndefined()
+  })
+
   it('creates and deletes propagate, and a late replica never resurrects a deleted flag', async () => {
     const [a, b] = await twoReplicas()
     await createFlag(b, { key: 'short_lived', state: 'enabled' })

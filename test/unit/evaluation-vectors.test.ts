@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
 import { describe, expect, it } from 'vitest'
-import { answer, compileFlag, evaluate } from '../../packages/core/src/evaluation/engine.js'
+import { answer, compileFlag, evaluate, inForce } from '../../packages/core/src/evaluation/engine.js'
 import { explain } from '../../packages/core/src/evaluation/explain.js'
 import { setCodeGeneration } from '../../packages/core/src/evaluation/generate.js'
 import { settleClauses, settleRules } from '../../packages/core/src/flags/model.js'
@@ -18,6 +18,8 @@ import { referenceBucket } from '../support/reference-bucket.js'
 const document = loadEvaluationVectors()
 const compiled = (c: EvaluationVector) => compileFlag(c.flag, segmentLookup(c.segments.map(compileSegmentRecord)))
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+/** The case's clock in ms, when it has one. */
+const nowOf = (c: EvaluationVector) => (c.now === undefined ? undefined : Date.parse(c.now))
 
 /** The cases `wrong` finds fault with, by name: checked in one assertion, so 1,500 cases take milliseconds. */
 function faults(wrong: (c: EvaluationVector) => unknown): string[] {
@@ -45,9 +47,9 @@ describe('test/vectors/evaluation.json', () => {
   it("is answered exactly by core's engine: evaluate() and answer()", () => {
     const wrong = faults((c) => {
       const flag = compiled(c)
-      const decision = expectationOf(evaluate(flag, c.context))
+      const decision = expectationOf(evaluate(flag, c.context, nowOf(c)))
       if (!same(decision, c.expected)) return `evaluate() answers ${JSON.stringify(decision)}`
-      const result = answer(c.flag.key, flag, c.context)
+      const result = answer(c.flag.key, flag, c.context, nowOf(c))
       if (!same(expectationOf(result), c.expected) || result.version !== c.flag.version) return `answer() answers ${JSON.stringify(result)}`
     })
     expect(wrong).toEqual([])
@@ -59,7 +61,7 @@ describe('test/vectors/evaluation.json', () => {
       const wrong = faults((c) => {
         const flag = compiled(c)
         if (flag.decideRules !== null) return 'rules generated'
-        const decision = expectationOf(evaluate(flag, c.context))
+        const decision = expectationOf(evaluate(flag, c.context, nowOf(c)))
         return !same(decision, c.expected) && `evaluate() answers ${JSON.stringify(decision)}`
       })
       expect(wrong).toEqual([])
@@ -70,10 +72,11 @@ describe('test/vectors/evaluation.json', () => {
 
   it('is answered exactly by explain(), whose trace agrees with the answer', () => {
     const wrong = faults((c) => {
-      const result = explain(c.flag.key, compiled(c), c.context)
+      const result = explain(c.flag.key, compiled(c), c.context, nowOf(c))
       if (!same(expectationOf(result), c.expected)) return `explain() answers ${JSON.stringify(expectationOf(result))}`
       const trace = result.explanation!
-      if (trace.state !== c.flag.state) return 'trace state'
+      // A schedule's phase in force is what the trace shows.
+      if (trace.state !== (c.flag.schedule ? inForce(compiled(c), nowOf(c)!).state : c.flag.state)) return 'trace state'
       const rules = trace.rules ?? []
       const last = rules.at(-1)
       const bucketSays = (p: { bucket?: number; threshold: number } | undefined) => p?.bucket !== undefined && p.bucket < p.threshold
@@ -159,14 +162,29 @@ describe('test/vectors/evaluation.json', () => {
       expect(faults((c) => !validContext(c.context) && ajv.errorsText(validContext.errors))).toEqual([])
     })
 
-    it('no case needs a clock', () => {
-      expect(document.cases.filter((c) => c.now !== undefined)).toEqual([])
+    it('a case has a clock exactly when its flag has a schedule', () => {
+      expect(document.cases.filter((c) => (c.now !== undefined) !== (c.flag.schedule !== undefined)).map((c) => c.name)).toEqual([])
     })
   })
 
   describe('covers what the issue lists', () => {
     const clausesOf = (c: EvaluationVector): Clause[] => [...c.flag.rules!.flatMap((r) => r.clauses), ...c.segments.flatMap((s) => s.clauses)]
     const names = document.cases.map((c) => c.name)
+
+    it('schedules: ramps up, down and by interval, steps, a paused one, each answered on and off at instants before, during and after', () => {
+      const scheduled = document.cases.filter((c) => c.flag.schedule !== undefined)
+      expect(scheduled.length).toBeGreaterThanOrEqual(500)
+      const kinds = new Set(
+        scheduled.map((c) => (c.flag.schedule!.ramp?.interval ? 'interval' : c.flag.schedule!.paused ? 'paused' : c.flag.schedule!.steps ? 'steps' : 'ramp')),
+      )
+      expect(kinds).toEqual(new Set(['interval', 'paused', 'steps', 'ramp']))
+      expect(scheduled.some((c) => c.flag.schedule!.ramp && c.flag.schedule!.ramp.to < c.flag.schedule!.ramp.from)).toBe(true)
+      for (const reason of ['percentage_in', 'percentage_out', 'beta_user', 'not_targeted', 'disabled', 'enabled', 'rule_match'])
+        expect(
+          scheduled.some((c) => c.expected.reason === reason),
+          reason,
+        ).toBe(true)
+    })
 
     it('every operator, negated and not, matched and not', () => {
       for (const operator of CLAUSE_OPERATORS) {

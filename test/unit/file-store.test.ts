@@ -145,6 +145,36 @@ describe('a write to the embedded store', () => {
     expect((await (await open(dir)).load()).flags).toEqual([v3])
   })
 
+  it('keeps a scheduled flag through the journal and the fold: its ramp, paused, then cleared (issue 20)', async () => {
+    const dir = newDir()
+    const store = await open(dir, 2)
+    const ramp = { from: 1, to: 100, start: '2030-03-02T09:00:00.000Z', end: '2030-03-09T09:00:00.000Z', interval: '1h' }
+    const v1 = { ...FLAG_DEFAULTS, key: 's', schedule: { ramp }, model: 4, version: 1, createdAt: NOW, updatedAt: NOW, updatedBy: 'test' } as Flag
+    const v2 = { ...v1, state: 'percentage', percentage: 15.142, schedule: { ramp, paused: true, pausedAt: '2030-03-03T09:00:00.000Z' }, version: 2 } as Flag
+    const { schedule: _s, ...v3 } = { ...v2, model: 1, version: 3 }
+    const audit = (version: number) => ({
+      id: `s-${version}`,
+      type: 'audit' as const,
+      action: 'flag.updated' as const,
+      flag: 's',
+      version,
+      actor: 't',
+      requestId: 'r',
+      timestamp: NOW,
+      changes: {},
+      schedule: version === 2 ? ('paused' as const) : ('set' as const),
+    })
+    await store.commit({ kind: 'flag', key: 's', expectedVersion: 0, next: v1, audit: audit(1) })
+    await store.commit({ kind: 'flag', key: 's', expectedVersion: 1, next: v2, audit: audit(2) })
+    await store.close()
+    const reopened = await open(dir, 2)
+    expect((await reopened.load()).flags).toEqual([v2])
+    expect((await reopened.readAudit({ flag: 's', limit: 10 })).events.map((e) => e.schedule)).toEqual(['paused', 'set'])
+    await reopened.commit({ kind: 'flag', key: 's', expectedVersion: 2, next: v3 as Flag, audit: audit(3) })
+    await reopened.close()
+    expect((await (await open(dir)).load()).flags).toEqual([v3])
+  })
+
   it('replays a token change from the journal as well as a flag change', async () => {
     const dir = newDir()
     const store = await open(dir)

@@ -133,7 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(flagRoutes, { flags })
   await app.register(segmentRoutes, { segments })
   await app.register(tokenRoutes, { tokens })
-  await app.register(auditRoutes, { store })
+  await app.register(auditRoutes, { store, flags })
   await app.register(ofrepRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit, isStale: () => heartbeat.stale })
   await app.register(streamRoutes, { stream, bodyLimit: config.evaluateBodyLimit })
   await app.register(metricsRoutes, { metrics })

@@ -47,6 +47,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     store,
     flags,
     freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
+    now: clock.now,
   })
   const sync = new StoreSync(store, flagReplica, tokenReplica, segmentReplica, log, revision, metrics.sync)
   const heartbeat = new Heartbeat(
@@ -73,6 +74,7 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
       maxStreamsPerAddress: config.streamMaxPerAddress ?? Math.min(limits.perAddress, config.streamMaxTotal ?? Infinity),
       epoch: () => sync.epoch,
       segmentInlineMax: config.segmentInlineMax,
+      clock,
     },
     log,
     (id) => {

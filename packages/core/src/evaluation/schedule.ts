@@ -3,7 +3,8 @@
 // write when a step is reached, the same answer on every replica and SDK that agrees on t.
 import type { FlagState } from '../flags/defaults.js'
 import type { Ramp, Schedule } from '../flags/schedule.js'
-import { parseInstant } from '../flags/values.js'
+import { durationMs, parseInstant } from '../flags/values.js'
+export { durationMs }
 import { percentageThreshold } from './bucket.js'
 
 /** The state and percentage in force: the percentage as a threshold in thousandths (bucket.ts). */
@@ -24,14 +25,6 @@ export interface Timeline {
   /** Steps, in time order, each with the phase from its instant on; null for a ramp. */
   readonly steps: readonly Transition[] | null
   readonly ramp: { readonly from: number; readonly to: number; readonly start: number; readonly end: number; readonly interval: number } | null
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** A duration such as `90s`, `1h` or `7d` in milliseconds; NaN when it is none. */
-export function durationMs(text: string): number {
-  const match = /^([1-9][0-9]{0,9})(ms|s|m|h|d)$/.exec(text)
-  return match === null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!
 }
 
 /**

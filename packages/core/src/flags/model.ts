@@ -4,10 +4,9 @@
 import { randomBytes } from 'node:crypto'
 import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
-import { parseInstant, parseSemver } from './values.js'
+import { durationMs, parseInstant, parseSemver } from './values.js'
 import { MAX_VARIANT_VALUE_BYTES, variantType, type SplitShare, type Variant } from './variants.js'
 import { MAX_RAMP_DAYS, type Schedule } from './schedule.js'
-import { durationMs } from '../evaluation/schedule.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */

@@ -1,5 +1,5 @@
-// The typed values clauses compare: SemVer 2.0 versions and ISO-8601 instants, parsed by hand
-// (no regular expressions: linear in the input, and no allocation for a date).
+// The typed values clauses and schedules compare: SemVer 2.0 versions, ISO-8601 instants and
+// durations, parsed by hand (no regular expressions: linear in the input, no allocation for a date).
 
 export interface Semver {
   readonly major: number
@@ -171,4 +171,15 @@ export function parseInstant(s: string): number {
     offset = (z === 43 ? 1 : -1) * (oh * 60 + om)
   } else return NaN
   return daysFromCivil(year, month, day) * DAY_MS + hour * 3_600_000 + (minute - offset) * 60_000 + second * 1000 + ms
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A duration such as `90s`, `1h` or `7d` (schedule.ts's DURATION_PATTERN) in milliseconds; NaN when it is none. */
+export function durationMs(text: string): number {
+  let i = 0
+  let n = 0
+  while (i < text.length && i < 10 && isDigit(text.charCodeAt(i))) n = n * 10 + (text.charCodeAt(i++) - 48)
+  const unit = text.slice(i)
+  return i === 0 || text.charCodeAt(0) === 48 || !Object.hasOwn(UNIT_MS, unit) ? NaN : n * UNIT_MS[unit]!
 }

@@ -14,10 +14,10 @@ export interface Actor {
 
 /**
  * Actors that are not named tokens: the ADMIN_TOKEN token, what created it, a request without a
- * token, FLAGS_BOOTSTRAP_FILE and the guard. No token may take one of these names (in any case),
- * so an audit event's actor never passes for one of them.
+ * token, FLAGS_BOOTSTRAP_FILE, the guard, and a schedule (the transitions GET /audit?flag= lists).
+ * No token may take one of these names (in any case), so an audit event's actor never passes for one of them.
  */
-export const BUILT_IN_ACTORS = ['bootstrap', 'environment', 'anonymous', 'flags-bootstrap-file', 'guard'] as const
+export const BUILT_IN_ACTORS = ['bootstrap', 'environment', 'anonymous', 'flags-bootstrap-file', 'guard', 'schedule'] as const
 export type BuiltInActor = (typeof BUILT_IN_ACTORS)[number]
 const BUILT_IN = new Set<string>(BUILT_IN_ACTORS)
 
@@ -30,13 +30,17 @@ export function builtInActor(name: BuiltInActor, requestId: string, log: Fastify
   return { id: name, name, requestId, log }
 }
 
+/**
+ * `target.at`: the instant of the change (ms); flag writes pass the store's clock, which their
+ * schedule was settled at, so GET /audit can place a schedule's transitions among them. This process's clock otherwise.
+ */
 export function draftEvent(
   actor: Actor,
   action: AuditAction,
-  target: { flag?: string; segment?: string; tokenId?: string; version?: number; schedule?: AuditDraft['schedule'] },
+  target: { flag?: string; segment?: string; tokenId?: string; version?: number; schedule?: AuditDraft['schedule']; at?: number },
   changes: Record<string, FieldChange>,
 ): AuditDraft {
-  const { schedule, ...on } = target
+  const { schedule, at, ...on } = target
   return {
     id: randomUUID(),
     type: 'audit',
@@ -46,7 +50,7 @@ export function draftEvent(
     actor: actor.name,
     actorId: actor.id,
     requestId: actor.requestId,
-    timestamp: new Date().toISOString(),
+    timestamp: new Date(at ?? Date.now()).toISOString(),
     changes,
   }
 }

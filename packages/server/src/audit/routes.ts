@@ -1,18 +1,26 @@
-// GET /audit: the audit trail from the store, newest first.
+// GET /audit: the audit trail from the store, newest first; for one flag, with its schedule's transitions.
 import { errors } from '../errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ref } from '@switchyard/core/schema'
 import type { Store } from '../store/store.js'
 import { AuditEvent } from '@switchyard/core/audit/schema'
+import type { FlagRegistry } from '../flags/registry.js'
+import { flagTimeline } from './transitions.js'
 
-export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+/** `flags`: the flags held, whose current values and clock (the store's) a flag's timeline is computed with. */
+export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store; flags: FlagRegistry }> = async (app, { store, flags }) => {
   app.get(
     '/audit',
     {
       schema: {
         operationId: 'listAuditEvents',
         summary: 'Audit events, newest first',
+        description:
+          'With `flag`, the trail reads as a timeline: the transitions of its schedule that have happened (a step reached, a ramp started, moved or ' +
+          'ended), which are computed rather than written, are listed as `flag.schedule_transition` entries with `computed: true`, actor `schedule`, ' +
+          'the instant of the transition as their timestamp and the state and percentage before and after as their changes. Each comes after (newer ' +
+          'than) the write that set the schedule running, with its seq and version; a page never separates them from it.',
         tags: ['audit'],
         querystring: Type.Object(
           {
@@ -35,7 +43,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (a
     },
     async (request) => {
       const { flag, actor, cursor, limit } = request.query
-      return store.readAudit({ flag, actor, before: cursor === undefined ? undefined : Number(cursor), limit })
+      const before = cursor === undefined ? undefined : Number(cursor)
+      if (flag !== undefined) return flagTimeline(store, flags.get(flag)?.flag, { flag, actor, before, limit }, flags.now())
+      return store.readAudit({ flag, actor, before, limit })
     },
   )
 }

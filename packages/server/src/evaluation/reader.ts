@@ -11,6 +11,8 @@ export interface FlagReader {
   readonly revision: string
   /** The instant schedules are read at (the store's clock): read once per request, passed to every flag. */
   now(): number
+  /** The earliest instant after `now` at which a scheduled flag's phase changes (undefined: none will). */
+  nextTransition(now: number): number | undefined
 }
 
 /** Told of every answer an evaluation route gives, by the handler that gave it (metrics count them); `variant` on a flag with variants. */

@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js'
 import { pageAfter } from '../paging.js'
 import { VersionedMap } from '@switchyard/core/replica/versioned-map'
 import { compileFlag, type CompiledFlag } from '@switchyard/core/evaluation/engine'
+import { nextTransition } from '@switchyard/core/evaluation/schedule'
 import { toNfc } from '@switchyard/core/flags/identity'
 import { segmentsNamed, settleRules, variantsProblem } from '@switchyard/core/flags/model'
 import type { SegmentRegistry } from '../segments/registry.js'
@@ -53,6 +54,8 @@ export class FlagRegistry {
   private readonly listeners = new Set<FlagChangeListener>()
 
   private readonly writes = new KeyQueue()
+  /** nextTransition's answer: for `revision`, from `from` until `at`. */
+  private upcoming: { revision: string; from: number; at: number } | null = null
 
   private constructor(
     private readonly store: Store,
@@ -113,6 +116,23 @@ export class FlagRegistry {
     return this.clock()
   }
 
+  /**
+   * The earliest instant after `now` at which a running schedule changes a flag's phase; undefined
+   * when none will. Cached until that instant passes or the flags change, so a read costs a comparison.
+   */
+  nextTransition(now: number): number | undefined {
+    let held = this.upcoming
+    if (held === null || held.revision !== this.flags.revision || now < held.from || now >= held.at) {
+      let at = Infinity
+      for (const compiled of this.flags.valuesIterator()) {
+        const next = compiled.schedule === null ? undefined : nextTransition(compiled.schedule.timeline, now)
+        if (next !== undefined && next.at < at) at = next.at
+      }
+      held = this.upcoming = { revision: this.flags.revision, from: now, at }
+    }
+    return held.at === Infinity ? undefined : held.at
+  }
+
   list(query: FlagListQuery): { flags: Flag[]; nextCursor?: string } {
     const matches = (flag: Flag) =>
       (query.state === undefined || flag.state === query.state) &&
@@ -138,13 +158,13 @@ export class FlagRegistry {
     const flag: Flag = this.settle(scheduled.flag, rules, 'body')
     const release = this.claimSegments(flag.rules ?? [], 'body')
     try {
-      return await this.createNow(input, flag, actor, scheduled.change)
+      return await this.createNow(input, flag, actor, scheduled.change, now)
     } finally {
       release()
     }
   }
 
-  private async createNow(input: FlagCreate, settled: Flag, actor: Actor, schedule: ScheduleChange | undefined): Promise<Flag> {
+  private async createNow(input: FlagCreate, settled: Flag, actor: Actor, schedule: ScheduleChange | undefined, at: number): Promise<Flag> {
     let flag = settled
     const changes = diff(null, flag, MUTABLE_FIELDS)
     const written = await commitAndApply(this.writer(input.key, actor), async (conflict) => {
@@ -153,7 +173,7 @@ export class FlagRegistry {
       if (!conflict && this.flags.get(input.key) && (await this.store.readFlag(input.key))) throw flagExists(input.key)
       // The store holds a tombstone for the key: start where the deleted flag stopped.
       if (conflict) flag = { ...flag, version: conflict.lastVersion + 1 }
-      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version, schedule }, changes)
+      const audit = draftEvent(actor, 'flag.created', { flag: flag.key, version: flag.version, schedule, at }, changes)
       return { kind: 'flag', key: flag.key, expectedVersion: 0, next: flag, audit }
     })
     return written!.next!
@@ -267,10 +287,11 @@ export class FlagRegistry {
       const from = readable(stored)
       if (ifMatch !== undefined && from.version !== ifMatch) throw versionMismatch(key, from.version)
       const applied = apply(from)
-      const next: Flag = { ...applied.flag, key, version: from.version + 1, updatedAt: new Date(this.clock()).toISOString(), updatedBy: actor.name }
+      const at = this.clock()
+      const next: Flag = { ...applied.flag, key, version: from.version + 1, updatedAt: new Date(at).toISOString(), updatedBy: actor.name }
       const changes = diff(from, next, MUTABLE_FIELDS)
       if (Object.keys(changes).length === 0) return null
-      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version, schedule: applied.schedule }, changes)
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version, schedule: applied.schedule, at }, changes)
       return { kind: 'flag' as const, key, expectedVersion: from.version, next, audit }
     }
     const written = await commitAndApply(this.writer(key, actor), async (conflict) => {
@@ -291,7 +312,7 @@ export class FlagRegistry {
       if (!base) throw flagNotFound(key)
       if (ifMatch !== undefined && base.version !== ifMatch) throw versionMismatch(key, base.version)
       readable(base)
-      const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version }, diff(base, null, MUTABLE_FIELDS))
+      const audit = draftEvent(actor, 'flag.deleted', { flag: key, version: base.version, at: this.clock() }, diff(base, null, MUTABLE_FIELDS))
       return { kind: 'flag', key, expectedVersion: base.version, next: null, audit }
     })
   }

@@ -7,6 +7,8 @@ import { isFoldingStore, type Change, type Store } from '../store/store.js'
 import type { SyncObserver } from '../replica/sync.js'
 import { DurationHistogram } from './duration-histogram.js'
 import { EvaluationCounter } from './evaluation-counter.js'
+import { phaseInForce } from '../flags/schedule.js'
+import { FLAG_STATES } from '@switchyard/core/flags/schema'
 
 // Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -16,6 +18,8 @@ interface MetricsSources {
   flags: FlagRegistry
   /** This replica's revision, how far it is behind the store's counter, and whether it is stale (Heartbeat). */
   freshness: () => { revision: number; lag: number; stale: boolean }
+  /** The store's clock, which schedules are read at. */
+  now: () => number
 }
 
 // Memory, CPU, event loop and GC describe the process, not an app: collected once per process
@@ -37,7 +41,7 @@ export class Metrics {
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
 
-  constructor({ store, flags, freshness }: MetricsSources) {
+  constructor({ store, flags, freshness, now }: MetricsSources) {
     const registers = [this.registry]
     processMetrics()
 
@@ -95,6 +99,34 @@ export class Metrics {
       registers,
       collect() {
         this.set(flags.size)
+      },
+    })
+
+    // Read at scrape from the flags and the clock: a schedule writes nothing when it moves.
+    const scheduled = () => {
+      const at = now()
+      const phases: { key: string; state: string; percentage: number }[] = []
+      for (const { flag } of flags.all()) if (flag.schedule !== undefined) phases.push({ key: flag.key, ...phaseInForce(flag, at) })
+      return phases
+    }
+    new Gauge({
+      name: 'switchyard_flag_schedule_percentage',
+      help: "Each scheduled flag's fall-through percentage in force now (a paused schedule's: the flag's own)",
+      labelNames: ['flag'] as const,
+      registers,
+      collect() {
+        this.reset()
+        for (const phase of scheduled()) this.set({ flag: phase.key }, phase.percentage)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_flag_schedule_state',
+      help: "Each scheduled flag's state in force now: 1 for that state, 0 for the others",
+      labelNames: ['flag', 'state'] as const,
+      registers,
+      collect() {
+        this.reset()
+        for (const phase of scheduled()) for (const state of FLAG_STATES) this.set({ flag: phase.key, state }, phase.state === state ? 1 : 0)
       },
     })
 

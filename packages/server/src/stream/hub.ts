@@ -2,7 +2,8 @@
 // event is encoded once into a Buffer every consumer shares; a change travels as a change patch
 // (src/replica/change-patch.ts), so a state toggle on a flag with a 1 MB list sends a few hundred
 // bytes. Also: a bounded replay ring for Last-Event-ID, heartbeats, a bound on how far a consumer
-// may lag, limits on open streams, and streams that end with their token.
+// may lag, limits on open streams, and streams that end with their token. Evaluation streams also
+// hear the answers a schedule's transition changes, from one timer on the store's clock.
 import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../errors.js'
@@ -10,6 +11,8 @@ import { answer, type Context } from '@switchyard/core/evaluation/engine'
 import type { FlagEvent, FlagRegistry } from '../flags/registry.js'
 import type { SegmentEvent, SegmentRegistry } from '../segments/registry.js'
 import { diffRecord } from '@switchyard/core/replica/change-patch'
+import { phaseAt } from '@switchyard/core/evaluation/schedule'
+import { StoreClock } from '../replica/clock.js'
 
 interface ChangeStreamOptions {
   heartbeatMs: number
@@ -35,6 +38,8 @@ interface ChangeStreamOptions {
   epoch?: () => string | undefined
   /** Segments with more members than this are sent as their head alone, unless a stream asks for all (SEGMENT_INLINE_MAX). */
   segmentInlineMax?: number
+  /** The store's clock, which schedules run on, and the timer evaluation streams are pushed a transition's answers by. */
+  clock?: StoreClock
 }
 
 /**
@@ -103,6 +108,11 @@ const HEARTBEAT = Buffer.from(': heartbeat\n\n')
 /** Evaluation streams sent their full answers per turn of the event loop after a resync. */
 const ANSWER_BATCH = 25
 const NONE = -1
+/**
+ * Evaluation streams are brought up to date with schedules at most this often: a ramp that moves
+ * every few milliseconds is pushed once a second, the answers it changed meanwhile together.
+ */
+export const SCHEDULE_PUSH_MIN_MS = 1000
 
 export class ChangeStream {
   private readonly connections = new Set<Connection>()
@@ -126,6 +136,14 @@ export class ChangeStream {
 
   private stateAll: Buffer | null = null
   private readonly inlineMax: number
+  private readonly clock: StoreClock
+  /** Open evaluation streams: the schedule timer runs only while there are some. */
+  private answering = 0
+  /** The instant evaluation streams' answers were last brought up to date with schedules. */
+  private scheduleCheckedAt = 0
+  /** When the schedule timer last pushed: the next push waits SCHEDULE_PUSH_MIN_MS after it. */
+  private schedulePushedAt = -Infinity
+  private scheduleTimer: { at: number; cancel: () => void } | null = null
 
   constructor(
     private readonly flags: FlagRegistry,
@@ -137,6 +155,7 @@ export class ChangeStream {
     this.replayEvents = options.replayEvents ?? 1024
     this.replayBytes = options.replayBytes ?? 8 * 1024 * 1024
     this.inlineMax = options.segmentInlineMax ?? Infinity
+    this.clock = options.clock ?? new StoreClock()
     // A failure to stream a change must not fail the write that made it (it is committed): logged.
     const guarded =
       <E>(handle: (event: E) => void) =>
@@ -204,6 +223,11 @@ export class ChangeStream {
     this.connections.add(connection)
     this.counts.set(limitKey, (this.counts.get(limitKey) ?? 0) + 1)
     res.on('close', () => this.forget(connection))
+    if (format === 'evaluations' && this.answering++ === 0) {
+      // The first one answers as of now: transitions before it are in its first answers.
+      this.scheduleCheckedAt = this.clock.now()
+      this.armSchedule()
+    }
     // The ring holds patch events: any other consumer resumes from a state (or its answers).
     const missed = lastEventId === undefined || format !== 'patch' ? undefined : this.replayAfter(lastEventId)
     if (missed === undefined) this.sendState(connection)
@@ -224,6 +248,8 @@ export class ChangeStream {
   close(): void {
     this.closed = true
     this.unsubscribe()
+    this.scheduleTimer?.cancel()
+    this.scheduleTimer = null
     for (const c of [...this.connections]) this.end(c, false)
   }
 
@@ -244,6 +270,8 @@ export class ChangeStream {
     this.seq = Math.max(this.seq, event.seq)
     this.state = null
     this.stateAll = null
+    // A change may set, move or end a schedule: the earliest next transition is another.
+    if (this.answering > 0) this.armSchedule()
     if (event.type === 'reset') {
       // A resync may hold changes this replica never saw one by one, so a consumer at any
       // earlier id, even the current seq, may lack them: only a full state bridges it.
@@ -336,6 +364,63 @@ export class ChangeStream {
     return sse(this.seq, 'evaluations', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), heartbeatMs: this.options.heartbeatMs, results }))
   }
 
+  /**
+   * Sets the one schedule timer for the earliest next transition of any flag, but no sooner than
+   * SCHEDULE_PUSH_MIN_MS after the last push; none while no evaluation stream is open.
+   */
+  private armSchedule(): void {
+    const next = this.answering > 0 && !this.closed ? this.flags.nextTransition(this.clock.now()) : undefined
+    const due = next === undefined ? undefined : Math.max(next, this.schedulePushedAt + SCHEDULE_PUSH_MIN_MS)
+    if (this.scheduleTimer?.at === due) return
+    this.scheduleTimer?.cancel()
+    this.scheduleTimer = due === undefined ? null : { at: due, cancel: this.clock.at(due, () => this.guardedScheduleTimer(due)) }
+  }
+
+  /** A timer's failure must not end the process: logged, and the next transition is waited for as before. */
+  private guardedScheduleTimer(due: number): void {
+    try {
+      this.onScheduleTimer(due)
+    } catch (err) {
+      this.log.error({ err }, 'stream.schedule_failed')
+      this.scheduleTimer = null
+      this.schedulePushedAt = this.clock.now()
+      this.armSchedule()
+    }
+  }
+
+  /**
+   * Pushes evaluation streams the answers that schedules changed since they were last brought up
+   * to date: for each flag whose phase moved, each stream's answer then and now, sent when they differ
+   * (a stream opened in between may hear an answer it already holds, never miss one a ramp changed).
+   */
+  private onScheduleTimer(due: number): void {
+    this.scheduleTimer = null
+    const now = this.clock.now()
+    // Early: a long wait taken in turns, or an offset measured meanwhile.
+    if (now < due) return this.armSchedule()
+    const from = this.scheduleCheckedAt
+    this.scheduleCheckedAt = now
+    this.schedulePushedAt = now
+    const answering = [...this.connections].filter((c) => c.format === 'evaluations')
+    for (const compiled of this.flags.all()) {
+      const schedule = compiled.schedule
+      if (schedule === null) continue
+      const before = phaseAt(schedule.timeline, from)
+      const after = phaseAt(schedule.timeline, now)
+      if (before.state === after.state && before.threshold === after.threshold) continue
+      const key = compiled.flag.key
+      const covering = answering.filter((c) => c.subscription!.keys?.has(key) !== false)
+      // All answers at `from`, then all at `now`: the flag's cached phase changes twice, not per stream.
+      const then = covering.map((c) => JSON.stringify(answer(key, compiled, c.subscription!.context, from)))
+      covering.forEach((c, i) => {
+        const result = answer(key, compiled, c.subscription!.context, now)
+        const text = JSON.stringify(result)
+        if (text !== then[i]) this.write(c, sse(this.seq, 'evaluation', JSON.stringify({ seq: this.seq, epoch: this.options.epoch?.(), ...result })))
+      })
+    }
+    this.armSchedule()
+  }
+
   private remember(id: number, event: Buffer): void {
     this.ring.push({ id, event })
     this.ringBytes += event.length
@@ -406,6 +491,7 @@ export class ChangeStream {
 
   private forget(c: Connection): void {
     if (!this.connections.delete(c)) return
+    if (c.format === 'evaluations' && --this.answering === 0) this.armSchedule()
     const left = (this.counts.get(c.limitKey) ?? 1) - 1
     if (left > 0) this.counts.set(c.limitKey, left)
     else this.counts.delete(c.limitKey)

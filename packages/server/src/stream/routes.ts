@@ -110,7 +110,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{ stream: ChangeStream; bod
             "flag's lists or rules. Read it with fetch and a streaming body reader.",
           'An `evaluations` event first, `{seq, heartbeatMs, results}` with `results` as POST /evaluate gives them for a batch (every flag, or `flags`), ' +
             'in key order. Then, for each change to one of those flags, an `evaluation` event, `{seq, flag, enabled, reason, version}`: only the changed ' +
-            'flag is evaluated again. After a resync from the store, a new `evaluations` event.',
+            "flag is evaluated again. After a resync from the store, a new `evaluations` event. When a schedule reaches a transition (by the store's " +
+            'clock), an `evaluation` event for each of those flags whose answer for this context it changed; a ramp that moves faster is pushed at ' +
+            'most once a second.',
           'Heartbeats and the `revoked` event are those of GET /stream. These streams count towards STREAM_MAX_TOTAL, and per client address (not per ' +
             'token, which every browser of an app shares) towards STREAM_MAX_PER_ADDRESS: 429 past either.',
         ].join('\n\n'),

@@ -47,17 +47,17 @@ function matchesAny(ifNoneMatch: string | undefined, etag: string): boolean {
 /**
  * The ETag of the bulk answers, known before any flag is evaluated: the registry's revision (it
  * moves with every flag change, and is this replica's own), the context with
- * its attributes sorted, and the release (another one may answer differently). Schedules, when
- * they exist, will add their next transition to it, so a tag lapses when a scheduled change does.
+ * its attributes sorted, the release (another one may answer differently), and the earliest next
+ * transition of a schedule (`next`), so a tag lapses when a scheduled change takes effect.
  */
-function bulkEtag(revision: string, context: Context): string {
+function bulkEtag(revision: string, context: Context, next: number | undefined): string {
   const attributes =
     context.attributes === undefined
       ? []
       : Object.keys(context.attributes)
           .sort()
           .map((name) => [name, context.attributes![name]])
-  const key = JSON.stringify([VERSION, revision, context.userId ?? null, context.tenantId ?? null, attributes])
+  const key = JSON.stringify([VERSION, revision, next ?? null, context.userId ?? null, context.tenantId ?? null, attributes])
   return `"${createHash('sha256').update(key).digest('base64url')}"`
 }
 
@@ -139,7 +139,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
         description:
           'The OpenFeature Remote Evaluation Protocol bulk evaluation: every flag for one context, sorted by key; a flag that cannot be evaluated for ' +
           'this context is reported in the list with its error code. The ETag names the revision of the flags and the context; send it back in ' +
-          'If-None-Match to get 304, answered without evaluating anything, until a flag changes.',
+          'If-None-Match to get 304, answered without evaluating anything, until a flag changes or a schedule reaches its next transition.',
         tags: ['openfeature'],
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024, description: 'ETag of answers already held' })) }),
         body: OfrepEvaluationRequest,
@@ -158,7 +158,7 @@ export const ofrepRoutes: FastifyPluginAsyncTypebox<{ flags: FlagReader; onEvalu
       const mapped = mapContext(request.body?.context)
       if (mapped.error !== undefined) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: mapped.error })
       // A poller that is up to date costs a hash, not an evaluation of every flag.
-      const etag = bulkEtag(flags.revision, mapped.context)
+      const etag = bulkEtag(flags.revision, mapped.context, flags.nextTransition(flags.now()))
       reply.header('etag', etag)
       if (matchesAny(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
       const results: (OfrepSuccess | OfrepFailure)[] = []
