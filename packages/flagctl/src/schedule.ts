@@ -1,8 +1,7 @@
 // Schedules as flagctl reads and shows them: `rollout --ramp/--steps` options made into one PATCH,
 // and the readable view of a flag's schedule that `schedule show` and every schedule command print.
-import { durationMs } from '@switchyard/core/evaluation/schedule'
+import { durationMs, parseInstant } from '@switchyard/core/flags/values'
 import { MAX_RAMP_DAYS, MAX_STEPS } from '@switchyard/core/flags/schedule'
-import { parseInstant } from '@switchyard/core/flags/values'
 import type { Flag, FlagPatch, ScheduleStep, Stickiness } from '@switchyard/core/flags/schema'
 import { usageError } from './errors.js'
 import { details, phaseText, rampText, spanText, stepText } from './output.js'
