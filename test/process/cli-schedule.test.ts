@@ -67,6 +67,18 @@ describe('flagctl rollout over time', () => {
       ),
     )
     expect(json<Shown>(await run(['schedule', 'show', 'sched_ramp', '--json']))).toMatchObject({ schedule: { ramp }, effective: { percentage: 1 } })
+
+    // list and get show what is in force, not the state the schedule started from.
+    const [listed, got] = await Promise.all([run(['list', '--scheduled']), run(['get', 'sched_ramp'])])
+    expect(listed.stdout).toMatch(/^sched_ramp +percentage \(scheduled\) +1% by userId /m)
+    expect(listed.stdout.trim().split('\n').slice(1)).toEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .filter((l) => /\((scheduled|schedule paused)\)/.test(l)),
+    )
+    expect(got.stdout).toMatch(/^schedule: +ramp 1% → 100% from \S+ to \S+, every 1h\nin force: +percentage 1% \(schedule show: the next transition\)$/m)
   })
 
   it('starts steps now with the first percentage, the others a day apart; or all of them at --start, leaving the flag as it is until then', async () => {

@@ -79,7 +79,7 @@ export class Api {
     return this.connection.url
   }
 
-  async listFlags(filter: { tag?: string; state?: FlagState } = {}): Promise<Flag[]> {
+  async listFlags(filter: { tag?: string; state?: FlagState; scheduled?: boolean } = {}): Promise<Flag[]> {
     const flags: Flag[] = []
     let cursor: string | undefined
     do {

@@ -44,8 +44,9 @@ export function flagTable(flags: readonly Flag[]): string {
     ['KEY', 'STATE', 'ROLLOUT', 'BETA', 'VERSION', 'TAGS'],
     flags.map((f) => [
       f.key,
-      f.state,
-      f.state === 'percentage' ? `${f.percentage}% by ${f.stickiness}` : '-',
+      // What is in force: a running schedule's phase, not the state it started from.
+      `${(f.effective ?? f).state}${f.schedule ? (f.schedule.paused ? ' (schedule paused)' : ' (scheduled)') : ''}`,
+      (f.effective ?? f).state === 'percentage' ? `${(f.effective ?? f).percentage}% by ${f.stickiness}` : '-',
       `${count(f.betaUsers.length, 'user')}, ${count(f.betaTenants.length, 'tenant')}`,
       String(f.version),
       f.tags.join(','),
@@ -66,6 +67,7 @@ export function flagDetails(flag: Flag): string {
     ['betaTenants', flag.betaTenants.join(', ')],
     ...variantRows(flag),
     ...ruleRows(flag.rules ?? []),
+    ...scheduleRows(flag),
     ['model', String(flag.model ?? 1)],
     ['version', String(flag.version)],
     ['createdAt', flag.createdAt],
@@ -109,6 +111,22 @@ export function spanText(ms: number): string {
     if (parts.length === 2) break
   }
   return parts.length === 0 ? 'now' : parts.join(' ')
+}
+
+/** On a scheduled flag: the schedule on one line, and what it has in force now (`schedule show` says more). */
+function scheduleRows(flag: Flag): [string, string][] {
+  const schedule = flag.schedule
+  if (schedule === undefined) return []
+  const what = schedule.ramp !== undefined ? rampText(schedule.ramp) : `${schedule.steps!.length} steps, the last ${stepText(schedule.steps!.at(-1)!)}`
+  const now = flag.effective
+    ? `${phaseText(flag.effective.state, flag.effective.percentage)} (schedule show: the next transition)`
+    : schedule.paused
+      ? 'paused: the state and percentage above'
+      : ''
+  return [
+    ['schedule', what],
+    ['in force', now],
+  ]
 }
 
 /** `name:` and its value a line, values aligned one space past the longest name. */

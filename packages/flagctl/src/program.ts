@@ -99,6 +99,7 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .description('list flags, sorted by key')
     .addOption(new Option('--state <state>', 'only flags in this state').choices(FLAG_STATES))
     .option('--tag <tag>', 'only flags with this tag')
+    .option('--scheduled', 'only flags with a schedule (STATE shows what it has in force)')
     .action(run(listFlags))
   program.command('get').description('show one flag').argument('<key>').action(run(getFlag))
   program

@@ -6,8 +6,8 @@ import { usageError } from '../errors.js'
 import { explanationText, flagDetails, flagTable } from '../output.js'
 import { jsonText } from '../variants.js'
 
-export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState }): Promise<void> {
-  const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state })
+export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState; scheduled?: boolean }): Promise<void> {
+  const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state, ...(filter.scheduled ? { scheduled: true } : {}) })
   ctx.out.emit({ flags }, () => flagTable(flags))
 }
 
