@@ -46,14 +46,17 @@ describe('flagctl --help', () => {
       'accept-store',
       'segments',
       'variants',
+      'schedule',
     ]) {
       expect(root.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'))
     }
     expect(root.stdout).toContain('SWITCHYARD_TOKEN')
     expect(root.stdout).toContain('10 plan found changes')
     expect(rollout.code).toBe(0)
-    expect(rollout.stdout).toMatch(/Usage: flagctl rollout \[options\] <key> <percent>/)
+    expect(rollout.stdout).toMatch(/Usage: flagctl rollout \[options\] <key> \[percent\]/)
     expect(rollout.stdout).toContain('--stickiness <field>')
+    expect(rollout.stdout).toContain('--ramp <from..to>')
+    expect(rollout.stdout).toContain('flagctl rollout copilot_v2 --steps 1,5,25,50,100 --every 1d')
   })
 })
 

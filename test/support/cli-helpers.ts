@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from '
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { buildApp } from '../../packages/server/src/app.js'
+import { buildApp, type AppDeps } from '../../packages/server/src/app.js'
 import { defaultConfig, type Config } from '../../packages/server/src/config.js'
 import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { ADMIN, REPO_ROOT } from './helpers.js'
@@ -122,9 +122,9 @@ export interface Service {
   close(): Promise<void>
 }
 
-/** The real API on a memory store, listening on 127.0.0.1 on a free port. */
-export async function serve(overrides: Partial<Config> = {}): Promise<Service> {
-  const app = await buildApp(defaultConfig({ logLevel: 'silent', adminToken: ADMIN, ...overrides }), { store: new MemoryStore() })
+/** The real API on a memory store, listening on 127.0.0.1 on a free port; `deps.clock` moves the service's time (schedules). */
+export async function serve(overrides: Partial<Config> = {}, deps: Pick<AppDeps, 'clock'> = {}): Promise<Service> {
+  const app = await buildApp(defaultConfig({ logLevel: 'silent', adminToken: ADMIN, ...overrides }), { store: new MemoryStore(), ...deps })
   const pending: { matches(request: FastifyRequest): boolean; hook: () => Promise<void> }[] = []
   const requests: Service['requests'] = []
   app.addHook('onSend', async (request, _reply, payload) => {

@@ -86,8 +86,8 @@ describe('schema/flags.schema.json', () => {
     expect(segment.properties.users.maxItems).toBe(MAX_SEGMENT_MEMBERS)
     expect(Object.keys(SEGMENT_SPEC_DEFAULTS).sort()).toEqual([...SEGMENT_MUTABLE_FIELDS].sort())
     expect(SEGMENT_SPEC_DEFAULTS).toEqual(SEGMENT_DEFAULTS)
-    // Clause, Serve, a split's share and a variant are written once, under definitions.
-    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Serve', 'SplitShare', 'Variant'])
+    // Clause, Serve, a split's share, a variant and a schedule's parts are written once, under definitions.
+    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Ramp', 'ScheduleSpec', 'ScheduleStep', 'Serve', 'SplitShare', 'Variant'])
   })
 })
 

@@ -22,9 +22,10 @@ export function operations(plan: Plan): Operation[] {
 /** What an operation is called in progress notes and errors: `copilot_v2`, `segment beta-testers`. */
 export const operationName = (op: Operation) => (op.kind === 'segment' ? `segment ${op.step.key}` : op.step.key)
 
+// allowPast: a file's schedule may be past by now, which a file never is refused for (as FLAGS_BOOTSTRAP_FILE).
 async function applyFlag(api: Api, step: PlanStep): Promise<void> {
-  if (step.action === 'create') await api.createFlag(step.flag)
-  else if (step.action === 'update') await api.updateFlag(step.key, step.patch, step.version)
+  if (step.action === 'create') await api.createFlag(step.flag, { allowPast: true })
+  else if (step.action === 'update') await api.updateFlag(step.key, step.patch, step.version, { allowPast: true })
   else await api.deleteFlag(step.key, step.version)
 }
 

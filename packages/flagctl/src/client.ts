@@ -49,7 +49,18 @@ interface RequestOptions {
   body?: unknown
   /** The version the change is based on; sent as If-Match so a concurrent edit is refused, not overwritten. */
   ifMatch?: number
-  query?: Record<string, string | number | undefined>
+  query?: Record<string, string | number | boolean | undefined>
+}
+
+/** `allowPast`: take a schedule's instants already past as past (a flags file's), rather than be refused for them. */
+export interface WriteOptions {
+  allowPast?: boolean
+}
+
+/** A flag write's answer, with what it did to the flag's schedule (X-Switchyard-Schedule: set, changed, paused, resumed, cleared, finished). */
+export interface FlagWritten {
+  flag: Flag
+  schedule?: string
 }
 
 export class Api {
@@ -68,7 +79,7 @@ export class Api {
     return this.connection.url
   }
 
-  async listFlags(filter: { tag?: string; state?: FlagState } = {}): Promise<Flag[]> {
+  async listFlags(filter: { tag?: string; state?: FlagState; scheduled?: boolean } = {}): Promise<Flag[]> {
     const flags: Flag[] = []
     let cursor: string | undefined
     do {
@@ -83,12 +94,23 @@ export class Api {
     return this.send('GET', `flags/${encodeURIComponent(key)}`)
   }
 
-  createFlag(input: FlagCreate): Promise<Flag> {
-    return this.send('POST', 'flags', { body: input })
+  createFlag(input: FlagCreate, options: WriteOptions = {}): Promise<Flag> {
+    return this.send('POST', 'flags', { body: input, query: writeQuery(options) })
   }
 
-  updateFlag(key: string, patch: FlagPatch, version: number): Promise<Flag> {
-    return this.send('PATCH', `flags/${encodeURIComponent(key)}`, { body: patch, ifMatch: version })
+  async updateFlag(key: string, patch: FlagPatch, version: number, options: WriteOptions = {}): Promise<Flag> {
+    return (await this.writeFlag(key, patch, version, options)).flag
+  }
+
+  /** updateFlag, with what the write did to the flag's schedule. */
+  async writeFlag(key: string, patch: FlagPatch, version: number, options: WriteOptions = {}): Promise<FlagWritten> {
+    const { body, headers } = await this.request<Flag>('PATCH', `flags/${encodeURIComponent(key)}`, {
+      body: patch,
+      ifMatch: version,
+      query: writeQuery(options),
+    })
+    const schedule = headers.get('x-switchyard-schedule')
+    return { flag: body, ...(schedule === null ? {} : { schedule }) }
   }
 
   editTargets(key: string, edit: TargetsEdit): Promise<Flag> {
@@ -178,6 +200,10 @@ export class Api {
   }
 
   private async send<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.request<T>(method, path, options)).body
+  }
+
+  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<{ body: T; headers: Headers }> {
     const url = new URL(path, this.connection.url)
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value))
     const headers: Record<string, string> = { authorization: `Bearer ${this.connection.token}`, 'user-agent': `flagctl/${VERSION}`, accept: 'application/json' }
@@ -201,20 +227,22 @@ export class Api {
     }
     const revision = Number(response.headers.get('x-switchyard-revision') ?? NaN)
     if (method !== 'GET' && response.ok && Number.isSafeInteger(revision)) this.minRevision = Math.max(this.minRevision ?? 0, revision)
-    if (response.status === 204) return undefined as T
+    if (response.status === 204) return { body: undefined as T, headers: response.headers }
     let body: unknown
     try {
       body = JSON.parse(text)
     } catch {
       throw networkError(`${where} answered ${response.status} with a body that is not JSON: is ${url.origin} a Switchyard API?`)
     }
-    if (response.ok) return body as T
+    if (response.ok) return { body: body as T, headers: response.headers }
     const error = body as { code?: unknown; message?: unknown }
     if (typeof error.message !== 'string')
       throw networkError(`${where} answered ${response.status} without an error message: is ${url.origin} a Switchyard API?`)
     throw new ApiError(response.status, typeof error.code === 'string' ? error.code : 'ERROR', error.message)
   }
 }
+
+const writeQuery = (options: WriteOptions) => (options.allowPast ? { allowPast: true } : undefined)
 
 function describeFetchError(err: unknown, timeoutMs: number): string {
   if (err instanceof DOMException && err.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`

@@ -1,7 +1,7 @@
 // What flagctl prints: aligned tables for people, JSON for scripts (--json), and the one-line
 // summaries of flags and field changes that tables, plans and the audit share.
 import type { FieldChange } from '@switchyard/core/audit/schema'
-import type { Clause, Explanation, Flag, Rule, RuleInput, Serve } from '@switchyard/core/flags/schema'
+import type { Clause, Explanation, Flag, FlagState, Ramp, Rule, RuleInput, ScheduleStep, Serve } from '@switchyard/core/flags/schema'
 import type { Segment, SegmentSummary } from '@switchyard/core/segments/schema'
 import { jsonText, splitText, variantText } from './variants.js'
 
@@ -44,8 +44,9 @@ export function flagTable(flags: readonly Flag[]): string {
     ['KEY', 'STATE', 'ROLLOUT', 'BETA', 'VERSION', 'TAGS'],
     flags.map((f) => [
       f.key,
-      f.state,
-      f.state === 'percentage' ? `${f.percentage}% by ${f.stickiness}` : '-',
+      // What is in force: a running schedule's phase, not the state it started from.
+      `${(f.effective ?? f).state}${f.schedule ? (f.schedule.paused ? ' (schedule paused)' : ' (scheduled)') : ''}`,
+      (f.effective ?? f).state === 'percentage' ? `${(f.effective ?? f).percentage}% by ${f.stickiness}` : '-',
       `${count(f.betaUsers.length, 'user')}, ${count(f.betaTenants.length, 'tenant')}`,
       String(f.version),
       f.tags.join(','),
@@ -66,6 +67,7 @@ export function flagDetails(flag: Flag): string {
     ['betaTenants', flag.betaTenants.join(', ')],
     ...variantRows(flag),
     ...ruleRows(flag.rules ?? []),
+    ...scheduleRows(flag),
     ['model', String(flag.model ?? 1)],
     ['version', String(flag.version)],
     ['createdAt', flag.createdAt],
@@ -74,8 +76,61 @@ export function flagDetails(flag: Flag): string {
   return details(rows)
 }
 
+/** A state and percentage as people say them: `percentage 25%`, `enabled`, `beta_users`. */
+export const phaseText = (state: FlagState, percentage: number) => (state === 'percentage' ? `percentage ${percentage}%` : state)
+
+/** What a step sets from its instant on: `25%` (the percentage state), `beta_users`, `enabled`, `beta_users, 5%`. */
+export function stepSets(step: Pick<ScheduleStep, 'state' | 'percentage'>): string {
+  const { state, percentage } = step
+  if (percentage === undefined) return state ?? ''
+  return state === undefined || state === 'percentage' ? `${percentage}%` : `${state}, ${percentage}%`
+}
+
+/** `step 2030-03-03T09:00:00Z: 5%`. */
+export const stepText = (step: ScheduleStep) => `step ${step.at}: ${stepSets(step)}`
+
+/** `ramp 1% → 100% from 2030-03-02T09:00:00Z to 2030-03-09T09:00:00Z, every 1h`. */
+export const rampText = (r: Ramp) => `ramp ${r.from}% → ${r.to}% from ${r.start} to ${r.end}${r.interval === undefined ? '' : `, every ${r.interval}`}`
+
+// How long until an instant, in its two largest units: `3d 4h`, `59m 12s`, `4s`.
+const UNITS: [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+]
+
+/** A span of time in its two largest units (`2d 3h`, `5m 0s`); under a second, `now`. */
+export function spanText(ms: number): string {
+  const parts: string[] = []
+  let rest = Math.max(0, ms)
+  for (const [unit, size] of UNITS) {
+    if (parts.length === 0 && rest < size) continue
+    parts.push(`${Math.floor(rest / size)}${unit}`)
+    rest %= size
+    if (parts.length === 2) break
+  }
+  return parts.length === 0 ? 'now' : parts.join(' ')
+}
+
+/** On a scheduled flag: the schedule on one line, and what it has in force now (`schedule show` says more). */
+function scheduleRows(flag: Flag): [string, string][] {
+  const schedule = flag.schedule
+  if (schedule === undefined) return []
+  const what = schedule.ramp !== undefined ? rampText(schedule.ramp) : `${schedule.steps!.length} steps, the last ${stepText(schedule.steps!.at(-1)!)}`
+  const now = flag.effective
+    ? `${phaseText(flag.effective.state, flag.effective.percentage)} (schedule show: the next transition)`
+    : schedule.paused
+      ? 'paused: the state and percentage above'
+      : ''
+  return [
+    ['schedule', what],
+    ['in force', now],
+  ]
+}
+
 /** `name:` and its value a line, values aligned one space past the longest name. */
-function details(rows: readonly [string, string][]): string {
+export function details(rows: readonly [string, string][]): string {
   const width = Math.max(...rows.map(([name]) => name.length)) + 2
   return rows
     .map(([name, value]) => `${name ? `${name}:` : ''}`.padEnd(width) + value)

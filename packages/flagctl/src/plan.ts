@@ -13,12 +13,13 @@ import {
   type FullSegmentSpec,
   type FullSpec,
   type RuleSpec,
+  type ScheduleSpec,
   type VariantSpec,
 } from '@switchyard/core/flags/flags-file'
 import type { Segment, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
 import { usageError } from './errors.js'
 import type { Members } from './members.js'
-import { clausesText, describeChanges, ruleText, table } from './output.js'
+import { clausesText, describeChanges, phaseText, rampText, ruleText, stepSets, stepText, table } from './output.js'
 import { splitMoved, jsonText, variantText } from './variants.js'
 
 /** One rule's difference, by id; a rule the service has not named yet by its position (from 1). */
@@ -37,6 +38,12 @@ export type VariantChange =
   /** The variants both sides hold, in a new order. */
   | { change: 'reordered'; order: string[]; before: string[] }
 
+/**
+ * What apply does to a flag's schedule, in the words the server answers with (X-Switchyard-Schedule):
+ * set, changed (other steps or another ramp), paused or resumed (the same steps or ramp), cleared.
+ */
+export type ScheduleAction = 'set' | 'changed' | 'paused' | 'resumed' | 'cleared'
+
 export type PlanStep =
   | { action: 'create'; key: string; flag: FullSpec }
   /**
@@ -53,6 +60,9 @@ export type PlanStep =
       rules?: RuleChange[]
       variants?: VariantChange[]
       splitMoved?: number
+      schedule?: ScheduleAction
+      /** The live flag's state and percentage in force when the plan read it, when its schedule ran. */
+      effective?: { state: Flag['state']; percentage: number }
     }
   | { action: 'delete'; key: string; version: number }
 
@@ -90,7 +100,7 @@ export function needsSegments(file: FlagsFile): boolean {
   return file.segments !== undefined || file.flags.some((f) => segmentsNamed(f.rules ?? []).size > 0)
 }
 
-const FLAG_FIELDS = MUTABLE_FIELDS.filter((f) => f !== 'rules' && f !== 'variants')
+const FLAG_FIELDS = MUTABLE_FIELDS.filter((f) => f !== 'rules' && f !== 'variants' && f !== 'schedule')
 // The file's order: small fields first, members last.
 const SEGMENT_FIELDS = Object.keys(SEGMENT_SPEC_DEFAULTS) as (keyof typeof SEGMENT_SPEC_DEFAULTS)[]
 const SEGMENT_LISTS = new Set(['users', 'tenants', 'excludedUsers', 'excludedTenants'])
@@ -144,6 +154,33 @@ export function variantChanges(before: readonly VariantSpec[], after: readonly V
   return changes
 }
 
+/** What sending `after` over `before` does to a schedule: the plan (steps or ramp) decides set/changed/cleared, `paused` the rest. */
+function scheduleAction(before: ScheduleSpec | undefined, after: ScheduleSpec | undefined): ScheduleAction | undefined {
+  if (same(before, after)) return undefined
+  if (after === undefined) return 'cleared'
+  if (before === undefined) return 'set'
+  const plan = (s: ScheduleSpec) => ({ steps: s.steps, ramp: s.ramp })
+  if (!same(plan(before), plan(after))) return 'changed'
+  return after.paused === true ? 'paused' : 'resumed'
+}
+
+/**
+ * The schedule's part of an update. With a schedule on either side, a change of state, percentage
+ * or schedule sends all three: the server then leaves the flag with the file's state and
+ * percentage whatever it does to the schedule (a pause or a clear would otherwise keep the phase
+ * in force), and a state or percentage sent without the schedule would pause a running one.
+ */
+function scheduleDetails(was: FullSpec, spec: FullSpec, live: Flag, changes: Record<string, FieldChange>, patch: FlagPatch) {
+  const action = scheduleAction(was.schedule, spec.schedule)
+  if (action !== undefined) changes.schedule = { before: was.schedule ?? null, after: spec.schedule ?? null }
+  if ((was.schedule === undefined && spec.schedule === undefined) || Object.keys(changes).every((f) => !PHASE_FIELDS.has(f))) return {}
+  Object.assign(patch, { state: spec.state, percentage: spec.percentage, schedule: spec.schedule ?? null })
+  const effective = live.effective && { state: live.effective.state, percentage: live.effective.percentage }
+  return { ...(action === undefined ? {} : { schedule: action }), ...(effective ? { effective } : {}) }
+}
+
+const PHASE_FIELDS = new Set(['state', 'percentage', 'schedule'])
+
 function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { steps: PlanStep[]; unmanaged: string[] } {
   const liveByKey = new Map(live.map((f) => [f.key, f]))
   const steps: PlanStep[] = []
@@ -175,6 +212,7 @@ function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { st
       changes.rules = { before: was.rules, after: rules }
       details.rules = ruleChanges(was.rules, rules)
     }
+    Object.assign(details, scheduleDetails(was, spec, current, changes, patch))
     if (Object.keys(changes).length === 0) continue
     steps.push({ action: 'update', key: spec.key, version: current.version, patch, changes, ...details })
   }
@@ -346,6 +384,46 @@ function variantTally(step: Extract<PlanStep, { action: 'update' }>): string {
   return `${tally('variants', changes)}${moved}`
 }
 
+/** A schedule a line each: its ramp, or each step; `paused` after it when it is. */
+export function scheduleLines(schedule: ScheduleSpec, sign: string): string[] {
+  const lines = schedule.ramp !== undefined ? [rampText(schedule.ramp)] : (schedule.steps ?? []).map(stepText)
+  return lines.map((l) => `${sign} ${l}`)
+}
+
+/** Steps by instant: each added, removed, or setting something else (`~ step …: 25% (was: 20%)`). */
+function stepChangeLines(before: ScheduleSpec, after: ScheduleSpec): string[] {
+  if (before.steps === undefined || after.steps === undefined) return [...scheduleLines(before, '-'), ...scheduleLines(after, '+')]
+  const old = new Map(before.steps.map((s) => [s.at, s]))
+  const now = new Set(after.steps.map((s) => s.at))
+  const lines = before.steps.filter((s) => !now.has(s.at)).map((s) => `- ${stepText(s)}`)
+  for (const step of after.steps) {
+    const was = old.get(step.at)
+    if (was === undefined) lines.push(`+ ${stepText(step)}`)
+    else if (!same(was, step)) lines.push(`~ ${stepText(step)} (was: ${stepSets(was)})`)
+  }
+  return lines
+}
+
+/** The detail lines of a schedule's change, under the flag's row. */
+function scheduleChangeLines(step: Extract<PlanStep, { action: 'update' }>): string[] {
+  if (step.schedule === undefined) return []
+  const { before, after } = step.changes.schedule as { before: ScheduleSpec | null; after: ScheduleSpec | null }
+  const stays = `${phaseText(step.patch.state!, step.patch.percentage!)}`
+  const inForce = step.effective ? ` (in force when read: ${phaseText(step.effective.state, step.effective.percentage)})` : ''
+  switch (step.schedule) {
+    case 'set':
+      return [...scheduleLines(after!, '+'), ...(after!.paused ? [`+ paused: the flag stays at ${stays}`] : [])]
+    case 'changed':
+      return [...stepChangeLines(before!, after!), ...(after!.paused ? [`~ paused: the flag stays at ${stays}`] : [])]
+    case 'paused':
+      return [`~ paused: the flag stays at ${stays}${inForce}`]
+    case 'resumed':
+      return ['~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)']
+    case 'cleared':
+      return [...scheduleLines(before!, '-'), `- schedule: the flag stays at ${stays}${inForce}`]
+  }
+}
+
 interface Row {
   cells: string[]
   details: string[]
@@ -355,11 +433,20 @@ function flagRow(step: PlanStep): Row {
   const row = (what: string, details: string[] = []): Row => ({ cells: [SIGN[step.action], step.key, step.action, what], details })
   if (step.action === 'delete') return row(`version ${step.version}`)
   if (step.action === 'update') {
-    const { rules: _rules, variants: _variants, ...changes } = step.changes
-    const what = [describeChanges(changes), step.variants ? variantTally(step) : '', step.rules ? tally('rules', step.rules) : '']
+    const { rules: _rules, variants: _variants, schedule: _schedule, ...changes } = step.changes
+    const what = [
+      describeChanges(changes),
+      step.variants ? variantTally(step) : '',
+      step.rules ? tally('rules', step.rules) : '',
+      step.schedule ? `schedule ${step.schedule}` : '',
+    ]
       .filter((p) => p !== '')
       .join('; ')
-    return row(`version ${step.version}: ${what}`, [...variantChangeLines(step.variants ?? []), ...ruleChangeLines(step.rules ?? [])])
+    return row(`version ${step.version}: ${what}`, [
+      ...variantChangeLines(step.variants ?? []),
+      ...ruleChangeLines(step.rules ?? []),
+      ...scheduleChangeLines(step),
+    ])
   }
   // A created flag shows only what differs from the defaults, its variants and rules one a line.
   const set = diff({ key: step.key, ...SPEC_DEFAULTS }, step.flag, FLAG_FIELDS)
@@ -369,7 +456,13 @@ function flagRow(step: PlanStep): Row {
   const variants = step.flag.variants ?? []
   if (variants.length > 0) fields.push(`variants=${variants.length}`)
   if (step.flag.rules.length > 0) fields.push(`rules=${step.flag.rules.length}`)
-  const details = [...variantChangeLines(variantChanges([], variants)), ...ruleChangeLines(ruleChanges([], step.flag.rules))]
+  const schedule = step.flag.schedule
+  if (schedule !== undefined) fields.push(`schedule=${schedule.ramp ? 'ramp' : `${schedule.steps!.length} steps`}${schedule.paused ? ' (paused)' : ''}`)
+  const details = [
+    ...variantChangeLines(variantChanges([], variants)),
+    ...ruleChangeLines(ruleChanges([], step.flag.rules)),
+    ...(schedule ? scheduleLines(schedule, '+') : []),
+  ]
   return row(fields.length > 0 ? fields.join(' ') : 'all defaults', details)
 }
 

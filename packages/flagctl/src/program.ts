@@ -7,10 +7,11 @@ import { VERSION } from '@switchyard/core/version'
 import { DEFAULT_URL } from './client.js'
 import { createContext, type CommandContext, type GlobalOptions } from './context.js'
 import { ApiError, CliError, EXIT } from './errors.js'
-import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags, rolloutFlag } from './commands/flags.js'
+import { betaFlag, createFlag, deleteFlag, disableFlag, enableFlag, evaluateFlag, getFlag, listFlags } from './commands/flags.js'
 import { acceptStore, createToken, listTokens, reseedStore, revokeToken, showAudit, showFleet } from './commands/admin.js'
 import { addMembers, createSegment, deleteSegment, getSegment, listSegments, removeMembers } from './commands/segments.js'
 import { clearVariants, listVariants, setVariants, setWeights } from './commands/variants.js'
+import { clearSchedule, pauseSchedule, resumeSchedule, rollout, showSchedule } from './commands/schedule.js'
 import { TARGETS_PER_REQUEST } from './client.js'
 
 const HELP_FOOTER = `
@@ -98,6 +99,7 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .description('list flags, sorted by key')
     .addOption(new Option('--state <state>', 'only flags in this state').choices(FLAG_STATES))
     .option('--tag <tag>', 'only flags with this tag')
+    .option('--scheduled', 'only flags with a schedule (STATE shows what it has in force)')
     .action(run(listFlags))
   program.command('get').description('show one flag').argument('<key>').action(run(getFlag))
   program
@@ -111,11 +113,27 @@ function buildProgram(): { program: Command; exitCode(): number } {
   program.command('disable').description('switch a flag off for everyone').argument('<key>').action(run(disableFlag))
   program
     .command('rollout')
-    .description('roll a flag out to a percentage of users (beta users and tenants stay in)')
+    .description('roll a flag out to a percentage of users now, or over time: a ramp or steps (beta users and tenants stay in)')
     .argument('<key>')
-    .argument('<percent>', '0 to 100, at most three decimals', percentage)
+    .argument('[percent]', 'now: 0 to 100, at most three decimals', percentage)
+    .option('--ramp <from..to>', 'over time: the percentage rises (or falls) from one to the other, e.g. 1..100')
+    .option('--over <duration>', 'how long the ramp takes: 90s, 30m, 12h, 7d')
+    .option('--interval <duration>', 'the ramp moves in steps this long (e.g. 1h) rather than continuously')
+    .option('--steps <percents>', 'over time: these percentages one after the other, e.g. 1,5,25,50,100')
+    .option('--every <duration>', 'the time between steps, e.g. 1d')
+    .option('--start <instant>', 'when the ramp or the first step starts: now (default) or an ISO-8601 instant, e.g. 2030-03-02T09:00:00Z')
     .addOption(new Option('--stickiness <field>', 'context value the rollout hashes').choices(STICKINESS))
-    .action(run(rolloutFlag))
+    .addHelpText(
+      'after',
+      `
+Starting now, the flag is at the first percentage at once (in the same write) and the rest follows
+on the service's clock: no process of yours needs to keep running. Examples:
+  flagctl rollout copilot_v2 25
+  flagctl rollout copilot_v2 --ramp 1..100 --over 7d --interval 1h
+  flagctl rollout copilot_v2 --steps 1,5,25,50,100 --every 1d --start 2030-03-02T09:00:00Z
+flagctl schedule show|pause|resume|clear copilot_v2 follows and stops it.`,
+    )
+    .action(run(rollout))
   program
     .command('beta')
     .description("add or remove beta users and tenants (their effect depends on the flag's state)")
@@ -207,6 +225,29 @@ Every variant of a flag holds one JSON type. Example:
     .argument('<flag>')
     .option('-y, --yes', 'clear without asking')
     .action(run(clearVariants))
+
+  const schedule = program.command('schedule').description("follow and stop a flag's schedule (flagctl rollout --ramp or --steps sets one)")
+  schedule
+    .command('show')
+    .description('each step or the ramp, what is in force now, and the next transition with how long until it')
+    .argument('<key>')
+    .action(run(showSchedule))
+  schedule
+    .command('pause')
+    .description('freeze the flag at what its schedule has in force now (based on the version read)')
+    .argument('<key>')
+    .action(run(pauseSchedule))
+  schedule
+    .command('resume')
+    .description('go on where it was paused: what is left of the schedule moves later by the time it was paused')
+    .argument('<key>')
+    .action(run(resumeSchedule))
+  schedule
+    .command('clear')
+    .description('remove the schedule (asks first on a terminal); the flag keeps the state and percentage in force')
+    .argument('<key>')
+    .option('-y, --yes', 'clear without asking')
+    .action(run(clearSchedule))
 
   const tokens = program.command('tokens').description('manage API tokens')
   tokens.command('list').description('list tokens (never their secrets)').action(run(listTokens))

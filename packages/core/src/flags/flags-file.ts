@@ -6,8 +6,10 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { Type, type Static } from 'typebox'
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document as YamlDocument } from 'yaml'
 import { toNfc } from './identity.js'
-import { settleClauses, settleRules, variantsProblem, type ModelProblem } from './model.js'
+import { scheduleProblem, settleClauses, settleRules, variantsProblem, type ModelProblem } from './model.js'
 import { Clause, MAX_CLAUSES, MAX_RULES, Rule, RULE_ID_PATTERN, type Serve } from './rules.js'
+import { Schedule, type Ramp, type ScheduleStep } from './schedule.js'
+import { parseInstant } from './values.js'
 import { MAX_VARIANTS, Variant } from './variants.js'
 import { byKey, FLAG_DEFAULTS, FlagCreate, MAX_BETA_IDS, MAX_ID_LENGTH, type Flag } from './schema.js'
 import { IDENTIFIER_PATTERN, TEXT_PATTERN } from '../schema.js'
@@ -32,6 +34,30 @@ const RuleSpec = Type.Object(
 )
 export type RuleSpec = Static<typeof RuleSpec>
 
+// The API's schedule without `pausedAt`, which the server sets when a schedule pauses: a file
+// declares whether a schedule is paused, never since when.
+const { pausedAt: _pausedAt, ...scheduleFields } = Schedule.properties
+const ScheduleSpec = Type.Object(
+  {
+    ...scheduleFields,
+    paused: Type.Optional(
+      Type.Boolean({
+        description:
+          'Frozen: the flag answers with the state and percentage this file gives it, whatever the steps or ramp say; ' +
+          'without it, apply resumes a schedule paused on the server (the server moves what is left of it later by the time it was paused)',
+      }),
+    ),
+  },
+  {
+    $id: 'ScheduleSpec',
+    additionalProperties: false,
+    description:
+      'Exactly one of `steps` and `ramp`: they drive the state and the fall-through percentage as time passes, from the state and percentage ' +
+      'above (in force before the first step or the ramp). Instants already past are taken as past: a file never becomes invalid as time passes',
+  },
+)
+export type ScheduleSpec = Static<typeof ScheduleSpec>
+
 const FlagSpec = Type.Object(
   {
     ...FlagCreate.properties,
@@ -44,6 +70,7 @@ const FlagSpec = Type.Object(
       }),
     ),
     offVariant: FlagCreate.properties.offVariant,
+    schedule: Type.Optional(ScheduleSpec),
     rules: Type.Optional(
       Type.Array(RuleSpec, { maxItems: MAX_RULES, description: 'In order: the first rule whose clauses all match decides. Left out: no rules' }),
     ),
@@ -186,7 +213,38 @@ export function normalRule(rule: RuleSpec): RuleSpec {
   }
 }
 
-/** Also drops what the server manages (version, timestamps, model), so a live flag and a declared one compare field by field. */
+// An instant as files hold and plans compare it: UTC, milliseconds only when there are some, so
+// `10:00+01:00` and the server's `09:00:00.000Z` (what a resume writes) are one instant.
+const instantText = (at: string) => {
+  const ms = parseInstant(at)
+  return Number.isNaN(ms) ? at : new Date(ms).toISOString().replace('.000Z', 'Z')
+}
+
+/** A schedule in normal form: fields in the schema's order, instants in UTC, `paused` only when true, never `pausedAt`. */
+export function normalSchedule(schedule: ScheduleSpec): ScheduleSpec {
+  const step = ({ at, state, percentage }: ScheduleStep): ScheduleStep => ({
+    at: instantText(at),
+    ...(state === undefined ? {} : { state }),
+    ...(percentage === undefined ? {} : { percentage }),
+  })
+  const ramp = ({ from, to, start, end, interval }: Ramp): Ramp => ({
+    from,
+    to,
+    start: instantText(start),
+    end: instantText(end),
+    ...(interval === undefined ? {} : { interval }),
+  })
+  return {
+    ...(schedule.steps === undefined ? {} : { steps: schedule.steps.map(step) }),
+    ...(schedule.ramp === undefined ? {} : { ramp: ramp(schedule.ramp) }),
+    ...(schedule.paused === true ? { paused: true } : {}),
+  }
+}
+
+/**
+ * Also drops what the server manages (version, timestamps, model, `effective`, a schedule's
+ * `pausedAt`), so a live flag and a declared one compare field by field.
+ */
 export function fullSpec(flag: FlagSpec | Flag): FullSpec {
   const d = SPEC_DEFAULTS
   return {
@@ -202,6 +260,7 @@ export function fullSpec(flag: FlagSpec | Flag): FullSpec {
     ...(flag.variants !== undefined && flag.variants.length > 0
       ? { variants: flag.variants.map(normalVariant), ...(flag.offVariant === undefined ? {} : { offVariant: flag.offVariant }) }
       : {}),
+    ...(flag.schedule === undefined ? {} : { schedule: normalSchedule(flag.schedule) }),
     rules: (flag.rules ?? d.rules).map(normalRule),
   }
 }
@@ -245,6 +304,9 @@ export function formatFlagsFile(flags: readonly (Flag | FlagSpec)[], format: Fil
   file.flags.forEach((flag, i) => {
     // A variant a line: `{key: treatment, value: green, weight: 50}`.
     flowClauses(['flags', i, 'variants'], flag.variants ?? [])
+    // A step a line, and the ramp on one: `{at: 2030-03-03T09:00:00Z, percentage: 5}`.
+    flag.schedule?.steps?.forEach((_, j) => flow(['flags', i, 'schedule', 'steps', j]))
+    if (flag.schedule?.ramp !== undefined) flow(['flags', i, 'schedule', 'ramp'])
     flag.rules?.forEach((rule, j) => {
       flowClauses(['flags', i, 'rules', j, 'clauses'], rule.clauses)
       flow(['flags', i, 'rules', j, 'serve'])
@@ -386,6 +448,9 @@ export function parseFlagsFile(text: string, source: string): FlagsFile {
     // Variants, offVariant and what rules serve with them: fields relative to the flag (`.variants[1].value`).
     const variants = variantsProblem(flag)
     if (variants) report(['flags', i, ...fieldSegments(variants.field)], `flags[${i}]${variants.field} ${variants.message}`)
+    // Without `now`: a step already past is not a problem in a file (flags/model.ts).
+    const schedule = flag.schedule && scheduleProblem(flag.schedule)
+    if (schedule) report(['flags', i, ...fieldSegments(schedule.field)], `flags[${i}]${schedule.field} ${schedule.message}`)
   })
   file.segments?.forEach((segment, i) => {
     const { problem } = settleClauses(segment.clauses ?? [])

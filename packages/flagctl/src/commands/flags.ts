@@ -6,8 +6,8 @@ import { usageError } from '../errors.js'
 import { explanationText, flagDetails, flagTable } from '../output.js'
 import { jsonText } from '../variants.js'
 
-export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState }): Promise<void> {
-  const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state })
+export async function listFlags(ctx: CommandContext, filter: { tag?: string; state?: FlagState; scheduled?: boolean }): Promise<void> {
+  const flags = await ctx.api.listFlags({ tag: filter.tag, state: filter.state, ...(filter.scheduled ? { scheduled: true } : {}) })
   ctx.out.emit({ flags }, () => flagTable(flags))
 }
 
@@ -27,8 +27,10 @@ export async function createFlag(ctx: CommandContext, key: string, options: { de
  */
 async function change(ctx: CommandContext, key: string, patchOf: (flag: Flag) => FlagPatch): Promise<void> {
   const current = await ctx.api.getFlag(key)
-  const flag = await ctx.api.updateFlag(key, patchOf(current), current.version)
+  const { flag, schedule } = await ctx.api.writeFlag(key, patchOf(current), current.version)
   if (flag.version === current.version) ctx.out.note(`${key} already was so: nothing changed`)
+  // The service stops a running schedule that a person overrides by hand.
+  if (schedule === 'paused') ctx.out.note(`${key}'s schedule is paused: a state or percentage set by hand stops it (flagctl schedule resume ${key} goes on)`)
   ctx.out.emit(flag, () => flagTable([flag]))
 }
 
