@@ -114,6 +114,22 @@ describe('people stay in charge', () => {
     expect(resumed.effective.percentage).toBe(paused.percentage)
   })
 
+  it('a schedule sent back in another spelling (field order, zone) is the same plan: paused and resumed, not changed', async () => {
+    const spelled = [
+      { percentage: 5, at: '2030-03-03T10:00:00+01:00' },
+      { state: 'enabled', at: at(T0 + 2 * DAY) },
+    ]
+    await createFlag(app, { key: 'spelled', schedule: { steps: spelled } })
+    now = T0 + 3 * DAY
+    const read = await getFlag(app, 'spelled')
+    let res = await call(app, 'PATCH', '/flags/spelled', { body: { schedule: { ...read.schedule, paused: true } }, expected: 200 })
+    expect(res.headers['x-switchyard-schedule']).toBe('paused')
+    now = T0 + 4 * DAY
+    res = await call(app, 'PATCH', '/flags/spelled', { body: { schedule: { steps: spelled } }, expected: 200 })
+    expect(res.headers['x-switchyard-schedule']).toBe('resumed')
+    expect(res.json().schedule.steps[0].at).toBe(at(T0 + 2 * DAY))
+  })
+
   it('clearing keeps the phase in force; clearing a complete schedule is "finished"', async () => {
     await createFlag(app, { key: 'cleared', schedule: { steps: STEPS } })
     now = T0 + 2 * DAY

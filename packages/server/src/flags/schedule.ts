@@ -4,7 +4,7 @@
 // kept). A manual change of state or percentage pauses a running schedule.
 import { scheduleProblem } from '@switchyard/core/flags/model'
 import { phaseAt, timelineOf, nextTransition } from '@switchyard/core/evaluation/schedule'
-import { parseInstant } from '@switchyard/core/flags/values'
+import { durationMs, parseInstant } from '@switchyard/core/flags/values'
 import type { Effective, Flag, FlagPatch, Schedule } from '@switchyard/core/flags/schema'
 import type { AuditEvent } from '@switchyard/core/audit/schema'
 import { validationFailed } from '../errors.js'
@@ -33,8 +33,18 @@ export function withEffective(flag: Flag, now: number): Flag {
   return { ...flag, effective }
 }
 
-/** The plan of a schedule: what it does, without whether it is paused. */
-const planOf = (s: Schedule | undefined) => (s === undefined ? undefined : JSON.stringify({ steps: s.steps, ramp: s.ramp }))
+/**
+ * The plan of a schedule: what it does, without whether it is paused, in one spelling (fields in
+ * order, instants in ms), so a schedule read back from GET and sent again is the same plan.
+ */
+function planOf(s: Schedule | undefined): string | undefined {
+  if (s === undefined) return undefined
+  const { steps, ramp } = s
+  return JSON.stringify({
+    steps: steps?.map((step) => [parseInstant(step.at), step.state ?? null, step.percentage ?? null]),
+    ramp: ramp && [ramp.from, ramp.to, parseInstant(ramp.start), parseInstant(ramp.end), ramp.interval === undefined ? null : durationMs(ramp.interval)],
+  })
+}
 
 /** The schedule moved later by `ms`: steps, or the ramp's start and end. */
 function shifted(schedule: Schedule, ms: number): Schedule {
