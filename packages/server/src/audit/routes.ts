@@ -5,11 +5,18 @@ import { Type } from 'typebox'
 import { ref } from '@switchyard/core/schema'
 import type { Store } from '../store/store.js'
 import { AuditEvent } from '@switchyard/core/audit/schema'
-import type { FlagRegistry } from '../flags/registry.js'
+import type { Flag } from '@switchyard/core/flags/schema'
 import { flagTimeline } from './transitions.js'
 
+/** What the audit routes read of the flags held (the registry; audit/ never imports flags/, which drafts audit events). */
+interface HeldFlags {
+  get(key: string): { flag: Flag } | undefined
+  /** The store's clock. */
+  now(): number
+}
+
 /** `flags`: the flags held, whose current values and clock (the store's) a flag's timeline is computed with. */
-export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store; flags: FlagRegistry }> = async (app, { store, flags }) => {
+export const auditRoutes: FastifyPluginAsyncTypebox<{ store: Store; flags: HeldFlags }> = async (app, { store, flags }) => {
   app.get(
     '/audit',
     {
