@@ -108,6 +108,9 @@ export function settleSchedule(
     const pausedAt = old!.pausedAt === undefined ? now : parseInstant(old!.pausedAt)
     return { flag: { ...merged, schedule: shifted(old!, Math.max(0, now - pausedAt)) }, change: 'resumed' }
   }
+  // The running schedule sent back unchanged with a state or percentage set by hand: the hand wins and
+  // the schedule pauses, as without it (otherwise the change would be stored and never in force).
+  if (running && setsPhase) return { flag: { ...merged, ...frozen(), schedule: { ...old, paused: true, pausedAt: iso(now) } }, change: 'paused' }
   // Unchanged: the stored schedule as it is (pausedAt is the server's).
   return { flag: { ...merged, schedule: old } }
 }
