@@ -44,3 +44,27 @@ describe('nextTransition against a scan', () => {
     )
   })
 })
+
+import { flagTimeline, FLAG_TRAIL_MAX } from '../../packages/server/src/audit/transitions.js'
+import type { AuditEvent, AuditPage, AuditQuery } from '../../packages/core/src/audit/schema.js'
+import type { Store } from '../../packages/server/src/store/store.js'
+
+describe('GET /audit?flag= on a long trail', () => {
+  it('still pages back past FLAG_TRAIL_MAX events: older events stay reachable', async () => {
+    const total = FLAG_TRAIL_MAX + 500
+    const event = (seq: number): AuditEvent =>
+      ({ id: `e${seq}`, seq, type: 'audit', action: 'flag.updated', flag: 'busy', actor: 'a', actorId: 'a', requestId: 'r', timestamp: at(T0 + seq), changes: { description: { before: '', after: `${seq}` } } }) as unknown as AuditEvent
+    // The store's paging: newest first, `before` exclusive.
+    const store = {
+      async readAudit(q: AuditQuery): Promise<AuditPage> {
+        const top = Math.min(q.before === undefined ? total + 1 : q.before, total + 1)
+        const events: AuditEvent[] = []
+        for (let seq = top - 1; seq >= 1 && events.length < q.limit; seq--) events.push(event(seq))
+        const last = events[events.length - 1]
+        return last && last.seq > 1 ? { events, nextCursor: String(last.seq) } : { events }
+      },
+    } as unknown as Store
+    const page = await flagTimeline(store, undefined, { flag: 'busy', before: 300, limit: 10 }, T0 + total + 1)
+    expect(page.events.map((e) => e.seq)).toEqual([299, 298, 297, 296, 295, 294, 293, 292, 291, 290])
+  })
+})
