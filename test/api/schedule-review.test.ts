@@ -73,7 +73,8 @@ describe('a manual change in a request that repeats the schedule unchanged', () 
     const res = await call(app, 'PATCH', '/flags/manual', { body: { percentage: 5, schedule: created.schedule }, expected: 200 })
     const flag = res.json()
     const inForce = flag.effective?.percentage ?? flag.percentage
-    expect(inForce === 5 || flag.schedule.paused === true, `stored ${flag.percentage}, in force ${inForce}, header ${res.headers['x-switchyard-schedule']}`).toBe(true)
+    const why = `stored ${flag.percentage}, in force ${inForce}, header ${res.headers['x-switchyard-schedule']}`
+    expect(inForce === 5 || flag.schedule.paused === true, why).toBe(true)
   })
 })
 

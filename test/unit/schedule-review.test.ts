@@ -1,9 +1,7 @@
 // Review of issue 20's schedule arithmetic and cache (hostile review, branch sched-review).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { compileFlag, evaluate, inForce } from '../../packages/core/src/evaluation/engine.js'
-import { nextTransition, phaseAt, timelineOf, transitionsBetween } from '../../packages/core/src/evaluation/schedule.js'
-import { scheduleProblem } from '../../packages/core/src/flags/model.js'
+import { nextTransition, phaseAt, timelineOf } from '../../packages/core/src/evaluation/schedule.js'
 import { FLAG_DEFAULTS, type Flag, type Schedule } from '../../packages/core/src/flags/schema.js'
 
 const T0 = Date.parse('2030-03-02T09:00:00Z')
@@ -22,7 +20,8 @@ describe('nextTransition against a scan', () => {
         fc.integer({ min: 0, max: 3 }),
         (from, to, span, interval, basePct) => {
           if (interval >= span) interval = 1
-          const tl = timelineOf(flagOf({ ramp: { from: from / 1000, to: to / 1000, start: at(T0), end: at(T0 + span) } }, { state: 'percentage', percentage: basePct }))!
+          const ramp = { from: from / 1000, to: to / 1000, start: at(T0), end: at(T0 + span) }
+          const tl = timelineOf(flagOf({ ramp }, { state: 'percentage', percentage: basePct }))!
           const r = { ...tl, ramp: { ...tl.ramp!, interval } }
           const key = (p: { state: string; threshold: number }) => `${p.state}:${p.threshold}`
           for (let t = T0 - 2; t <= T0 + span + 1; t++) {
@@ -53,7 +52,10 @@ describe('GET /audit?flag= on a long trail', () => {
   it('still pages back past FLAG_TRAIL_MAX events: older events stay reachable', async () => {
     const total = FLAG_TRAIL_MAX + 500
     const event = (seq: number): AuditEvent =>
-      ({ id: `e${seq}`, seq, type: 'audit', action: 'flag.updated', flag: 'busy', actor: 'a', actorId: 'a', requestId: 'r', timestamp: at(T0 + seq), changes: { description: { before: '', after: `${seq}` } } }) as unknown as AuditEvent
+      ({
+        ...{ id: `e${seq}`, seq, type: 'audit', action: 'flag.updated', flag: 'busy', actor: 'a', actorId: 'a', requestId: 'r' },
+        ...{ timestamp: at(T0 + seq), changes: { description: { before: '', after: `${seq}` } } },
+      }) as unknown as AuditEvent
     // The store's paging: newest first, `before` exclusive.
     const store = {
       async readAudit(q: AuditQuery): Promise<AuditPage> {
