@@ -27,7 +27,11 @@ describe('nextTransition against a scan', () => {
           for (let t = T0 - 2; t <= T0 + span + 1; t++) {
             const now = key(phaseAt(r, t))
             let expected: number | undefined
-            for (let u = t + 1; u <= T0 + span + 1; u++) if (key(phaseAt(r, u)) !== now) { expected = u; break }
+            for (let u = t + 1; u <= T0 + span + 1; u++)
+              if (key(phaseAt(r, u)) !== now) {
+                expected = u
+                break
+              }
             const next = nextTransition(r, t)
             // a transition that changes nothing is tolerated only before the start
             if (next !== undefined && key(phaseAt(r, next.at)) === now) {
