@@ -149,5 +149,11 @@ export function pageGroups(groups: readonly AuditEvent[][], query: AuditQuery): 
 /** GET /audit?flag=KEY: the flag's trail with its schedule's transitions up to `now`. */
 export async function flagTimeline(store: Store, current: Flag | undefined, query: AuditQuery & { flag: string }, now: number): Promise<AuditPage> {
   const trail = await readFlagTrail(store, query.flag)
-  return pageGroups(timelineGroups(trail, current, now), query)
+  // A trail cut at FLAG_TRAIL_MAX: what lies before its oldest event is paged from the store as it is
+  // (no schedule placed there lists transitions), so no event becomes unreachable.
+  const oldest = trail.length >= FLAG_TRAIL_MAX ? trail[trail.length - 1]!.seq : undefined
+  if (oldest !== undefined && query.before !== undefined && query.before <= oldest) return store.readAudit(query)
+  const page = pageGroups(timelineGroups(trail, current, now), query)
+  if (oldest !== undefined && page.nextCursor === undefined) page.nextCursor = String(oldest)
+  return page
 }

@@ -93,10 +93,14 @@ export function settleSchedule(
     const problem = scheduleProblem(input, allowPast ? undefined : now)
     if (problem) throw validationFailed(`${body}${problem.field}`, problem.message)
     const change: ScheduleChange = old === undefined ? 'set' : 'changed'
-    if (input.paused !== true) return { flag: { ...merged, schedule: input }, change }
-    // Set paused: frozen in the phase the new schedule has in force now.
-    const phase = phaseInForce({ ...merged, schedule: input, state: merged.state }, now)
-    return { flag: { ...merged, ...phase, ...patchedPhase(patch), schedule: { ...input, paused: true, pausedAt: iso(now) } }, change }
+    // The new plan takes over from what is in force now (as clearing keeps it), not from the flag's
+    // own state and percentage, which a running schedule had long left: nobody is turned off by a re-plan.
+    const base = { ...merged, ...frozen() }
+    if (input.paused !== true) return { flag: { ...base, schedule: input }, change }
+    // Set paused: frozen in the phase the new schedule has in force now (read as running: a paused one has none).
+    const { paused: _paused, ...runningPlan } = input
+    const phase = phaseInForce({ ...base, schedule: runningPlan }, now)
+    return { flag: { ...base, ...phase, ...patchedPhase(patch), schedule: { ...input, paused: true, pausedAt: iso(now) } }, change }
   }
   const pausing = schedule.paused === true
   if (running && pausing) return { flag: { ...merged, ...frozen(), schedule: { ...input, pausedAt: iso(now) } }, change: 'paused' }
@@ -104,6 +108,9 @@ export function settleSchedule(
     const pausedAt = old!.pausedAt === undefined ? now : parseInstant(old!.pausedAt)
     return { flag: { ...merged, schedule: shifted(old!, Math.max(0, now - pausedAt)) }, change: 'resumed' }
   }
+  // The running schedule sent back unchanged with a state or percentage set by hand: the hand wins and
+  // the schedule pauses, as without it (otherwise the change would be stored and never in force).
+  if (running && setsPhase) return { flag: { ...merged, ...frozen(), schedule: { ...old, paused: true, pausedAt: iso(now) } }, change: 'paused' }
   // Unchanged: the stored schedule as it is (pausedAt is the server's).
   return { flag: { ...merged, schedule: old } }
 }
