@@ -64,8 +64,8 @@ export const AuditEvent = Type.Object(
     computed: Type.Optional(
       Type.Literal(true, {
         description:
-          'A transition of a schedule, computed rather than written (no write happens when a step is reached): listed after the write that set the schedule, ' +
-          'with the seq of that write and the instant of the step as its timestamp',
+          'A transition of a schedule, computed rather than written (no write happens when a step is reached): listed in time order after the ' +
+          "flag's latest write before it, with that write's seq and version, and the instant of the step as its timestamp",
       }),
     ),
   },

@@ -38,7 +38,7 @@ export async function readFlagTrail(store: Store, flag: string): Promise<AuditEv
 
 /**
  * The trail of one flag (newest first) in groups, newest first: each write after the transitions
- * it left to run, newest first, which carry its seq and version. `current`: the flag as held now
+ * that happened before the next write, newest first, which carry its seq and version. `current`: the flag as held now
  * (undefined when deleted); `now`: the store's clock, past which nothing has happened yet.
  *
  * A schedule runs from the write that leaves it running until the next write that changes the
@@ -75,7 +75,30 @@ export function timelineGroups(trail: readonly AuditEvent[], current: Driven | u
     if (exists && timelineOf(values) !== null) run = { opener: event, driven: { ...values }, from: at }
   }
   close(now)
-  return trail.map((event) => [...(computed.get(event) ?? []), event])
+  return placed(trail, [...computed.values()].flat())
+}
+
+/**
+ * Each write (newest first) after the transitions that happened between it and the next write,
+ * newest first: the history in time order, whatever else was written while a schedule ran. A
+ * transition carries the seq and version of the write it follows, so paging by seq keeps them
+ * together.
+ */
+function placed(trail: readonly AuditEvent[], transitions: AuditEvent[]): AuditEvent[][] {
+  const newestFirst = transitions.sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))
+  let next = 0
+  const groups: AuditEvent[][] = []
+  for (const event of trail) {
+    const at = Date.parse(event.timestamp)
+    const group: AuditEvent[] = []
+    while (next < newestFirst.length && Date.parse(newestFirst[next]!.timestamp) >= at) {
+      const { version: _, ...transition } = newestFirst[next++]!
+      group.push({ ...transition, seq: event.seq, ...(event.version === undefined ? {} : { version: event.version }) })
+    }
+    group.push(event)
+    groups.push(group)
+  }
+  return groups
 }
 
 /** The state, percentage and schedule before the oldest event kept (see timelineGroups). */
