@@ -5,10 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { MemoryStore } from '../../packages/server/src/store/memory.js'
 import { call, createFlag, deleteFlag, listAudit, startApp, updateFlag } from '../support/helpers.js'
+import { T0, DAY, at } from '../support/schedule-time.js'
 
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const DAY = 24 * 3_600_000
-const at = (ms: number) => new Date(ms).toISOString()
 const STEPS = [
   { at: at(T0 + DAY), state: 'beta_users' },
   { at: at(T0 + 2 * DAY), percentage: 5 },

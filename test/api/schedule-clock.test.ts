@@ -6,11 +6,9 @@ import { createClient, type SwitchyardClient } from '../../packages/sdk/src/inde
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { ADMIN, bearer, createFlag, evaluateFlag, eventually, startApp } from '../support/helpers.js'
 import { data, fetchEvents } from '../support/sse.js'
+import { T0, HOUR, at } from '../support/schedule-time.js'
 
-const T0 = Date.parse('2030-03-02T09:00:00Z')
 const SKEW = 30_000
-const HOUR = 3_600_000
-const at = (ms: number) => new Date(ms).toISOString()
 const USERS = Array.from({ length: 120 }, (_, i) => `user-${i}`)
 
 describe("the replica's instant, read by the replica and by an SDK whose clock is 30 s ahead", () => {

@@ -4,10 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { call, createFlag, createToken, updateFlag, startApp } from '../support/helpers.js'
-
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const DAY = 24 * 3_600_000
-const at = (ms: number) => new Date(ms).toISOString()
+import { T0, DAY, at } from '../support/schedule-time.js'
 
 let app: FastifyInstance
 let now = T0

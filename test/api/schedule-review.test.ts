@@ -3,11 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { call, createFlag, getFlag, listAudit, startApp, updateFlag } from '../support/helpers.js'
-
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const HOUR = 3_600_000
-const DAY = 24 * HOUR
-const at = (ms: number) => new Date(ms).toISOString()
+import { T0, DAY, at } from '../support/schedule-time.js'
 
 let app: FastifyInstance
 let now = T0

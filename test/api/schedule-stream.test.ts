@@ -5,10 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { data, fetchEvents, type EventStream } from '../support/sse.js'
 import { manualClock, type ManualClock } from '../support/manual-clock.js'
 import { createFlag, createToken, eventually, startApp, updateFlag } from '../support/helpers.js'
-
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const DAY = 24 * 3_600_000
-const at = (ms: number) => new Date(ms).toISOString()
+import { T0, DAY, at } from '../support/schedule-time.js'
 
 let app: FastifyInstance
 let base: string

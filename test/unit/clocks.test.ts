@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { ReplicaClock } from '../../packages/sdk/src/clock.js'
+import { T0 } from '../support/schedule-time.js'
 
-const T0 = Date.parse('2030-03-02T09:00:00Z')
 const SKEW = 30_000
 
 /** A store 30 s ahead of the replica, whose reads take `legs[i]` ms out and back (the clock moves only with them). */

@@ -4,8 +4,6 @@ import { describe, expect, it } from 'vitest'
 import { nextTransition, phaseAt, timelineOf } from '../../packages/core/src/evaluation/schedule.js'
 import { FLAG_DEFAULTS, type Flag, type Schedule } from '../../packages/core/src/flags/schema.js'
 
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const at = (ms: number) => new Date(ms).toISOString()
 const flagOf = (schedule: Schedule, fields: Partial<Flag> = {}): Flag =>
   ({ ...FLAG_DEFAULTS, key: 'ramped', model: 4, version: 1, schedule, ...fields }) as Flag
 
@@ -51,6 +49,7 @@ describe('nextTransition against a scan', () => {
 import { flagTimeline, FLAG_TRAIL_MAX } from '../../packages/server/src/audit/transitions.js'
 import type { AuditEvent, AuditPage, AuditQuery } from '../../packages/core/src/audit/schema.js'
 import type { Store } from '../../packages/server/src/store/store.js'
+import { T0, at } from '../support/schedule-time.js'
 
 describe('GET /audit?flag= on a long trail', () => {
   it('still pages back past FLAG_TRAIL_MAX events: older events stay reachable', async () => {

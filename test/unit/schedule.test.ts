@@ -16,11 +16,8 @@ import {
 import { scheduleProblem } from '../../packages/core/src/flags/model.js'
 import { FLAG_DEFAULTS, type Flag, type Schedule } from '../../packages/core/src/flags/schema.js'
 import { explain } from '../../packages/core/src/evaluation/explain.js'
+import { T0, MINUTE, DAY, at } from '../support/schedule-time.js'
 
-const T0 = Date.parse('2030-03-02T09:00:00Z')
-const MINUTE = 60_000
-const DAY = 86_400_000
-const at = (ms: number) => new Date(ms).toISOString()
 const flagOf = (schedule: Schedule, fields: Partial<Flag> = {}): Flag =>
   ({ ...FLAG_DEFAULTS, key: 'ramped', model: 4, version: 1, schedule, ...fields }) as Flag
 const timeline = (schedule: Schedule, fields: Partial<Flag> = {}) => timelineOf(flagOf(schedule, fields))!
