@@ -56,6 +56,20 @@ describe('a ramp', () => {
   })
 })
 
+describe('GET /flags', () => {
+  it('filters scheduled flags, and shows each one with what is in force', async () => {
+    await createFlag(app, { key: 'plain' })
+    await createFlag(app, { key: 'ramped', schedule: { ramp: RAMP } })
+    const list = async (query: string) => (await call(app, 'GET', `/flags${query}`, { expected: 200 })).json().flags
+    expect((await list('?scheduled=true')).map((f: { key: string }) => f.key)).toEqual(['ramped'])
+    expect((await list('?scheduled=false')).map((f: { key: string }) => f.key)).toEqual(['plain'])
+    const all = await list('')
+    expect(all.find((f: { key: string }) => f.key === 'ramped').effective).toMatchObject({ state: 'percentage', percentage: 1 })
+    expect(all.find((f: { key: string }) => f.key === 'plain')).not.toHaveProperty('effective')
+    await call(app, 'GET', '/flags?scheduled=maybe', { expected: 400 })
+  })
+})
+
 describe('steps', () => {
   it('apply in order; a step with only a percentage means the percentage state', async () => {
     await createFlag(app, { key: 'stepped', betaUsers: ['alice'], schedule: { steps: STEPS } })
