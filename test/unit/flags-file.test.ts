@@ -18,6 +18,14 @@ const FLAGS_SCHEMA_FILE = new URL('../../schema/flags.schema.json', import.meta.
 import { computePlan, needsSegments } from '../../packages/flagctl/src/plan.js'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { MAX_SEGMENT_MEMBERS, SEGMENT_DEFAULTS, SEGMENT_MUTABLE_FIELDS, SegmentKey, type Segment } from '../../packages/core/src/segments/schema.js'
+import addFormats from 'ajv-formats'
+
+/** A stock JSON Schema validator, with the standard formats (date-time) as editors have them. */
+function stockValidator(schema: object) {
+  const ajv = new Ajv({ strict: false })
+  addFormats.default(ajv)
+  return ajv.compile(schema)
+}
 
 const EXAMPLE = 'examples/flags.yaml'
 
@@ -49,7 +57,7 @@ describe('schema/flags.schema.json', () => {
   })
 
   it('accepts examples/flags.yaml with a stock JSON Schema validator, and refuses what flagctl refuses', () => {
-    const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
+    const validate = stockValidator(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
     const example = parse(readFileSync(EXAMPLE, 'utf8'))
     expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
     expect(validate({ version: 1, flags: [{ key: 'x', percentage: 101 }] })).toBe(false)
@@ -373,7 +381,7 @@ describe('variants in the flags file', () => {
     )
     expect(text).toContain('      - {key: small, value: {limit: 10, regions: [eu]}, weight: 100}')
     // schema/flags.schema.json says so to any validator, with a variant's rules (no null, no unknown field) too.
-    const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
+    const validate = stockValidator(JSON.parse(readFileSync(FLAGS_SCHEMA_FILE, 'utf8')))
     expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true)
     expect(validate(variantFileData({ key: 'f', variants: [{ key: 'a', value: 1, colour: 'red' }] }))).toBe(false)
     expect(validate(variantFileData({ key: 'f', variants: [{ key: 'a b', value: 1 }] }))).toBe(false)
