@@ -1,6 +1,6 @@
 // Whose clock schedules switch by (issue 20): a replica's offset to the store's clock (StoreClock)
 // and an SDK's to its replica's (ReplicaClock), measured over injected clocks and round trips.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
 import { ReplicaClock } from '../../packages/sdk/src/clock.js'
 import { T0 } from '../support/schedule-time.js'
@@ -90,19 +90,40 @@ describe('ReplicaClock', () => {
     expect(clock.offsetMs).toBe(0)
   })
 
-  it('reads the clock once per synchronous run: the evaluations of one batch share an instant', async () => {
+  it('reads the clock at most once per resolution: a field read in between, the timer gone once idle', () => {
+    vi.useFakeTimers()
+    try {
+      let local = T0
+      let reads = 0
+      const clock = new ReplicaClock(() => {
+        reads++
+        return local
+      }, 10)
+      expect(clock.now()).toBe(T0)
+      local += 1000
+      expect(clock.now()).toBe(T0)
+      expect(reads).toBe(1)
+      vi.advanceTimersByTime(10)
+      expect(clock.now()).toBe(T0 + 1000)
+      expect(reads).toBe(2)
+      // Two ticks without a read: the timer stops, and a read starts it again.
+      vi.advanceTimersByTime(20)
+      expect(vi.getTimerCount()).toBe(0)
+      local += 5
+      expect(clock.now()).toBe(T0 + 1005)
+      expect(vi.getTimerCount()).toBe(1)
+      clock.stop()
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('reads the clock at every evaluation with resolution 0', () => {
     let local = T0
-    let reads = 0
-    const clock = new ReplicaClock(() => {
-      reads++
-      return local
-    })
-    const first = clock.now()
-    local += 1000
-    expect(clock.now()).toBe(first)
-    expect(reads).toBe(1)
-    await Promise.resolve()
-    expect(clock.now()).toBe(T0 + 1000)
-    expect(reads).toBe(2)
+    const clock = new ReplicaClock(() => local, 0)
+    expect(clock.now()).toBe(T0)
+    local += 1
+    expect(clock.now()).toBe(T0 + 1)
   })
 })

@@ -95,6 +95,11 @@ export interface ClientOptions {
    * store's instant, not this clock's: the client measures its offset from the replica's heartbeats.
    */
   clock?: () => number
+  /**
+   * How long evaluations of scheduled flags reuse one reading of the clock (default 10 ms): reading
+   * it can cost as much as an evaluation. 0 reads it at every evaluation (exact, and slower).
+   */
+  clockResolutionMs?: number
 }
 
 /** Where the answers come from: the live stream, the state saved by `persistTo`, or `bootstrap`. */
@@ -230,7 +235,10 @@ class StreamingClient implements SwitchyardClient {
     this.streamUrl = `${options.url.replace(/\/+$/, '')}/stream?format=patch${options.largeSegments ? '&segments=all' : ''}`
     this.minDelayMs = options.reconnect?.minDelayMs ?? 250
     this.maxDelayMs = Math.max(this.minDelayMs, options.reconnect?.maxDelayMs ?? 30_000)
-    this.clock = new ReplicaClock(options.clock)
+    const resolution = options.clockResolutionMs
+    if (resolution !== undefined && !(Number.isFinite(resolution) && resolution >= 0))
+      throw new SwitchyardClientError(`clockResolutionMs must be a number of milliseconds, 0 or more (got ${String(resolution)})`)
+    this.clock = new ReplicaClock(options.clock, resolution)
     if (options.onChange) this.listeners.add(options.onChange)
     if (options.persistTo !== undefined && fallback.save) this.saver = new StateSaver(options.persistTo, (err) => this.report(err))
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
@@ -367,6 +375,7 @@ class StreamingClient implements SwitchyardClient {
       this.wake?.()
     }
     await this.loop
+    this.clock.stop()
     await this.saver?.flush()
   }
 
