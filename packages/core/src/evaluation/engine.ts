@@ -68,13 +68,13 @@ export interface CompiledFlag {
   readonly variants: CompiledVariants | null
   /** The flag needs a newer model than this build evaluates: it answers unsupported_model. */
   readonly unsupported: boolean
-  /** A schedule that runs (schedule.ts): the phase in force is looked up at evaluation; null without one. */
+  /** A schedule that runs (schedule.ts): evaluate() answers as its phase in force at `now`; null without one. */
   readonly schedule: ScheduleCache | null
   /**
-   * How a flag that is not a plain boolean one (unsupported, scheduled, or with variants) is
-   * evaluated; null for a boolean flag, which evaluate() answers itself.
+   * How a flag that is not a plain boolean one (unsupported, or with variants) is evaluated; null
+   * for a boolean flag, which evaluate() answers itself.
    */
-  readonly special: ((f: CompiledFlag, ctx: Context, now: number | undefined) => Decision) | null
+  readonly special: ((f: CompiledFlag, ctx: Context) => Decision) | null
 }
 
 /**
@@ -196,7 +196,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
   const timeline = unsupported ? null : timelineOf(flag)
   if (timeline === null) return compiled
   const schedule: ScheduleCache = { timeline, phase: compiled, from: 0, until: -1 }
-  return assembled({ ...compiled, schedule, special: evaluateScheduled })
+  return assembled({ ...compiled, schedule })
 }
 
 /**
@@ -237,16 +237,6 @@ export function inForce(f: CompiledFlag, now: number): CompiledFlag {
   s.from = now
   s.until = nextTransition(s.timeline, now)?.at ?? Infinity
   return s.phase
-}
-
-/** A scheduled flag: the phase in force at `now` decides (read once per request by the caller; the clock otherwise). */
-function evaluateScheduled(f: CompiledFlag, ctx: Context, now: number | undefined): Decision {
-  const s = f.schedule!
-  const t = now ?? Date.now()
-  // The phase in force, checked here first: the common case costs two comparisons, no call.
-  const phase = t >= s.from && t < s.until ? s.phase : inForce(f, t)
-  const special = phase.special
-  return special !== null ? special(phase, ctx, now) : evaluate(phase, ctx)
 }
 
 // Ids match in NFC (identity.ts); the percentage below hashes the value exactly as given. An id
@@ -309,10 +299,17 @@ function betaVariant(v: CompiledVariants, beta: Decision, ctx: Context): Decisio
  * The decision for `ctx`. `now` (ms since the epoch) is the instant a schedule is read at: read it
  * once per request or batch and pass it to every flag; without it, a scheduled flag reads the clock.
  */
-export function evaluate(f: CompiledFlag, ctx: Context, now?: number): Decision {
+export function evaluate(scheduled: CompiledFlag, ctx: Context, now?: number): Decision {
+  let f = scheduled
+  const s = f.schedule
+  if (s !== null) {
+    // A scheduled flag answers as its phase in force: two comparisons while the phase holds.
+    const t = now ?? Date.now()
+    f = t >= s.from && t < s.until ? s.phase : inForce(f, t)
+  }
   // One check, as before variants, keeps the boolean path as small as it was.
   const special = f.special
-  if (special !== null) return special(f, ctx, now)
+  if (special !== null) return special(f, ctx)
   switch (f.state) {
     case 'enabled':
       return Decisions.enabled
