@@ -202,7 +202,7 @@ export function compileFlag(flag: Flag, segments: SegmentLookup = NO_SEGMENTS): 
 /**
  * Every CompiledFlag is built by this one object literal, so plain flags, scheduled flags and their
  * phases share one hidden class and evaluate()'s property reads stay monomorphic: a scheduled flag
- * built by spreading cost every evaluation, of any flag, about 20 ns (bench/schedule-clock.ts).
+ * built by spreading made the SDK's scheduled path 1.15–1.48× a plain one (bench/RESULTS.md, issue 20).
  */
 function assembled(f: CompiledFlag): CompiledFlag {
   return {
