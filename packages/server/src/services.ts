@@ -48,7 +48,6 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     flags,
     clock,
     freshness: (): { revision: number; lag: number; stale: boolean } => ({ revision: revision.value, lag: heartbeat.lag, stale: heartbeat.stale }),
-    now: clock.now,
   })
   const sync = new StoreSync(store, flagReplica, tokenReplica, segmentReplica, log, revision, metrics.sync)
   const heartbeat = new Heartbeat(

@@ -19,10 +19,8 @@ interface MetricsSources {
   flags: FlagRegistry
   /** This replica's revision, how far it is behind the store's counter, and whether it is stale (Heartbeat). */
   freshness: () => { revision: number; lag: number; stale: boolean }
-  /** The store's clock, which schedules are read at. */
-  now: () => number
-  /** The store's clock as this replica reads it (its measured offset); absent: none shown. */
-  clock?: StoreClock
+  /** The store's clock as this replica reads it: schedules are read at it, and its measured offset shown. */
+  clock: StoreClock
 }
 
 // Memory, CPU, event loop and GC describe the process, not an app: collected once per process
@@ -44,7 +42,7 @@ export class Metrics {
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
 
-  constructor({ store, flags, freshness, now, clock }: MetricsSources) {
+  constructor({ store, flags, freshness, clock }: MetricsSources) {
     const registers = [this.registry]
     processMetrics()
 
@@ -107,7 +105,7 @@ export class Metrics {
 
     // Read at scrape from the flags and the clock: a schedule writes nothing when it moves.
     const scheduled = () => {
-      const at = now()
+      const at = clock.now()
       const phases: { key: string; state: string; percentage: number }[] = []
       for (const { flag } of flags.all()) if (flag.schedule !== undefined) phases.push({ key: flag.key, ...phaseInForce(flag, at) })
       return phases
@@ -173,16 +171,14 @@ export class Metrics {
         this.set(freshness().lag)
       },
     })
-    if (clock) {
-      new Gauge({
-        name: 'switchyard_store_clock_offset_seconds',
-        help: "The store's clock minus this replica's, as last measured: schedules switch at the store's instant (0 for the embedded store)",
-        registers,
-        collect() {
-          this.set(clock.offsetMs / 1000)
-        },
-      })
-    }
+    new Gauge({
+      name: 'switchyard_store_clock_offset_seconds',
+      help: "The store's clock minus this replica's, as last measured: schedules switch at the store's instant (0 for the embedded store)",
+      registers,
+      collect() {
+        this.set(clock.offsetMs / 1000)
+      },
+    })
     new Gauge({
       name: 'switchyard_stale',
       help: 'Whether this replica has heard nothing from its store for longer than STALE_AFTER_MS (1: what it serves may be old)',
