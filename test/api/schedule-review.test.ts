@@ -1,4 +1,7 @@
 // Hostile review of issue 20 (schedules) over HTTP: each test names a bug found. Time is injected.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreClock } from '../../packages/server/src/replica/clock.js'
@@ -59,16 +62,19 @@ describe('replacing a running schedule', () => {
 })
 
 describe('a manual change in a request that repeats the schedule unchanged', () => {
-  it('is not silently ignored: either it pauses the schedule or it is in force', async () => {
+  it("sets the flag's own state or percentage and keeps the schedule running, as the request says; effective shows what is in force", async () => {
     const ramp = { from: 0, to: 100, start: at(T0), end: at(T0 + 10 * DAY) }
     const created = await createFlag(app, { key: 'manual', schedule: { ramp } })
     now = T0 + 5 * DAY
-    // A client that PATCHes the flag it read, with the percentage changed (the schedule as read, unchanged).
+    // A client that PATCHes the flag it read, with the percentage changed (the schedule as read, unchanged): flagctl apply does.
     const res = await call(app, 'PATCH', '/flags/manual', { body: { percentage: 5, schedule: created.schedule }, expected: 200 })
     const flag = res.json()
-    const inForce = flag.effective?.percentage ?? flag.percentage
-    const why = `stored ${flag.percentage}, in force ${inForce}, header ${res.headers['x-switchyard-schedule']}`
-    expect(inForce === 5 || flag.schedule.paused === true, why).toBe(true)
+    expect(res.headers['x-switchyard-schedule']).toBeUndefined()
+    expect(flag).toMatchObject({ percentage: 5, schedule: { ramp }, effective: { state: 'percentage', percentage: 50 } })
+    expect(flag.schedule.paused).toBeUndefined()
+    // Without the schedule, the same change pauses it.
+    const paused = await call(app, 'PATCH', '/flags/manual', { body: { percentage: 7 }, expected: 200 })
+    expect(paused.headers['x-switchyard-schedule']).toBe('paused')
   })
 })
 
@@ -86,5 +92,25 @@ describe('the audit timeline', () => {
     const times = events.map((e: { timestamp: string }) => Date.parse(e.timestamp))
     // newest first
     expect(times, JSON.stringify(events.map((e: { action: string; timestamp: string }) => [e.action, e.timestamp]))).toEqual([...times].sort((a, b) => b - a))
+  })
+})
+
+describe('FLAGS_BOOTSTRAP_FILE and flagctl apply build one flag from one file', () => {
+  it('a paused schedule without state or percentage keeps the defaults, as apply sends them, not the phase at loading', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-sched-bootstrap-'))
+    const file = join(dir, 'flags.yaml')
+    const start = at(T0 - 5 * DAY)
+    const end = at(T0 + 5 * DAY)
+    writeFileSync(
+      file,
+      `version: 1\nflags:\n  - key: frozen\n    schedule:\n      ramp: {from: 0, to: 100, start: '${start}', end: '${end}'}\n      paused: true\n`,
+    )
+    const booted = await startApp({ flagsBootstrapFile: file }, { clock: new StoreClock(() => now) })
+    try {
+      expect(await getFlag(booted, 'frozen')).toMatchObject({ state: 'disabled', percentage: 0, schedule: { paused: true } })
+    } finally {
+      await booted.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

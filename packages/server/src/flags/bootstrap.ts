@@ -5,6 +5,7 @@ import { AppError } from '../errors.js'
 import { builtInActor, type BuiltInActor } from '../audit/audit.js'
 import type { Snapshot } from '../store/store.js'
 import type { FlagRegistry } from './registry.js'
+import { FLAG_DEFAULTS } from '@switchyard/core/flags/schema'
 import type { SegmentRegistry } from '../segments/registry.js'
 
 /** Fatal at startup: StoreSync retries only an unavailable store, never this. */
@@ -52,7 +53,9 @@ export function flagsBootstrap(path: string, flags: FlagRegistry, segments: Segm
     let created = 0
     for (const spec of file.flags) {
       try {
-        await flags.create(spec, actor, { allowPast: true })
+        // As flagctl apply sends it: a state or percentage the file leaves out is the default, which a
+        // paused schedule keeps (a create without them would freeze the schedule's phase instead).
+        await flags.create({ state: FLAG_DEFAULTS.state, percentage: FLAG_DEFAULTS.percentage, ...spec }, actor, { allowPast: true })
         created++
       } catch (err) {
         // Another replica bootstrapping the same empty store created it first.

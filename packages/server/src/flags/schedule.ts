@@ -108,10 +108,9 @@ export function settleSchedule(
     const pausedAt = old!.pausedAt === undefined ? now : parseInstant(old!.pausedAt)
     return { flag: { ...merged, schedule: shifted(old!, Math.max(0, now - pausedAt)) }, change: 'resumed' }
   }
-  // The running schedule sent back unchanged with a state or percentage set by hand: the hand wins and
-  // the schedule pauses, as without it (otherwise the change would be stored and never in force).
-  if (running && setsPhase) return { flag: { ...merged, ...frozen(), schedule: { ...old, paused: true, pausedAt: iso(now) } }, change: 'paused' }
-  // Unchanged: the stored schedule as it is (pausedAt is the server's).
+  // Unchanged: the stored schedule as it is (pausedAt is the server's). A state or percentage sent
+  // with it is the flag's own, which the schedule starts from and a pause replaces: the request set
+  // the schedule running, so it keeps running (what flagctl apply sends; `effective` says what is in force).
   return { flag: { ...merged, schedule: old } }
 }
 
