@@ -4,16 +4,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compileFlag, evaluate, inForce } from '../../packages/core/src/evaluation/engine.js'
-import {
-  durationMs,
-  nextTransition,
-  phaseAt,
-  rampThreshold,
-  timelineOf,
-  transitionsBetween,
-  type Timeline,
-} from '../../packages/core/src/evaluation/schedule.js'
+import { nextTransition, phaseAt, rampThreshold, timelineOf, transitionsBetween, type Timeline } from '../../packages/core/src/evaluation/schedule.js'
 import { scheduleProblem } from '../../packages/core/src/flags/model.js'
+import { durationMs } from '../../packages/core/src/flags/values.js'
 import { FLAG_DEFAULTS, type Flag, type Schedule } from '../../packages/core/src/flags/schema.js'
 import { explain } from '../../packages/core/src/evaluation/explain.js'
 import { T0, MINUTE, DAY, at } from '../support/schedule-time.js'

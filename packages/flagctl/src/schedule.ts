@@ -1,7 +1,7 @@
 // Schedules as flagctl reads and shows them: `rollout --ramp/--steps` options made into one PATCH,
 // and the readable view of a flag's schedule that `schedule show` and every schedule command print.
 import { durationMs, parseInstant } from '@switchyard/core/flags/values'
-import { MAX_RAMP_DAYS, MAX_STEPS } from '@switchyard/core/flags/schedule'
+import { MAX_RAMP_DAYS, MAX_STEPS, SCHEDULE_PAST_GRACE_MS } from '@switchyard/core/flags/schedule'
 import type { Flag, FlagPatch, ScheduleStep, Stickiness } from '@switchyard/core/flags/schema'
 import { usageError } from './errors.js'
 import { details, phaseText, rampText, spanText, stepText } from './output.js'
@@ -16,8 +16,6 @@ export interface RolloutOptions {
   stickiness?: Stickiness
 }
 
-// The server refuses an instant more than this far past (flags/model.ts): clocks differ a little.
-const PAST_GRACE_MS = 60_000
 const DAY_MS = 86_400_000
 
 /** An instant as flagctl sends and prints it: UTC, whole seconds unless it has milliseconds. */
@@ -45,7 +43,7 @@ function startOf(text: string | undefined, now: number): { ms: number; now: bool
   if (text === undefined || text === 'now') return { ms: Math.floor(now / 1000) * 1000, now: true }
   const ms = parseInstant(text)
   if (Number.isNaN(ms)) throw usageError(`--start ${text}: must be now or an ISO-8601 instant with a zone, e.g. 2030-03-02T09:00:00Z`)
-  if (ms < now - PAST_GRACE_MS) throw usageError(`--start ${text}: is in the past (it is ${instantText(now)}): give a later instant, or now`)
+  if (ms < now - SCHEDULE_PAST_GRACE_MS) throw usageError(`--start ${text}: is in the past (it is ${instantText(now)}): give a later instant, or now`)
   return { ms, now: false }
 }
 

@@ -78,8 +78,8 @@ export interface CompiledFlag {
 }
 
 /**
- * A scheduled flag's phase in force, kept until the next transition: evaluating it costs one
- * comparison of `now` more than an unscheduled flag, and a change of phase builds one object.
+ * A scheduled flag's phase in force, kept until the next transition: evaluating it costs two
+ * comparisons of `now` more than an unscheduled flag, and a change of phase builds one object.
  */
 export interface ScheduleCache {
   readonly timeline: Timeline

@@ -4,7 +4,6 @@
 import type { FlagState } from '../flags/defaults.js'
 import type { Ramp, Schedule } from '../flags/schedule.js'
 import { durationMs, parseInstant } from '../flags/values.js'
-export { durationMs }
 import { percentageThreshold } from './bucket.js'
 
 /** The state and percentage in force: the percentage as a threshold in thousandths (bucket.ts). */

@@ -6,7 +6,7 @@ import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
 import { durationMs, parseInstant, parseSemver } from './values.js'
 import { MAX_VARIANT_VALUE_BYTES, variantType, type SplitShare, type Variant } from './variants.js'
-import { MAX_RAMP_DAYS, type Schedule } from './schedule.js'
+import { MAX_RAMP_DAYS, SCHEDULE_PAST_GRACE_MS, type Schedule } from './schedule.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */
@@ -184,8 +184,6 @@ export function variantsProblem(flag: { variants?: readonly Variant[]; offVarian
   return undefined
 }
 
-/** How far in the past a step (or a ramp's end) may be when it is set: clocks differ a little. */
-export const SCHEDULE_PAST_GRACE_MS = 60_000
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /**

@@ -8,6 +8,8 @@ import { FLAG_STATES } from './defaults.js'
 /** Steps a schedule may hold; the longest ramp, which keeps its arithmetic exact in doubles. */
 export const MAX_STEPS = 100
 export const MAX_RAMP_DAYS = 366
+/** How far in the past a step (or a ramp's end) may be when it is set: clocks differ a little. */
+export const SCHEDULE_PAST_GRACE_MS = 60_000
 
 const Percentage = Type.Number({ minimum: 0, maximum: 100, multipleOf: 0.001, description: 'At most three decimals' })
 const Instant = Type.String({

@@ -10,7 +10,7 @@ import { Flag, FLAG_STATES, FlagCreate, FlagKey, FlagPatch, TargetsEdit } from '
 import { withEffective } from './schedule.js'
 
 /** The header a write's response names what it did to the flag's schedule in (`paused`, `resumed`, …). */
-export const SCHEDULE_HEADER = 'x-switchyard-schedule'
+const SCHEDULE_HEADER = 'x-switchyard-schedule'
 
 const KeyParams = Type.Object({ key: FlagKey }, { additionalProperties: false })
 const WriteQuery = Type.Object(

@@ -97,7 +97,7 @@ export class StoreSync {
       try {
         const snapshot = await this.store.load()
         refuseNewerModels(snapshot)
-        // A failed measurement leaves the offset at 0 until the next one (StoreClock.follow retries).
+        // A failed measurement keeps the offset it had (0 at first) until the next one (StoreClock.follow retries).
         const store = this.store
         if (this.clock && isClockedStore(store)) await this.clock.follow(() => store.time())
         this.applySnapshot(snapshot)

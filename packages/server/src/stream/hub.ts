@@ -113,7 +113,7 @@ const NONE = -1
  * Evaluation streams are brought up to date with schedules at most this often: a ramp that moves
  * every few milliseconds is pushed once a second, the answers it changed meanwhile together.
  */
-export const SCHEDULE_PUSH_MIN_MS = 1000
+const SCHEDULE_PUSH_MIN_MS = 1000
 
 export class ChangeStream {
   private readonly connections = new Set<Connection>()
@@ -292,9 +292,11 @@ export class ChangeStream {
     }
     const encoded = new Encoded(event, this.options.epoch?.())
     this.remember(event.seq, encoded.patchFormat)
+    // One instant for every stream's answer to this change.
+    const now = this.clock.now()
     for (const c of [...this.connections]) {
       if (c.format !== 'evaluations') this.write(c, encoded.get(c.format))
-      else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context))
+      else if (c.subscription!.keys?.has(event.key) !== false) this.write(c, this.evaluation(event.seq, event.key, c.subscription!.context, now))
     }
   }
 
@@ -334,9 +336,10 @@ export class ChangeStream {
     this.trimRing()
     // Evaluation streams hear again only the answers of flags whose rules name the segment.
     const using = answering.length > 0 ? this.flags.usingSegment(key) : []
+    const now = this.clock.now()
     for (const c of [...this.connections]) {
       if (c.format !== 'evaluations') this.write(c, c.allSegments ? all : inline)
-      else for (const flag of using) if (c.subscription!.keys?.has(flag) !== false) this.write(c, this.evaluation(seq, flag, c.subscription!.context))
+      else for (const flag of using) if (c.subscription!.keys?.has(flag) !== false) this.write(c, this.evaluation(seq, flag, c.subscription!.context, now))
     }
   }
 
@@ -355,9 +358,9 @@ export class ChangeStream {
     next(0)
   }
 
-  /** The answer for one changed flag, as POST /evaluate gives it: only this flag is evaluated again. */
-  private evaluation(seq: number, key: string, context: Context): Buffer {
-    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context, this.clock.now()) }))
+  /** The answer for one changed flag at `now`, as POST /evaluate gives it: only this flag is evaluated again. */
+  private evaluation(seq: number, key: string, context: Context, now: number): Buffer {
+    return sse(seq, 'evaluation', JSON.stringify({ seq, epoch: this.options.epoch?.(), ...answer(key, this.flags.get(key), context, now) }))
   }
 
   /** Every answer a stream subscribes to, in key order. */
