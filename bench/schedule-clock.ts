@@ -3,7 +3,8 @@
 // scheduled flag costs the SDK per evaluation against the same flag unscheduled.
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { createClient, type Context, type SwitchyardClient } from '../packages/sdk/src/index.js'
+import { createClient, type SwitchyardClient } from '../packages/sdk/src/index.js'
+import { nsPerCall } from './sdk.js'
 import { BENCH_TOKEN } from './fixtures.js'
 import { startChild } from './servers.js'
 
@@ -13,7 +14,6 @@ const SKEW = 30_000
 const ROUNDS = Number(process.env.BENCH_SWITCHES ?? 5)
 /** How long before and after each step the observers poll. */
 const WINDOW_MS = 300
-const contexts: Context[] = Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` }))
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${base}${path}`, {
@@ -23,15 +23,6 @@ async function api(base: string, method: string, path: string, body?: unknown): 
   })
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`)
   return (await res.json()) as Record<string, unknown>
-}
-
-function nsPerCall(client: SwitchyardClient, key: string, iterations: number): number {
-  let on = 0
-  const start = process.hrtime.bigint()
-  for (let i = 0; i < iterations; i++) if (client.isEnabled(key, contexts[i & 4095])) on++
-  const ns = Number(process.hrtime.bigint() - start) / iterations
-  if (on < 0) console.log(on) // keeps the loop observable
-  return Math.round(ns * 10) / 10
 }
 
 /**

@@ -16,7 +16,8 @@ const TOGGLE_FLAG = 'sdk_toggle'
 // Realistic ids (UUID-length), as in the engine case, so hashing is not flattered.
 const contexts: Context[] = Array.from({ length: 4096 }, (_, i) => ({ userId: `user-${i}-3f2a9c1e-7b4d-4e8a-9c2f`, tenantId: `tenant-${i % 50}` }))
 
-function nsPerCall(client: SwitchyardClient, key: string, iterations: number): number {
+/** Nanoseconds per `isEnabled` of `key`, over realistic contexts (bench/schedule-clock.ts measures with it too). */
+export function nsPerCall(client: SwitchyardClient, key: string, iterations: number): number {
   let on = 0
   const start = process.hrtime.bigint()
   for (let i = 0; i < iterations; i++) if (client.isEnabled(key, contexts[i & 4095])) on++
