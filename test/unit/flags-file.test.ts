@@ -95,7 +95,7 @@ describe('schema/flags.schema.json', () => {
     expect(Object.keys(SEGMENT_SPEC_DEFAULTS).sort()).toEqual([...SEGMENT_MUTABLE_FIELDS].sort())
     expect(SEGMENT_SPEC_DEFAULTS).toEqual(SEGMENT_DEFAULTS)
     // Clause, Serve, a split's share, a variant and a schedule's parts are written once, under definitions.
-    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Ramp', 'ScheduleSpec', 'ScheduleStep', 'Serve', 'SplitShare', 'Variant'])
+    expect(Object.keys(schema.definitions).sort()).toEqual(['Clause', 'Guard', 'Ramp', 'ScheduleSpec', 'ScheduleStep', 'Serve', 'SplitShare', 'Variant'])
   })
 })
 

@@ -4,6 +4,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compileFlag, evaluate, inForce } from '../../packages/core/src/evaluation/engine.js'
+import { MODEL_VERSION } from '../../packages/core/src/flags/defaults.js'
 import { nextTransition, phaseAt, rampThreshold, timelineOf, transitionsBetween, type Timeline } from '../../packages/core/src/evaluation/schedule.js'
 import { scheduleProblem } from '../../packages/core/src/flags/model.js'
 import { durationMs } from '../../packages/core/src/flags/values.js'
@@ -187,7 +188,7 @@ describe('evaluation at an instant', () => {
   })
 
   it('a flag of a newer model than this build is unsupported, schedule or not', () => {
-    expect(evaluate(compileFlag(flagOf(ramp(1, 100), { model: 5 })), { userId: 'u' }, T0).reason).toBe('unsupported_model')
+    expect(evaluate(compileFlag(flagOf(ramp(1, 100), { model: MODEL_VERSION + 1 })), { userId: 'u' }, T0).reason).toBe('unsupported_model')
   })
 })
 

@@ -10,6 +10,8 @@ import type {
   Flag,
   FlagState,
   Ramp,
+  Guard,
+  GuardPause,
   Reason,
   Rule,
   Schedule,
@@ -37,5 +39,7 @@ it("the SDK's public types are exactly the model's", () => {
   expectTypeOf<Schedule>().toEqualTypeOf<Model.Schedule>()
   expectTypeOf<ScheduleStep>().toEqualTypeOf<Model.ScheduleStep>()
   expectTypeOf<Ramp>().toEqualTypeOf<Model.Ramp>()
+  expectTypeOf<Guard>().toEqualTypeOf<Model.Guard>()
+  expectTypeOf<GuardPause>().toEqualTypeOf<Model.GuardPause>()
   expectTypeOf<Effective>().toEqualTypeOf<Model.Effective>()
 })

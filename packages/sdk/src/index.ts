@@ -12,6 +12,8 @@ export type {
   Flag,
   FlagState,
   Ramp,
+  Guard,
+  GuardPause,
   Reason,
   Rule,
   Schedule,

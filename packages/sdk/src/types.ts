@@ -109,6 +109,32 @@ export interface Schedule {
   paused?: boolean
   /** Set by the server when the schedule is paused. */
   pausedAt?: string
+  /** The metric the server watches while the schedule runs; the SDK evaluates the flag as written and ignores it. */
+  guard?: Guard
+  /** Set by the server when the guard paused the schedule. */
+  guardPause?: GuardPause
+}
+
+/** Pauses or rolls back a schedule when `value <comparator> threshold` holds for `breaches` samples in a row. */
+export interface Guard {
+  /** `prometheus` or a name in the server's GUARD_HTTP_SOURCES. */
+  source: string
+  query: string
+  comparator: '>' | '>=' | '<' | '<='
+  threshold: number
+  /** How often the metric is read (5s at least; default 15s). */
+  interval?: string
+  /** Default 3. */
+  breaches?: number
+  /** Default true: an unreadable source holds the schedule until it reads healthy again. */
+  holdOnError?: boolean
+  action: 'pause' | 'rollback'
+}
+
+export interface GuardPause {
+  action: 'hold' | 'pause' | 'rollback'
+  at: string
+  reason: string
 }
 
 /** A scheduled flag's state and percentage at the moment it was read, and the next transition: computed, never stored. */

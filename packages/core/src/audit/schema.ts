@@ -20,6 +20,31 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 /** What a write did to a flag's schedule (server/src/flags/schedule.ts). */
 export const SCHEDULE_CHANGES = ['set', 'changed', 'paused', 'resumed', 'cleared', 'finished'] as const
 
+/** What a guard's write did (server/src/guards/runner.ts). */
+export const GUARD_WRITES = ['hold', 'pause', 'rollback', 'resume'] as const
+
+/** The evidence a guard's write carries: what it read, from where, and what it compared with. */
+export const GuardEvidence = Type.Object(
+  {
+    action: StringEnum(GUARD_WRITES, { description: 'hold (source unreadable), pause or rollback (tripped), resume (a hold ended)' }),
+    source: Type.String(),
+    query: Type.String(),
+    comparator: Type.String(),
+    threshold: Type.Number(),
+    samples: Type.Array(
+      Type.Object(
+        { at: Type.String({ format: 'date-time' }), value: Type.Optional(Type.Number()), error: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+      { description: 'The samples it judged, oldest first: a value, or why none could be read' },
+    ),
+    healthyAt: Type.Optional(Type.String({ format: 'date-time', description: 'A rollback: the last sample that was healthy, which it returned to' })),
+    lease: Type.Integer({ description: 'The fencing token of the guard lease the write was made under' }),
+  },
+  { additionalProperties: false },
+)
+export type GuardEvidence = Static<typeof GuardEvidence>
+
 const FieldChange = Type.Object(
   {
     before: Type.Optional(Type.Unknown()),
@@ -61,6 +86,7 @@ export const AuditEvent = Type.Object(
           'resumed, cleared, or finished (cleared once complete)',
       }),
     ),
+    guard: Type.Optional(GuardEvidence),
     computed: Type.Optional(
       Type.Literal(true, {
         description:

@@ -26,10 +26,11 @@ export type ClauseOperator = (typeof CLAUSE_OPERATORS)[number]
 
 /**
  * The newest flag model this build evaluates. A stored flag carries the model it needs (`model`):
- * 1, the four states with beta lists and a percentage; 2, rules and segments; 3, variants; 4, schedules. A flag
+ * 1, the four states with beta lists and a percentage; 2, rules and segments; 3, variants; 4, schedules; 5, a
+ * schedule's guard (which older builds could not write back). A flag
  * that needs a newer one answers `unsupported_model` rather than a wrong answer.
  */
-export const MODEL_VERSION = 4
+export const MODEL_VERSION = 5
 
 /** What a field left out of a create (or a flags file, or an SDK bootstrap) means. */
 export const FLAG_DEFAULTS = {

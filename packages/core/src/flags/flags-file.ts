@@ -8,7 +8,7 @@ import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docu
 import { toNfc } from './identity.js'
 import { scheduleProblem, settleClauses, settleRules, variantsProblem, type ModelProblem } from './model.js'
 import { Clause, MAX_CLAUSES, MAX_RULES, Rule, RULE_ID_PATTERN, type Serve } from './rules.js'
-import { Schedule, type Ramp, type ScheduleStep } from './schedule.js'
+import { GUARD_DEFAULTS, Schedule, type Guard, type Ramp, type ScheduleStep } from './schedule.js'
 import { parseInstant } from './values.js'
 import { MAX_VARIANTS, Variant } from './variants.js'
 import { byKey, FLAG_DEFAULTS, FlagCreate, MAX_BETA_IDS, MAX_ID_LENGTH, type Flag } from './schema.js'
@@ -34,9 +34,9 @@ const RuleSpec = Type.Object(
 )
 export type RuleSpec = Static<typeof RuleSpec>
 
-// The API's schedule without `pausedAt`, which the server sets when a schedule pauses: a file
-// declares whether a schedule is paused, never since when.
-const { pausedAt: _pausedAt, ...scheduleFields } = Schedule.properties
+// The API's schedule without `pausedAt` and `guardPause`, which the server sets when a schedule
+// pauses: a file declares whether a schedule is paused, never since when or why.
+const { pausedAt: _pausedAt, guardPause: _guardPause, ...scheduleFields } = Schedule.properties
 const ScheduleSpec = Type.Object(
   {
     ...scheduleFields,
@@ -220,7 +220,10 @@ const instantText = (at: string) => {
   return Number.isNaN(ms) ? at : new Date(ms).toISOString().replace('.000Z', 'Z')
 }
 
-/** A schedule in normal form: fields in the schema's order, instants in UTC, `paused` only when true, never `pausedAt`. */
+/**
+ * A schedule in normal form: fields in the schema's order, instants in UTC, a guard with its
+ * defaults spelled out, `paused` only when true, never `pausedAt` or `guardPause`.
+ */
 export function normalSchedule(schedule: ScheduleSpec): ScheduleSpec {
   const step = ({ at, state, percentage }: ScheduleStep): ScheduleStep => ({
     at: instantText(at),
@@ -237,7 +240,23 @@ export function normalSchedule(schedule: ScheduleSpec): ScheduleSpec {
   return {
     ...(schedule.steps === undefined ? {} : { steps: schedule.steps.map(step) }),
     ...(schedule.ramp === undefined ? {} : { ramp: ramp(schedule.ramp) }),
+    ...(schedule.guard === undefined ? {} : { guard: normalGuard(schedule.guard) }),
     ...(schedule.paused === true ? { paused: true } : {}),
+  }
+}
+
+/** A guard with its defaults spelled out, fields in the schema's order. */
+export function normalGuard(guard: Guard): Required<Guard> {
+  const { source, query, comparator, threshold, interval, breaches, holdOnError, action } = guard
+  return {
+    source,
+    query,
+    comparator,
+    threshold,
+    interval: interval ?? GUARD_DEFAULTS.interval,
+    breaches: breaches ?? GUARD_DEFAULTS.breaches,
+    holdOnError: holdOnError ?? GUARD_DEFAULTS.holdOnError,
+    action,
   }
 }
 

@@ -6,7 +6,7 @@ import { toNfc } from './identity.js'
 import { MAX_CLAUSE_VALUES, type Clause, type Rule, type RuleInput } from './rules.js'
 import { durationMs, parseInstant, parseSemver } from './values.js'
 import { MAX_VARIANT_VALUE_BYTES, variantType, type SplitShare, type Variant } from './variants.js'
-import { MAX_RAMP_DAYS, SCHEDULE_PAST_GRACE_MS, type Schedule } from './schedule.js'
+import { MAX_RAMP_DAYS, MIN_GUARD_INTERVAL_MS, SCHEDULE_PAST_GRACE_MS, type Guard, type Schedule } from './schedule.js'
 
 export interface ModelProblem {
   /** Relative to the rules or clauses list: `[2].clauses[0].values[1]`. */
@@ -186,6 +186,18 @@ export function variantsProblem(flag: { variants?: readonly Variant[]; offVarian
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** The longest interval a guard samples at: a guard that looks once a day does not guard a ramp. */
+const MAX_GUARD_INTERVAL_MS = 3_600_000
+
+/** A guard's problem past the schema (whether its source exists is the server's to say). */
+export function guardProblem(guard: Guard): ModelProblem | undefined {
+  if (guard.interval === undefined) return undefined
+  const interval = durationMs(guard.interval)
+  if (!(interval >= MIN_GUARD_INTERVAL_MS)) return { field: '.schedule.guard.interval', message: 'must be at least five seconds (5s)' }
+  if (interval > MAX_GUARD_INTERVAL_MS) return { field: '.schedule.guard.interval', message: 'must be at most one hour (1h)' }
+  return undefined
+}
+
 /**
  * A schedule's problem, if any: exactly one of steps and ramp, steps in time order and each setting
  * something, a ramp that ends after it starts and within MAX_RAMP_DAYS, an interval shorter than it.
@@ -196,6 +208,8 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export function scheduleProblem(schedule: Schedule, now?: number): ModelProblem | undefined {
   const { steps, ramp } = schedule
   if ((steps === undefined) === (ramp === undefined)) return { field: '.schedule', message: 'must hold exactly one of steps and ramp' }
+  const guard = schedule.guard && guardProblem(schedule.guard)
+  if (guard) return guard
   const past = (ms: number) => now !== undefined && ms < now - SCHEDULE_PAST_GRACE_MS
   if (steps !== undefined) {
     let previous = -Infinity

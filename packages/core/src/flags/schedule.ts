@@ -60,6 +60,80 @@ export const Ramp = Type.Object(
 )
 export type Ramp = Static<typeof Ramp>
 
+export const GUARD_COMPARATORS = ['>', '>=', '<', '<='] as const
+export type GuardComparator = (typeof GUARD_COMPARATORS)[number]
+export const GUARD_ACTIONS = ['pause', 'rollback'] as const
+/** What the guard did when it paused a schedule: held it (the source could not be read), or its action. */
+export const GUARD_STOPS = ['hold', ...GUARD_ACTIONS] as const
+/** The shortest interval a guard samples at; its default; its default run of breaches. */
+export const MIN_GUARD_INTERVAL_MS = 5000
+export const GUARD_DEFAULTS = { interval: '15s', breaches: 3, holdOnError: true } as const
+export const MAX_GUARD_BREACHES = 100
+/** A metric source's name: `prometheus` or one of GUARD_HTTP_SOURCES. */
+export const GUARD_SOURCE_PATTERN = '^[a-z][a-z0-9_-]{0,63}$'
+
+export const Guard = Type.Object(
+  {
+    source: Type.String({
+      pattern: GUARD_SOURCE_PATTERN,
+      description: 'A metric source the operator configured: `prometheus` (GUARD_PROMETHEUS_URL) or a name in GUARD_HTTP_SOURCES',
+      examples: ['prometheus'],
+    }),
+    query: Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'For Prometheus, a PromQL instant query that yields one number; an HTTP source receives it as `?query=`',
+      examples: ['sum(rate(http_errors_total[1m])) / sum(rate(http_requests_total[1m]))'],
+    }),
+    comparator: StringEnum(GUARD_COMPARATORS, { description: 'A sample is a breach when `value <comparator> threshold` holds' }),
+    threshold: Type.Number(),
+    interval: Type.Optional(
+      Type.String({
+        pattern: DURATION_PATTERN,
+        description: `How often the metric is read; at least 5s (default ${GUARD_DEFAULTS.interval})`,
+        examples: ['30s'],
+      }),
+    ),
+    breaches: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_GUARD_BREACHES,
+        description: `Consecutive breaching samples that trip the guard (default ${GUARD_DEFAULTS.breaches})`,
+      }),
+    ),
+    holdOnError: Type.Optional(
+      Type.Boolean({
+        description:
+          'When the source cannot be read for `breaches` samples in a row, pause the schedule until it reads healthy again, then resume it ' +
+          '(default true). An unreadable source never triggers the action',
+      }),
+    ),
+    action: StringEnum(GUARD_ACTIONS, {
+      description: 'pause: freeze the schedule where it is. rollback: pause it at the last point a sample was healthy (off when none was)',
+    }),
+  },
+  {
+    $id: 'Guard',
+    additionalProperties: false,
+    description: 'Watches a metric while the schedule runs and pauses or rolls it back when the metric goes bad; the write is audited as actor `guard`',
+    examples: [{ source: 'prometheus', query: 'job:errors:ratio5m{job="checkout"}', comparator: '>', threshold: 0.01, breaches: 3, action: 'rollback' }],
+  },
+)
+export type Guard = Static<typeof Guard>
+
+/** Set by the server when the guard paused the schedule, and dropped when it runs again. */
+export const GuardPause = Type.Object(
+  {
+    action: StringEnum(GUARD_STOPS, {
+      description: 'hold: the source could not be read (resumed by the guard once it reads healthy); pause or rollback: tripped',
+    }),
+    at: Type.String({ format: 'date-time' }),
+    reason: Type.String({ description: 'What the guard saw, in a sentence' }),
+  },
+  { $id: 'GuardPause', additionalProperties: false, description: 'Set by the server when the guard paused the schedule; ignored in input' },
+)
+export type GuardPause = Static<typeof GuardPause>
+
 export const Schedule = Type.Object(
   {
     steps: Type.Optional(Type.Array(ScheduleStep, { minItems: 1, maxItems: MAX_STEPS, description: 'In time order' })),
@@ -72,6 +146,8 @@ export const Schedule = Type.Object(
       }),
     ),
     pausedAt: Type.Optional(Type.String({ format: 'date-time', description: 'Set by the server when the schedule is paused; ignored in input' })),
+    guard: Type.Optional(Guard),
+    guardPause: Type.Optional(GuardPause),
   },
   {
     $id: 'Schedule',

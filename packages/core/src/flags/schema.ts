@@ -5,8 +5,8 @@ import { FLAG_DEFAULTS as DEFAULTS, FLAG_STATES, STICKINESS } from './defaults.j
 import { AttributeName, CLAUSE_OPERATORS, Clause, MAX_ATTRIBUTE_STRING, MAX_RULES, Rule, Rules, Serve, StoredRule, type Rule as StoredRule_ } from './rules.js'
 export type { Clause, Rule, RuleInput, Serve, ClauseOperator } from './rules.js'
 import { MAX_VARIANTS, SplitShare, Variant, variantKey } from './variants.js'
-import { Ramp, Schedule, ScheduleStep } from './schedule.js'
-export type { Schedule, ScheduleStep, Ramp } from './schedule.js'
+import { Guard, GuardPause, Ramp, Schedule, ScheduleStep } from './schedule.js'
+export type { Guard, GuardPause, Schedule, ScheduleStep, Ramp } from './schedule.js'
 export type { Variant, SplitShare, VariantType } from './variants.js'
 export { FLAG_STATES, MODEL_VERSION, STICKINESS, type FlagState, type Stickiness } from './defaults.js'
 
@@ -193,6 +193,7 @@ export function withModelDefaults(flag: Flag): Flag {
 
 /** The model a flag needs: MODEL_VERSION's history, oldest first. */
 export function modelOf(flag: Pick<Flag, 'rules' | 'variants' | 'schedule'>): number {
+  if (flag.schedule?.guard !== undefined) return 5
   if (flag.schedule !== undefined) return 4
   if (flag.variants !== undefined && flag.variants.length > 0) return 3
   return flag.rules !== undefined && flag.rules.length > 0 ? 2 : 1
@@ -386,6 +387,8 @@ export const flagSchemas = [
   Variant,
   ScheduleStep,
   Ramp,
+  Guard,
+  GuardPause,
   Schedule,
   Effective,
   Flag,
