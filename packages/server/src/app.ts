@@ -128,7 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await installSwagger(app)
 
-  await app.register(healthRoutes, { store, sync, heartbeat })
+  await app.register(healthRoutes, { store, sync, heartbeat, guards: services.guards })
   await app.register(evaluateRoutes, { flags, onEvaluated, bodyLimit: config.evaluateBodyLimit })
   await app.register(flagRoutes, { flags })
   await app.register(segmentRoutes, { segments })
@@ -139,6 +139,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(metricsRoutes, { metrics })
   await app.register(adminRoutes, { services })
 
-  await app.register(gracefulClose, { sync, store })
+  await app.register(gracefulClose, { sync, store, guards: services.guards })
   return app
 }

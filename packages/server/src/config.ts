@@ -1,4 +1,5 @@
 // The service configuration: one schema for the environment, and the only reader of process.env.
+import { GUARD_SOURCE_PATTERN } from '@switchyard/core/flags/schedule'
 import { MAX_SEGMENT_MEMBERS, SEGMENT_INLINE_MAX_DEFAULT } from '@switchyard/core/segments/schema'
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
@@ -46,6 +47,9 @@ const EnvSchema = Type.Object({
   STREAM_MAX_PER_ADDRESS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   // Exact browser origins (scheme://host[:port]), comma-separated; '*' is refused on purpose.
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,/*]+(\\s*,\\s*https?://[^\\s,/*]+)*$' })),
+  // Metric sources guards may read: set by the operator, never by a flag's editor. Either may hold credentials.
+  GUARD_PROMETHEUS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  GUARD_HTTP_SOURCES: Type.Optional(Type.String({ minLength: 1 })),
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
   AUTH_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
   // 'true', or comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed.
@@ -111,6 +115,14 @@ export interface Config {
   authFailureWindowSeconds: number
   /** Fastify's trustProxy: which proxies' X-Forwarded-For decides the client address. */
   trustProxy: boolean | string
+  /** The metric sources a guard may name: `prometheus` (GUARD_PROMETHEUS_URL) and GUARD_HTTP_SOURCES's names. */
+  guardSources: GuardSourceConfig[]
+}
+
+export interface GuardSourceConfig {
+  name: string
+  kind: 'prometheus' | 'http'
+  url: string
 }
 
 export class ConfigError extends Error {
@@ -118,7 +130,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables that carry credentials: never shown in a message, and each may be read from a file named by <NAME>_FILE. */
-const SECRETS = ['ADMIN_TOKEN', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'] as const
+const SECRETS = ['ADMIN_TOKEN', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'GUARD_PROMETHEUS_URL', 'GUARD_HTTP_SOURCES'] as const
 
 /**
  * Takes each secret given as <NAME>_FILE from its file (less one trailing newline) into `input`.
@@ -185,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = input as Env
   const notices: string[] = []
   const redis = redisTarget(e, notices)
+  const guardSources = guardSourcesOf(e)
   return {
     notices,
     port: e.PORT,
@@ -222,7 +235,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
     trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY,
+    guardSources,
   }
+}
+
+/**
+ * GUARD_PROMETHEUS_URL as the source `prometheus`, and GUARD_HTTP_SOURCES (`name=url,…`). A problem
+ * names the entry by its position and name, never its URL (which may hold credentials).
+ */
+function guardSourcesOf(e: Env): GuardSourceConfig[] {
+  const sources: GuardSourceConfig[] = []
+  if (e.GUARD_PROMETHEUS_URL !== undefined) sources.push({ name: 'prometheus', kind: 'prometheus', url: e.GUARD_PROMETHEUS_URL })
+  const problems: string[] = []
+  const entries = e.GUARD_HTTP_SOURCES === undefined ? [] : e.GUARD_HTTP_SOURCES.split(',')
+  for (const [i, entry] of entries.entries()) {
+    const at = entry.indexOf('=')
+    const name = entry.slice(0, Math.max(at, 0)).trim()
+    const url = entry.slice(at + 1).trim()
+    const which = `GUARD_HTTP_SOURCES entry ${i + 1}${name ? ` (${JSON.stringify(name)})` : ''}`
+    if (at < 0 || !new RegExp(GUARD_SOURCE_PATTERN).test(name))
+      problems.push(`${which} must be name=url with a name of a-z, 0-9, _ and - starting with a letter`)
+    else if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) problems.push(`${which} must have an http:// or https:// URL`)
+    else if (sources.some((s) => s.name === name)) {
+      problems.push(`${which} is named twice${name === 'prometheus' ? ' (prometheus is GUARD_PROMETHEUS_URL)' : ''}`)
+    } else sources.push({ name, kind: 'http', url })
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
+  return sources
 }
 
 /**

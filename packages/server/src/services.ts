@@ -15,6 +15,9 @@ import { createStore } from './store/create.js'
 import type { Store } from './store/store.js'
 import { ChangeStream } from './stream/hub.js'
 import { defaultStreamLimits } from './stream/limits.js'
+import { GUARD_LEASE, GuardRunner } from './guards/runner.js'
+import { metricSources } from './guards/sources.js'
+import { LeaseKeeper } from './replica/lease.js'
 
 export interface Switchyard {
   config: Config
@@ -28,6 +31,8 @@ export interface Switchyard {
   metrics: Metrics
   /** The store's time, which schedules are read at. */
   clock: StoreClock
+  /** Guarded schedules' watcher; only when a metric source is configured (GUARD_PROMETHEUS_URL, GUARD_HTTP_SOURCES). */
+  guards?: GuardRunner
 }
 
 /**
@@ -39,7 +44,9 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
   const revision = new AppliedRevision()
   const { writeDeadlineMs } = config
   const { registry: segments, replica: segmentReplica } = SegmentRegistry.create(store, { writeDeadlineMs, revision })
-  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision, segments, clock: clock.now })
+  const sources = metricSources(config.guardSources)
+  const guardSources = new Set(sources.keys())
+  const { registry: flags, replica: flagReplica } = FlagRegistry.create(store, { writeDeadlineMs, revision, segments, clock: clock.now, guardSources })
   segments.usedBy = (key) => flags.usingSegment(key)
   const { registry: tokens, replica: tokenReplica } = TokenRegistry.create(store, { max: config.tokensMax, writeDeadlineMs, revision })
   if (config.adminToken) tokens.setBootstrap(config.adminToken)
@@ -84,5 +91,11 @@ export async function buildServices(config: Config, log: FastifyBaseLogger, stor
     },
     segments,
   )
-  return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics, clock }
+  let guards: GuardRunner | undefined
+  if (sources.size > 0) {
+    guards = new GuardRunner(flags, sources, new LeaseKeeper(store, GUARD_LEASE, log), log, metrics.guards)
+    metrics.guardStatus = () => guards!.status()
+    sync.afterReady = () => guards!.start()
+  }
+  return { config, store, flags, segments, tokens, sync, heartbeat, stream, metrics, clock, ...(guards ? { guards } : {}) }
 }

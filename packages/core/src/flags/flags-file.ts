@@ -8,7 +8,7 @@ import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docu
 import { toNfc } from './identity.js'
 import { scheduleProblem, settleClauses, settleRules, variantsProblem, type ModelProblem } from './model.js'
 import { Clause, MAX_CLAUSES, MAX_RULES, Rule, RULE_ID_PATTERN, type Serve } from './rules.js'
-import { GUARD_DEFAULTS, Schedule, type Guard, type Ramp, type ScheduleStep } from './schedule.js'
+import { normalGuard, Schedule, type Ramp, type ScheduleStep } from './schedule.js'
 import { parseInstant } from './values.js'
 import { MAX_VARIANTS, Variant } from './variants.js'
 import { byKey, FLAG_DEFAULTS, FlagCreate, MAX_BETA_IDS, MAX_ID_LENGTH, type Flag } from './schema.js'
@@ -242,21 +242,6 @@ export function normalSchedule(schedule: ScheduleSpec): ScheduleSpec {
     ...(schedule.ramp === undefined ? {} : { ramp: ramp(schedule.ramp) }),
     ...(schedule.guard === undefined ? {} : { guard: normalGuard(schedule.guard) }),
     ...(schedule.paused === true ? { paused: true } : {}),
-  }
-}
-
-/** A guard with its defaults spelled out, fields in the schema's order. */
-export function normalGuard(guard: Guard): Required<Guard> {
-  const { source, query, comparator, threshold, interval, breaches, holdOnError, action } = guard
-  return {
-    source,
-    query,
-    comparator,
-    threshold,
-    interval: interval ?? GUARD_DEFAULTS.interval,
-    breaches: breaches ?? GUARD_DEFAULTS.breaches,
-    holdOnError: holdOnError ?? GUARD_DEFAULTS.holdOnError,
-    action,
   }
 }
 

@@ -121,6 +121,21 @@ export const Guard = Type.Object(
 )
 export type Guard = Static<typeof Guard>
 
+/** A guard with its defaults spelled out, fields in the schema's order. */
+export function normalGuard(guard: Guard): Required<Guard> {
+  const { source, query, comparator, threshold, interval, breaches, holdOnError, action } = guard
+  return {
+    source,
+    query,
+    comparator,
+    threshold,
+    interval: interval ?? GUARD_DEFAULTS.interval,
+    breaches: breaches ?? GUARD_DEFAULTS.breaches,
+    holdOnError: holdOnError ?? GUARD_DEFAULTS.holdOnError,
+    action,
+  }
+}
+
 /** Set by the server when the guard paused the schedule, and dropped when it runs again. */
 export const GuardPause = Type.Object(
   {

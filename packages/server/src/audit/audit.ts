@@ -37,10 +37,10 @@ export function builtInActor(name: BuiltInActor, requestId: string, log: Fastify
 export function draftEvent(
   actor: Actor,
   action: AuditAction,
-  target: { flag?: string; segment?: string; tokenId?: string; version?: number; schedule?: AuditDraft['schedule']; at?: number },
+  target: { flag?: string; segment?: string; tokenId?: string; version?: number; schedule?: AuditDraft['schedule']; guard?: AuditDraft['guard']; at?: number },
   changes: Record<string, FieldChange>,
 ): AuditDraft {
-  const { schedule, at, ...on } = target
+  const { schedule, guard, at, ...on } = target
   return {
     id: randomUUID(),
     type: 'audit',
@@ -52,6 +52,7 @@ export function draftEvent(
     requestId: actor.requestId,
     timestamp: new Date(at ?? Date.now()).toISOString(),
     changes,
+    ...(guard === undefined ? {} : { guard }),
   }
 }
 

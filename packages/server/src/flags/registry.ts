@@ -15,7 +15,9 @@ import { nextTransition } from '@switchyard/core/evaluation/schedule'
 import { toNfc } from '@switchyard/core/flags/identity'
 import { segmentsNamed, settleRules, variantsProblem } from '@switchyard/core/flags/model'
 import type { SegmentRegistry } from '../segments/registry.js'
-import { settleSchedule, type ScheduleChange } from './schedule.js'
+import { guardSettled, settleSchedule, type GuardDecision, type ScheduleChange } from './schedule.js'
+import type { Fence } from '../store/store.js'
+import type { GuardEvidence } from '@switchyard/core/audit/schema'
 import {
   FLAG_DEFAULTS,
   MODEL_VERSION,
@@ -63,12 +65,20 @@ export class FlagRegistry {
     private readonly applied: AppliedRevision,
     private readonly segments: SegmentRegistry | undefined,
     private readonly clock: () => number,
+    private readonly guardSources: ReadonlySet<string> | undefined,
   ) {}
 
   /** A registry, and the one handle that changes what it holds: for the StoreSync alone. `segments`: what rules name. */
   static create(
     store: Store,
-    options: { writeDeadlineMs?: number; revision?: AppliedRevision; segments?: SegmentRegistry; clock?: () => number } = {},
+    options: {
+      writeDeadlineMs?: number
+      revision?: AppliedRevision
+      segments?: SegmentRegistry
+      clock?: () => number
+      /** The metric sources a guard may name (GUARD_PROMETHEUS_URL, GUARD_HTTP_SOURCES); none: any. */
+      guardSources?: ReadonlySet<string>
+    } = {},
   ): { registry: FlagRegistry; replica: Replicated<Flag> } {
     const registry = new FlagRegistry(
       store,
@@ -76,6 +86,7 @@ export class FlagRegistry {
       options.revision ?? new AppliedRevision(),
       options.segments,
       options.clock ?? Date.now,
+      options.guardSources,
     )
     const replica: Replicated<Flag> = {
       apply: (key, flag, seq) => registry.#apply(key, flag, seq),
@@ -153,6 +164,7 @@ export class FlagRegistry {
     const now = this.clock()
     const at = new Date(now).toISOString()
     const { rules = [], schedule, ...fields } = input
+    this.checkGuardSource(schedule, 'body')
     const merged: Flag = { ...FLAG_DEFAULTS, ...fields, version: 1, createdAt: at, updatedAt: at, updatedBy: actor.name }
     const scheduled = settleSchedule(null, merged, { ...fields, schedule }, now, 'body', options.allowPast)
     const flag: Flag = this.settle(scheduled.flag, rules, 'body')
@@ -188,6 +200,7 @@ export class FlagRegistry {
     options: { allowPast?: boolean } = {},
   ): Promise<{ flag: Flag; schedule?: ScheduleChange }> {
     const { rules, schedule: _schedule, ...fields } = patch
+    this.checkGuardSource(patch.schedule, 'body')
     const release = rules === undefined ? () => {} : this.claimSegments(rules, 'body')
     let change: ScheduleChange | undefined
     try {
@@ -200,6 +213,33 @@ export class FlagRegistry {
     } finally {
       release()
     }
+  }
+
+  /**
+   * The guard's write (guards/runner.ts): its decision, on the version it judged (If-Match: a flag
+   * changed since is judged again first), fenced by its lease, with its evidence in the audit event.
+   */
+  async guard(key: string, judged: number, decision: GuardDecision, evidence: GuardEvidence, fence: Fence, actor: Actor): Promise<Flag> {
+    return this.change(
+      key,
+      actor,
+      judged,
+      (base) => {
+        if (base.schedule === undefined) throw versionMismatch(key, base.version)
+        const settled = guardSettled(base, decision, this.clock())
+        return { flag: settled.flag, schedule: settled.change }
+      },
+      { guard: evidence, fence },
+    )
+  }
+
+  /** A guard a request sets names a source this server has (400 naming the field otherwise). */
+  private checkGuardSource(schedule: FlagPatch['schedule'], body: string): void {
+    const source = schedule?.guard?.source
+    if (source === undefined || this.guardSources === undefined || this.guardSources.has(source)) return
+    const known = [...this.guardSources].sort()
+    const has = known.length === 0 ? 'none is configured (GUARD_PROMETHEUS_URL, GUARD_HTTP_SOURCES)' : `it has ${known.join(', ')}`
+    throw validationFailed(`${body}.schedule.guard.source`, `names metric source '${source}', which this server does not have: ${has}`)
   }
 
   /**
@@ -281,6 +321,7 @@ export class FlagRegistry {
     actor: Actor,
     ifMatch: number | undefined,
     apply: (base: Flag) => { flag: Flag; schedule?: ScheduleChange },
+    extra: { guard?: GuardEvidence; fence?: Fence } = {},
   ): Promise<Flag> {
     let base: Flag | null = null
     const draft = (stored: Flag) => {
@@ -291,8 +332,8 @@ export class FlagRegistry {
       const next: Flag = { ...applied.flag, key, version: from.version + 1, updatedAt: new Date(at).toISOString(), updatedBy: actor.name }
       const changes = diff(from, next, MUTABLE_FIELDS)
       if (Object.keys(changes).length === 0) return null
-      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version, schedule: applied.schedule, at }, changes)
-      return { kind: 'flag' as const, key, expectedVersion: from.version, next, audit }
+      const audit = draftEvent(actor, 'flag.updated', { flag: key, version: next.version, schedule: applied.schedule, guard: extra.guard, at }, changes)
+      return { kind: 'flag' as const, key, expectedVersion: from.version, next, audit, ...(extra.fence ? { fence: extra.fence } : {}) }
     }
     const written = await commitAndApply(this.writer(key, actor), async (conflict) => {
       base = conflict ? conflict.current : await this.base(key, ifMatch)

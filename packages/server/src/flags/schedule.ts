@@ -2,7 +2,8 @@
 // against the store's time), pause it (its phase in force written into state and percentage),
 // resume it (what is left moved later by the time it was paused), clear it (the phase in force
 // kept). A manual change of state or percentage pauses a running schedule.
-import { scheduleProblem } from '@switchyard/core/flags/model'
+import { guardProblem, scheduleProblem } from '@switchyard/core/flags/model'
+import { normalGuard, type Guard } from '@switchyard/core/flags/schedule'
 import { phaseAt, timelineOf, nextTransition } from '@switchyard/core/evaluation/schedule'
 import { durationMs, parseInstant } from '@switchyard/core/flags/values'
 import type { Effective, Flag, FlagPatch, Schedule } from '@switchyard/core/flags/schema'
@@ -46,10 +47,13 @@ function planOf(s: Schedule | undefined): string | undefined {
   })
 }
 
-/** The schedule moved later by `ms`: steps, or the ramp's start and end. */
+/** A guard in one spelling (its defaults written out), so sending the same guard again changes nothing. */
+const guardText = (guard: Guard | undefined) => (guard === undefined ? undefined : JSON.stringify(normalGuard(guard)))
+
+/** The schedule, running again, moved later by `ms`: steps, or the ramp's start and end. */
 function shifted(schedule: Schedule, ms: number): Schedule {
   const later = (at: string) => iso(parseInstant(at) + ms)
-  const { pausedAt: _, paused: __, ...rest } = schedule
+  const { pausedAt: _, paused: __, guardPause: ___, ...rest } = schedule
   if (rest.ramp) return { ...rest, ramp: { ...rest.ramp, start: later(rest.ramp.start), end: later(rest.ramp.end) } }
   return { ...rest, steps: rest.steps!.map((step) => ({ ...step, at: later(step.at) })) }
 }
@@ -88,7 +92,7 @@ export function settleSchedule(
     return { flag: merged }
   }
   const schedule = patch.schedule
-  const { pausedAt: _, ...input } = schedule
+  const { pausedAt: _, guardPause: _guardPause, ...input } = schedule
   if (planOf(schedule) !== planOf(old)) {
     const problem = scheduleProblem(input, allowPast ? undefined : now)
     if (problem) throw validationFailed(`${body}${problem.field}`, problem.message)
@@ -102,16 +106,65 @@ export function settleSchedule(
     const phase = phaseInForce({ ...base, schedule: runningPlan }, now)
     return { flag: { ...base, ...phase, ...patchedPhase(patch), schedule: { ...input, paused: true, pausedAt: iso(now) } }, change }
   }
+  // The same plan: the guard may still be added, changed or removed without touching it.
+  const guardChanged = guardText(input.guard) !== guardText(old!.guard)
+  if (guardChanged && input.guard) {
+    const problem = guardProblem(input.guard)
+    if (problem) throw validationFailed(`${body}${problem.field}`, problem.message)
+  }
+  const guarded = (s: Schedule): Schedule => {
+    const { guard: _g, ...rest } = s
+    return input.guard === undefined ? rest : { ...rest, guard: input.guard }
+  }
   const pausing = schedule.paused === true
   if (running && pausing) return { flag: { ...merged, ...frozen(), schedule: { ...input, pausedAt: iso(now) } }, change: 'paused' }
   if (!running && !pausing) {
     const pausedAt = old!.pausedAt === undefined ? now : parseInstant(old!.pausedAt)
-    return { flag: { ...merged, schedule: shifted(old!, Math.max(0, now - pausedAt)) }, change: 'resumed' }
+    return { flag: { ...merged, schedule: guarded(shifted(old!, Math.max(0, now - pausedAt))) }, change: 'resumed' }
   }
   // Unchanged: the stored schedule as it is (pausedAt is the server's). A state or percentage sent
   // with it is the flag's own, which the schedule starts from and a pause replaces: the request set
   // the schedule running, so it keeps running (what flagctl apply sends; `effective` says what is in force).
-  return { flag: { ...merged, schedule: old } }
+  // Paused by a request while the guard held it: the pause is the person's now, which the guard never resumes.
+  const kept = pausing && old!.guardPause?.action === 'hold' ? (({ guardPause: _gp, ...rest }) => rest)(old!) : old!
+  return { flag: { ...merged, schedule: guarded(kept) }, ...(guardChanged ? { change: 'changed' as const } : {}) }
+}
+
+/** What the guard writes (guards/runner.ts), and why. */
+export interface GuardDecision {
+  /** hold: the source could not be read; pause, rollback: tripped; resume: a hold ended (the source reads healthy). */
+  action: 'hold' | 'pause' | 'rollback' | 'resume'
+  reason: string
+  /** A rollback: the last instant a sample was healthy (none: the flag is turned off). */
+  healthyAt?: number
+}
+
+/**
+ * The flag after the guard's decision at `now`. A hold or pause freezes the phase in force (as a
+ * request's pause does); a rollback freezes the phase in force at the last healthy sample, and
+ * pauses the schedule at that instant, so resuming it goes on from there; with no healthy sample,
+ * the flag is turned off (`disabled`). Resuming a hold moves what is left later by the hold.
+ */
+export function guardSettled(flag: Flag, decision: GuardDecision, now: number): { flag: Flag; change: ScheduleChange } {
+  const schedule = flag.schedule!
+  if (decision.action === 'resume') {
+    const pausedAt = schedule.pausedAt === undefined ? now : parseInstant(schedule.pausedAt)
+    return { flag: { ...flag, schedule: shifted(schedule, Math.max(0, now - pausedAt)) }, change: 'resumed' }
+  }
+  const guardPause = { action: decision.action, at: iso(now), reason: decision.reason }
+  const { paused: _, pausedAt: __, guardPause: ___, ...plan } = schedule
+  const planned = { ...flag, schedule: plan }
+  let phase: Pick<Flag, 'state' | 'percentage'>
+  let pausedAt = now
+  if (decision.action !== 'rollback') phase = schedule.paused === true ? { state: flag.state, percentage: flag.percentage } : phaseInForce(flag, now)
+  else if (decision.healthyAt === undefined) phase = { state: 'disabled', percentage: flag.percentage }
+  else {
+    phase = phaseInForce(planned, decision.healthyAt)
+    pausedAt = decision.healthyAt
+  }
+  // Already held: a trip keeps the hold's instant unless it rolls back to an earlier one.
+  if (schedule.paused === true && decision.action !== 'rollback' && schedule.pausedAt !== undefined) pausedAt = parseInstant(schedule.pausedAt)
+  return { flag: { ...flag, ...phase, schedule: { ...plan, paused: true, pausedAt: iso(pausedAt), guardPause } }, change: 'paused' }
 }
 
 const patchedPhase = (patch: Pick<FlagPatch, 'state' | 'percentage'>) => ({

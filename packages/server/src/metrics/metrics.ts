@@ -10,6 +10,7 @@ import { DurationHistogram } from './duration-histogram.js'
 import { EvaluationCounter } from './evaluation-counter.js'
 import { phaseInForce } from '../flags/schedule.js'
 import { FLAG_STATES } from '@switchyard/core/flags/schema'
+import type { GuardObserver, GuardStatus } from '../guards/runner.js'
 
 // Switchyard answers in microseconds to milliseconds; the default buckets start at 5 ms.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -41,6 +42,10 @@ export class Metrics {
   readonly evaluations: EvaluationCounter
   /** Passed to StoreSync: counts what the store's notifications did to this replica. */
   readonly sync: SyncObserver
+  /** Passed to the GuardRunner: counts its samples and writes. */
+  readonly guards: GuardObserver
+  /** The guards' state (lease, sources), when guards run: read at scrape. */
+  guardStatus?: () => GuardStatus
 
   constructor({ store, flags, freshness, clock }: MetricsSources) {
     const registers = [this.registry]
@@ -128,6 +133,46 @@ export class Metrics {
       collect() {
         this.reset()
         for (const phase of scheduled()) for (const state of FLAG_STATES) this.set({ flag: phase.key, state }, phase.state === state ? 1 : 0)
+      },
+    })
+
+    const guardSamples = new Counter({
+      name: 'switchyard_guard_samples_total',
+      help: "Metric reads by guards on this replica, by source and outcome: healthy, breach (the guard's comparison held) or error (unreadable)",
+      labelNames: ['source', 'outcome'] as const,
+      registers,
+    })
+    const guardWrites = new Counter({
+      name: 'switchyard_guard_actions_total',
+      help: 'Writes by guards on this replica: hold (source unreadable), pause and rollback (tripped), resume (a hold ended)',
+      labelNames: ['action'] as const,
+      registers,
+    })
+    this.guards = {
+      sampled: (source, outcome) => guardSamples.labels(source, outcome).inc(),
+      acted: (action) => guardWrites.labels(action).inc(),
+    }
+    const guardStatus = () => this.guardStatus?.()
+    new Gauge({
+      name: 'switchyard_guard_source_up',
+      help: 'Whether the last read of each metric source by a guard succeeded (1) or failed (0); absent until one is read',
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        this.reset()
+        for (const [source, status] of Object.entries(guardStatus()?.sources ?? {})) {
+          if (status.status !== 'idle') this.set({ source }, status.status === 'ok' ? 1 : 0)
+        }
+      },
+    })
+    new Gauge({
+      name: 'switchyard_guard_lease_held',
+      help: 'Whether this replica holds the guard lease (1): only the holder reads metrics and acts',
+      registers,
+      collect() {
+        const status = guardStatus()
+        this.reset()
+        if (status) this.set(status.lease.held ? 1 : 0)
       },
     })
 

@@ -1,11 +1,13 @@
 // Graceful close: idle keep-alive connections are reaped as soon as closing begins, then the sync
-// stops and the store closes (the embedded store folds its journal and releases its lock).
+// and the guards stop (giving their lease up) and the store closes (the embedded store folds its
+// journal and releases its lock).
 import fp from 'fastify-plugin'
 import type { StoreSync } from '../replica/sync.js'
 import type { Store } from '../store/store.js'
+import type { GuardRunner } from '../guards/runner.js'
 
-export const gracefulClose = fp<{ sync: StoreSync; store: Store }>(
-  async (app, { sync, store }) => {
+export const gracefulClose = fp<{ sync: StoreSync; store: Store; guards?: GuardRunner }>(
+  async (app, { sync, store, guards }) => {
     // A keep-alive connection whose request was in flight when closing began would sit idle until
     // keepAliveTimeout once answered, holding the shutdown open: reap it as soon as it is idle.
     let closing = false
@@ -18,6 +20,7 @@ export const gracefulClose = fp<{ sync: StoreSync; store: Store }>(
     })
     app.addHook('onClose', async () => {
       sync.stop()
+      await guards?.stop()
       await store.close()
     })
   },

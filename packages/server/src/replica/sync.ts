@@ -91,6 +91,9 @@ export class StoreSync {
    * hold (until an operator recovers it), is retried (the replica stays unready meanwhile);
    * anything else, such as a corrupt data file, is fatal.
    */
+  /** Run once the state is loaded and the replica ready (the guards start then). */
+  afterReady?: () => void
+
   async start(retryMs = 1000): Promise<void> {
     this.heartbeat?.start()
     for (;;) {
@@ -104,6 +107,7 @@ export class StoreSync {
         await this.beforeReady?.(snapshot)
         this.ready = true
         this.heartbeat?.beatNow()
+        this.afterReady?.()
         this.log.info({ flags: snapshot.flags.length, store: this.store.kind }, 'store loaded')
         return
       } catch (err) {

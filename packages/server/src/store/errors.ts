@@ -37,3 +37,11 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError'
   }
 }
+
+/** A fenced write (Write's `fence`) whose lease is no longer held with its token: nothing was changed. */
+export class LeaseLostError extends Error {
+  constructor(lease: string, token: number) {
+    super(`the lease '${lease}' is no longer held with token ${token}: nothing was changed`)
+    this.name = 'LeaseLostError'
+  }
+}

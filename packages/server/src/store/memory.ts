@@ -1,7 +1,7 @@
 // The memory store: the whole contract held in process. Tests use it directly; the file store
 // extends it with durability.
 import { randomBytes } from 'node:crypto'
-import { ConflictError } from './errors.js'
+import { ConflictError, LeaseLostError } from './errors.js'
 import type { AuditEvent, AuditPage, AuditQuery } from '@switchyard/core/audit/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
@@ -107,6 +107,9 @@ export class MemoryStore implements Store {
   }
 
   private async commitNow(write: Write): Promise<Change> {
+    if (write.kind === 'flag' && write.fence && !this.leaseHeld(write.fence.lease, write.fence.token)) {
+      throw new LeaseLostError(write.fence.lease, write.fence.token)
+    }
     if (write.kind === 'flag') {
       const current = this.flags.get(write.key) ?? null
       const last = current ? 0 : (this.tombstones.get(write.key) ?? this.versionFloor)
@@ -233,6 +236,30 @@ export class MemoryStore implements Store {
       else beats.push({ ...beat, lastBeatAt: new Date(at).toISOString() })
     }
     return { counter: this.seq, epoch: this.epoch, parents: [], beats }
+  }
+
+  // Leases of the one process (the embedded store has one process by its lock), kept as Redis
+  // keeps them: a holder, a token, an expiry.
+  private readonly leases = new Map<string, { holder: string; token: number; expiresAt: number }>()
+  private leaseTokens = 0
+
+  async holdLease(name: string, ttlMs: number): Promise<number | null> {
+    const holder = this.instanceId
+    const now = Date.now()
+    const held = this.leases.get(name)
+    if (held && held.expiresAt > now && held.holder !== holder) return null
+    const token = held && held.expiresAt > now ? held.token : ++this.leaseTokens
+    this.leases.set(name, { holder, token, expiresAt: now + ttlMs })
+    return token
+  }
+
+  async releaseLease(name: string, token: number): Promise<void> {
+    if (this.leases.get(name)?.token === token) this.leases.delete(name)
+  }
+
+  private leaseHeld(name: string, token: number): boolean {
+    const held = this.leases.get(name)
+    return held !== undefined && held.token === token && held.expiresAt > Date.now()
   }
 
   health(): StoreHealth {

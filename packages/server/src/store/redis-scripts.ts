@@ -49,8 +49,38 @@ export function redisKeys(prefix: string) {
     replicaBeats: `${prefix}replica-beats`,
     /** Pub/sub channel: one message per commit, `<kind> <seq> <key or id> <origin> <epoch> <ms>`. */
     changes: `${prefix}changes`,
+    /** The fencing tokens of leases: every new holder of any lease takes the next. */
+    leaseTokens: `${prefix}lease-tokens`,
   }
 }
+
+/** Lease `name`: `<token> <holder's instance id>`, expiring (PX) unless its holder renews it. */
+export function leaseKey(prefix: string, name: string): string {
+  return `${prefix}lease:${name}`
+}
+
+/**
+ * Takes a lease no one holds, or renews it for its holder. KEYS: the lease, the token counter.
+ * ARGV: holder, TTL ms. Returns the holder's fencing token, or 0 when another holds the lease.
+ */
+export const LEASE_SCRIPT = `
+local held = redis.call('GET', KEYS[1])
+if held then
+  local token, holder = string.match(held, '^(%d+) (.*)$')
+  if holder ~= ARGV[1] then return 0 end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(token)
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token .. ' ' .. ARGV[1], 'PX', ARGV[2])
+return token
+`
+
+/** Gives a lease up when it is still `<token> <holder>` (ARGV[1]). KEYS: the lease. */
+export const RELEASE_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`
 export type RedisKeys = ReturnType<typeof redisKeys>
 
 /**
@@ -191,7 +221,8 @@ end
  * fails (the last version: with no record, what a create must continue from), or {-1} when Redis
  * reached it after the deadline, or {-2, epoch or nil} when the store is not the one the replica
  * synced from (its epoch is gone or another), or {-3, counter} when the counter is below the
- * highest seq the replica has seen: nothing is written into a store that lost data.
+ * highest seq the replica has seen: nothing is written into a store that lost data. A fenced flag
+ * write has a ninth key, its lease, and ARGV[18], the `<token> <holder>` it must still hold: else {-4}.
  */
 export const COMMIT_SCRIPT = `${HMAC_SHA1}
 local kind, id, expected, version, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -207,6 +238,8 @@ if epoch ~= ARGV[15] then return {-2, epoch} end
 -- writing now would issue a seq a second time.
 local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
 if counter < tonumber(ARGV[16]) then return {-3, counter} end
+-- A fenced flag write (switchyardCommitFenced): only while its lease is still the one it was made under.
+if kind == 'flag' and KEYS[9] and redis.call('GET', KEYS[9]) ~= ARGV[18] then return {-4} end
 
 local current = redis.call('HGET', KEYS[2], id)
 local held = 0

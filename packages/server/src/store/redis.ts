@@ -4,7 +4,7 @@
 // segment's members live in two Redis sets and travel as what changed, never whole (but in a load).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { ConflictError, StoreDivergedError, StoreUnavailableError } from './errors.js'
+import { ConflictError, LeaseLostError, StoreDivergedError, StoreUnavailableError } from './errors.js'
 import { type AuditDraft, type AuditEvent, type AuditPage, type AuditQuery } from '@switchyard/core/audit/schema'
 import type { TokenRecord } from '@switchyard/core/auth/schema'
 import type { Flag } from '@switchyard/core/flags/schema'
@@ -33,7 +33,10 @@ import {
   COMMIT_SCRIPT,
   FLEET_SCRIPT,
   HEARTBEAT_SCRIPT,
+  LEASE_SCRIPT,
+  leaseKey,
   NOTE_SCRIPT,
+  RELEASE_LEASE_SCRIPT,
   parseMessage,
   parseRecord,
   redisKeys,
@@ -101,6 +104,11 @@ type CommandConnection = Redis & {
   switchyardCommit(...args: (string | number)[]): Promise<CommitResult>
   /** The same script with a segment's two member sets as keys 9 and 10; takes its arguments as one array. */
   switchyardCommitSegment(args: (string | number)[]): Promise<CommitResult>
+  /** The same script with a flag write's lease as key 9 and its `<token> <holder>` last. */
+  switchyardCommitFenced(...args: (string | number)[]): Promise<CommitResult>
+  /** The holder's fencing token, or 0 when another holds the lease. */
+  switchyardLease(...args: (string | number)[]): Promise<number>
+  switchyardReleaseLease(...args: (string | number)[]): Promise<number>
   /** Lua nil comes back as null: the record (or null), the counter, the epoch, the audit entry's fields. */
   switchyardNote(...args: (string | number)[]): Promise<[string | null, string | null, string | null, string[]]>
   switchyardBeat(...args: (string | number)[]): Promise<string | null>
@@ -183,6 +191,9 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
     this.cmd = connect(options.target, { ...common, connectionName: `switchyard-cmd-${this.instanceId}` }) as CommandConnection
     this.cmd.defineCommand('switchyardCommit', { numberOfKeys: 8, lua: COMMIT_SCRIPT })
     this.cmd.defineCommand('switchyardCommitSegment', { numberOfKeys: 10, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardCommitFenced', { numberOfKeys: 9, lua: COMMIT_SCRIPT })
+    this.cmd.defineCommand('switchyardLease', { numberOfKeys: 2, lua: LEASE_SCRIPT })
+    this.cmd.defineCommand('switchyardReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_SCRIPT })
     this.cmd.defineCommand('switchyardNote', { numberOfKeys: 4, lua: NOTE_SCRIPT })
     this.cmd.defineCommand('switchyardBeat', { numberOfKeys: 3, lua: HEARTBEAT_SCRIPT })
     this.cmd.defineCommand('switchyardFleet', { numberOfKeys: 5, lua: FLEET_SCRIPT })
@@ -476,7 +487,10 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
         whole = committed.whole
       } else {
         const isFlag = write.kind === 'flag'
-        reply = await redis.switchyardCommit(
+        const fence = isFlag && write.fence
+        const fenceArgs = fence ? [`${fence.token} ${this.instanceId}`] : []
+        reply = await (fence ? redis.switchyardCommitFenced : redis.switchyardCommit).call(
+          redis,
           this.keys.seq,
           isFlag ? this.keys.flags : this.keys.tokens,
           this.keys.audit,
@@ -485,12 +499,14 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
           this.keys.flagVersionFloor,
           this.keys.epoch,
           this.keys.noteKey,
+          ...(fence ? [leaseKey(this.keyPrefix, fence.lease)] : []),
           write.kind,
           isFlag ? write.key : write.id,
           isFlag ? String(write.expectedVersion) : '',
           isFlag && write.next ? String(write.next.version) : '',
           write.next === null ? '' : JSON.stringify(write.next),
           ...common(write.audit),
+          ...fenceArgs,
         )
       }
       if (reply[0] > 0 && publish === '') await this.replicate(redis, reply[1]!)
@@ -506,6 +522,7 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
       if (this.diverged) throw new StoreDivergedError(this.diverged)
       throw new StoreUnavailableError('the store was reseeded under this replica, which is taking its state over; nothing was changed, retry')
     }
+    if (seq === -4 && write.kind === 'flag' && write.fence) throw new LeaseLostError(write.fence.lease, write.fence.token)
     if (seq === -1) throw new StoreUnavailableError(`Redis did not start the write within ${this.commandTimeoutMs / 2} ms; nothing was changed`)
     if (seq === 0) {
       if (write.kind === 'segment') throw new ConflictError<SegmentHead>(current === null ? null : parseRecord<SegmentHead>(current).doc, lastVersion ?? 0)
@@ -684,6 +701,17 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
       redis.switchyardBeat(this.keys.replicas, this.keys.replicaBeats, this.keys.seq, beat.id, JSON.stringify(beat), BEAT_TTL_MS),
     )
     return Number(counter ?? 0)
+  }
+
+  async holdLease(name: string, ttlMs: number): Promise<number | null> {
+    const token = await this.run('holding the lease', (redis) =>
+      redis.switchyardLease(leaseKey(this.keyPrefix, name), this.keys.leaseTokens, this.instanceId, Math.ceil(ttlMs)),
+    )
+    return Number(token) > 0 ? Number(token) : null
+  }
+
+  async releaseLease(name: string, token: number): Promise<void> {
+    await this.run('releasing the lease', (redis) => redis.switchyardReleaseLease(leaseKey(this.keyPrefix, name), `${token} ${this.instanceId}`))
   }
 
   async fleet(): Promise<StoreFleet> {

@@ -36,7 +36,7 @@ export interface Snapshot {
  * raises a floor that every key without a tombstone continues from instead of 0.
  */
 export type Write =
-  | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft }
+  | { kind: 'flag'; key: string; expectedVersion: number; next: Flag | null; audit: AuditDraft; fence?: Fence }
   | { kind: 'token'; id: string; next: TokenRecord | null; audit: AuditDraft }
   | SegmentWrite
 
@@ -68,6 +68,16 @@ export interface SegmentWrite {
   head: SegmentHead | null
   members: MembersChange
   audit: AuditDraft
+}
+
+/**
+ * A lease and the fencing token its holder got (Store.holdLease): a write that carries it commits
+ * only while the lease is still held with that token, else LeaseLostError. A holder that stalled
+ * past its lease and woke up can then change nothing.
+ */
+export interface Fence {
+  lease: string
+  token: number
 }
 
 /** A committed change, as the registries apply it (locally after a commit, or from another replica). */
@@ -179,6 +189,13 @@ export interface Store {
   beat(beat: ReplicaBeat): Promise<number>
   /** The replicas whose heartbeats are live. */
   fleet(): Promise<StoreFleet>
+  /**
+   * Takes lease `name` for `ttlMs` when no one holds it, or renews it when this replica does;
+   * resolves with the fencing token (higher for every new holder) or null when another replica holds it.
+   */
+  holdLease(name: string, ttlMs: number): Promise<number | null>
+  /** Gives lease `name` up when it is still held with `token`, so another replica need not wait for it to expire. */
+  releaseLease(name: string, token: number): Promise<void>
   health(): StoreHealth
   close(): Promise<void>
 }
