@@ -1,7 +1,8 @@
 // What flagctl prints: aligned tables for people, JSON for scripts (--json), and the one-line
 // summaries of flags and field changes that tables, plans and the audit share.
 import type { FieldChange } from '@switchyard/core/audit/schema'
-import type { Clause, Explanation, Flag, FlagState, Ramp, Rule, RuleInput, ScheduleStep, Serve } from '@switchyard/core/flags/schema'
+import { GUARD_DEFAULTS } from '@switchyard/core/flags/schedule'
+import type { Clause, Explanation, Flag, FlagState, Guard, GuardPause, Ramp, Rule, RuleInput, ScheduleStep, Serve } from '@switchyard/core/flags/schema'
 import type { Segment, SegmentSummary } from '@switchyard/core/segments/schema'
 import { jsonText, splitText, variantText } from './variants.js'
 
@@ -45,7 +46,7 @@ export function flagTable(flags: readonly Flag[]): string {
     flags.map((f) => [
       f.key,
       // What is in force: a running schedule's phase, not the state it started from.
-      `${(f.effective ?? f).state}${f.schedule ? (f.schedule.paused ? ' (schedule paused)' : ' (scheduled)') : ''}`,
+      `${(f.effective ?? f).state}${f.schedule ? (f.schedule.paused ? ` (schedule ${stoppedBy(f.schedule.guardPause)})` : ' (scheduled)') : ''}`,
       (f.effective ?? f).state === 'percentage' ? `${(f.effective ?? f).percentage}% by ${f.stickiness}` : '-',
       `${count(f.betaUsers.length, 'user')}, ${count(f.betaTenants.length, 'tenant')}`,
       String(f.version),
@@ -92,6 +93,45 @@ export const stepText = (step: ScheduleStep) => `step ${step.at}: ${stepSets(ste
 /** `ramp 1% → 100% from 2030-03-02T09:00:00Z to 2030-03-09T09:00:00Z, every 1h`. */
 export const rampText = (r: Ramp) => `ramp ${r.from}% → ${r.to}% from ${r.start} to ${r.end}${r.interval === undefined ? '' : `, every ${r.interval}`}`
 
+/**
+ * A guard's parts as one line reads them (its defaults filled in): `errors > 0.01`, `on prometheus`,
+ * `every 15s`, `3 in a row`, `→ rollback`, `holds while the source is unreadable`. Plans name the parts that changed.
+ */
+export function guardParts(guard: Guard): string[] {
+  const breaches = guard.breaches ?? GUARD_DEFAULTS.breaches
+  const holds = guard.holdOnError ?? GUARD_DEFAULTS.holdOnError
+  return [
+    `${guard.query} ${guard.comparator} ${guard.threshold}`,
+    `on ${guard.source}`,
+    `every ${guard.interval ?? GUARD_DEFAULTS.interval}`,
+    breaches === 1 ? 'at the first breach' : `${breaches} in a row`,
+    `→ ${guard.action}`,
+    holds ? 'holds while the source is unreadable' : 'runs on while the source is unreadable',
+  ]
+}
+
+/** `errors > 0.01 on prometheus, every 15s, 3 in a row → rollback (holds while the source is unreadable)`. */
+export function guardText(guard: Guard): string {
+  const [expression, source, interval, breaches, action, holds] = guardParts(guard)
+  return `${expression} ${source}, ${interval}, ${breaches} ${action} (${holds})`
+}
+
+/** What the guard did, as a list says it: `paused by the guard`, `held by the guard`. */
+const guardStopped = (pause: GuardPause) => `${pause.action === 'hold' ? 'held' : 'paused'} by the guard`
+
+/** A paused schedule: `paused`, or what the guard did. */
+const stoppedBy = (pause: GuardPause | undefined) => (pause ? guardStopped(pause) : 'paused')
+
+/**
+ * What the guard did, when and why: `paused by the guard at 2030-…: rollback — <reason>`, or for a
+ * hold `held by the guard at 2030-…: the source was unreadable — <reason> (it resumes once the source reads healthy)`.
+ */
+export function guardPauseText(pause: GuardPause): string {
+  if (pause.action === 'hold')
+    return `${guardStopped(pause)} at ${pause.at}: the source was unreadable — ${pause.reason} (it resumes once the source reads healthy)`
+  return `${guardStopped(pause)} at ${pause.at}: ${pause.action} — ${pause.reason}`
+}
+
 // How long until an instant, in its two largest units: `3d 4h`, `59m 12s`, `4s`.
 const UNITS: [string, number][] = [
   ['d', 86_400_000],
@@ -121,10 +161,12 @@ function scheduleRows(flag: Flag): [string, string][] {
   const now = flag.effective
     ? `${phaseText(flag.effective.state, flag.effective.percentage)} (schedule show: the next transition)`
     : schedule.paused
-      ? 'paused: the state and percentage above'
+      ? `${stoppedBy(schedule.guardPause)}: the state and percentage above`
       : ''
   return [
     ['schedule', what],
+    ...(schedule.guard ? [['guard', guardText(schedule.guard)] as [string, string]] : []),
+    ...(schedule.guardPause ? [['', guardPauseText(schedule.guardPause)] as [string, string]] : []),
     ['in force', now],
   ]
 }

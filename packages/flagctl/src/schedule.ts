@@ -4,7 +4,7 @@ import { durationMs, parseInstant } from '@switchyard/core/flags/values'
 import { MAX_RAMP_DAYS, MAX_STEPS, SCHEDULE_PAST_GRACE_MS } from '@switchyard/core/flags/schedule'
 import type { Flag, FlagPatch, ScheduleStep, Stickiness } from '@switchyard/core/flags/schema'
 import { usageError } from './errors.js'
-import { details, phaseText, rampText, spanText, stepText } from './output.js'
+import { details, guardPauseText, guardText, phaseText, rampText, spanText, stepText } from './output.js'
 
 export interface RolloutOptions {
   ramp?: string
@@ -104,8 +104,8 @@ export const scheduleJson = (flag: Flag, change?: string) => ({
 
 /**
  * A flag's schedule for people: each step (the ones past and the one in force marked) or the
- * ramp, whether it runs, what is in force now and the next transition with how long until it
- * (measured on the service's clock, as `effective.at`).
+ * ramp, its guard, whether it runs (or what the guard did to stop it), what is in force now and
+ * the next transition with how long until it (measured on the service's clock, as `effective.at`).
  */
 export function scheduleView(flag: Flag): string {
   const schedule = flag.schedule
@@ -123,15 +123,22 @@ export function scheduleView(flag: Flag): string {
     ['flag', `${flag.key} (version ${flag.version})`],
     ...lines.map((line, i): [string, string] => [i === 0 ? 'schedule' : '', line]),
   ]
+  if (schedule.guard !== undefined) rows.push(['guard', guardText(schedule.guard)])
+  // What the guard did: the service sets it with the pause and drops it when the schedule runs again.
+  const byGuard: [string, string][] = schedule.guardPause === undefined ? [] : [['', guardPauseText(schedule.guardPause)]]
   if (schedule.paused) {
     rows.push(
       ['status', `paused${pausedAt ? ` since ${pausedAt}` : ''}: frozen (schedule resume goes on, moving what is left later by the time it was paused)`],
+      ...byGuard,
       ['now', phaseText(flag.state, flag.percentage)],
     )
     return details(rows)
   }
   const effective = flag.effective
-  rows.push(['status', effective?.next === undefined ? 'finished: nothing is left to come (schedule clear removes it, keeping what is in force)' : 'running'])
+  rows.push(
+    ['status', effective?.next === undefined ? 'finished: nothing is left to come (schedule clear removes it, keeping what is in force)' : 'running'],
+    ...byGuard,
+  )
   if (effective !== undefined) {
     rows.push(['now', `${phaseText(effective.state, effective.percentage)} (at ${effective.at})`])
     const next = effective.next
