@@ -1,6 +1,10 @@
-// flagctl's guarded rollouts without a server: how a guard and what it did read.
+// flagctl's guarded rollouts without a server: how a guard and what it did read, and the schedule
+// commands that send a schedule back keeping its guard.
 import { describe, expect, it } from 'vitest'
-import type { Flag, Guard } from '../../packages/core/src/flags/schema.js'
+import type { Flag, FlagPatch, Guard } from '../../packages/core/src/flags/schema.js'
+import type { Api } from '../../packages/flagctl/src/client.js'
+import { pauseSchedule, resumeSchedule } from '../../packages/flagctl/src/commands/schedule.js'
+import type { CommandContext } from '../../packages/flagctl/src/context.js'
 import { flagDetails, flagTable, guardText } from '../../packages/flagctl/src/output.js'
 import { scheduleView } from '../../packages/flagctl/src/schedule.js'
 
@@ -81,5 +85,34 @@ describe('the guard as flagctl shows it', () => {
     expect(flagTable([flag({ ...paused.schedule!, guardPause: { ...paused.schedule!.guardPause!, action: 'hold' } })])).toContain(
       'percentage (schedule held by the guard)',
     )
+  })
+})
+
+describe('the schedule commands keep the guard', () => {
+  const GUARD: Guard = { source: 'prometheus', query: 'errors', comparator: '>', threshold: 0.01, action: 'pause' }
+  /** A context whose API holds `flag` and records each PATCH; notes collected. */
+  function fake(flag: Flag) {
+    const sent: FlagPatch[] = []
+    const notes: string[] = []
+    const api = {
+      getFlag: async () => flag,
+      writeFlag: async (_key: string, patch: FlagPatch) => {
+        sent.push(patch)
+        return { flag: { ...flag, version: flag.version + 1 }, schedule: 'changed' }
+      },
+    } as unknown as Api
+    const ctx: CommandContext = { api, out: { emit: () => {}, print: () => {}, note: (t) => void notes.push(t) } }
+    return { ctx, sent, notes }
+  }
+
+  it('pause and resume send the schedule back with its guard', async () => {
+    const running = fake(flag({ ramp: RAMP, guard: GUARD }))
+    await pauseSchedule(running.ctx, 'copilot_v2')
+    expect(running.sent).toEqual([{ schedule: { ramp: RAMP, guard: GUARD, paused: true } }])
+    const guardPause = { action: 'pause' as const, at: '2030-03-04T10:00:00.000Z', reason: 'errors above 0.01' }
+    const stopped = fake(flag({ ramp: RAMP, guard: GUARD, paused: true, pausedAt: guardPause.at, guardPause }))
+    await resumeSchedule(stopped.ctx, 'copilot_v2')
+    expect(stopped.sent).toEqual([{ schedule: { ramp: RAMP, guard: GUARD } }])
+    expect(stopped.notes).toEqual(["resumed copilot_v2's schedule (it was paused by the guard at 2030-03-04T10:00:00.000Z: pause — errors above 0.01)"])
   })
 })

@@ -6,12 +6,15 @@ import { parseInstant } from '@switchyard/core/flags/values'
 import type { CommandContext } from '../context.js'
 import { confirm } from '../confirm.js'
 import { usageError } from '../errors.js'
-import { phaseText, spanText } from '../output.js'
+import { guardPauseText, phaseText, spanText } from '../output.js'
 import { rolloutPatch, scheduleJson, scheduleView, type RolloutOptions } from '../schedule.js'
 import { rolloutFlag } from './flags.js'
 
-/** The schedule as the service holds it, without what the service manages: what pause and resume send back. */
-const planOf = (schedule: Schedule): Schedule => (schedule.ramp !== undefined ? { ramp: schedule.ramp } : { steps: schedule.steps })
+/**
+ * The schedule as the service holds it, without what the service manages: what pause and resume
+ * send back (its guard too, which a schedule sent without one loses).
+ */
+const planOf = ({ steps, ramp, guard }: Schedule): Schedule => ({ ...(ramp !== undefined ? { ramp } : { steps }), ...(guard === undefined ? {} : { guard }) })
 
 /** `flagctl rollout KEY 25` now, or over time with --ramp or --steps. */
 export async function rollout(ctx: CommandContext, key: string, percentage: number | undefined, options: RolloutOptions): Promise<void> {
@@ -45,7 +48,8 @@ async function scheduled(ctx: CommandContext, key: string): Promise<Flag & { sch
 export async function pauseSchedule(ctx: CommandContext, key: string): Promise<void> {
   const current = await scheduled(ctx, key)
   if (current.schedule.paused) {
-    ctx.out.note(`${key}'s schedule already is paused: nothing changed`)
+    const { guardPause } = current.schedule
+    ctx.out.note(`${key}'s schedule already is paused${guardPause ? ` (${guardPauseText(guardPause)})` : ''}: nothing changed`)
     ctx.out.emit(scheduleJson(current), () => scheduleView(current))
     return
   }
@@ -63,9 +67,9 @@ export async function resumeSchedule(ctx: CommandContext, key: string): Promise<
     return
   }
   const { flag, schedule } = await ctx.api.writeFlag(key, { schedule: planOf(current.schedule) }, current.version)
-  const { pausedAt } = current.schedule
+  const { pausedAt, guardPause } = current.schedule
   const moved = pausedAt && flag.effective ? `: what is left moved ${spanText(parseInstant(flag.effective.at) - parseInstant(pausedAt))} later` : ''
-  ctx.out.note(`resumed ${key}'s schedule${moved}`)
+  ctx.out.note(`resumed ${key}'s schedule${moved}${guardPause ? ` (it was ${guardPauseText(guardPause)})` : ''}`)
   ctx.out.emit(scheduleJson(flag, schedule), () => scheduleView(flag))
 }
 
