@@ -3,6 +3,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { SCOPES } from '@switchyard/core/auth/schema'
 import { FLAG_STATES, STICKINESS } from '@switchyard/core/flags/schema'
+import { GUARD_ACTIONS, GUARD_DEFAULTS, MAX_GUARD_BREACHES } from '@switchyard/core/flags/schedule'
 import { VERSION } from '@switchyard/core/version'
 import { DEFAULT_URL } from './client.js'
 import { createContext, type CommandContext, type GlobalOptions } from './context.js'
@@ -123,6 +124,19 @@ function buildProgram(): { program: Command; exitCode(): number } {
     .option('--every <duration>', 'the time between steps, e.g. 1d')
     .option('--start <instant>', 'when the ramp or the first step starts: now (default) or an ISO-8601 instant, e.g. 2030-03-02T09:00:00Z')
     .addOption(new Option('--stickiness <field>', 'context value the rollout hashes').choices(STICKINESS))
+    .option(
+      '--guard <expression>',
+      "with --ramp or --steps: watch a metric while the schedule runs, '<query> <comparator> <number>' (>, >=, <, <=; a sample that meets it is a breach)",
+    )
+    .option('--source <name>', 'where the guard reads the metric: prometheus (default) or a source the service is configured with')
+    .addOption(
+      new Option('--action <action>', 'what a tripped guard does (default pause; rollback: back to what was in force at the last healthy sample)').choices(
+        GUARD_ACTIONS,
+      ),
+    )
+    .option('--guard-interval <duration>', `how often the guard reads the metric, 5s to 1h (default ${GUARD_DEFAULTS.interval})`)
+    .option('--breaches <n>', `breaching samples in a row that trip the guard, 1 to ${MAX_GUARD_BREACHES} (default ${GUARD_DEFAULTS.breaches})`)
+    .option('--no-hold-on-error', 'let the schedule run on while the source cannot be read (by default it holds until it reads healthy)')
     .addHelpText(
       'after',
       `
@@ -131,6 +145,9 @@ on the service's clock: no process of yours needs to keep running. Examples:
   flagctl rollout copilot_v2 25
   flagctl rollout copilot_v2 --ramp 1..100 --over 7d --interval 1h
   flagctl rollout copilot_v2 --steps 1,5,25,50,100 --every 1d --start 2030-03-02T09:00:00Z
+  flagctl rollout copilot_v2 --ramp 1..100 --over 7d --guard 'job:errors:ratio5m{job="checkout"} > 0.01' --action rollback
+The guard's query is everything before its last comparator outside brackets and quotes (PromQL for
+prometheus), and it goes in the same write as the schedule.
 flagctl schedule show|pause|resume|clear copilot_v2 follows and stops it.`,
     )
     .action(run(rollout))

@@ -1,8 +1,18 @@
-// Schedules as flagctl reads and shows them: `rollout --ramp/--steps` options made into one PATCH,
-// and the readable view of a flag's schedule that `schedule show` and every schedule command print.
+// Schedules as flagctl reads and shows them: `rollout --ramp/--steps` options (and a `--guard`) made
+// into one PATCH, and the readable view of a flag's schedule that `schedule show` and every schedule command print.
 import { durationMs, parseInstant } from '@switchyard/core/flags/values'
-import { MAX_RAMP_DAYS, MAX_STEPS, SCHEDULE_PAST_GRACE_MS } from '@switchyard/core/flags/schedule'
-import type { Flag, FlagPatch, ScheduleStep, Stickiness } from '@switchyard/core/flags/schema'
+import { guardProblem } from '@switchyard/core/flags/model'
+import {
+  GUARD_ACTIONS,
+  GUARD_COMPARATORS,
+  GUARD_SOURCE_PATTERN,
+  MAX_GUARD_BREACHES,
+  MAX_RAMP_DAYS,
+  MAX_STEPS,
+  SCHEDULE_PAST_GRACE_MS,
+  type GuardComparator,
+} from '@switchyard/core/flags/schedule'
+import type { Flag, FlagPatch, Guard, ScheduleStep, Stickiness } from '@switchyard/core/flags/schema'
 import { usageError } from './errors.js'
 import { details, guardPauseText, guardText, phaseText, rampText, spanText, stepText } from './output.js'
 
@@ -14,7 +24,22 @@ export interface RolloutOptions {
   every?: string
   start?: string
   stickiness?: Stickiness
+  /** `--guard '<query> <comparator> <number>'` and the options that go with it. */
+  guard?: string
+  source?: string
+  action?: string
+  guardInterval?: string
+  breaches?: string
+  /** `--no-hold-on-error` makes it false; commander's default for it is true. */
+  holdOnError?: boolean
 }
+
+/** The options that only go with --guard, as typed. */
+const GUARD_OPTIONS = ['--source', '--action', '--guard-interval', '--breaches', '--no-hold-on-error'] as const
+
+/** The guard options given (by name as typed): --no-hold-on-error only when it is. */
+export const guardOptionsGiven = (o: RolloutOptions): string[] =>
+  [o.source, o.action, o.guardInterval, o.breaches, o.holdOnError === false ? true : undefined].flatMap((v, i) => (v === undefined ? [] : [GUARD_OPTIONS[i]!]))
 
 const DAY_MS = 86_400_000
 
@@ -47,6 +72,89 @@ function startOf(text: string | undefined, now: number): { ms: number; now: bool
   return { ms, now: false }
 }
 
+// A threshold as people type it: 0.01, -1, .5, 1e-3 (no %, no Infinity).
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i
+const OPENS = '([{'
+const CLOSES = ')]}'
+const MAX_QUERY = 2000
+const GUARD_EXAMPLE = "e.g. --guard 'errors > 0.01'"
+
+/**
+ * `--guard 'errors > 0.01'`: the query, the comparator and the threshold. A query may hold spaces,
+ * brackets, quotes and comparators of its own (PromQL's `>` filters, `=~` matchers), so the split
+ * is at the last comparator outside brackets and quotes, which must be followed by a number alone.
+ */
+export function guardExpression(text: string): Pick<Guard, 'query' | 'comparator' | 'threshold'> {
+  let depth = 0
+  let unbalanced = false
+  let quote: string | undefined
+  let last: { at: number; op: GuardComparator } | undefined
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (quote !== undefined) {
+      if (c === '\\' && quote !== '`') i++
+      else if (c === quote) quote = undefined
+    } else if (c === '"' || c === "'" || c === '`') quote = c
+    else if (OPENS.includes(c)) depth++
+    else if (CLOSES.includes(c)) unbalanced ||= --depth < 0
+    else if (depth === 0 && (c === '<' || c === '>')) {
+      const op = (text[i + 1] === '=' ? `${c}=` : c) as GuardComparator
+      last = { at: i, op }
+      i += op.length - 1
+    }
+  }
+  unbalanced ||= depth !== 0 || quote !== undefined
+  const shape = `--guard '${text}': must be '<query> <comparator> <number>', the comparator one of ${GUARD_COMPARATORS.join(', ')}`
+  if (last === undefined) {
+    const why = unbalanced ? ' (its brackets or quotes do not close)' : ' outside brackets and quotes'
+    throw usageError(`${shape}${why}, ${GUARD_EXAMPLE}`)
+  }
+  const query = text.slice(0, last.at).trim()
+  const rest = text.slice(last.at + last.op.length).trim()
+  const threshold = Number(rest)
+  if (!NUMBER.test(rest) || !Number.isFinite(threshold)) {
+    const after = rest === '' ? 'nothing follows it' : `'${rest}' after it is not a number`
+    throw usageError(`${shape}: the last comparator is ${last.op} and ${after}, ${GUARD_EXAMPLE}`)
+  }
+  if (query === '') throw usageError(`--guard '${text}': give the query before ${last.op}, ${GUARD_EXAMPLE}`)
+  if (/[=!<>]$/.test(query)) throw usageError(`--guard '${text}': '${query.at(-1)}${last.op}' is not a comparator: use one of ${GUARD_COMPARATORS.join(', ')}`)
+  if (query.length > MAX_QUERY)
+    throw usageError(`--guard: the query is ${query.length.toLocaleString('en')} characters long; at most ${MAX_QUERY.toLocaleString('en')}`)
+  return { query, comparator: last.op, threshold }
+}
+
+/** The schedule's guard from --guard and the options that go with it; none without --guard (which those options then are refused without). */
+export function guardOf(options: RolloutOptions): { guard?: Guard } {
+  const { guard, source = 'prometheus', action = 'pause', guardInterval, breaches, holdOnError } = options
+  if (guard === undefined) {
+    const given = guardOptionsGiven(options)
+    if (given.length > 0) throw usageError(`${given[0]} goes with --guard: give the metric to watch too, ${GUARD_EXAMPLE}`)
+    return {}
+  }
+  const expression = guardExpression(guard)
+  if (!new RegExp(GUARD_SOURCE_PATTERN).test(source))
+    throw usageError(`--source ${source}: must be prometheus or the name of a metric source the service is configured with (a-z, 0-9, _ and -)`)
+  if (!(GUARD_ACTIONS as readonly string[]).includes(action)) throw usageError(`--action ${action}: must be one of ${GUARD_ACTIONS.join(', ')}`)
+  if (guardInterval !== undefined) {
+    if (Number.isNaN(durationMs(guardInterval))) throw usageError(`--guard-interval ${guardInterval}: must be a duration such as 15s, 1m or 5m`)
+    const problem = guardProblem({ source, ...expression, interval: guardInterval, action: action as Guard['action'] })
+    if (problem) throw usageError(`--guard-interval ${guardInterval}: ${problem.message}`)
+  }
+  const runs = breaches === undefined ? undefined : Number(breaches)
+  if (runs !== undefined && !(/^\d+$/.test(breaches!) && runs >= 1 && runs <= MAX_GUARD_BREACHES))
+    throw usageError(`--breaches ${breaches}: must be a whole number from 1 to ${MAX_GUARD_BREACHES}`)
+  return {
+    guard: {
+      source,
+      ...expression,
+      ...(guardInterval === undefined ? {} : { interval: guardInterval }),
+      ...(runs === undefined ? {} : { breaches: runs }),
+      ...(holdOnError === false ? { holdOnError: false } : {}),
+      action: action as Guard['action'],
+    },
+  }
+}
+
 const only = (given: Record<string, unknown>, allowed: string[], why: string) => {
   const extra = Object.keys(given).find((name) => given[name] !== undefined && !allowed.includes(name))
   if (extra !== undefined) throw usageError(`--${extra} ${why}`)
@@ -55,11 +163,13 @@ const only = (given: Record<string, unknown>, allowed: string[], why: string) =>
 /**
  * The PATCH that starts a ramp or steps at `now` (ms), or at --start. Starting now, the flag gets
  * the first percentage in the same request (state `percentage`), so nothing of it lies in the
- * past and no user waits for a clock; a later start leaves the flag as it is until then.
+ * past and no user waits for a clock; a later start leaves the flag as it is until then. With
+ * --guard, the schedule carries its guard (the defaults the service fills in left out).
  */
 export function rolloutPatch(options: RolloutOptions, now: number): FlagPatch {
   const { ramp, over, interval, steps, every, start, stickiness } = options
   const sticky = stickiness === undefined ? {} : { stickiness }
+  const guard = guardOf(options)
   if (ramp !== undefined) {
     only({ steps, every }, [], 'goes with --steps, not --ramp')
     const ends = ramp.split('..')
@@ -74,6 +184,7 @@ export function rolloutPatch(options: RolloutOptions, now: number): FlagPatch {
     const begin = startOf(start, now)
     const schedule = {
       ramp: { from, to, start: instantText(begin.ms), end: instantText(begin.ms + span), ...(interval === undefined ? {} : { interval }) },
+      ...guard,
     }
     return { ...(begin.now ? { state: 'percentage', percentage: from } : {}), ...sticky, schedule }
   }
@@ -88,7 +199,7 @@ export function rolloutPatch(options: RolloutOptions, now: number): FlagPatch {
   if (scheduled.length > MAX_STEPS) throw usageError(`--steps ${steps}: at most ${MAX_STEPS} steps${begin.now ? ' after the first' : ''}`)
   const first = begin.now ? 1 : 0
   const list: ScheduleStep[] = scheduled.map((percentage, i) => ({ at: instantText(begin.ms + (i + first) * gap), percentage }))
-  return { ...(begin.now ? { state: 'percentage', percentage: percents[0]! } : {}), ...sticky, schedule: { steps: list } }
+  return { ...(begin.now ? { state: 'percentage', percentage: percents[0]! } : {}), ...sticky, schedule: { steps: list, ...guard } }
 }
 
 /** What --json prints for every schedule command: the flag's schedule and what is in force, as the service answered. */

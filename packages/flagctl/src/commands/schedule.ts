@@ -1,4 +1,4 @@
-// The schedule commands: rollout over time (--ramp, --steps), schedule show, pause, resume, clear.
+// The schedule commands: rollout over time (--ramp, --steps, optionally --guard), schedule show, pause, resume, clear.
 // Each write reads the flag and sends its change with If-Match on the version it read; the
 // service checks the schedule itself (its 400 names the field) and says what the write did to it.
 import type { Flag, Schedule, Stickiness } from '@switchyard/core/flags/schema'
@@ -7,7 +7,7 @@ import type { CommandContext } from '../context.js'
 import { confirm } from '../confirm.js'
 import { usageError } from '../errors.js'
 import { guardPauseText, phaseText, spanText } from '../output.js'
-import { rolloutPatch, scheduleJson, scheduleView, type RolloutOptions } from '../schedule.js'
+import { guardOptionsGiven, rolloutPatch, scheduleJson, scheduleView, type RolloutOptions } from '../schedule.js'
 import { rolloutFlag } from './flags.js'
 
 /**
@@ -22,6 +22,8 @@ export async function rollout(ctx: CommandContext, key: string, percentage: numb
   if (percentage !== undefined) {
     const extra = (['ramp', 'over', 'interval', 'steps', 'every', 'start'] as const).find((o) => options[o] !== undefined)
     if (extra !== undefined) throw usageError(`--${extra} rolls out over time: give it without a percentage (e.g. --ramp 1..${percentage} --over 7d)`)
+    const guarded = options.guard !== undefined ? '--guard' : guardOptionsGiven(options)[0]
+    if (guarded !== undefined) throw usageError(`${guarded} guards a schedule: give it with --ramp or --steps, not a percentage`)
     return rolloutFlag(ctx, key, percentage, { stickiness: options.stickiness as Stickiness | undefined })
   }
   if (!overTime) throw usageError('rollout needs a percentage, --ramp from..to --over <duration>, or --steps p1,p2,… --every <duration>')
@@ -29,7 +31,10 @@ export async function rollout(ctx: CommandContext, key: string, percentage: numb
   rolloutPatch(options, Date.now())
   const current = await ctx.api.getFlag(key)
   const { flag, schedule } = await ctx.api.writeFlag(key, rolloutPatch(options, Date.now()), current.version)
-  if (schedule === 'changed') ctx.out.note(`${key}'s schedule is replaced by this one`)
+  if (schedule === 'changed') {
+    const unguarded = current.schedule?.guard !== undefined && options.guard === undefined ? ', and its guard is gone (--guard gives it one)' : ''
+    ctx.out.note(`${key}'s schedule is replaced by this one${unguarded}`)
+  }
   ctx.out.emit(scheduleJson(flag, schedule), () => scheduleView(flag))
 }
 
