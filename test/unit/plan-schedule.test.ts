@@ -132,3 +132,92 @@ describe('plan: schedules', () => {
     ])
   })
 })
+
+describe('plan: a schedule’s guard', () => {
+  const GUARD = { source: 'prometheus', query: 'errors', comparator: '>', threshold: 0.01, action: 'rollback' } as const
+  const SPELLED = { ...GUARD, interval: '15s', breaches: 3, holdOnError: true }
+  const guarded = liveFlag({ key: 'copilot_v2', model: 5, schedule: { ramp: RAMP, guard: GUARD }, effective: EFFECTIVE })
+
+  it('plans no change for the same guard, its defaults spelled out on either side or not', () => {
+    expect(planOf([guarded], [declared({ ramp: RAMP, guard: GUARD })]).steps).toEqual([])
+    expect(planOf([guarded], [declared({ ramp: RAMP, guard: SPELLED })]).steps).toEqual([])
+    const spelled = liveFlag({ key: 'copilot_v2', model: 5, schedule: { ramp: RAMP, guard: SPELLED }, effective: EFFECTIVE })
+    expect(planOf([spelled], [declared({ ramp: RAMP, guard: GUARD })]).steps).toEqual([])
+    // What the guard did is the server's, as pausedAt is.
+    const stopped = liveFlag({
+      key: 'copilot_v2',
+      model: 5,
+      percentage: 20,
+      schedule: {
+        ramp: RAMP,
+        guard: GUARD,
+        paused: true,
+        pausedAt: '2030-03-04T10:00:00.000Z',
+        guardPause: { action: 'pause', at: '2030-03-04T10:00:00.000Z', reason: 'r' },
+      },
+    })
+    expect(planOf([stopped], [declared({ ramp: RAMP, guard: GUARD, paused: true }, { percentage: 20 })]).steps).toEqual([])
+  })
+
+  it('a change of the guard alone is a change of the schedule: sent whole, shown by the parts that changed', () => {
+    const plan = planOf([guarded], [declared({ ramp: RAMP, guard: { ...GUARD, threshold: 0.02, breaches: 5 } })])
+    expect(plan.steps).toMatchObject([
+      { schedule: 'changed', patch: { state: 'percentage', percentage: 1, schedule: { ramp: RAMP, guard: { ...SPELLED, threshold: 0.02, breaches: 5 } } } },
+    ])
+    expect(renderPlan(plan, 'http://svc/', 'f.yaml')).toContain(
+      [
+        '~  copilot_v2  update  version 4: schedule changed',
+        '     ~ guard: errors > 0.02 on prometheus, every 15s, 5 in a row → rollback (holds while the source is unreadable) (was: errors > 0.01, 3 in a row)',
+      ].join('\n'),
+    )
+    expect(shown([guarded], [declared({ ramp: RAMP, guard: { ...GUARD, holdOnError: false, action: 'pause' } })])).toContain(
+      '(runs on while the source is unreadable) (was: → rollback, holds while the source is unreadable)',
+    )
+  })
+
+  it('shows a guard added, removed, set with its schedule, created and cleared', () => {
+    expect(shown([running], [declared({ ramp: RAMP, guard: GUARD })])).toContain(
+      [
+        '~  copilot_v2  update  version 4: schedule changed',
+        '     + guard: errors > 0.01 on prometheus, every 15s, 3 in a row → rollback (holds while the source is unreadable)',
+      ].join('\n'),
+    )
+    expect(shown([guarded], [declared({ ramp: RAMP })])).toContain(
+      '     - guard: errors > 0.01 on prometheus, every 15s, 3 in a row → rollback (holds while the source is unreadable)',
+    )
+    // Another ramp and another guard: the ramp's lines, then the guard's.
+    expect(shown([guarded], [declared({ ramp: { ...RAMP, to: 50 }, guard: { ...GUARD, query: 'rate(errors[5m])' } })])).toContain(
+      [
+        '     - ramp 1% → 100% from 2030-03-02T09:00:00Z to 2030-03-09T09:00:00Z',
+        '     + ramp 1% → 50% from 2030-03-02T09:00:00Z to 2030-03-09T09:00:00Z',
+        '     ~ guard: rate(errors[5m]) > 0.01 on prometheus, every 15s, 3 in a row → rollback (holds while the source is unreadable) (was: errors > 0.01)',
+      ].join('\n'),
+    )
+    const plain = liveFlag({ key: 'copilot_v2', state: 'disabled', percentage: 0 })
+    expect(shown([plain], [declared({ steps: STEPS, guard: GUARD })])).toContain(
+      ['     + step 2030-03-05T09:00:00Z: 100%', '     + guard: errors > 0.01 on prometheus, every 15s'].join('\n'),
+    )
+    expect(shown([], [declared({ ramp: RAMP, guard: GUARD }, { key: 'fresh' })])).toContain(
+      ['+  fresh  create  state="percentage" percentage=1 schedule=ramp guarded', '     + ramp 1% → 100%'].join('\n'),
+    )
+    expect(shown([guarded], [declared(undefined, { percentage: 30 })])).toContain(
+      [
+        '     - guard: errors > 0.01 on prometheus, every 15s, 3 in a row → rollback (holds while the source is unreadable)',
+        '     - schedule: the flag stays at percentage 30% (in force when read: percentage 43.428%)',
+      ].join('\n'),
+    )
+  })
+
+  it('resuming a schedule the guard paused says what the guard did', () => {
+    const guardPause = { action: 'rollback', at: '2030-03-04T10:00:00.000Z', reason: 'errors was above 0.01 for 3 samples' } as const
+    const stopped = liveFlag({ key: 'copilot_v2', model: 5, schedule: { ramp: RAMP, guard: GUARD, paused: true, pausedAt: guardPause.at, guardPause } })
+    const plan = planOf([stopped], [declared({ ramp: RAMP, guard: GUARD })])
+    expect(plan.steps).toMatchObject([{ schedule: 'resumed', guardPause }])
+    expect(renderPlan(plan, 'http://svc/', 'f.yaml')).toContain(
+      [
+        '     ~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)',
+        '       it was paused by the guard at 2030-03-04T10:00:00.000Z: rollback — errors was above 0.01 for 3 samples',
+      ].join('\n'),
+    )
+  })
+})

@@ -3,10 +3,11 @@
 import { diff, listChange } from '@switchyard/core/audit/diff'
 import type { FieldChange } from '@switchyard/core/audit/schema'
 import { segmentsNamed } from '@switchyard/core/flags/model'
-import { byKey, MUTABLE_FIELDS, type Flag, type FlagPatch } from '@switchyard/core/flags/schema'
+import { byKey, MUTABLE_FIELDS, type Flag, type FlagPatch, type Guard, type GuardPause } from '@switchyard/core/flags/schema'
 import {
   fullSegmentSpec,
   fullSpec,
+  normalGuard,
   SEGMENT_SPEC_DEFAULTS,
   SPEC_DEFAULTS,
   type FlagsFile,
@@ -19,7 +20,7 @@ import {
 import type { Segment, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
 import { usageError } from './errors.js'
 import type { Members } from './members.js'
-import { clausesText, describeChanges, phaseText, rampText, ruleText, stepSets, stepText, table } from './output.js'
+import { clausesText, describeChanges, guardParts, guardPauseText, guardText, phaseText, rampText, ruleText, stepSets, stepText, table } from './output.js'
 import { splitMoved, jsonText, variantText } from './variants.js'
 
 /** One rule's difference, by id; a rule the service has not named yet by its position (from 1). */
@@ -40,7 +41,7 @@ export type VariantChange =
 
 /**
  * What apply does to a flag's schedule, in the words the server answers with (X-Switchyard-Schedule):
- * set, changed (other steps or another ramp), paused or resumed (the same steps or ramp), cleared.
+ * set, changed (other steps or another ramp, or another guard), paused or resumed (the same steps or ramp), cleared.
  */
 export type ScheduleAction = 'set' | 'changed' | 'paused' | 'resumed' | 'cleared'
 
@@ -63,6 +64,8 @@ export type PlanStep =
       schedule?: ScheduleAction
       /** The live flag's state and percentage in force when the plan read it, when its schedule ran. */
       effective?: { state: Flag['state']; percentage: number }
+      /** Resuming a schedule its guard paused: what the guard did, when and why. */
+      guardPause?: GuardPause
     }
   | { action: 'delete'; key: string; version: number }
 
@@ -154,14 +157,18 @@ export function variantChanges(before: readonly VariantSpec[], after: readonly V
   return changes
 }
 
-/** What sending `after` over `before` does to a schedule: the plan (steps or ramp) decides set/changed/cleared, `paused` the rest. */
+/**
+ * What sending `after` over `before` does to a schedule: the plan (steps or ramp) decides
+ * set/changed/cleared, `paused` the rest; with the same plan and pause, it is the guard that changed.
+ */
 function scheduleAction(before: ScheduleSpec | undefined, after: ScheduleSpec | undefined): ScheduleAction | undefined {
   if (same(before, after)) return undefined
   if (after === undefined) return 'cleared'
   if (before === undefined) return 'set'
   const plan = (s: ScheduleSpec) => ({ steps: s.steps, ramp: s.ramp })
   if (!same(plan(before), plan(after))) return 'changed'
-  return after.paused === true ? 'paused' : 'resumed'
+  if ((before.paused === true) !== (after.paused === true)) return after.paused === true ? 'paused' : 'resumed'
+  return 'changed'
 }
 
 /**
@@ -176,7 +183,8 @@ function scheduleDetails(was: FullSpec, spec: FullSpec, live: Flag, changes: Rec
   if ((was.schedule === undefined && spec.schedule === undefined) || Object.keys(changes).every((f) => !PHASE_FIELDS.has(f))) return {}
   Object.assign(patch, { state: spec.state, percentage: spec.percentage, schedule: spec.schedule ?? null })
   const effective = live.effective && { state: live.effective.state, percentage: live.effective.percentage }
-  return { ...(action === undefined ? {} : { schedule: action }), ...(effective ? { effective } : {}) }
+  const guardPause = action === 'resumed' ? live.schedule?.guardPause : undefined
+  return { ...(action === undefined ? {} : { schedule: action }), ...(effective ? { effective } : {}), ...(guardPause ? { guardPause } : {}) }
 }
 
 const PHASE_FIELDS = new Set(['state', 'percentage', 'schedule'])
@@ -384,15 +392,33 @@ function variantTally(step: Extract<PlanStep, { action: 'update' }>): string {
   return `${tally('variants', changes)}${moved}`
 }
 
-/** A schedule a line each: its ramp, or each step; `paused` after it when it is. */
+/** A schedule a line each: its ramp, or each step; then its guard. */
 export function scheduleLines(schedule: ScheduleSpec, sign: string): string[] {
   const lines = schedule.ramp !== undefined ? [rampText(schedule.ramp)] : (schedule.steps ?? []).map(stepText)
-  return lines.map((l) => `${sign} ${l}`)
+  return [...lines, ...(schedule.guard ? [`guard: ${guardText(schedule.guard)}`] : [])].map((l) => `${sign} ${l}`)
+}
+
+/** The ramp or steps of a schedule a line each, without its guard. */
+const planLines = ({ guard: _guard, ...plan }: ScheduleSpec, sign: string) => scheduleLines(plan, sign)
+
+/**
+ * A guard added, removed, or changed: `~ guard: <the new one> (was: <its parts that changed>)`,
+ * e.g. `(was: errors > 0.01, → pause)`. Defaults spelled out or not are the same guard.
+ */
+export function guardChangeLines(before: Guard | undefined, after: Guard | undefined): string[] {
+  if (before === undefined && after === undefined) return []
+  if (before === undefined) return [`+ guard: ${guardText(after!)}`]
+  if (after === undefined) return [`- guard: ${guardText(before)}`]
+  if (same(normalGuard(before), normalGuard(after))) return []
+  const now = guardParts(after)
+  const was = guardParts(before).filter((part, i) => part !== now[i])
+  return [`~ guard: ${guardText(after)} (was: ${was.join(', ')})`]
 }
 
 /** Steps by instant: each added, removed, or setting something else (`~ step …: 25% (was: 20%)`). */
 function stepChangeLines(before: ScheduleSpec, after: ScheduleSpec): string[] {
-  if (before.steps === undefined || after.steps === undefined) return [...scheduleLines(before, '-'), ...scheduleLines(after, '+')]
+  if (same(before.steps, after.steps) && same(before.ramp, after.ramp)) return []
+  if (before.steps === undefined || after.steps === undefined) return [...planLines(before, '-'), ...planLines(after, '+')]
   const old = new Map(before.steps.map((s) => [s.at, s]))
   const now = new Set(after.steps.map((s) => s.at))
   const lines = before.steps.filter((s) => !now.has(s.at)).map((s) => `- ${stepText(s)}`)
@@ -410,15 +436,20 @@ function scheduleChangeLines(step: Extract<PlanStep, { action: 'update' }>): str
   const { before, after } = step.changes.schedule as { before: ScheduleSpec | null; after: ScheduleSpec | null }
   const stays = `${phaseText(step.patch.state!, step.patch.percentage!)}`
   const inForce = step.effective ? ` (in force when read: ${phaseText(step.effective.state, step.effective.percentage)})` : ''
+  const guard = () => guardChangeLines(before!.guard, after!.guard)
   switch (step.schedule) {
     case 'set':
       return [...scheduleLines(after!, '+'), ...(after!.paused ? [`+ paused: the flag stays at ${stays}`] : [])]
     case 'changed':
-      return [...stepChangeLines(before!, after!), ...(after!.paused ? [`~ paused: the flag stays at ${stays}`] : [])]
+      return [...stepChangeLines(before!, after!), ...guard(), ...(after!.paused ? [`~ paused: the flag stays at ${stays}`] : [])]
     case 'paused':
-      return [`~ paused: the flag stays at ${stays}${inForce}`]
+      return [...guard(), `~ paused: the flag stays at ${stays}${inForce}`]
     case 'resumed':
-      return ['~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)']
+      return [
+        ...guard(),
+        '~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)',
+        ...(step.guardPause ? [`  it was ${guardPauseText(step.guardPause)}`] : []),
+      ]
     case 'cleared':
       return [...scheduleLines(before!, '-'), `- schedule: the flag stays at ${stays}${inForce}`]
   }
@@ -457,7 +488,10 @@ function flagRow(step: PlanStep): Row {
   if (variants.length > 0) fields.push(`variants=${variants.length}`)
   if (step.flag.rules.length > 0) fields.push(`rules=${step.flag.rules.length}`)
   const schedule = step.flag.schedule
-  if (schedule !== undefined) fields.push(`schedule=${schedule.ramp ? 'ramp' : `${schedule.steps!.length} steps`}${schedule.paused ? ' (paused)' : ''}`)
+  if (schedule !== undefined)
+    fields.push(
+      `schedule=${schedule.ramp ? 'ramp' : `${schedule.steps!.length} steps`}${schedule.guard ? ' guarded' : ''}${schedule.paused ? ' (paused)' : ''}`,
+    )
   const details = [
     ...variantChangeLines(variantChanges([], variants)),
     ...ruleChangeLines(ruleChanges([], step.flag.rules)),
