@@ -112,7 +112,9 @@ export function settleSchedule(
     const problem = guardProblem(input.guard)
     if (problem) throw validationFailed(`${body}${problem.field}`, problem.message)
   }
+  // A guard sent as it is stored (its defaults spelled out or not) keeps the stored spelling.
   const guarded = (s: Schedule): Schedule => {
+    if (!guardChanged) return s
     const { guard: _g, ...rest } = s
     return input.guard === undefined ? rest : { ...rest, guard: input.guard }
   }
