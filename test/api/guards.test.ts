@@ -127,7 +127,11 @@ describe('a guard trips on `breaches` bad samples in a row', () => {
     metric = 0.5
     await sampleAt(T0 + 35 * MINUTE)
     const paused = await getFlag(app, 'checkout')
-    expect(paused).toMatchObject({ state: 'percentage', percentage: 40, schedule: { paused: true, pausedAt: at(T0 + 35 * MINUTE), guardPause: { action: 'pause' } } })
+    expect(paused).toMatchObject({
+      state: 'percentage',
+      percentage: 40,
+      schedule: { paused: true, pausedAt: at(T0 + 35 * MINUTE), guardPause: { action: 'pause' } },
+    })
     now = T0 + 2 * HOUR
     const resumed = await updateFlag(app, 'checkout', { schedule: { ...paused.schedule, paused: false } })
     expect(resumed.schedule.guardPause).toBeUndefined()
@@ -190,7 +194,7 @@ describe('what a request may set', () => {
     const unknown = await call(app, 'POST', '/flags', { body: { key: 'x', schedule: { ramp: RAMP, guard: { ...GUARD, source: 'datadog' } } } })
     expect(unknown.statusCode).toBe(400)
     expect(unknown.json()).toMatchObject({ field: 'body.schedule.guard.source' })
-    expect(unknown.json().message).toContain("it has errors")
+    expect(unknown.json().message).toContain('it has errors')
     const fast = await call(app, 'POST', '/flags', { body: { key: 'x', schedule: { ramp: RAMP, guard: { ...GUARD, interval: '4s' } } } })
     expect(fast.statusCode).toBe(400)
     expect(fast.json()).toMatchObject({ field: 'body.schedule.guard.interval' })
@@ -236,12 +240,14 @@ describe('two holders can never both act', () => {
     const { flags } = app.switchyard
     const actor = { id: 'guard', name: 'guard', requestId: 'r', log: app.log }
     const evidence = { action: 'pause' as const, source: 'errors', query: 'q', comparator: '>', threshold: 1, samples: [], lease: 1 }
-    await expect(flags.guard('checkout', flag.version, { action: 'pause', reason: 'x' }, evidence, { lease: 'guards', token: 1 }, actor)).rejects.toMatchObject({
-      code: 'VERSION_MISMATCH',
-    })
-    await expect(flags.guard('checkout', flag.version + 1, { action: 'pause', reason: 'x' }, evidence, { lease: 'guards', token: 99 }, actor)).rejects.toBeInstanceOf(
-      LeaseLostError,
+    await expect(flags.guard('checkout', flag.version, { action: 'pause', reason: 'x' }, evidence, { lease: 'guards', token: 1 }, actor)).rejects.toMatchObject(
+      {
+        code: 'VERSION_MISMATCH',
+      },
     )
+    await expect(
+      flags.guard('checkout', flag.version + 1, { action: 'pause', reason: 'x' }, evidence, { lease: 'guards', token: 99 }, actor),
+    ).rejects.toBeInstanceOf(LeaseLostError)
     expect((await getFlag(app, 'checkout')).schedule.paused).toBeUndefined()
     expect(await guardEvents()).toHaveLength(0)
   })
