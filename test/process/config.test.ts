@@ -315,3 +315,37 @@ describe('the server process', () => {
     expect(server.stderr().split(token)).toHaveLength(2)
   })
 })
+
+describe('the metric sources guards read: GUARD_PROMETHEUS_URL and GUARD_HTTP_SOURCES', () => {
+  const SECRET = 'pw-of-the-metrics-api'
+
+  it('reads Prometheus as the source `prometheus` and each name=url of GUARD_HTTP_SOURCES; none by default', () => {
+    expect(loadConfig({}).guardSources).toEqual([])
+    expect(
+      loadConfig({ GUARD_PROMETHEUS_URL: `https://u:${SECRET}@prom:9090/`, GUARD_HTTP_SOURCES: 'errors=http://m/errors?job=a , p99-latency=https://m/p99' })
+        .guardSources,
+    ).toEqual([
+      { name: 'prometheus', kind: 'prometheus', url: `https://u:${SECRET}@prom:9090/` },
+      { name: 'errors', kind: 'http', url: 'http://m/errors?job=a' },
+      { name: 'p99-latency', kind: 'http', url: 'https://m/p99' },
+    ])
+  })
+
+  it('refuses a bad entry, a name given twice and a URL that is not http(s), naming the entry and never showing a URL', () => {
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadConfig(env)
+      } catch (err) {
+        return (err as Error).message
+      }
+      throw new Error('accepted')
+    }
+    expect(problem({ GUARD_HTTP_SOURCES: `Errors=http://u:${SECRET}@m/x` })).toMatch(/GUARD_HTTP_SOURCES entry 1 \("Errors"\) must be name=url/)
+    expect(problem({ GUARD_HTTP_SOURCES: `errors=ftp://u:${SECRET}@m/x` })).toMatch(/entry 1 \("errors"\) must have an http:\/\/ or https:\/\/ URL/)
+    expect(problem({ GUARD_HTTP_SOURCES: 'a=http://m/1,a=http://m/2' })).toMatch(/entry 2 \("a"\) is named twice/)
+    expect(problem({ GUARD_PROMETHEUS_URL: 'http://p', GUARD_HTTP_SOURCES: 'prometheus=http://m/2' })).toMatch(/prometheus is GUARD_PROMETHEUS_URL/)
+    const hidden = problem({ GUARD_PROMETHEUS_URL: `prom:${SECRET}` })
+    expect(hidden).toContain('GUARD_PROMETHEUS_URL=(hidden)')
+    for (const message of [hidden, problem({ GUARD_HTTP_SOURCES: `errors=ftp://u:${SECRET}@m/x` })]) expect(message).not.toContain(SECRET)
+  })
+})

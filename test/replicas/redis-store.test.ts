@@ -3,7 +3,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Redis } from 'ioredis'
 import { AUDIT_PAGE_MAX_BYTES, type AuditDraft, type FieldChange } from '../../packages/core/src/audit/schema.js'
-import { ConflictError } from '../../packages/server/src/store/errors.js'
+import { ConflictError, LeaseLostError } from '../../packages/server/src/store/errors.js'
 import type { Flag } from '../../packages/core/src/flags/schema.js'
 import { RedisStore } from '../../packages/server/src/store/redis.js'
 import { redisKeys } from '../../packages/server/src/store/redis-scripts.js'
@@ -137,6 +137,34 @@ describe('RedisStore.commit', () => {
     ])
     expect(await neighbour.readFlag('alpha')).toBeNull()
     expect(await neighbour.load()).toEqual({ seq: 0, epoch: expect.not.stringMatching(epoch!), flags: [], tokens: [], segments: [] })
+  })
+})
+
+describe('RedisStore leases', () => {
+  it('one holder at a time, a higher fencing token for each new one, and a fenced write refused once the lease is lost', async () => {
+    const prefix = testPrefix(redis.url())
+    const [a, b] = [openStore(prefix), openStore(prefix)]
+    const first = (await a.holdLease('guards', 200))!
+    expect(first).toBeGreaterThan(0)
+    expect(await a.holdLease('guards', 200)).toBe(first)
+    expect(await b.holdLease('guards', 200)).toBeNull()
+    await a.commit({ ...putFlag('alpha', 0), fence: { lease: 'guards', token: first } })
+    // A stalls past its lease; B takes it over.
+    await eventually(async () => (await b.holdLease('guards', 5000)) !== null, 2000, 'the lease to expire and B to take it')
+    const second = (await b.holdLease('guards', 5000))!
+    expect(second).toBeGreaterThan(first)
+    const refused = await a.commit({ ...putFlag('alpha', 1, 'late'), fence: { lease: 'guards', token: first } }).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(LeaseLostError)
+    expect(await a.readFlag('alpha')).toMatchObject({ version: 1, description: '' })
+    // B's token under A's name is not B's lease either: the holder is part of the fence.
+    expect(await a.commit({ ...putFlag('alpha', 1), fence: { lease: 'guards', token: second } }).catch((err: unknown) => err)).toBeInstanceOf(LeaseLostError)
+    await b.commit({ ...putFlag('alpha', 1, 'by b'), fence: { lease: 'guards', token: second } })
+    expect((await a.readAudit({ limit: 10 })).events).toHaveLength(2)
+    // Given up, it is free at once.
+    await a.releaseLease('guards', second)
+    expect(await a.holdLease('guards', 5000)).toBeNull()
+    await b.releaseLease('guards', second)
+    expect(await a.holdLease('guards', 5000)).toBeGreaterThan(second)
   })
 })
 
