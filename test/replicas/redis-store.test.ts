@@ -140,6 +140,9 @@ describe('RedisStore.commit', () => {
   })
 })
 
+/** A flag write fenced by lease `guards` under `token`. */
+const fenced = (write: Write, token: number): Write => ({ ...(write as Extract<Write, { kind: 'flag' }>), fence: { lease: 'guards', token } })
+
 describe('RedisStore leases', () => {
   it('one holder at a time, a higher fencing token for each new one, and a fenced write refused once the lease is lost', async () => {
     const prefix = testPrefix(redis.url())
@@ -148,17 +151,17 @@ describe('RedisStore leases', () => {
     expect(first).toBeGreaterThan(0)
     expect(await a.holdLease('guards', 200)).toBe(first)
     expect(await b.holdLease('guards', 200)).toBeNull()
-    await a.commit({ ...putFlag('alpha', 0), fence: { lease: 'guards', token: first } })
+    await a.commit(fenced(putFlag('alpha', 0), first))
     // A stalls past its lease; B takes it over.
     await eventually(async () => (await b.holdLease('guards', 5000)) !== null, 2000, 'the lease to expire and B to take it')
     const second = (await b.holdLease('guards', 5000))!
     expect(second).toBeGreaterThan(first)
-    const refused = await a.commit({ ...putFlag('alpha', 1, 'late'), fence: { lease: 'guards', token: first } }).catch((err: unknown) => err)
+    const refused = await a.commit(fenced(putFlag('alpha', 1, 'late'), first)).catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(LeaseLostError)
     expect(await a.readFlag('alpha')).toMatchObject({ version: 1, description: '' })
     // B's token under A's name is not B's lease either: the holder is part of the fence.
-    expect(await a.commit({ ...putFlag('alpha', 1), fence: { lease: 'guards', token: second } }).catch((err: unknown) => err)).toBeInstanceOf(LeaseLostError)
-    await b.commit({ ...putFlag('alpha', 1, 'by b'), fence: { lease: 'guards', token: second } })
+    expect(await a.commit(fenced(putFlag('alpha', 1), second)).catch((err: unknown) => err)).toBeInstanceOf(LeaseLostError)
+    await b.commit(fenced(putFlag('alpha', 1, 'by b'), second))
     expect((await a.readAudit({ limit: 10 })).events).toHaveLength(2)
     // Given up, it is free at once.
     await a.releaseLease('guards', second)

@@ -207,17 +207,41 @@ describe('plan: a schedule’s guard', () => {
       ].join('\n'),
     )
   })
+})
 
-  it('resuming a schedule the guard paused says what the guard did', () => {
-    const guardPause = { action: 'rollback', at: '2030-03-04T10:00:00.000Z', reason: 'errors was above 0.01 for 3 samples' } as const
-    const stopped = liveFlag({ key: 'copilot_v2', model: 5, schedule: { ramp: RAMP, guard: GUARD, paused: true, pausedAt: guardPause.at, guardPause } })
-    const plan = planOf([stopped], [declared({ ramp: RAMP, guard: GUARD })])
-    expect(plan.steps).toMatchObject([{ schedule: 'resumed', guardPause }])
-    expect(renderPlan(plan, 'http://svc/', 'f.yaml')).toContain(
-      [
-        '     ~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)',
-        '       it was paused by the guard at 2030-03-04T10:00:00.000Z: rollback — errors was above 0.01 for 3 samples',
-      ].join('\n'),
+describe('plan: a schedule its guard stopped', () => {
+  const GUARD = { source: 'prometheus', query: 'errors', comparator: '>' as const, threshold: 0.01, action: 'rollback' as const }
+  const rolledBack = liveFlag({
+    key: 'copilot_v2',
+    state: 'disabled',
+    percentage: 1,
+    model: 5,
+    schedule: {
+      ramp: RAMP,
+      guard: GUARD,
+      paused: true,
+      pausedAt: '2030-03-05T09:00:00.000Z',
+      guardPause: { action: 'rollback', at: '2030-03-05T09:05:00.000Z', reason: 'errors > 0.01: 0.2, 0.3, 0.2' },
+    },
+  })
+
+  it('keeps it as the guard left it while the file keeps the plan: apply never undoes a rollback, and the plan says so', () => {
+    const plan = planOf([rolledBack], [declared({ ramp: RAMP, guard: GUARD })])
+    expect(plan.steps).toEqual([])
+    expect(plan.guarded).toEqual(['copilot_v2'])
+    expect(shown([rolledBack], [declared({ ramp: RAMP, guard: GUARD })])).toContain(
+      'Stopped by their guard, kept so (flagctl schedule resume KEY resumes one): copilot_v2',
     )
+    // Another field changes alone; the phase the guard set is not sent.
+    const described = planOf([rolledBack], [declared({ ramp: RAMP, guard: GUARD }, { description: 'checkout v2' })])
+    expect(described.steps).toMatchObject([{ patch: { description: 'checkout v2' } }])
+    expect((described.steps[0] as { patch: object }).patch).not.toHaveProperty('state')
+  })
+
+  it('a file with another plan re-plans it as any change of plan does', () => {
+    const later = { ...RAMP, end: '2030-03-19T09:00:00Z' }
+    const plan = planOf([rolledBack], [declared({ ramp: later, guard: GUARD })])
+    expect(plan.guarded).toEqual([])
+    expect(plan.steps).toMatchObject([{ schedule: 'changed', patch: { schedule: { ramp: later, guard: GUARD } } }])
   })
 })

@@ -1,13 +1,13 @@
 // plan: what `apply` must do to make the live flags and segments match a flags file. Pure: it reads
 // nothing itself, so `plan` and `apply` show and carry out exactly the same steps.
+import { normalGuard } from '@switchyard/core/flags/schedule'
 import { diff, listChange } from '@switchyard/core/audit/diff'
 import type { FieldChange } from '@switchyard/core/audit/schema'
 import { segmentsNamed } from '@switchyard/core/flags/model'
-import { byKey, MUTABLE_FIELDS, type Flag, type FlagPatch, type Guard, type GuardPause } from '@switchyard/core/flags/schema'
+import { byKey, MUTABLE_FIELDS, type Flag, type FlagPatch, type Guard } from '@switchyard/core/flags/schema'
 import {
   fullSegmentSpec,
   fullSpec,
-  normalGuard,
   SEGMENT_SPEC_DEFAULTS,
   SPEC_DEFAULTS,
   type FlagsFile,
@@ -20,7 +20,7 @@ import {
 import type { Segment, SegmentPatch, SegmentSummary } from '@switchyard/core/segments/schema'
 import { usageError } from './errors.js'
 import type { Members } from './members.js'
-import { clausesText, describeChanges, guardParts, guardPauseText, guardText, phaseText, rampText, ruleText, stepSets, stepText, table } from './output.js'
+import { clausesText, describeChanges, guardParts, guardText, phaseText, rampText, ruleText, stepSets, stepText, table } from './output.js'
 import { splitMoved, jsonText, variantText } from './variants.js'
 
 /** One rule's difference, by id; a rule the service has not named yet by its position (from 1). */
@@ -64,8 +64,6 @@ export type PlanStep =
       schedule?: ScheduleAction
       /** The live flag's state and percentage in force when the plan read it, when its schedule ran. */
       effective?: { state: Flag['state']; percentage: number }
-      /** Resuming a schedule its guard paused: what the guard did, when and why. */
-      guardPause?: GuardPause
     }
   | { action: 'delete'; key: string; version: number }
 
@@ -83,6 +81,8 @@ export interface Plan {
   steps: PlanStep[]
   /** Flags on the server that the file does not mention; left alone unless --prune. */
   unmanaged: string[]
+  /** Flags whose schedule the guard paused, rolled back or holds, kept so: a file that keeps the plan does not resume it. */
+  guarded: string[]
   segments: {
     /** Whether the file lists segments at all: without `segments:`, none is created, changed or deleted. */
     managed: boolean
@@ -183,23 +183,38 @@ function scheduleDetails(was: FullSpec, spec: FullSpec, live: Flag, changes: Rec
   if ((was.schedule === undefined && spec.schedule === undefined) || Object.keys(changes).every((f) => !PHASE_FIELDS.has(f))) return {}
   Object.assign(patch, { state: spec.state, percentage: spec.percentage, schedule: spec.schedule ?? null })
   const effective = live.effective && { state: live.effective.state, percentage: live.effective.percentage }
-  const guardPause = action === 'resumed' ? live.schedule?.guardPause : undefined
-  return { ...(action === undefined ? {} : { schedule: action }), ...(effective ? { effective } : {}), ...(guardPause ? { guardPause } : {}) }
+  return { ...(action === undefined ? {} : { schedule: action }), ...(effective ? { effective } : {}) }
 }
 
 const PHASE_FIELDS = new Set(['state', 'percentage', 'schedule'])
 
-function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { steps: PlanStep[]; unmanaged: string[] } {
+/**
+ * The file's flag as apply sends it over a schedule the guard stopped (paused, rolled back or held):
+ * while the file keeps the plan, the flag stays where the guard left it, paused, with the guard's
+ * state and percentage. Applying a file never undoes a rollback; resuming is a person's act.
+ */
+function keptByGuard(spec: FullSpec, was: FullSpec, live: Flag): FullSpec | undefined {
+  if (live.schedule?.guardPause === undefined || spec.schedule === undefined || was.schedule === undefined) return undefined
+  const plan = (s: ScheduleSpec) => ({ steps: s.steps, ramp: s.ramp })
+  if (!same(plan(spec.schedule), plan(was.schedule))) return undefined
+  return { ...spec, state: was.state, percentage: was.percentage, schedule: { ...spec.schedule, paused: true } }
+}
+
+function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { steps: PlanStep[]; unmanaged: string[]; guarded: string[] } {
   const liveByKey = new Map(live.map((f) => [f.key, f]))
   const steps: PlanStep[] = []
-  for (const spec of file.flags.map(fullSpec)) {
-    const current = liveByKey.get(spec.key)
+  const guarded: string[] = []
+  for (const declared of file.flags.map(fullSpec)) {
+    const current = liveByKey.get(declared.key)
     if (!current) {
-      steps.push({ action: 'create', key: spec.key, flag: spec })
+      steps.push({ action: 'create', key: declared.key, flag: declared })
       continue
     }
     // Both sides through fullSpec: defaults filled in, id lists compared as sets, rules in one form.
     const was = fullSpec(current)
+    const kept = keptByGuard(declared, was, current)
+    if (kept) guarded.push(declared.key)
+    const spec = kept ?? declared
     const changes = diff(was, spec, FLAG_FIELDS)
     const patch = Object.fromEntries(Object.keys(changes).map((field) => [field, spec[field as keyof FullSpec]])) as FlagPatch
     // Variants as a list in order (the order is the split's), sent whole; none is `variants: []`,
@@ -227,7 +242,7 @@ function flagSteps(live: readonly Flag[], file: FlagsFile, prune: boolean): { st
   const declared = new Set(file.flags.map((f) => f.key))
   const unmanaged = live.filter((f) => !declared.has(f.key)).sort(byKey)
   if (prune) for (const flag of unmanaged) steps.push({ action: 'delete', key: flag.key, version: flag.version })
-  return { steps: steps.sort(byKey), unmanaged: prune ? [] : unmanaged.map((f) => f.key) }
+  return { steps: steps.sort(byKey), unmanaged: prune ? [] : unmanaged.map((f) => f.key), guarded }
 }
 
 /** The ids of sorted sets (fullSegmentSpec's) `after` adds to and removes from `before`, in one pass: a segment may hold a million. */
@@ -300,7 +315,7 @@ function segmentSteps(file: FlagsFile, prune: boolean, live: LiveSegments | unde
  * on the service, or deleted by --prune.
  */
 export function computePlan(live: readonly Flag[], file: FlagsFile, prune: boolean, segments?: LiveSegments): Plan {
-  const { steps, unmanaged } = flagSteps(live, file, prune)
+  const { steps, unmanaged, guarded } = flagSteps(live, file, prune)
   const segmentPlan = segmentSteps(file, prune, segments)
   if (segments !== undefined) {
     const deleted = new Set(segmentPlan.steps.filter((s) => s.action === 'delete').map((s) => s.key))
@@ -311,7 +326,7 @@ export function computePlan(live: readonly Flag[], file: FlagsFile, prune: boole
     )
     if (missing.length > 0) throw usageError(`invalid flags file:\n${missing.join('\n')}`)
   }
-  return { steps, unmanaged, segments: segmentPlan }
+  return { steps, unmanaged, guarded, segments: segmentPlan }
 }
 
 export type Counts = Record<PlanStep['action'], number>
@@ -338,6 +353,7 @@ export function planJson(plan: Plan) {
     summary: planSummary(plan),
     steps: plan.steps,
     unmanaged: plan.unmanaged,
+    guarded: plan.guarded,
     segments: { managed: plan.segments.managed, summary: segmentSummary(plan), steps: segmentSteps, unmanaged: plan.segments.unmanaged },
   }
 }
@@ -445,11 +461,7 @@ function scheduleChangeLines(step: Extract<PlanStep, { action: 'update' }>): str
     case 'paused':
       return [...guard(), `~ paused: the flag stays at ${stays}${inForce}`]
     case 'resumed':
-      return [
-        ...guard(),
-        '~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)',
-        ...(step.guardPause ? [`  it was ${guardPauseText(step.guardPause)}`] : []),
-      ]
+      return [...guard(), '~ resumed: the server moves what is left of the schedule later by the time it was paused (export records the new instants)']
     case 'cleared':
       return [...scheduleLines(before!, '-'), `- schedule: the flag stays at ${stays}${inForce}`]
   }
@@ -579,6 +591,9 @@ export function renderPlan(plan: Plan, target: string, source: string): string {
     lines.push('', `Plan: ${summaryLine(plan, (a) => `to ${a}`)}.`)
   }
   if (plan.unmanaged.length > 0) lines.push(`Not in ${source}, left alone (--prune deletes them): ${plan.unmanaged.join(', ')}`)
+  if (plan.guarded.length > 0) {
+    lines.push(`Stopped by their guard, kept so (flagctl schedule resume KEY resumes one): ${plan.guarded.join(', ')}`)
+  }
   if (plan.segments.unmanaged.length > 0) lines.push(`Segments not in ${source}, left alone (--prune deletes them): ${plan.segments.unmanaged.join(', ')}`)
   return lines.join('\n')
 }
