@@ -1,6 +1,6 @@
 // What flagctl prints: aligned tables for people, JSON for scripts (--json), and the one-line
 // summaries of flags and field changes that tables, plans and the audit share.
-import type { FieldChange } from '@switchyard/core/audit/schema'
+import type { AuditEvent, FieldChange } from '@switchyard/core/audit/schema'
 import { GUARD_DEFAULTS } from '@switchyard/core/flags/schedule'
 import type { Clause, Explanation, Flag, FlagState, Guard, GuardPause, Ramp, Rule, RuleInput, ScheduleStep, Serve } from '@switchyard/core/flags/schema'
 import type { Segment, SegmentSummary } from '@switchyard/core/segments/schema'
@@ -275,7 +275,14 @@ export function segmentDetails(segment: Segment): string {
   ])
 }
 
-const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? `[${value.join(', ')}]` : String(value))
+const shown = (value: unknown) =>
+  typeof value === 'string'
+    ? JSON.stringify(value)
+    : Array.isArray(value)
+      ? `[${value.join(', ')}]`
+      : typeof value === 'object'
+        ? JSON.stringify(value)
+        : String(value)
 
 const cut = (ids: readonly string[] | undefined, total: number | undefined, side: string) =>
   total !== undefined && total > (ids?.length ?? 0) ? `${(total - (ids?.length ?? 0)).toLocaleString('en')} more ${side}` : ''
@@ -297,6 +304,22 @@ export function describeChanges(changes: Record<string, FieldChange>): string {
   return Object.entries(changes)
     .map(([field, change]) => describeChange(field, change))
     .join('; ')
+}
+
+/**
+ * An audit event's changes on one line: a schedule by what the write did to it (the whole schedule
+ * before and after does not fit a line), and a guard's write by what it read.
+ */
+export function auditChangesText(event: AuditEvent): string {
+  const { schedule, ...changes } = event.changes
+  const parts = [describeChanges(changes)]
+  if (schedule !== undefined) parts.push(`schedule ${event.schedule ?? 'changed'}`)
+  const guard = event.guard
+  if (guard !== undefined) {
+    const read = guard.samples.map((s) => (s.value === undefined ? `error: ${s.error}` : String(s.value)))
+    parts.push(`guard ${guard.action} (${guard.comparator} ${guard.threshold} on ${guard.source}; read ${read.join(', ')})`)
+  }
+  return parts.filter((p) => p !== '').join('; ')
 }
 
 type PercentageTrace = NonNullable<Explanation['fallthrough']>

@@ -1,7 +1,7 @@
 // The administration commands: the audit trail, tokens, and the fleet (its view and its recovery).
 import type { Scope } from '@switchyard/core/auth/schema'
 import type { CommandContext } from '../context.js'
-import { describeChanges, table } from '../output.js'
+import { auditChangesText, table } from '../output.js'
 import { usageError } from '../errors.js'
 
 export async function showAudit(ctx: CommandContext, key: string | undefined, options: { actor?: string; limit: number }): Promise<void> {
@@ -18,7 +18,7 @@ export async function showAudit(ctx: CommandContext, key: string | undefined, op
             e.action,
             e.flag ?? e.tokenId ?? '',
             e.version === undefined ? '' : String(e.version),
-            describeChanges(e.changes),
+            auditChangesText(e),
           ]),
         ),
   )
