@@ -200,7 +200,8 @@ describe('review: the guard acts when it should', () => {
 
 describe('review: bad input and bad answers', () => {
   it('refuses a threshold JSON cannot write back (1e400 is read as Infinity) with 400', async () => {
-    const body = `{"key":"x","schedule":{"ramp":${JSON.stringify(RAMP)},"guard":{"source":"errors","query":"q","comparator":">","threshold":1e400,"action":"pause"}}}`
+    const guard = '{"source":"errors","query":"q","comparator":">","threshold":1e400,"action":"pause"}'
+    const body = `{"key":"x","schedule":{"ramp":${JSON.stringify(RAMP)},"guard":${guard}}}`
     const res = await call(app, 'POST', '/flags', { body })
     expect(res.statusCode).toBe(400)
   })

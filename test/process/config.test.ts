@@ -340,7 +340,7 @@ describe('the metric sources guards read: GUARD_PROMETHEUS_URL and GUARD_HTTP_SO
       }
       throw new Error('accepted')
     }
-    expect(problem({ GUARD_HTTP_SOURCES: `Errors=http://u:${SECRET}@m/x` })).toMatch(/GUARD_HTTP_SOURCES entry 1 \("Errors"\) must be name=url/)
+    expect(problem({ GUARD_HTTP_SOURCES: `Errors=http://u:${SECRET}@m/x` })).toMatch(/GUARD_HTTP_SOURCES entry 1 must be name=url/)
     expect(problem({ GUARD_HTTP_SOURCES: `errors=ftp://u:${SECRET}@m/x` })).toMatch(/entry 1 \("errors"\) must have an http:\/\/ or https:\/\/ URL/)
     expect(problem({ GUARD_HTTP_SOURCES: 'a=http://m/1,a=http://m/2' })).toMatch(/entry 2 \("a"\) is named twice/)
     expect(problem({ GUARD_PROMETHEUS_URL: 'http://p', GUARD_HTTP_SOURCES: 'prometheus=http://m/2' })).toMatch(/prometheus is GUARD_PROMETHEUS_URL/)

@@ -2,7 +2,7 @@
 // every second, and guards read it through its query API at their shortest interval (5 s). A run
 // of bad samples rolls back, a single spike does nothing, a Prometheus that is gone holds the ramp
 // without acting; with two Redis replicas, the lease holder SIGKILLed mid-run is replaced within
-// 10 s, and the rollback is written once.
+// 10 s, and the rollback is written once, to where the dead holder last saw the metric healthy.
 import type { FastifyInstance } from 'fastify'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ADMIN, call, createFlag, eventually, getFlag, listAudit, spawnServer, startApp, waitReady, type ServerProcess } from '../support/helpers.js'
@@ -115,6 +115,9 @@ describe('two Redis replicas', () => {
     expect(created.status).toBe(201)
 
     // Bad from now; the holder dies once its guard is on its way (a breach or two seen, none acted on).
+    // Healthy samples first, which the holder notes in the store.
+    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS + SLACK_MS))
+    const badFrom = Date.now()
     exporter.set('checkout_errors_ratio', 0.3)
     await prometheus.waitForValue('checkout_errors_ratio', (v) => v === 0.3, 5000)
     await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS))
@@ -129,10 +132,17 @@ describe('two Redis replicas', () => {
       3 * INTERVAL_MS + SCRAPE_MS + SLACK_MS,
       'the rollback by the new holder',
     )
-    // Once, by the new holder, under its own token; off, since the new holder never saw a healthy sample.
-    const audit = JSON.parse((await clients[other]!.send('GET', '/audit?actor=guard')).body) as { events: { guard: { action: string; lease: number } }[] }
+    // Once, by the new holder, under its own token, back to where the dead holder last saw it healthy
+    // (which it noted in the store): the ramp's phase then, not off.
+    const audit = JSON.parse((await clients[other]!.send('GET', '/audit?actor=guard')).body) as {
+      events: { guard: { action: string; lease: number; healthyAt?: string } }[]
+    }
     expect(audit.events.map((e) => e.guard.action)).toEqual(['rollback'])
     expect(audit.events[0]!.guard.lease).toBeGreaterThan(firstToken)
+    expect(Date.parse(audit.events[0]!.guard.healthyAt!)).toBeLessThan(badFrom)
+    const rolledBack = JSON.parse((await clients[other]!.send('GET', '/flags/checkout')).body) as { state: string; percentage: number }
+    expect(rolledBack.state).toBe('percentage')
+    expect(rolledBack.percentage).toBeGreaterThanOrEqual(10)
     // Another interval on: still one write (the schedule is paused, so the guard watches it no more).
     await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS + SLACK_MS))
     const after = JSON.parse((await clients[other]!.send('GET', '/audit?actor=guard')).body) as { events: unknown[] }

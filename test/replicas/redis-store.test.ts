@@ -169,6 +169,18 @@ describe('RedisStore leases', () => {
     await b.releaseLease('guards', second)
     expect(await a.holdLease('guards', 5000)).toBeGreaterThan(second)
   })
+
+  it("keeps a lease's notes for the next holder: set, replaced, removed", async () => {
+    const prefix = testPrefix(redis.url())
+    const [a, b] = [openStore(prefix), openStore(prefix)]
+    expect(await b.leaseNotes('guards')).toEqual({})
+    await a.noteLease('guards', 'checkout', '{"at":1}')
+    await a.noteLease('guards', 'search', '{"at":2}')
+    await a.noteLease('guards', 'checkout', '{"at":3}')
+    await a.noteLease('guards', 'search', null)
+    expect(await b.leaseNotes('guards')).toEqual({ checkout: '{"at":3}' })
+    expect(await b.leaseNotes('other')).toEqual({})
+  })
 })
 
 describe('RedisStore notifications', () => {

@@ -247,14 +247,16 @@ function guardSourcesOf(e: Env): GuardSourceConfig[] {
   const sources: GuardSourceConfig[] = []
   if (e.GUARD_PROMETHEUS_URL !== undefined) sources.push({ name: 'prometheus', kind: 'prometheus', url: e.GUARD_PROMETHEUS_URL })
   const problems: string[] = []
-  const entries = e.GUARD_HTTP_SOURCES === undefined ? [] : e.GUARD_HTTP_SOURCES.split(',')
+  // An entry starts at a comma followed by `name=http(s)://`: a comma inside a URL stays in it.
+  const entries = e.GUARD_HTTP_SOURCES === undefined ? [] : e.GUARD_HTTP_SOURCES.split(/,(?=\s*[^,=\s]+\s*=\s*https?:\/\/)/)
+  const validName = new RegExp(GUARD_SOURCE_PATTERN)
   for (const [i, entry] of entries.entries()) {
     const at = entry.indexOf('=')
     const name = entry.slice(0, Math.max(at, 0)).trim()
     const url = entry.slice(at + 1).trim()
-    const which = `GUARD_HTTP_SOURCES entry ${i + 1}${name ? ` (${JSON.stringify(name)})` : ''}`
-    if (at < 0 || !new RegExp(GUARD_SOURCE_PATTERN).test(name))
-      problems.push(`${which} must be name=url with a name of a-z, 0-9, _ and - starting with a letter`)
+    // Only a valid name is quoted: anything else may be a piece of a URL.
+    const which = `GUARD_HTTP_SOURCES entry ${i + 1}${validName.test(name) ? ` (${JSON.stringify(name)})` : ''}`
+    if (at < 0 || !validName.test(name)) problems.push(`${which} must be name=url with a name of a-z, 0-9, _ and - starting with a letter`)
     else if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) problems.push(`${which} must have an http:// or https:// URL`)
     else if (sources.some((s) => s.name === name)) {
       problems.push(`${which} is named twice${name === 'prometheus' ? ' (prometheus is GUARD_PROMETHEUS_URL)' : ''}`)

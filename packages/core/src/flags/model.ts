@@ -191,6 +191,8 @@ const MAX_GUARD_INTERVAL_MS = 3_600_000
 
 /** A guard's problem past the schema (whether its source exists is the server's to say). */
 export function guardProblem(guard: Guard): ModelProblem | undefined {
+  // JSON reads 1e400 as Infinity, which it writes back as null.
+  if (!Number.isFinite(guard.threshold)) return { field: '.schedule.guard.threshold', message: 'must be a finite number' }
   if (guard.interval === undefined) return undefined
   const interval = durationMs(guard.interval)
   if (!(interval >= MIN_GUARD_INTERVAL_MS)) return { field: '.schedule.guard.interval', message: 'must be at least five seconds (5s)' }

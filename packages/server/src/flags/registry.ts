@@ -225,7 +225,11 @@ export class FlagRegistry {
       actor,
       judged,
       (base) => {
-        if (base.schedule === undefined) throw versionMismatch(key, base.version)
+        // Only a schedule the guard still watches: a resume only of its own hold (a person's pause is theirs).
+        const schedule = base.schedule
+        if (schedule?.guard === undefined || (decision.action === 'resume' && schedule.guardPause?.action !== 'hold')) {
+          throw versionMismatch(key, base.version)
+        }
         const settled = guardSettled(base, decision, this.clock())
         return { flag: settled.flag, schedule: settled.change }
       },

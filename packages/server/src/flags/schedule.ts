@@ -89,6 +89,8 @@ export function settleSchedule(
   if (patch.schedule === undefined) {
     // A person set the state or percentage by hand: the schedule stops where it is.
     if (running && setsPhase) return { flag: { ...merged, ...frozen(), schedule: { ...old, paused: true, pausedAt: iso(now) } }, change: 'paused' }
+    // Set by hand while the guard held it: the pause is the person's now, which the guard never resumes.
+    if (setsPhase && old?.guardPause?.action === 'hold') return { flag: { ...merged, schedule: withoutGuardPause(old) }, change: 'paused' }
     return { flag: merged }
   }
   const schedule = patch.schedule
@@ -127,10 +129,13 @@ export function settleSchedule(
   // Unchanged: the stored schedule as it is (pausedAt is the server's). A state or percentage sent
   // with it is the flag's own, which the schedule starts from and a pause replaces: the request set
   // the schedule running, so it keeps running (what flagctl apply sends; `effective` says what is in force).
-  // Paused by a request while the guard held it: the pause is the person's now, which the guard never resumes.
-  const kept = pausing && old!.guardPause?.action === 'hold' ? (({ guardPause: _gp, ...rest }) => rest)(old!) : old!
+  // Paused by a request while the guard held it: the pause is the person's now, which the guard never
+  // resumes. A request that changes the guard (flagctl apply of a new threshold) is an edit of the guard, not a pause.
+  const kept = pausing && old!.guardPause?.action === 'hold' && !guardChanged ? withoutGuardPause(old!) : old!
   return { flag: { ...merged, schedule: guarded(kept) }, ...(guardChanged ? { change: 'changed' as const } : {}) }
 }
+
+const withoutGuardPause = ({ guardPause: _, ...schedule }: Schedule): Schedule => schedule
 
 /** What the guard writes (guards/runner.ts), and why. */
 export interface GuardDecision {

@@ -3,7 +3,7 @@
 // read holds it (holdOnError) until it reads healthy again. Only the replica holding the guard
 // lease samples and writes; each write is an ordinary audited write by the actor `guard`, on the
 // version it judged (If-Match) and fenced by the lease, so two holders never both act.
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { nextTransition, timelineOf } from '@switchyard/core/evaluation/schedule'
 import { GUARD_DEFAULTS, normalGuard, type Guard, type GuardComparator } from '@switchyard/core/flags/schedule'
@@ -82,8 +82,19 @@ export function watched(flag: Flag, now: number): boolean {
   return nextTransition(timelineOf(flag)!, now) !== undefined
 }
 
+/** A guard's last healthy sample, as the lease's holder notes it for the next: the plan it was of, and when. */
+interface HealthyNote {
+  plan: string
+  at: number
+}
+
+const planHash = (plan: string) => createHash('sha256').update(plan).digest('base64url').slice(0, 22)
+
 export class GuardRunner {
   private readonly states = new Map<string, GuardState>()
+  /** The notes the lease's earlier holders left, read once per token this replica holds the lease under. */
+  private notes: { token: number; healthy: Record<string, string> } | undefined
+  private readingNotes = false
   private readonly sourceStatus = new Map<string, SourceStatus>()
   private timer: NodeJS.Timeout | undefined
   private readonly inflight = new Set<Promise<void>>()
@@ -111,7 +122,7 @@ export class GuardRunner {
 
   /** Resolves once every sample started so far has been judged (and acted on). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.inflight])
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
   }
 
   status(): GuardStatus {
@@ -128,6 +139,23 @@ export class GuardRunner {
       this.states.clear()
       return
     }
+    // A new holder first reads where its predecessors last saw each guard healthy (a rollback's target).
+    if (this.notes?.token !== fence.token) {
+      if (!this.readingNotes) {
+        this.readingNotes = true
+        const read: Promise<void> = this.lease
+          .notes()
+          .catch(() => ({}))
+          .then((healthy) => {
+            this.notes = { token: fence.token, healthy }
+            this.readingNotes = false
+            this.inflight.delete(read)
+            this.tick()
+          })
+        this.inflight.add(read)
+      }
+      return
+    }
     // The store's clock, which the schedules run by, paces the samples too.
     const now = this.flags.now()
     const seen = new Set<string>()
@@ -139,19 +167,45 @@ export class GuardRunner {
       let state = this.states.get(flag.key)
       if (state === undefined || state.plan !== plan) {
         state = { plan, nextAt: now, busy: false, breaches: 0, errors: 0, samples: [] }
+        const noted = this.healthyNoted(flag.key, plan)
+        if (noted !== undefined) state.healthyAt = noted
         this.states.set(flag.key, state)
       }
       if (state.busy || now < state.nextAt) continue
       const intervalMs = durationMs(guard.interval ?? GUARD_DEFAULTS.interval)
       state.busy = true
       state.nextAt = now + intervalMs
-      const task = this.sample(flag.key, guard, state, Math.min(5000, intervalMs - 1000)).finally(() => {
-        state.busy = false
-        this.inflight.delete(task)
-      })
+      const task = this.sample(flag.key, guard, state, Math.min(5000, intervalMs - 1000))
+        .catch((err: unknown) => this.log.error({ flag: flag.key, err: (err as Error).message }, 'guard sample failed'))
+        .finally(() => {
+          state.busy = false
+          this.inflight.delete(task)
+        })
       this.inflight.add(task)
     }
-    for (const key of this.states.keys()) if (!seen.has(key)) this.states.delete(key)
+    for (const key of this.states.keys()) {
+      if (seen.has(key)) continue
+      this.states.delete(key)
+      this.lease.note(key, null)
+    }
+  }
+
+  /** The last healthy sample a holder noted for this plan of the guard of `key`. */
+  private healthyNoted(key: string, plan: string): number | undefined {
+    const text = this.notes?.healthy[key]
+    if (text === undefined) return undefined
+    try {
+      const note = JSON.parse(text) as HealthyNote
+      return note.plan === planHash(plan) && Number.isFinite(note.at) ? note.at : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  private healthy(key: string, state: GuardState, at: number): void {
+    state.healthyAt = at
+    const note: HealthyNote = { plan: planHash(state.plan), at }
+    this.lease.note(key, JSON.stringify(note))
   }
 
   private async sample(key: string, guard: Guard, state: GuardState, timeoutMs: number): Promise<void> {
@@ -170,11 +224,13 @@ export class GuardRunner {
     if (state.samples.length > KEPT_SAMPLES) state.samples.shift()
     const breaches = guard.breaches ?? GUARD_DEFAULTS.breaches
     const held = flag.schedule.paused === true
+    // Paused by a person while the read was on its way: not the guard's to judge any more.
+    if (held && flag.schedule.guardPause?.action !== 'hold') return
     if (reading.error !== undefined) {
       this.observer?.sampled(guard.source, 'error')
       state.errors++
       this.log.warn({ flag: key, source: guard.source, error: reading.error }, 'guard could not read its metric')
-      if ((guard.holdOnError ?? GUARD_DEFAULTS.holdOnError) && !held && state.errors === breaches) {
+      if ((guard.holdOnError ?? GUARD_DEFAULTS.holdOnError) && !held && state.errors >= breaches) {
         await this.act(flag, guard, state, { action: 'hold', reason: `${guard.source} ${reading.error} (${breaches} reads in a row)` })
       }
       return
@@ -183,7 +239,7 @@ export class GuardRunner {
     if (!BREACHES[guard.comparator](reading.value, guard.threshold)) {
       this.observer?.sampled(guard.source, 'healthy')
       state.breaches = 0
-      state.healthyAt = at
+      this.healthy(key, state, at)
       if (held) await this.act(flag, guard, state, { action: 'resume', reason: `${guard.source} reads ${reading.value} again` })
       return
     }
@@ -220,7 +276,8 @@ export class GuardRunner {
       this.log.warn({ flag: flag.key, action: decision.action, reason: decision.reason, version: written.version }, `guard: ${decision.action}`)
       // A resumed schedule is a new plan (moved later): it starts healthy, as the sample that resumed it read.
       if (decision.action === 'resume' && written.schedule?.guard !== undefined) {
-        this.states.set(flag.key, { ...state, plan: planOf(written.schedule), breaches: 0, errors: 0, healthyAt: this.flags.now() })
+        Object.assign(state, { plan: planOf(written.schedule), breaches: 0, errors: 0 })
+        this.healthy(flag.key, state, this.flags.now())
       }
     } catch (err) {
       if (err instanceof AppError && err.code === 'VERSION_MISMATCH') {

@@ -21,26 +21,32 @@ export function metricSources(configs: readonly GuardSourceConfig[]): Map<string
 
 /** GET /api/v1/query: the query must come to one number (a scalar, or a vector of one series). */
 function prometheusSource({ name, url }: GuardSourceConfig): MetricSource {
-  const base = url.replace(/\/+$/, '')
   return {
     name,
     kind: 'prometheus',
     async read(query, timeoutMs) {
-      const answer = await fetchText(`${base}/api/v1/query?${new URLSearchParams({ query })}`, timeoutMs)
+      // The API's path under the URL's own (a Prometheus behind a path prefix), its query string kept.
+      const target = new URL(url)
+      target.pathname = `${target.pathname.replace(/\/+$/, '')}/api/v1/query`
+      target.searchParams.set('query', query)
+      const answer = await fetchText(target, timeoutMs)
       if (answer.error !== undefined) return answer
-      let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }
+      let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } } | null
       try {
         body = JSON.parse(answer.text) as typeof body
       } catch {
         return { error: 'answered something other than JSON' }
       }
+      if (body === null || typeof body !== 'object') return { error: 'answered JSON that is not a query result' }
       if (body.status !== 'success') return { error: `refused the query: ${String(body.error ?? body.status).slice(0, 300)}` }
       const { resultType, result } = body.data ?? {}
-      if (resultType === 'scalar') return numberOf((result as [number, string])[1])
+      // The sample of a scalar, or of a vector's one series: [time, "value"].
+      const sampleOf = (pair: unknown) => (Array.isArray(pair) && pair.length === 2 ? numberOf(pair[1]) : { error: 'answered a malformed sample' })
+      if (resultType === 'scalar') return sampleOf(result)
       if (resultType !== 'vector' || !Array.isArray(result)) return { error: `answered a ${String(resultType)}, not a vector or scalar` }
       if (result.length === 0) return { error: 'the query matched no series' }
       if (result.length > 1) return { error: `the query matched ${result.length} series: aggregate it to one (sum, max, avg…)` }
-      return numberOf((result[0] as { value: [number, string] }).value[1])
+      return sampleOf((result[0] as { value?: unknown } | null)?.value)
     },
   }
 }
@@ -53,7 +59,7 @@ function httpSource({ name, url }: GuardSourceConfig): MetricSource {
     async read(query, timeoutMs) {
       const target = new URL(url)
       target.searchParams.set('query', query)
-      const answer = await fetchText(target.href, timeoutMs)
+      const answer = await fetchText(target, timeoutMs)
       if (answer.error !== undefined) return answer
       const text = answer.text.trim()
       if (text.startsWith('{')) {
@@ -78,10 +84,19 @@ function numberOf(raw: unknown): Reading {
  * The body of a GET, or why there is none. Redirects are not followed (the operator's URL is the
  * one read); the message never holds the URL, which may carry credentials.
  */
-async function fetchText(url: string, timeoutMs: number): Promise<{ text: string; error?: undefined } | { error: string; text?: undefined }> {
+async function fetchText(url: URL, timeoutMs: number): Promise<{ text: string; error?: undefined } | { error: string; text?: undefined }> {
+  // fetch refuses a URL with credentials: they go as Basic authentication instead.
+  const headers: Record<string, string> = { accept: 'application/json, text/plain' }
+  if (url.username !== '' || url.password !== '') {
+    const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`
+    url = new URL(url)
+    url.username = ''
+    url.password = ''
+  }
   let response: Response
   try {
-    response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json, text/plain' } })
+    response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers })
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } }
     if (e.name === 'TimeoutError') return { error: `did not answer within ${timeoutMs} ms` }

@@ -19,6 +19,7 @@ export class LeaseKeeper {
   private validUntil = 0
   private timer: NodeJS.Timeout | undefined
   private busy = false
+  private stopped = false
 
   constructor(
     private readonly store: Store,
@@ -39,11 +40,16 @@ export class LeaseKeeper {
   }
 
   private async renew(): Promise<void> {
-    if (this.busy) return
+    if (this.busy || this.stopped) return
     this.busy = true
     const sent = Date.now()
     try {
       const token = await this.store.holdLease(this.name, this.timing.ttlMs)
+      // Stopped while the renewal was on its way: give back what it took.
+      if (this.stopped) {
+        if (token !== null) await this.store.releaseLease(this.name, token).catch(() => undefined)
+        return
+      }
       if (token !== this.token) {
         if (token === null) this.log.warn({ lease: this.name, token: this.token }, 'another replica holds the lease now')
         else this.log.info({ lease: this.name, token }, 'this replica holds the lease')
@@ -58,8 +64,21 @@ export class LeaseKeeper {
     }
   }
 
+  /** The notes holders of this lease left (Store.leaseNotes). */
+  notes(): Promise<Record<string, string>> {
+    return this.store.leaseNotes(this.name)
+  }
+
+  /** Leaves a note for the next holder (null removes it); a failure is only logged: a note is a help, not a promise. */
+  note(field: string, value: string | null): void {
+    this.store
+      .noteLease(this.name, field, value)
+      .catch((err: unknown) => this.log.debug({ lease: this.name, err: (err as Error).message }, 'could not write a lease note'))
+  }
+
   /** Gives the lease up, so another replica takes it at once rather than after it expires. */
   async stop(): Promise<void> {
+    this.stopped = true
     clearInterval(this.timer)
     const fence = this.fence()
     this.token = null

@@ -257,6 +257,19 @@ export class MemoryStore implements Store {
     if (this.leases.get(name)?.token === token) this.leases.delete(name)
   }
 
+  private readonly notes = new Map<string, Map<string, string>>()
+
+  async leaseNotes(name: string): Promise<Record<string, string>> {
+    return Object.fromEntries(this.notes.get(name) ?? [])
+  }
+
+  async noteLease(name: string, field: string, value: string | null): Promise<void> {
+    const notes = this.notes.get(name) ?? new Map<string, string>()
+    this.notes.set(name, notes)
+    if (value === null) notes.delete(field)
+    else notes.set(field, value)
+  }
+
   private leaseHeld(name: string, token: number): boolean {
     const held = this.leases.get(name)
     return held !== undefined && held.token === token && held.expiresAt > Date.now()

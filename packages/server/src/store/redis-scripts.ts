@@ -59,6 +59,11 @@ export function leaseKey(prefix: string, name: string): string {
   return `${prefix}lease:${name}`
 }
 
+/** Hash: the notes of lease `name`'s holders, field → value (Store.noteLease). */
+export function leaseNotesKey(prefix: string, name: string): string {
+  return `${prefix}lease-notes:${name}`
+}
+
 /**
  * Takes a lease no one holds, or renews it for its holder. KEYS: the lease, the token counter.
  * ARGV: holder, TTL ms. Returns the holder's fencing token, or 0 when another holds the lease.

@@ -35,6 +35,7 @@ import {
   HEARTBEAT_SCRIPT,
   LEASE_SCRIPT,
   leaseKey,
+  leaseNotesKey,
   NOTE_SCRIPT,
   RELEASE_LEASE_SCRIPT,
   parseMessage,
@@ -712,6 +713,15 @@ export class RedisStore implements Store, RecoverableStore, ClockedStore {
 
   async releaseLease(name: string, token: number): Promise<void> {
     await this.run('releasing the lease', (redis) => redis.switchyardReleaseLease(leaseKey(this.keyPrefix, name), `${token} ${this.instanceId}`))
+  }
+
+  async leaseNotes(name: string): Promise<Record<string, string>> {
+    return this.run('reading the lease notes', (redis) => redis.hgetall(leaseNotesKey(this.keyPrefix, name)))
+  }
+
+  async noteLease(name: string, field: string, value: string | null): Promise<void> {
+    const key = leaseNotesKey(this.keyPrefix, name)
+    await this.run('writing a lease note', (redis) => (value === null ? redis.hdel(key, field) : redis.hset(key, field, value)))
   }
 
   async fleet(): Promise<StoreFleet> {

@@ -196,6 +196,10 @@ export interface Store {
   holdLease(name: string, ttlMs: number): Promise<number | null>
   /** Gives lease `name` up when it is still held with `token`, so another replica need not wait for it to expire. */
   releaseLease(name: string, token: number): Promise<void>
+  /** Notes a lease's holder keeps for whoever holds it next (the guards' last healthy samples): field → value. */
+  leaseNotes(name: string): Promise<Record<string, string>>
+  /** Sets (or with null, removes) one note of lease `name`. */
+  noteLease(name: string, field: string, value: string | null): Promise<void>
   health(): StoreHealth
   close(): Promise<void>
 }
