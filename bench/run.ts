@@ -464,6 +464,12 @@ export async function main(): Promise<void> {
       await redis.stop()
     }
   }
+  if (want('guards')) {
+    const { guardsBench } = await import('./guards.js')
+    const r = await guardsBench()
+    rows.push(...r.rows)
+    Object.assign(results, r.results)
+  }
   if (want('redis') || want('sdk') || want('sentinel')) {
     const { redisCases } = await import('./redis-cases.js')
     await redisCases({ rows, results, want })
