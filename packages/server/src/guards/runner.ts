@@ -95,6 +95,7 @@ export class GuardRunner {
   /** The notes the lease's earlier holders left, read once per token this replica holds the lease under. */
   private notes: { token: number; healthy: Record<string, string> } | undefined
   private readingNotes = false
+  private stopped = false
   private readonly sourceStatus = new Map<string, SourceStatus>()
   private timer: NodeJS.Timeout | undefined
   private readonly inflight = new Set<Promise<void>>()
@@ -115,6 +116,7 @@ export class GuardRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     clearInterval(this.timer)
     await this.settled()
     await this.lease.stop()
@@ -135,7 +137,7 @@ export class GuardRunner {
   /** Starts a sample of every guard that is due. */
   tick(): void {
     const fence = this.lease.fence()
-    if (fence === undefined) {
+    if (fence === undefined || this.stopped) {
       this.states.clear()
       return
     }
