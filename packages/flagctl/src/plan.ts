@@ -190,11 +190,14 @@ const PHASE_FIELDS = new Set(['state', 'percentage', 'schedule'])
 
 /**
  * The file's flag as apply sends it over a schedule the guard stopped (paused, rolled back or held):
- * while the file keeps the plan, the flag stays where the guard left it, paused, with the guard's
- * state and percentage. Applying a file never undoes a rollback; resuming is a person's act.
+ * while the file keeps the plan and the guard, the flag stays where the guard left it, paused, with
+ * the guard's state and percentage. Applying a file never undoes a rollback; resuming is a person's act.
  */
 function keptByGuard(spec: FullSpec, was: FullSpec, live: Flag): FullSpec | undefined {
-  if (live.schedule?.guardPause === undefined || spec.schedule === undefined || was.schedule === undefined) return undefined
+  const stop = live.schedule?.guardPause
+  if (stop === undefined || spec.schedule === undefined || was.schedule === undefined) return undefined
+  // A file without the guard removes it, and a file that pauses a held schedule makes the pause its own: both are sent.
+  if (spec.schedule.guard === undefined || (stop.action === 'hold' && spec.schedule.paused === true)) return undefined
   const plan = (s: ScheduleSpec) => ({ steps: s.steps, ramp: s.ramp })
   if (!same(plan(spec.schedule), plan(was.schedule))) return undefined
   return { ...spec, state: was.state, percentage: was.percentage, schedule: { ...spec.schedule, paused: true } }

@@ -52,14 +52,17 @@ async function scheduled(ctx: CommandContext, key: string): Promise<Flag & { sch
 /** Freezes the flag at what its schedule has in force now. */
 export async function pauseSchedule(ctx: CommandContext, key: string): Promise<void> {
   const current = await scheduled(ctx, key)
-  if (current.schedule.paused) {
+  // Held by the guard (its source unreadable), it would resume by itself: pausing makes the pause yours.
+  const held = current.schedule.guardPause?.action === 'hold'
+  if (current.schedule.paused && !held) {
     const { guardPause } = current.schedule
     ctx.out.note(`${key}'s schedule already is paused${guardPause ? ` (${guardPauseText(guardPause)})` : ''}: nothing changed`)
     ctx.out.emit(scheduleJson(current), () => scheduleView(current))
     return
   }
   const { flag, schedule } = await ctx.api.writeFlag(key, { schedule: { ...planOf(current.schedule), paused: true } }, current.version)
-  ctx.out.note(`paused ${key}'s schedule: it stays at ${phaseText(flag.state, flag.percentage)} until resumed`)
+  const was = held ? ' (the guard held it; the guard no longer resumes it)' : ''
+  ctx.out.note(`paused ${key}'s schedule${was}: it stays at ${phaseText(flag.state, flag.percentage)} until resumed`)
   ctx.out.emit(scheduleJson(flag, schedule), () => scheduleView(flag))
 }
 

@@ -1,6 +1,7 @@
 // GET /audit?flag=KEY as a timeline: the flag's writes with the schedule transitions that have
 // happened between them, computed from the trail (a step being reached is never written).
 import { transitionsBetween, phaseAt, timelineOf, type Phase } from '@switchyard/core/evaluation/schedule'
+import { percentageThreshold } from '@switchyard/core/evaluation/bucket'
 import { AUDIT_PAGE_MAX_BYTES, type AuditEvent, type AuditPage, type AuditQuery, type FieldChange } from '@switchyard/core/audit/schema'
 import { FLAG_DEFAULTS, type Flag, type FlagState, type Schedule } from '@switchyard/core/flags/schema'
 import type { Store } from '../store/store.js'
@@ -120,7 +121,17 @@ function transitionEvents(opener: AuditEvent, driven: Driven, from: number, to: 
   const timeline = timelineOf(driven)!
   let before: Phase = phaseAt(timeline, from)
   const events: AuditEvent[] = []
-  for (const transition of transitionsBetween(timeline, from, to, RAMP_MOVES_MAX)) {
+  const moves = transitionsBetween(timeline, from, to, RAMP_MOVES_MAX)
+  // A resume serves the phase in force at once, which is not always what the paused flag served: a
+  // guard's rollback to off left `disabled` there. Then the resume itself is a transition.
+  if (opener.schedule === 'resumed') {
+    const served: Phase = { state: driven.state, threshold: percentageThreshold(driven.percentage) }
+    if (served.state !== before.state || served.threshold !== before.threshold) {
+      moves.unshift({ at: from, ...before })
+      before = served
+    }
+  }
+  for (const transition of moves) {
     const changes: Record<string, FieldChange> = {}
     if (transition.state !== before.state) changes.state = { before: before.state, after: transition.state }
     if (transition.threshold !== before.threshold) changes.percentage = { before: before.threshold / 1000, after: transition.threshold / 1000 }

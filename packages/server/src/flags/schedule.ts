@@ -131,7 +131,9 @@ export function settleSchedule(
   // the schedule running, so it keeps running (what flagctl apply sends; `effective` says what is in force).
   // Paused by a request while the guard held it: the pause is the person's now, which the guard never
   // resumes. A request that changes the guard (flagctl apply of a new threshold) is an edit of the guard, not a pause.
-  const kept = pausing && old!.guardPause?.action === 'hold' && !guardChanged ? withoutGuardPause(old!) : old!
+  // Without its guard, nothing would ever end a hold or explain a stop: the pause is a plain one.
+  const takenOver = (pausing && old!.guardPause?.action === 'hold' && !guardChanged) || input.guard === undefined
+  const kept = takenOver ? withoutGuardPause(old!) : old!
   return { flag: { ...merged, schedule: guarded(kept) }, ...(guardChanged ? { change: 'changed' as const } : {}) }
 }
 

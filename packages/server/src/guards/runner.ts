@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { nextTransition, timelineOf } from '@switchyard/core/evaluation/schedule'
 import { GUARD_DEFAULTS, normalGuard, type Guard, type GuardComparator } from '@switchyard/core/flags/schedule'
-import { durationMs } from '@switchyard/core/flags/values'
+import { durationMs, parseInstant } from '@switchyard/core/flags/values'
 import type { Flag, Schedule } from '@switchyard/core/flags/schema'
 import type { GuardEvidence } from '@switchyard/core/audit/schema'
 import { builtInActor } from '../audit/audit.js'
@@ -138,7 +138,9 @@ export class GuardRunner {
   tick(): void {
     const fence = this.lease.fence()
     if (fence === undefined || this.stopped) {
+      // What this replica saw is forgotten; should it hold the lease again, it reads the notes again.
       this.states.clear()
+      this.notes = undefined
       return
     }
     // A new holder first reads where its predecessors last saw each guard healthy (a rollback's target).
@@ -241,7 +243,8 @@ export class GuardRunner {
     if (!BREACHES[guard.comparator](reading.value, guard.threshold)) {
       this.observer?.sampled(guard.source, 'healthy')
       state.breaches = 0
-      this.healthy(key, state, at)
+      // Held, the flag serves the phase it was held at: that is what this sample found healthy.
+      this.healthy(key, state, held && flag.schedule.pausedAt !== undefined ? Math.min(at, parseInstant(flag.schedule.pausedAt)) : at)
       if (held) await this.act(flag, guard, state, { action: 'resume', reason: `${guard.source} reads ${reading.value} again` })
       return
     }
