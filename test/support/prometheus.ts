@@ -320,3 +320,26 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     stop,
   }
 }
+
+// The guards' process tests (guards-prometheus*.test.ts): their shortest interval, a 1 s scrape, a
+// running ramp and a rollback guard on a query.
+export const INTERVAL_MS = 5000
+export const SCRAPE_MS = 1000
+/** The runner looks for due guards every 500 ms; a write and its read back take a little more, on a busy machine more still. */
+export const SLACK_MS = 3000
+
+export const runningRamp = () => ({
+  from: 10,
+  to: 100,
+  start: new Date(Date.now() - 60_000).toISOString(),
+  end: new Date(Date.now() + 3_600_000).toISOString(),
+})
+export const rollbackGuard = (query: string, breaches: number) => ({
+  source: 'prometheus',
+  query,
+  comparator: '>',
+  threshold: 0.05,
+  interval: '5s',
+  breaches,
+  action: 'rollback',
+})

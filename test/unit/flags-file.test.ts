@@ -303,7 +303,7 @@ describe('computePlan', () => {
     const live = example.flags.map(({ rules: _rules, ...f }) => liveFlag(f))
     expect(live.every((f) => f.model === 1 && f.rules!.length === 0)).toBe(true)
     expect(needsSegments(example)).toBe(false)
-    expect(computePlan(live, example, true)).toEqual({ steps: [], unmanaged: [], segments: { managed: false, steps: [], unmanaged: [] } })
+    expect(computePlan(live, example, true)).toEqual({ steps: [], unmanaged: [], guarded: [], segments: { managed: false, steps: [], unmanaged: [] } })
     // A flag stored before rules existed has neither field: the same.
     const old = live.map(({ rules: _r, model: _m, ...flag }) => flag)
     expect(computePlan(old, example, false).steps).toEqual([])
